@@ -1,0 +1,42 @@
+# ebpftop: `sudo make run` and `sudo make test` are all a fresh machine needs.
+VENV    := .venv
+PY      := $(VENV)/bin/python
+ARGS    ?=
+PYTEST  ?=
+
+.PHONY: setup run test test-unit test-ui test-kernel bench install uninstall screenshots lint clean
+
+setup:
+	@scripts/setup.sh
+
+run: setup
+	$(VENV)/bin/ebpftop $(ARGS)
+
+test: setup
+	$(PY) -m pytest $(PYTEST)
+
+test-unit: setup
+	$(PY) -m pytest tests/unit $(PYTEST)
+
+test-ui: setup
+	$(PY) -m pytest tests/ui $(PYTEST)
+
+test-kernel: setup
+	$(PY) -m pytest tests/kernel $(PYTEST)
+
+bench: setup
+	$(PY) bench/run.py
+
+screenshots: setup
+	$(PY) scripts/screenshots.py
+
+# Gives root an `ebpftop` on PATH that runs from this checkout's venv.
+install: setup
+	ln -sf $(abspath $(VENV))/bin/ebpftop /usr/local/bin/ebpftop
+	@echo "installed /usr/local/bin/ebpftop"
+
+uninstall:
+	rm -f /usr/local/bin/ebpftop
+
+clean:
+	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * ebpftop.h - structs and limits shared by every ebpftop BPF program and
+ * mirrored (field for field) by the struct formats in ebpftop/probes/.
+ *
+ * Only tracepoint arguments and helpers are used: the kernel headers bcc
+ * compiles against may belong to another kernel version (see DESIGN.md), so
+ * no program here reads a kernel struct through a header layout.
+ *
+ * Every limit can be overridden with -DNAME=value from the loader.
+ */
+#ifndef EBPFTOP_H
+#define EBPFTOP_H
+
+#define EBPFTOP_COMM_LEN 16
+
+#ifndef FILTER_MAX_PIDS
+#define FILTER_MAX_PIDS 1024
+#endif
+
+/*
+ * Live PID filter, the same two maps in every per-process program (bcc only
+ * rewrites map calls written in the main file, so each program declares them
+ * itself):
+ *   filter_on[0]    non-zero while a filter is set (array lookups are inlined
+ *                   by the verifier, so the unfiltered path costs ~1 ns);
+ *   filter_pids     tgid -> 1 for every PID the user asked for.
+ */
+
+/* ---- syscalls.bpf.c ---------------------------------------------------- */
+#ifndef SC_MAX_ENTRIES
+#define SC_MAX_ENTRIES 16384
+#endif
+
+struct sc_key {
+	u32 tgid;
+	u32 nr;		/* syscall number, from sys_enter's id argument */
+};
+
+struct sc_val {
+	u64 count;
+	char comm[EBPFTOP_COMM_LEN];	/* comm when the key was created */
+};
+
+#endif /* EBPFTOP_H */

@@ -1,0 +1,114 @@
+"""Command line: argv -> Settings, environment checks, then the TUI, --batch or --doctor."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import NoReturn
+
+from ebpftop import __version__
+from ebpftop.registry import NAMES
+from ebpftop.settings import Settings
+
+EXIT_USAGE = 2
+MIN_INTERVAL, MAX_INTERVAL = 0.1, 3600.0
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        # One line, not argparse's usage block: scripts grep it, people read it.
+        self.exit(EXIT_USAGE, f"ebpftop: {message} (see ebpftop --help)\n")
+
+
+def _interval(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"interval must be a number of seconds, not {text!r}") from None
+    if not MIN_INTERVAL <= value <= MAX_INTERVAL:
+        raise argparse.ArgumentTypeError(f"interval must be between {MIN_INTERVAL} and {MAX_INTERVAL:g} seconds, not {text}")
+    return value
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"count must be a whole number, not {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"count must be at least 1, not {text}")
+    return value
+
+
+def _probes(text: str) -> tuple[str, ...]:
+    names = tuple(dict.fromkeys(p.strip() for p in text.split(",") if p.strip()))
+    unknown = [n for n in names if n not in NAMES]
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown probe {unknown[0]!r} (known: {', '.join(NAMES)})")
+    if not names:
+        raise argparse.ArgumentTypeError(f"no probe named (known: {', '.join(NAMES)})")
+    return names
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="ebpftop",
+        description="Live Linux monitor: hottest files, syscall rates, process tree and XDP counters, from eBPF.",
+    )
+    p.add_argument("-i", "--interval", type=_interval, default=1.0, metavar="S", help="refresh interval in seconds (default 1)")
+    p.add_argument("--probes", type=_probes, default=NAMES, metavar="LIST", help=f"probes to start with (default: {','.join(NAMES)})")
+    p.add_argument("--batch", action="store_true", help="no TUI: print one JSON object per interval (JSON lines)")
+    p.add_argument("-n", "--count", type=_count, default=None, metavar="N", help="with --batch: stop after N intervals")
+    p.add_argument("--doctor", action="store_true", help="print what this machine supports and which probes can run, then exit")
+    p.add_argument("-V", "--version", action="version", version=f"ebpftop {__version__}")
+    return p
+
+
+def parse(argv: list[str] | None = None) -> tuple[Settings, argparse.Namespace]:
+    parser = build_parser()
+    ns = parser.parse_args(argv)
+    if ns.count is not None and not ns.batch:
+        parser.error("--count only applies with --batch")
+    settings = Settings(interval=ns.interval, probes=ns.probes, batch=ns.batch, count=ns.count)
+    return settings, ns
+
+
+def main(argv: list[str] | None = None) -> int:
+    settings, ns = parse(argv)
+    from ebpftop.env import checks
+
+    if ns.doctor:
+        from ebpftop.env import doctor
+
+        return doctor.run()
+    try:
+        checks.preflight()
+    except checks.EnvError as exc:
+        print(f"ebpftop: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if settings.batch:
+        from ebpftop.output import batch
+
+        return batch.run(settings)
+    return run_tui(settings)
+
+
+def run_tui(settings: Settings) -> int:
+    """The TUI on the live sampler; every probe is detached before this returns."""
+    from ebpftop.live import LiveSource
+    from ebpftop.ui.app import EbpftopApp
+    from ebpftop.ui.terminal import StderrCapture, driver_class
+
+    source = LiveSource(settings)
+    capture = StderrCapture()
+    app = EbpftopApp(settings, source, driver_class=driver_class(capture.terminal))
+    try:
+        app.run()
+    finally:
+        source.stop()
+        for line in capture.close():
+            print(line, file=sys.stderr)
+    if source.sampler is not None and source.sampler.error is not None:
+        print(f"ebpftop: sampler failed: {source.sampler.error}", file=sys.stderr)
+        return 1
+    return app.return_code or 0

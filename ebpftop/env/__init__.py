@@ -1,0 +1,1 @@
+"""Environment checks run before anything is loaded: privilege, bcc, headers, tracefs, BPF."""

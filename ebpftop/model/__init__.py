@@ -1,0 +1,1 @@
+"""Pure model: samples in, immutable view data out. Imports neither bcc nor textual."""

@@ -1,0 +1,73 @@
+"""What one refresh produces: probe status plus each pane's view data, immutable once built."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+# Probe life cycle, as shown in the header and in --batch output.
+OFF = "off"
+LOADING = "loading"
+LIVE = "live"
+UNAVAILABLE = "unavailable"  # this kernel or setup cannot run it; reason says why
+ERROR = "error"  # it was running or loading and failed; reason says why
+
+
+class PaneData(Protocol):
+    """View data of one pane for one interval."""
+
+    def to_json(self) -> Any: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeStatus:
+    """One probe's state and what its BPF programs cost over the last interval."""
+
+    name: str
+    state: str
+    reason: str | None = None
+    events_per_s: float = 0.0
+    avg_ns: float = 0.0
+    cpu_pct: float = 0.0  # kernel time spent in this probe's programs, % of one CPU
+    lost: int = 0  # cumulative events not counted (map full, ring buffer full)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "state": self.state,
+            "reason": self.reason,
+            "events_per_s": round(self.events_per_s, 3),
+            "avg_ns": round(self.avg_ns, 1),
+            "cpu_pct": round(self.cpu_pct, 3),
+            "lost": self.lost,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """One refresh: when, over how long, every probe's status, and each live pane's data."""
+
+    time: float  # wall clock (epoch seconds) at the end of the interval
+    elapsed: float  # measured seconds since the previous frame
+    probes: tuple[ProbeStatus, ...]
+    panes: dict[str, PaneData] = field(default_factory=dict)
+    self_cpu_pct: float = 0.0  # ebpftop's own user+system CPU over the interval
+    final: bool = False  # the last frame, flushed at exit
+
+    def probe(self, name: str) -> ProbeStatus | None:
+        for status in self.probes:
+            if status.name == name:
+                return status
+        return None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "time": round(self.time, 6),
+            "elapsed": round(self.elapsed, 6),
+            "probes": {p.name: p.to_json() for p in self.probes},
+            "self_cpu_pct": round(self.self_cpu_pct, 2),
+        }
+        for name, data in self.panes.items():
+            out[name] = data.to_json()
+        if self.final:
+            out["final"] = True
+        return out

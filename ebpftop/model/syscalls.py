@@ -1,0 +1,104 @@
+"""Syscall rates per process: per-interval counts from the kernel to sorted rows."""
+
+from __future__ import annotations
+
+from collections import defaultdict, deque
+from dataclasses import dataclass
+from typing import Any
+
+from ebpftop.model.rates import rate
+
+HISTORY = 120  # sparkline points kept
+
+
+@dataclass(frozen=True, slots=True)
+class SyscallCount:
+    """Events of one syscall by one process in one interval, as the kernel counted them."""
+
+    tgid: int
+    nr: int
+    name: str
+    count: int
+    comm: str  # exact (surrogate-escaped) comm captured in the kernel at event time
+
+
+@dataclass(frozen=True, slots=True)
+class SyscallSample:
+    """One read of the syscall probe."""
+
+    counts: tuple[SyscallCount, ...]
+    drops: int = 0  # cumulative events dropped because the map was full
+
+
+@dataclass(frozen=True, slots=True)
+class TopSyscall:
+    name: str
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class SyscallRow:
+    """One process in one interval."""
+
+    pid: int
+    comm: str
+    count: int
+    rate: float
+    top: tuple[TopSyscall, ...]  # every syscall it made, most frequent first
+
+
+@dataclass(frozen=True, slots=True)
+class SyscallTable:
+    """The syscall pane's data for one interval."""
+
+    rows: tuple[SyscallRow, ...]
+    total_rate: float
+    history: tuple[float, ...]  # total syscalls/s, oldest first
+    drops: int
+
+    def to_json(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "pid": r.pid,
+                "comm": r.comm,
+                "count": r.count,
+                "rate": round(r.rate, 3),
+                "top": [{"name": t.name, "count": t.count} for t in r.top],
+            }
+            for r in self.rows
+        ]
+
+
+def build_rows(counts: tuple[SyscallCount, ...], elapsed: float, pids: frozenset[int] | None = None) -> tuple[SyscallRow, ...]:
+    """Group counts by process, busiest first; keep only ``pids`` when given."""
+    per_pid: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    comms: dict[int, tuple[int, str]] = {}
+    for c in counts:
+        if pids is not None and c.tgid not in pids:
+            continue
+        per_pid[c.tgid][c.name] += c.count
+        # One name per process: its keys were created at different times
+        # (possibly across an exec or by differently named threads); the
+        # busiest key's comm wins.
+        if c.tgid not in comms or c.count > comms[c.tgid][0]:
+            comms[c.tgid] = (c.count, c.comm)
+    rows = []
+    for pid, by_name in per_pid.items():
+        total = sum(by_name.values())
+        top = tuple(TopSyscall(n, k) for n, k in sorted(by_name.items(), key=lambda kv: (-kv[1], kv[0])))
+        rows.append(SyscallRow(pid, comms[pid][1], total, rate(total, elapsed), top))
+    rows.sort(key=lambda r: (-r.count, r.pid))
+    return tuple(rows)
+
+
+class SyscallModel:
+    """Keeps the rate history across intervals; everything else is per interval."""
+
+    def __init__(self, history: int = HISTORY) -> None:
+        self._history: deque[float] = deque(maxlen=history)
+
+    def update(self, sample: SyscallSample, elapsed: float, pids: frozenset[int] | None = None) -> SyscallTable:
+        rows = build_rows(sample.counts, elapsed, pids)
+        total = rate(sum(r.count for r in rows), elapsed)
+        self._history.append(total)
+        return SyscallTable(rows, total, tuple(self._history), sample.drops)

@@ -1,0 +1,1 @@
+"""Headless output: JSON lines for scripts and tests."""

@@ -1,0 +1,61 @@
+"""--batch: one JSON object per interval on stdout, probe problems as one line each on stderr."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+from typing import TextIO
+
+from ebpftop.model import frame as fr
+from ebpftop.model.frame import Frame, ProbeStatus
+from ebpftop.registry import SPECS
+from ebpftop.sampler import Sampler
+from ebpftop.settings import Settings
+
+
+def dumps(frame: Frame) -> str:
+    # ensure_ascii keeps every control character escaped and carries
+    # undecodable bytes (surrogate escapes) exactly; see model.sanitize.decode.
+    return json.dumps(frame.to_json(), ensure_ascii=True, separators=(",", ":"))
+
+
+def run(settings: Settings, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+    reported: dict[str, str | None] = {}
+
+    def on_status(statuses: tuple[ProbeStatus, ...]) -> None:
+        for s in statuses:
+            if s.state in (fr.ERROR, fr.UNAVAILABLE) and reported.get(s.name) != s.reason:
+                reported[s.name] = s.reason
+                print(f"ebpftop: probe {s.name} {s.state}: {s.reason}", file=err, flush=True)
+
+    def on_frame(frame: Frame) -> None:
+        try:
+            out.write(dumps(frame) + "\n")
+            out.flush()
+        except (BrokenPipeError, ValueError):  # reader went away / stdout closed
+            sampler.stop()
+
+    sampler = Sampler(
+        SPECS,
+        settings.probes,
+        settings.interval,
+        on_frame,
+        on_status=on_status,
+        count=settings.count,
+        pids=settings.pids,
+    )
+
+    def on_signal(signum: int, _frame: object) -> None:
+        # Flush the partial interval so Ctrl-C never loses counted events.
+        sampler.stop(flush=True)
+
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, on_signal)
+    sampler.start()
+    while sampler.is_alive():
+        sampler.join(0.25)
+    if sampler.error is not None:
+        print(f"ebpftop: {type(sampler.error).__name__}: {sampler.error}", file=err)
+        return 1
+    return 0

@@ -1,0 +1,207 @@
+"""The probe contract and the bcc plumbing every probe shares: compile, attach, cost, filter."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import threading
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+from ebpftop.probes import libbpf
+
+_BPF_DIR_ENV = "EBPFTOP_BPF_DIR"
+
+
+class ProbeError(Exception):
+    """A probe could not be enabled or read; str() is the one-line reason shown to the user."""
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeCost:
+    """Cumulative run count and run time of a probe's programs (BPF stats)."""
+
+    run_cnt: int = 0
+    run_time_ns: int = 0
+
+
+def bpf_dir() -> Path:
+    """Where the .bpf.c sources are: $EBPFTOP_BPF_DIR, the source tree, or the installed share dir."""
+    candidates = []
+    if os.environ.get(_BPF_DIR_ENV):
+        candidates.append(Path(os.environ[_BPF_DIR_ENV]))
+    here = Path(__file__).resolve()
+    candidates.append(here.parents[2] / "bpf")
+    import sys
+
+    candidates.append(Path(sys.prefix) / "share" / "ebpftop" / "bpf")
+    for path in candidates:
+        if (path / "ebpftop.h").is_file():
+            return path
+    raise ProbeError(f"BPF sources not found (looked in {', '.join(map(str, candidates))}); set {_BPF_DIR_ENV}")
+
+
+def possible_cpus() -> int:
+    """Number of possible CPUs: the slot count of every per-CPU map value."""
+    text = Path("/sys/devices/system/cpu/possible").read_text().strip()
+    count = 0
+    for part in text.split(","):
+        lo, _, hi = part.partition("-")
+        count += (int(hi) - int(lo) + 1) if hi else 1
+    return count
+
+
+# bcc writes compiler diagnostics straight to fd 2, which would scribble over
+# the TUI; compiles are serialised and their stderr captured instead.
+_compile_lock = threading.Lock()
+
+
+def _last_error_line(text: str) -> str:
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    for ln in lines:
+        if "error:" in ln:
+            return ln
+    return lines[-1] if lines else ""
+
+
+def compile_program(source: str, cflags: list[str] | None = None) -> Any:
+    """Compile and load bpf/<source> with bcc; tracepoint probes attach as they load.
+
+    Raises ProbeError with the compiler's first error line.
+    """
+    from bcc import BPF  # the only import of bcc, by design, lives under probes/
+
+    directory = bpf_dir()
+    flags = [f"-I{directory}", *(cflags or [])]
+    with _compile_lock, tempfile.TemporaryFile(mode="w+b") as err:
+        saved = os.dup(2)
+        os.dup2(err.fileno(), 2)
+        try:
+            return BPF(src_file=str(directory / source).encode(), cflags=flags)
+        except Exception as exc:  # bcc raises bare Exception for compile/load failures
+            os.dup2(saved, 2)
+            err.seek(0)
+            detail = _last_error_line(err.read().decode(errors="replace"))
+            raise ProbeError(f"{source}: {exc}" + (f" ({detail})" if detail else "")) from None
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+class Probe(ABC):
+    """One pane's kernel side: a set of BPF programs and maps with one life cycle.
+
+    The sampler thread is the only caller of every method, so a probe needs no
+    locking of its own. disable() is idempotent and must leave nothing loaded.
+    """
+
+    name: ClassVar[str]
+    source: ClassVar[str]
+    # PID filter maps (see bpf/ebpftop.h); None for probes that are not per process.
+    filter_maps: ClassVar[tuple[str, str] | None] = ("filter_on", "filter_pids")
+
+    def __init__(self) -> None:
+        self._bpf: Any = None
+        self._pids: frozenset[int] | None = None
+
+    # -- life cycle -------------------------------------------------------
+    def available(self) -> str | None:
+        """None when this probe can run here, else the reason it cannot."""
+        return None
+
+    def enable(self) -> None:
+        if self._bpf is not None:
+            return
+        self._bpf = compile_program(self.source, self.cflags())
+        try:
+            self.attach()
+            self._apply_filter()
+        except Exception:
+            self.disable()
+            raise
+
+    def disable(self) -> None:
+        bpf, self._bpf = self._bpf, None
+        if bpf is None:
+            return
+        try:
+            self.detach(bpf)
+        finally:
+            bpf.cleanup()
+
+    @property
+    def enabled(self) -> bool:
+        return self._bpf is not None
+
+    def table(self, name: str) -> Any:
+        """One of this probe's maps (bcc wants bytes names)."""
+        return self._bpf[name.encode()]
+
+    # -- hooks for subclasses ---------------------------------------------
+    def cflags(self) -> list[str]:
+        return []
+
+    def attach(self) -> None:
+        """Attach what bcc did not auto-attach on load (tracepoint probes attach themselves)."""
+
+    def detach(self, bpf: Any) -> None:
+        """Undo attach(); bpf.cleanup() then unloads everything bcc knows of."""
+
+    @abstractmethod
+    def read(self) -> Any:
+        """Drain this interval's maps into plain dataclasses."""
+
+    def lost(self) -> int:
+        """Cumulative events this probe could not record (map full, ring buffer full)."""
+        return 0
+
+    # -- cost ---------------------------------------------------------------
+    def prog_fds(self) -> list[int]:
+        if self._bpf is None:
+            return []
+        return [fn.fd for fn in self._bpf.funcs.values()]
+
+    def stats(self) -> ProbeCost:
+        cnt = ns = 0
+        for fd in self.prog_fds():
+            try:
+                info = libbpf.prog_info(fd)
+            except OSError:
+                continue
+            cnt += info.run_cnt
+            ns += info.run_time_ns
+        return ProbeCost(cnt, ns)
+
+    def prog_ids(self) -> list[int]:
+        ids = []
+        for fd in self.prog_fds():
+            try:
+                ids.append(libbpf.prog_info(fd).prog_id)
+            except OSError:
+                pass
+        return ids
+
+    # -- PID filter ---------------------------------------------------------
+    def set_pid_filter(self, pids: frozenset[int] | None) -> None:
+        """Keep only these tgids in the kernel (None: everything); no recompile."""
+        self._pids = pids
+        self._apply_filter()
+
+    def _apply_filter(self) -> None:
+        if self._bpf is None or self.filter_maps is None:
+            return
+        import ctypes
+
+        on_name, pids_name = self.filter_maps
+        on, table = self.table(on_name), self.table(pids_name)
+        zero = ctypes.c_int(0)
+        # Switch off before editing and on after, so no event ever sees a
+        # half-written set.
+        on[zero] = ctypes.c_uint32(0)
+        table.clear()
+        if self._pids:
+            for pid in self._pids:
+                table[ctypes.c_uint32(pid)] = ctypes.c_uint8(1)
+            on[zero] = ctypes.c_uint32(1)

@@ -1,0 +1,227 @@
+"""ctypes access to libbpf.so.1 for what bcc has no (working) wrapper: stats, batch ops, links, XDP query, feature probes."""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import errno
+import os
+from dataclasses import dataclass
+from functools import cache
+
+# enum bpf_stats_type
+BPF_STATS_RUN_TIME = 0
+# enum bpf_prog_type
+BPF_PROG_TYPE_KPROBE = 2
+BPF_PROG_TYPE_TRACEPOINT = 5
+BPF_PROG_TYPE_XDP = 6
+BPF_PROG_TYPE_RAW_TRACEPOINT = 17
+BPF_PROG_TYPE_TRACING = 26
+# enum bpf_map_type
+BPF_MAP_TYPE_HASH = 1
+BPF_MAP_TYPE_PERCPU_HASH = 5
+BPF_MAP_TYPE_LRU_HASH = 9
+BPF_MAP_TYPE_RINGBUF = 27
+# enum bpf_attach_type
+BPF_XDP = 37
+# XDP flags (linux/if_link.h)
+XDP_FLAGS_SKB_MODE = 1 << 1
+XDP_FLAGS_DRV_MODE = 1 << 2
+
+
+class LibbpfError(OSError):
+    """A libbpf call failed; errno and strerror are set."""
+
+
+@cache
+def _lib() -> ctypes.CDLL:
+    name = ctypes.util.find_library("bpf") or "libbpf.so.1"
+    try:
+        lib = ctypes.CDLL(name, use_errno=True)
+    except OSError:
+        lib = ctypes.CDLL("libbpf.so.1", use_errno=True)
+    lib.bpf_enable_stats.argtypes = [ctypes.c_int]
+    lib.bpf_enable_stats.restype = ctypes.c_int
+    lib.bpf_map_lookup_and_delete_batch.argtypes = [
+        ctypes.c_int,
+        ctypes.c_void_p,
+        ctypes.c_void_p,
+        ctypes.c_void_p,
+        ctypes.c_void_p,
+        ctypes.POINTER(ctypes.c_uint32),
+        ctypes.c_void_p,
+    ]
+    lib.bpf_map_lookup_and_delete_batch.restype = ctypes.c_int
+    lib.bpf_map_create.argtypes = [
+        ctypes.c_int,
+        ctypes.c_char_p,
+        ctypes.c_uint32,
+        ctypes.c_uint32,
+        ctypes.c_uint32,
+        ctypes.c_void_p,
+    ]
+    lib.bpf_map_create.restype = ctypes.c_int
+    lib.libbpf_probe_bpf_prog_type.argtypes = [ctypes.c_int, ctypes.c_void_p]
+    lib.libbpf_probe_bpf_prog_type.restype = ctypes.c_int
+    lib.libbpf_probe_bpf_map_type.argtypes = [ctypes.c_int, ctypes.c_void_p]
+    lib.libbpf_probe_bpf_map_type.restype = ctypes.c_int
+    lib.bpf_link_create.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_void_p]
+    lib.bpf_link_create.restype = ctypes.c_int
+    lib.bpf_xdp_query_id.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.POINTER(ctypes.c_uint32)]
+    lib.bpf_xdp_query_id.restype = ctypes.c_int
+    return lib
+
+
+def available() -> bool:
+    """True when libbpf.so.1 can be loaded."""
+    try:
+        _lib()
+    except OSError:
+        return False
+    return True
+
+
+def _check(ret: int, what: str) -> int:
+    if ret < 0:
+        # libbpf 1.x returns -errno and also sets errno.
+        err = -ret if ret != -1 else ctypes.get_errno()
+        raise LibbpfError(err, f"{what}: {os.strerror(err)}")
+    return ret
+
+
+def enable_stats() -> int:
+    """Turn on BPF run-time stats for as long as the returned fd stays open.
+
+    The kernel counts run_time_ns/run_cnt only while some process holds such
+    an fd, so the stats switch off by themselves when ebpftop exits.
+    """
+    return _check(_lib().bpf_enable_stats(BPF_STATS_RUN_TIME), "bpf_enable_stats")
+
+
+@dataclass(frozen=True, slots=True)
+class ProgInfo:
+    """What /proc/self/fdinfo says about one loaded BPF program."""
+
+    prog_id: int
+    run_time_ns: int
+    run_cnt: int
+
+
+def prog_info(fd: int) -> ProgInfo:
+    """Read a program's id and run-time stats from fdinfo (no struct layouts involved)."""
+    fields: dict[str, int] = {}
+    with open(f"/proc/self/fdinfo/{fd}", encoding="ascii", errors="replace") as f:
+        for line in f:
+            key, _, value = line.partition(":")
+            value = value.strip()
+            if value.isdigit():
+                fields[key] = int(value)
+    return ProgInfo(
+        prog_id=fields.get("prog_id", 0),
+        run_time_ns=fields.get("run_time_ns", 0),
+        run_cnt=fields.get("run_cnt", 0),
+    )
+
+
+class BatchReader:
+    """Drains a BPF hash map with BPF_MAP_LOOKUP_AND_DELETE_BATCH into reused buffers.
+
+    bcc's own batch helper aliases its out_batch token with the count and
+    allocates fresh buffers on every call; this one allocates once per map.
+    Per-CPU values come back as ncpus consecutive slots, each rounded up to
+    8 bytes, as the kernel lays them out.
+    """
+
+    def __init__(self, map_fd: int, key_size: int, value_size: int, max_entries: int, ncpus: int = 1):
+        self.map_fd = map_fd
+        self.key_size = key_size
+        self.slot_size = (value_size + 7) & ~7 if ncpus > 1 else value_size
+        self.value_stride = self.slot_size * ncpus
+        self.ncpus = ncpus
+        # Hash batch ops work per bucket; a bucket may hold more entries than
+        # fit in what is left of the buffer, so keep room for a second pass.
+        self.capacity = max(max_entries, 64)
+        self._keys = ctypes.create_string_buffer(self.capacity * key_size)
+        self._values = ctypes.create_string_buffer(self.capacity * self.value_stride)
+        self._in = ctypes.c_uint64(0)
+        self._out = ctypes.c_uint64(0)
+
+    def drain(self) -> tuple[memoryview, memoryview, int]:
+        """Look up and delete every entry; returns (keys, values, count) views into the buffers."""
+        lib = _lib()
+        total = 0
+        first = True
+        while total < self.capacity:
+            count = ctypes.c_uint32(self.capacity - total)
+            ret = lib.bpf_map_lookup_and_delete_batch(
+                self.map_fd,
+                None if first else ctypes.byref(self._in),
+                ctypes.byref(self._out),
+                ctypes.addressof(self._keys) + total * self.key_size,
+                ctypes.addressof(self._values) + total * self.value_stride,
+                ctypes.byref(count),
+                None,
+            )
+            err = -ret if ret < -1 else ctypes.get_errno() if ret == -1 else 0
+            total += count.value
+            if ret == 0:
+                self._in.value = self._out.value
+                first = False
+                continue
+            if err == errno.ENOENT:
+                break
+            if err == errno.ENOSPC and count.value == 0:
+                # A single bucket larger than the space left: hand back what
+                # we have; the rest is read next interval.
+                break
+            raise LibbpfError(err, f"bpf_map_lookup_and_delete_batch: {os.strerror(err)}")
+        keys = memoryview(self._keys)[: total * self.key_size]
+        values = memoryview(self._values)[: total * self.value_stride]
+        return keys, values, total
+
+
+def batch_ops_supported() -> bool:
+    """Create a tiny hash map and try BPF_MAP_LOOKUP_AND_DELETE_BATCH on it (empty map -> ENOENT)."""
+    lib = _lib()
+    fd = lib.bpf_map_create(BPF_MAP_TYPE_HASH, b"ebpftop_probe", 4, 4, 4, None)
+    if fd < 0:
+        return False
+    try:
+        reader = BatchReader(fd, 4, 4, 4)
+        reader.drain()
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+
+
+def prog_type_supported(prog_type: int) -> bool:
+    """libbpf's own feature probe: loads a trivial program of that type."""
+    return _lib().libbpf_probe_bpf_prog_type(prog_type, None) == 1
+
+
+def map_type_supported(map_type: int) -> bool:
+    """libbpf's own feature probe: creates a small map of that type."""
+    return _lib().libbpf_probe_bpf_map_type(map_type, None) == 1
+
+
+class _LinkCreateOpts(ctypes.Structure):
+    # struct bpf_link_create_opts: only sz and flags are used for XDP; the
+    # rest of the (larger) struct is zero padding the library ignores.
+    _fields_ = [("sz", ctypes.c_size_t), ("flags", ctypes.c_uint32), ("_pad", ctypes.c_uint8 * 124)]
+
+
+def link_create_xdp(prog_fd: int, ifindex: int, flags: int) -> int:
+    """Attach an XDP program through a BPF link; the kernel detaches it when the fd's last holder dies."""
+    opts = _LinkCreateOpts()
+    opts.sz = 16  # up to and including flags (plus padding): all libbpf reads for XDP
+    opts.flags = flags
+    return _check(_lib().bpf_link_create(prog_fd, ifindex, BPF_XDP, ctypes.byref(opts)), "bpf_link_create")
+
+
+def xdp_query_id(ifindex: int, flags: int = 0) -> int:
+    """The id of the XDP program attached to ifindex in the given mode (0 when none)."""
+    prog_id = ctypes.c_uint32(0)
+    _check(_lib().bpf_xdp_query_id(ifindex, flags, ctypes.byref(prog_id)), "bpf_xdp_query_id")
+    return prog_id.value

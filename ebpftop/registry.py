@@ -1,0 +1,45 @@
+"""Every probe ebpftop knows: its key, its JSON/pane name, and how to build its probe and model lazily."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import import_module
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeSpec:
+    name: str  # used by --probes and shown in the header
+    pane_key: str  # key of its data in a Frame and in --batch JSON
+    key: str  # the toggle key
+    title: str
+    probe: str  # "module:Class" under ebpftop.probes (imports bcc when built)
+    model: str  # "module:Class" under ebpftop.model
+
+    def make_probe(self) -> Any:
+        return _load(self.probe)()
+
+    def make_model(self) -> Any:
+        return _load(self.model)()
+
+
+def _load(path: str) -> Callable[[], Any]:
+    module, _, attr = path.partition(":")
+    return getattr(import_module(module), attr)
+
+
+# Order is display order and the 1..4 toggle keys.
+SPECS: tuple[ProbeSpec, ...] = (
+    ProbeSpec(
+        "syscalls",
+        "syscalls",
+        "2",
+        "Syscalls",
+        "ebpftop.probes.syscalls:SyscallsProbe",
+        "ebpftop.model.syscalls:SyscallModel",
+    ),
+)
+
+BY_NAME = {s.name: s for s in SPECS}
+NAMES = tuple(BY_NAME)

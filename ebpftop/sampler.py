@@ -1,0 +1,272 @@
+"""The sampler thread: owns every probe (so every bcc call), reads them each interval, emits Frames."""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ebpftop.model import frame as fr
+from ebpftop.model.frame import Frame, ProbeStatus
+from ebpftop.model.rates import average, counter_delta, rate
+from ebpftop.probes.base import Probe, ProbeCost, ProbeError
+from ebpftop.registry import ProbeSpec
+
+FrameSink = Callable[[Frame], None]
+StatusSink = Callable[[tuple[ProbeStatus, ...]], None]
+
+
+@dataclass(slots=True)
+class _Slot:
+    """The sampler's private state for one probe."""
+
+    spec: ProbeSpec
+    probe: Probe | None = None
+    model: Any = None
+    state: str = fr.OFF
+    reason: str | None = None
+    since: float = 0.0  # monotonic time of the last read (or of enabling)
+    cost: ProbeCost | None = None
+    last: ProbeStatus | None = None
+    wanted: bool = False
+
+
+@dataclass(slots=True)
+class _Clock:
+    wall: float = field(default_factory=time.time)
+    mono: float = field(default_factory=time.monotonic)
+    cpu: float = field(default_factory=lambda: sum(os.times()[:2]))
+
+
+class Sampler(threading.Thread):
+    """Reads every enabled probe once per interval and hands each Frame to ``on_frame``.
+
+    Every method other than the command helpers runs on this thread only; the
+    UI and signal handlers talk to it through ``command()``, which is safe to
+    call from any thread and from a signal handler (SimpleQueue.put is
+    reentrant). Rates use the measured time since each probe's last read.
+    """
+
+    def __init__(
+        self,
+        specs: Iterable[ProbeSpec],
+        enabled: Iterable[str],
+        interval: float,
+        on_frame: FrameSink,
+        on_status: StatusSink | None = None,
+        count: int | None = None,
+        pids: frozenset[int] | None = None,
+    ) -> None:
+        super().__init__(name="ebpftop-sampler", daemon=True)
+        self._slots = {s.name: _Slot(s) for s in specs}
+        for name in enabled:
+            self._slots[name].wanted = True
+        self.interval = interval
+        self._on_frame = on_frame
+        self._on_status = on_status
+        self._count = count
+        self._pids = pids
+        self._commands: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
+        self._wake = threading.Event()
+        self._stopping = False
+        self._flush = False
+        self._stats_fd: int | None = None
+        self.frames = 0
+        self.error: BaseException | None = None
+
+    # -- any thread ---------------------------------------------------------
+    def command(self, *cmd: Any) -> None:
+        self._commands.put(cmd)
+        self._wake.set()
+
+    def toggle(self, name: str) -> None:
+        self.command("toggle", name)
+
+    def set_interval(self, seconds: float) -> None:
+        self.command("interval", seconds)
+
+    def set_pids(self, pids: frozenset[int] | None) -> None:
+        self.command("pids", pids)
+
+    def stop(self, flush: bool = False) -> None:
+        """Ask the thread to end; with flush, one last (partial-interval) frame is emitted first."""
+        self.command("stop", flush)
+
+    # -- sampler thread -----------------------------------------------------
+    def run(self) -> None:
+        try:
+            self._start_stats()
+            self._publish_status()
+            for slot in self._slots.values():
+                if slot.wanted:
+                    self._enable(slot)
+            clock = _Clock()
+            deadline = clock.mono + self.interval
+            while not self._stopping:
+                timeout = deadline - time.monotonic()
+                if timeout > 0:
+                    self._wake.wait(timeout)
+                self._wake.clear()
+                self._drain_commands()
+                now = time.monotonic()
+                if self._stopping:
+                    if self._flush:
+                        self._emit(clock, final=True)
+                    break
+                if now >= deadline:
+                    clock = self._emit(clock)
+                    deadline += self.interval
+                    if deadline <= now:  # fell behind (suspend, slow read): do not burst
+                        deadline = now + self.interval
+                    if self._count is not None and self.frames >= self._count:
+                        break
+        except BaseException as exc:  # noqa: BLE001 - reported to the owner, never lost
+            self.error = exc
+        finally:
+            self._shutdown()
+
+    def _start_stats(self) -> None:
+        from ebpftop.probes import libbpf
+
+        try:
+            self._stats_fd = libbpf.enable_stats()
+        except OSError:
+            self._stats_fd = None  # costs then read as zero; the doctor says why
+
+    def _shutdown(self) -> None:
+        for slot in self._slots.values():
+            self._disable(slot, state=fr.OFF)
+        if self._stats_fd is not None:
+            os.close(self._stats_fd)
+            self._stats_fd = None
+
+    def _drain_commands(self) -> None:
+        while True:
+            try:
+                cmd = self._commands.get_nowait()
+            except queue.Empty:
+                return
+            match cmd:
+                case ("stop", flush):
+                    self._stopping = True
+                    self._flush = self._flush or bool(flush)
+                case ("toggle", name) if name in self._slots:
+                    slot = self._slots[name]
+                    if slot.probe is not None and slot.probe.enabled:
+                        slot.wanted = False
+                        self._disable(slot, state=fr.OFF)
+                    else:
+                        slot.wanted = True
+                        self._enable(slot)
+                case ("interval", seconds):
+                    self.interval = float(seconds)
+                case ("pids", pids):
+                    self._pids = pids
+                    for slot in self._slots.values():
+                        if slot.probe is not None and slot.probe.enabled:
+                            self._guard(slot, lambda s=slot: s.probe.set_pid_filter(self._pids))
+
+    def _publish_status(self) -> None:
+        if self._on_status is not None:
+            self._on_status(tuple(self._status(s, 0.0) for s in self._slots.values()))
+
+    def _enable(self, slot: _Slot) -> None:
+        if slot.probe is None:
+            try:
+                slot.probe = slot.spec.make_probe()
+            except (ProbeError, ImportError, OSError) as exc:
+                slot.state, slot.reason = fr.UNAVAILABLE, str(exc)
+                self._publish_status()
+                return
+        reason = slot.probe.available()
+        if reason:
+            slot.state, slot.reason = fr.UNAVAILABLE, reason
+            self._publish_status()
+            return
+        slot.state, slot.reason = fr.LOADING, None
+        self._publish_status()
+        try:
+            slot.probe.enable()
+            slot.probe.set_pid_filter(self._pids)
+        except (ProbeError, OSError, Exception) as exc:  # bcc raises bare Exception
+            slot.probe.disable()
+            slot.state, slot.reason = fr.ERROR, str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            self._publish_status()
+            return
+        if slot.model is None:
+            slot.model = slot.spec.make_model()
+        slot.state = fr.LIVE
+        slot.since = time.monotonic()
+        slot.cost = slot.probe.stats()
+        self._publish_status()
+
+    def _disable(self, slot: _Slot, state: str) -> None:
+        if slot.probe is not None:
+            try:
+                slot.probe.disable()
+            except Exception as exc:  # noqa: BLE001 - keep tearing the rest down
+                slot.reason = f"detach failed: {exc}"
+        if slot.state in (fr.LIVE, fr.LOADING):
+            slot.state = state
+        slot.last = None
+        self._publish_status()
+
+    def _guard(self, slot: _Slot, fn: Callable[[], Any]) -> Any:
+        """Run a probe call; a failure turns that probe to ERROR instead of ending the sampler."""
+        try:
+            return fn()
+        except Exception as exc:  # noqa: BLE001
+            self._disable(slot, state=fr.ERROR)
+            slot.state, slot.reason = fr.ERROR, str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            return None
+
+    def _status(self, slot: _Slot, elapsed: float, cost: ProbeCost | None = None) -> ProbeStatus:
+        if slot.state != fr.LIVE or cost is None or slot.cost is None:
+            if slot.state == fr.LIVE and slot.last is not None:
+                return slot.last
+            return ProbeStatus(slot.spec.name, slot.state, slot.reason)
+        runs = counter_delta(slot.cost.run_cnt, cost.run_cnt)
+        ns = counter_delta(slot.cost.run_time_ns, cost.run_time_ns)
+        lost = slot.probe.lost() if slot.probe is not None else 0
+        return ProbeStatus(
+            slot.spec.name,
+            slot.state,
+            slot.reason,
+            events_per_s=rate(runs, elapsed),
+            avg_ns=average(ns, runs),
+            cpu_pct=rate(ns, elapsed) / 1e7,
+            lost=lost,
+        )
+
+    def _emit(self, clock: _Clock, final: bool = False) -> _Clock:
+        now = _Clock()
+        panes: dict[str, Any] = {}
+        statuses = []
+        for slot in self._slots.values():
+            if slot.state == fr.LIVE and slot.probe is not None:
+                sample = self._guard(slot, slot.probe.read)
+                read_at = time.monotonic()
+                if slot.state == fr.LIVE:
+                    elapsed = read_at - slot.since
+                    slot.since = read_at
+                    panes[slot.spec.pane_key] = slot.model.update(sample, elapsed, self._pids)
+                    cost = slot.probe.stats()
+                    slot.last = self._status(slot, elapsed, cost)
+                    slot.cost = cost
+            statuses.append(self._status(slot, 0.0))
+        elapsed = now.mono - clock.mono
+        frame = Frame(
+            time=now.wall,
+            elapsed=elapsed,
+            probes=tuple(statuses),
+            panes=panes,
+            self_cpu_pct=rate(now.cpu - clock.cpu, elapsed) * 100.0,
+            final=final,
+        )
+        self.frames += 1
+        self._on_frame(frame)
+        return now

@@ -1,0 +1,14 @@
+"""Settings parsed from the command line, shared by the TUI and --batch."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    interval: float = 1.0
+    probes: tuple[str, ...] = ()
+    batch: bool = False
+    count: int | None = None
+    pids: frozenset[int] | None = None

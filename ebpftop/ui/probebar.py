@@ -1,0 +1,67 @@
+"""The header strip: each probe's state and BPF cost, plus ebpftop's own CPU."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.widgets import Static
+
+from ebpftop.model import frame as fr
+from ebpftop.model.frame import ProbeStatus
+from ebpftop.registry import ProbeSpec
+from ebpftop.ui.format import nanos, si
+
+_STATES = (fr.OFF, fr.LOADING, fr.LIVE, fr.UNAVAILABLE, fr.ERROR)
+
+
+class ProbeBadge(Static):
+    """One probe: key, name, state; when live its events/s, ns/event and CPU%."""
+
+    def __init__(self, spec: ProbeSpec) -> None:
+        super().__init__(id=f"badge-{spec.name}", classes="badge -off")
+        self.spec = spec
+        self.status = ProbeStatus(spec.name, fr.OFF)
+
+    def on_mount(self) -> None:
+        self.show(self.status)
+
+    def show(self, status: ProbeStatus) -> None:
+        self.status = status
+        for state in _STATES:
+            self.set_class(status.state == state, f"-{state}")
+        text = Text(f"{self.spec.key} {self.spec.name} ", no_wrap=True)
+        if status.state == fr.LIVE:
+            text.append(f"{si(status.events_per_s)} ev/s {nanos(status.avg_ns)}/ev {status.cpu_pct:.2f}%")
+            if status.lost:
+                text.append(f" lost {si(status.lost)}", style="bold")
+        else:
+            text.append(status.state)
+        self.update(text)
+        # The reason can be long (a compiler error): full text on hover.
+        self.tooltip = status.reason
+
+
+class ProbeBar(Horizontal):
+    """All badges, then ebpftop's own CPU% and the pause marker."""
+
+    def __init__(self, specs: tuple[ProbeSpec, ...]) -> None:
+        super().__init__(id="probebar")
+        self.specs = specs
+
+    def compose(self) -> ComposeResult:
+        for spec in self.specs:
+            yield ProbeBadge(spec)
+        yield Static("", id="selfcpu")
+
+    def show(self, statuses: tuple[ProbeStatus, ...]) -> None:
+        for status in statuses:
+            for badge in self.query(ProbeBadge):
+                if badge.spec.name == status.name:
+                    badge.show(status)
+
+    def show_self(self, cpu_pct: float, interval: float, paused: bool) -> None:
+        label = Text(f"ebpftop {cpu_pct:.1f}% CPU  every {interval:g}s", no_wrap=True)
+        if paused:
+            label.append("  PAUSED", style="bold reverse")
+        self.query_one("#selfcpu", Static).update(label)

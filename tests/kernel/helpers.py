@@ -1,0 +1,127 @@
+"""Shared helpers for kernel tests: run ebpftop --batch for real, drive workloads, ask the kernel what is loaded."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def ebpftop_cmd(*args: str) -> list[str]:
+    return [sys.executable, "-m", "ebpftop", *args]
+
+
+@dataclass
+class BatchRun:
+    """A live `ebpftop --batch` process whose JSON frames are collected by a thread."""
+
+    proc: subprocess.Popen[str]
+    frames: list[dict[str, Any]] = field(default_factory=list)
+    _cond: threading.Condition = field(default_factory=threading.Condition)
+
+    def _collect(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            frame = json.loads(line)
+            with self._cond:
+                self.frames.append(frame)
+                self._cond.notify_all()
+        with self._cond:
+            self._cond.notify_all()
+
+    def wait_frames(self, n: int, timeout: float = 30.0) -> list[dict[str, Any]]:
+        """Block until at least n frames arrived in total."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while len(self.frames) < n:
+                left = deadline - time.monotonic()
+                if left <= 0 or self.proc.poll() is not None and len(self.frames) < n:
+                    if self.proc.poll() is not None:
+                        break
+                    raise TimeoutError(f"only {len(self.frames)} of {n} frames in {timeout}s")
+                self._cond.wait(min(left, 0.5))
+            return list(self.frames)
+
+    def wait_live(self, probe: str, timeout: float = 30.0) -> None:
+        """Block until a frame reports the probe live (events counted from here on are in later frames)."""
+        deadline = time.monotonic() + timeout
+        seen = 0
+        while time.monotonic() < deadline:
+            frames = self.wait_frames(seen + 1, timeout=deadline - time.monotonic())
+            for f in frames[seen:]:
+                state = f["probes"].get(probe, {}).get("state")
+                if state == "live":
+                    return
+                if state in ("error", "unavailable"):
+                    raise AssertionError(f"probe {probe} {state}: {f['probes'][probe].get('reason')}")
+            seen = len(frames)
+        raise TimeoutError(f"probe {probe} not live after {timeout}s")
+
+    def stop(self, sig: int = signal.SIGINT, timeout: float = 30.0) -> list[dict[str, Any]]:
+        """Signal ebpftop (it flushes a final frame) and return every frame."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        self.proc.wait(timeout)
+        self._thread.join(timeout)
+        return list(self.frames)
+
+
+@contextmanager
+def batch(*args: str, env: dict[str, str] | None = None) -> Iterator[BatchRun]:
+    proc = subprocess.Popen(
+        ebpftop_cmd("--batch", *args),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+    )
+    run = BatchRun(proc)
+    run._thread = threading.Thread(target=run._collect, daemon=True)  # type: ignore[attr-defined]
+    run._thread.start()  # type: ignore[attr-defined]
+    try:
+        yield run
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+
+
+def prog_ids_of(pid: int) -> list[int]:
+    """BPF program ids a process holds fds to (from /proc/PID/fdinfo)."""
+    ids = []
+    for info in Path(f"/proc/{pid}/fdinfo").iterdir():
+        try:
+            text = info.read_text()
+        except OSError:
+            continue
+        for line in text.splitlines():
+            if line.startswith("prog_id:"):
+                ids.append(int(line.split()[1]))
+    return ids
+
+
+def loaded_prog_ids() -> set[int]:
+    out = subprocess.run(["bpftool", "-j", "prog", "show"], capture_output=True, text=True, check=True).stdout
+    return {p["id"] for p in json.loads(out or "[]")}
+
+
+def wait_progs_gone(ids: set[int], timeout: float = 5.0) -> set[int]:
+    """Programs are freed asynchronously (RCU) after their last fd closes: poll until gone."""
+    deadline = time.monotonic() + timeout
+    left = ids & loaded_prog_ids()
+    while left and time.monotonic() < deadline:
+        time.sleep(0.05)
+        left = ids & loaded_prog_ids()
+    return left

@@ -1,0 +1,99 @@
+"""Syscall probe on the real kernel: exact counts, names from the kernel, nothing left loaded."""
+
+from __future__ import annotations
+
+import signal
+import time
+
+import pytest
+
+from tests.kernel.helpers import batch, prog_ids_of, wait_progs_gone
+from tests.kernel.workloads import getppid_loop
+
+CALLS = 200_000
+
+
+def _getppid_count(frames: list[dict], pid: int) -> tuple[int, set[str]]:
+    total, names = 0, set()
+    for f in frames:
+        for row in f.get("syscalls", []):
+            if row["pid"] == pid:
+                names.add(row["comm"])
+                total += sum(t["count"] for t in row["top"] if t["name"] == "getppid")
+    return total, names
+
+
+def test_counts_exact_getppid_calls_under_own_name() -> None:
+    with batch("--probes", "syscalls", "--interval", "0.5") as run:
+        run.wait_live("syscalls")
+        pid = getppid_loop("getppid-loop", CALLS)
+        time.sleep(0.6)
+        frames = run.stop(signal.SIGINT)
+    assert run.proc.returncode == 0, run.proc.stderr.read()
+    assert frames[-1].get("final") is True  # SIGINT flushed the partial interval
+    count, names = _getppid_count(frames, pid)
+    assert abs(count - CALLS) <= CALLS // 100, count
+    assert names == {"getppid-loop"}
+
+
+def test_hostile_comm_is_exact_in_json() -> None:
+    hostile = "\x1b[2J[bold]x"
+    with batch("--probes", "syscalls", "--interval", "0.5") as run:
+        run.wait_live("syscalls")
+        pid = getppid_loop(hostile, 1000)
+        time.sleep(0.6)
+        frames = run.stop()
+    count, names = _getppid_count(frames, pid)
+    assert count >= 1000
+    assert names == {hostile}
+
+
+def test_pid_filter_in_kernel_keeps_only_that_pid() -> None:
+    from ebpftop.probes.syscalls import SyscallsProbe
+
+    probe = SyscallsProbe()
+    probe.enable()
+    try:
+        import os
+
+        probe.set_pid_filter(frozenset({os.getpid()}))
+        probe.read()
+        getppid_loop("filtered-out", 5000)
+        for _ in range(100):
+            os.getppid()
+        sample = probe.read()
+        pids = {c.tgid for c in sample.counts}
+        assert pids == {os.getpid()}
+        mine = sum(c.count for c in sample.counts if c.name == "getppid")
+        assert mine == 100
+    finally:
+        probe.disable()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
+def test_signal_detaches_every_program(sig: int) -> None:
+    with batch("--probes", "syscalls", "--interval", "0.3") as run:
+        run.wait_live("syscalls")
+        ids = set(prog_ids_of(run.proc.pid))
+        assert ids, "ebpftop holds no BPF program fds while live"
+        run.stop(sig)
+    assert run.proc.returncode == 0
+    assert wait_progs_gone(ids) == set()
+
+
+def test_sigkill_leaves_nothing_loaded() -> None:
+    with batch("--probes", "syscalls", "--interval", "0.3") as run:
+        run.wait_live("syscalls")
+        ids = set(prog_ids_of(run.proc.pid))
+        run.stop(signal.SIGKILL)
+    assert wait_progs_gone(ids) == set()
+
+
+def test_count_ends_after_n_frames() -> None:
+    with batch("--probes", "syscalls", "--interval", "0.2", "--count", "3") as run:
+        run.proc.wait(30)
+        frames = run.stop()
+    assert run.proc.returncode == 0
+    assert len(frames) == 3
+    assert all(f["probes"]["syscalls"]["state"] == "live" for f in frames)
+    assert all(f["elapsed"] > 0 for f in frames)
