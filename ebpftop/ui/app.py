@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from typing import Any
 
 from textual.app import App, ComposeResult
 from textual.binding import Binding
@@ -16,7 +17,7 @@ from ebpftop.registry import SPECS, ProbeSpec
 from ebpftop.settings import Settings
 from ebpftop.ui.probebar import ProbeBar
 from ebpftop.ui.source import FrameSource
-from ebpftop.ui.syscalls_pane import SyscallsPane
+from ebpftop.ui.panes import PANES
 
 INTERVAL_STEPS = (0.25, 0.5, 1.0, 2.0, 5.0, 10.0)
 
@@ -75,9 +76,10 @@ class EbpftopApp(App[int]):
 
     def compose(self) -> ComposeResult:
         yield ProbeBar(self.specs)
-        with TabbedContent(initial="tab-syscalls"):
-            with TabPane("Syscalls", id="tab-syscalls"):
-                yield SyscallsPane()
+        with TabbedContent(id="tabs"):
+            for key, title, widget in PANES:
+                with TabPane(title, id=f"tab-{key}"):
+                    yield widget()
         yield Footer()
 
     def on_mount(self) -> None:
@@ -114,7 +116,8 @@ class EbpftopApp(App[int]):
         bar = self.query_one(ProbeBar)
         bar.show(frame.probes)
         bar.show_self(frame.self_cpu_pct, self.interval, self.paused)
-        self.query_one(SyscallsPane).show(frame.panes.get("syscalls"))  # type: ignore[arg-type]
+        for key, _title, widget in PANES:
+            self.query_one(widget).show(frame.panes.get(key))
 
     # -- actions -------------------------------------------------------------
     def action_pause(self) -> None:
@@ -139,11 +142,20 @@ class EbpftopApp(App[int]):
     def action_faster(self) -> None:
         self._step_interval(-1)
 
+    def active_pane(self) -> Any:
+        """The pane widget in the visible tab."""
+        tab = self.query_one("#tabs", TabbedContent).active
+        key = tab.removeprefix("tab-")
+        for pane_key, _title, widget in PANES:
+            if pane_key == key:
+                return self.query_one(widget)
+        return self.query_one(PANES[0][2])
+
     def action_sort_next(self) -> None:
-        self.query_one(SyscallsPane).sort_next()
+        self.active_pane().sort_next()
 
     def action_sort_reverse(self) -> None:
-        self.query_one(SyscallsPane).sort_reverse()
+        self.active_pane().sort_reverse()
 
     def action_toggle_probe(self, name: str) -> None:
         self.source.toggle(name)

@@ -10,7 +10,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import DataTable, Sparkline, Static
 
-from ebpftop.model.syscalls import SyscallRow, SyscallTable
+from ebpftop.model.syscalls import HISTORY, SyscallRow, SyscallTable
 from ebpftop.ui.format import count, num, safe, si
 
 TOP_SHOWN = 4
@@ -94,7 +94,7 @@ class SyscallsPane(Vertical):
             spark.data = []
             summary.update("syscall probe off")
         else:
-            spark.data = list(data.history)
+            spark.data = [0.0] * (HISTORY - len(data.history)) + list(data.history)
             line = f"{si(data.total_rate)} syscalls/s from {len(data.rows)} processes"
             if data.drops:
                 line += f"  ·  {data.drops:,} events dropped (map full)"

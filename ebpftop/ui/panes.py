@@ -1,0 +1,13 @@
+"""The panes the app shows, in tab order: (pane_key in a Frame, tab title, widget class).
+
+Every pane widget has ``show(data | None)``, ``sort_next()``, ``sort_reverse()``
+and ``selected_pid() -> int | None``.
+"""
+
+from __future__ import annotations
+
+from ebpftop.ui.syscalls_pane import SyscallsPane
+
+PANES: tuple[tuple[str, str, type], ...] = (
+    ("syscalls", "Syscalls", SyscallsPane),
+)
