@@ -50,6 +50,53 @@ def _probes(text: str) -> tuple[str, ...]:
     return names
 
 
+def parse_pids(text: str) -> frozenset[int]:
+    """'123,456' or process names ('nginx') -> PIDs that exist now; ValueError with the reason otherwise."""
+    import psutil
+
+    pids: set[int] = set()
+    for item in (p.strip() for p in text.split(",")):
+        if not item:
+            continue
+        if item.isdigit():
+            pid = int(item)
+            if pid <= 0 or not psutil.pid_exists(pid):
+                raise ValueError(f"no process with PID {pid}")
+            pids.add(pid)
+            continue
+        if item.startswith("-") and item[1:].isdigit():
+            raise ValueError(f"a PID must be positive, not {item}")
+        matches = {p.pid for p in psutil.process_iter(["name"]) if p.info["name"] == item}
+        if not matches:
+            raise ValueError(f"no process named {item!r}")
+        pids |= matches
+    if not pids:
+        raise ValueError("no PID given")
+    return frozenset(pids)
+
+
+def _pids(text: str) -> frozenset[int]:
+    try:
+        return parse_pids(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _ifaces(text: str) -> tuple[str, ...]:
+    names = tuple(dict.fromkeys(n.strip() for n in text.split(",") if n.strip()))
+    if not names:
+        raise argparse.ArgumentTypeError("no interface named")
+    if "all" in names:
+        return ("all",)
+    import socket
+
+    known = {name for _index, name in socket.if_nameindex()}
+    for name in names:
+        if name not in known:
+            raise argparse.ArgumentTypeError(f"no interface named {name!r} (have: {', '.join(sorted(known))})")
+    return names
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog="ebpftop",
@@ -59,6 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--probes", type=_probes, default=NAMES, metavar="LIST", help=f"probes to start with (default: {','.join(NAMES)})")
     p.add_argument("--batch", action="store_true", help="no TUI: print one JSON object per interval (JSON lines)")
     p.add_argument("-n", "--count", type=_count, default=None, metavar="N", help="with --batch: stop after N intervals")
+    p.add_argument("-p", "--pid", type=_pids, default=None, metavar="PIDS", help="only these processes (PIDs or names, comma separated)")
+    p.add_argument("--xdp", type=_ifaces, default=None, metavar="IFACES", help="attach the XDP counter to these interfaces (comma separated, or 'all')")
+    p.add_argument("--xdp-mode", choices=("generic", "native"), default="generic", help="XDP attach mode (default generic: never touches the driver)")
     p.add_argument("--doctor", action="store_true", help="print what this machine supports and which probes can run, then exit")
     p.add_argument("-V", "--version", action="version", version=f"ebpftop {__version__}")
     return p
@@ -69,7 +119,15 @@ def parse(argv: list[str] | None = None) -> tuple[Settings, argparse.Namespace]:
     ns = parser.parse_args(argv)
     if ns.count is not None and not ns.batch:
         parser.error("--count only applies with --batch")
-    settings = Settings(interval=ns.interval, probes=ns.probes, batch=ns.batch, count=ns.count)
+    settings = Settings(
+        interval=ns.interval,
+        probes=ns.probes,
+        batch=ns.batch,
+        count=ns.count,
+        pids=ns.pid,
+        xdp_ifaces=ns.xdp,
+        xdp_mode=ns.xdp_mode,
+    )
     return settings, ns
 
 

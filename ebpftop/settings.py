@@ -12,3 +12,5 @@ class Settings:
     batch: bool = False
     count: int | None = None
     pids: frozenset[int] | None = None
+    xdp_ifaces: tuple[str, ...] | None = None  # None: attach nowhere; ("all",) every interface
+    xdp_mode: str = "generic"
