@@ -1,0 +1,63 @@
+"""Bad command lines: one line on stderr, exit code 2, nothing loaded."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from ebpftop.cli import parse
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "ebpftop", *args], capture_output=True, text=True, timeout=60, env=env
+    )
+
+
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["--bogus"], "unrecognized arguments: --bogus"),
+        (["--probes", "nosuch"], "unknown probe 'nosuch'"),
+        (["--interval", "-1"], "interval must be between"),
+        (["--interval", "abc"], "interval must be a number"),
+        (["--batch", "--count", "-3"], "count must be at least 1"),
+        (["--count", "3"], "--count only applies with --batch"),
+        (["--pid", "999999999"], "no process with PID 999999999"),
+        (["--pid", "1,x,"], "no process named 'x'"),
+        (["--xdp", "nosuch0"], "no interface named 'nosuch0'"),
+    ],
+)
+def test_bad_arguments_one_line_exit_2(args: list[str], needle: str) -> None:
+    result = run(*args)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("ebpftop: ") and needle in lines[0]
+
+
+def test_not_root_is_told_to_use_sudo() -> None:
+    if os.geteuid() != 0:
+        result = run("--batch", "--count", "1")
+    else:
+        # Drop to nobody with no capabilities, keeping the venv readable.
+        result = subprocess.run(
+            ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all",
+             sys.executable, "-m", "ebpftop", "--batch", "--count", "1"],
+            capture_output=True, text=True, timeout=60, cwd="/",
+            env={**os.environ, "PYTHONPATH": os.path.dirname(os.path.dirname(os.path.dirname(__file__)))},
+        )
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.count("\n") == 1 and "sudo" in result.stderr
+
+
+def test_defaults() -> None:
+    settings, _ = parse([])
+    assert settings.interval == 1.0 and not settings.batch and settings.pids is None
+
+
+def test_pid_list_and_interval() -> None:
+    settings, _ = parse(["-p", f"{os.getpid()},1", "-i", "0.5", "--probes", "syscalls"])
+    assert settings.pids == frozenset({os.getpid(), 1})
+    assert settings.interval == 0.5 and settings.probes == ("syscalls",)
