@@ -85,7 +85,18 @@ class EbpftopApp(App[int]):
     def on_mount(self) -> None:
         self._install_signal_handlers()
         self.query_one(ProbeBar).show_self(0.0, self.interval, self.paused)
+        self.focus_active_pane()
         self.source.start(self.post_frame, self.post_status)
+
+    def focus_active_pane(self) -> None:
+        """Keys like up/down act on the visible pane's table or tree, not on the tab strip."""
+        for widget in self.active_pane().query("*"):
+            if widget.can_focus:
+                widget.focus()
+                return
+
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        self.focus_active_pane()
 
     def _install_signal_handlers(self) -> None:
         try:

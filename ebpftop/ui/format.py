@@ -25,16 +25,22 @@ def si(value: float, precision: int = 1) -> str:
     return f"{value:.{precision}f}"
 
 
-def num(value: float, precision: int = 1, style: str = "") -> Text:
-    return Text(si(value, precision), style=style, justify="right", no_wrap=True)
+# DataTable sizes columns to their content and ignores Text.justify, so
+# numeric cells are padded to their column's width instead.
+def right(text: str, width: int, style: str = "") -> Text:
+    return Text(text.rjust(width), style=style, no_wrap=True)
 
 
-def count(value: int, style: str = "") -> Text:
-    return Text(f"{value:,}", style=style, justify="right", no_wrap=True)
+def num(value: float, width: int = 8, precision: int = 1, style: str = "") -> Text:
+    return right(si(value, precision), width, style)
 
 
-def bytes_per_s(value: float) -> Text:
-    return Text(f"{decimal(int(value))}/s", justify="right", no_wrap=True)
+def count(value: int, width: int = 8, style: str = "") -> Text:
+    return right(f"{value:,}", width, style)
+
+
+def bytes_per_s(value: float, width: int = 10) -> Text:
+    return right(f"{decimal(int(value))}/s", width)
 
 
 def nanos(value: float) -> str:

@@ -11,7 +11,7 @@ from textual.containers import Vertical
 from textual.widgets import DataTable, Sparkline, Static
 
 from ebpftop.model.syscalls import HISTORY, SyscallRow, SyscallTable
-from ebpftop.ui.format import count, num, safe, si
+from ebpftop.ui.format import count, num, right, safe, si
 
 TOP_SHOWN = 4
 MAX_ROWS = 500
@@ -23,13 +23,14 @@ class Column:
     label: str
     sort: Callable[[SyscallRow], object]
     descending: bool
+    width: int = 0  # right-aligned numeric column of this width
 
 
 COLUMNS = (
-    Column("pid", "PID", lambda r: r.pid, False),
+    Column("pid", "PID", lambda r: r.pid, False, 7),
     Column("comm", "COMMAND", lambda r: r.comm, False),
-    Column("rate", "SYSCALLS/s", lambda r: r.rate, True),
-    Column("count", "COUNT", lambda r: r.count, True),
+    Column("rate", "SYSCALLS/s", lambda r: r.rate, True, 12),
+    Column("count", "COUNT", lambda r: r.count, True, 12),
     Column("top", "TOP SYSCALLS", lambda r: r.top[0].name if r.top else "", False),
 )
 
@@ -113,17 +114,18 @@ class SyscallsPane(Vertical):
         col = COLUMNS[self.sort_index]
         for i, c in enumerate(COLUMNS):
             arrow = (" ▲" if (c.descending == self.reverse) else " ▼") if i == self.sort_index else ""
-            table.columns[c.key].label = Text(c.label + arrow)  # type: ignore[index]
+            label = c.label + arrow
+            table.columns[c.key].label = Text(label.rjust(c.width) if c.width else label)  # type: ignore[index]
         rows = list(self.data.rows) if self.data else []
         rows.sort(key=col.sort, reverse=col.descending != self.reverse)
         selected = self.selected_pid()
         table.clear()
         for r in rows[:MAX_ROWS]:
             table.add_row(
-                Text(str(r.pid), justify="right"),
+                right(str(r.pid), 7),
                 safe(r.comm, 64),
-                num(r.rate),
-                count(r.count),
+                num(r.rate, 12),
+                count(r.count, 12),
                 _top(r),
                 key=str(r.pid),
             )
