@@ -39,6 +39,7 @@ SPECS: tuple[ProbeSpec, ...] = (
         "ebpftop.probes.syscalls:SyscallsProbe",
         "ebpftop.model.syscalls:SyscallModel",
     ),
+    ProbeSpec("xdp", "xdp", "4", "XDP", "ebpftop.probes.xdp:XdpProbe", "ebpftop.model.xdp:XdpModel"),
 )
 
 BY_NAME = {s.name: s for s in SPECS}

@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * xdp.h - the counter layout shared by bpf/xdp.bpf.c and
+ * ebpftop/probes/xdp.py (struct format "<18Q": packets[9] then bytes[9]).
+ *
+ * Packet headers are read at fixed wire-format offsets (they are a network
+ * ABI, not kernel structs), so no kernel header layout is involved.
+ */
+#ifndef EBPFTOP_XDP_H
+#define EBPFTOP_XDP_H
+
+#include "ebpftop.h"
+
+#ifndef XDP_MAX_IFACES
+#define XDP_MAX_IFACES 256
+#endif
+
+/* Slots of one interface's counters: L3 first, then L4 (IP packets only). */
+#define XDP_SLOT_IPV4	0
+#define XDP_SLOT_IPV6	1
+#define XDP_SLOT_ARP	2
+#define XDP_SLOT_L3_OTHER 3
+#define XDP_SLOT_TCP	4
+#define XDP_SLOT_UDP	5
+#define XDP_SLOT_ICMP	6
+#define XDP_SLOT_ICMPV6	7
+#define XDP_SLOT_L4_OTHER 8
+#define XDP_NSLOTS	9
+
+struct xdp_val {
+	u64 packets[XDP_NSLOTS];
+	u64 bytes[XDP_NSLOTS];
+};
+
+/* Wire format: Ethernet II, 802.1Q/802.1ad, IPv4, IPv6. */
+#define XDP_ETH_HLEN	14
+#define XDP_VLAN_HLEN	4
+#define XDP_ETH_P_IP	0x0800
+#define XDP_ETH_P_IPV6	0x86DD
+#define XDP_ETH_P_ARP	0x0806
+#define XDP_ETH_P_8021Q	0x8100
+#define XDP_ETH_P_8021AD 0x88A8
+#define XDP_IPV6_HLEN	40
+#define XDP_IPPROTO_ICMP   1
+#define XDP_IPPROTO_TCP    6
+#define XDP_IPPROTO_UDP    17
+#define XDP_IPPROTO_ICMPV6 58
+
+#endif /* EBPFTOP_XDP_H */

@@ -1,0 +1,394 @@
+"""XDP probe: one counting program, attached through a BPF link per chosen interface, never over someone else's."""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import fcntl
+import os
+import socket
+import struct
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from ebpftop.model import xdp as m
+from ebpftop.model.sanitize import decode
+from ebpftop.probes import libbpf
+from ebpftop.probes.base import Probe, ProbeError, possible_cpus
+
+ENV_IFACES = "EBPFTOP_XDP"
+ENV_MODE = "EBPFTOP_XDP_MODE"
+ALL = "all"
+MAX_IFACES = 256
+XDP_FLAGS_HW_MODE = 1 << 3
+
+_VALUE = struct.Struct(f"<{2 * m.NSLOTS}Q")  # struct xdp_val in bpf/xdp.h
+_KEY = struct.Struct("<I")
+_SIOCGIFFLAGS = 0x8913
+_IFF_UP = 0x1
+_IFREQ = struct.Struct("16sH22x")
+_BPF_ANY = 0
+_PROC_NET_DEV = "/proc/net/dev"
+
+
+@cache
+def _lib() -> ctypes.CDLL:
+    """Our own handle on libbpf for the calls libbpf.py does not wrap (map elements, prog info by id)."""
+    lib = ctypes.CDLL("libbpf.so.1", use_errno=True)
+    for fn in ("bpf_map_lookup_elem", "bpf_map_delete_elem"):
+        getattr(lib, fn).restype = ctypes.c_int
+    lib.bpf_map_lookup_elem.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p]
+    lib.bpf_map_update_elem.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_uint64]
+    lib.bpf_map_update_elem.restype = ctypes.c_int
+    lib.bpf_map_delete_elem.argtypes = [ctypes.c_int, ctypes.c_void_p]
+    lib.bpf_prog_get_fd_by_id.argtypes = [ctypes.c_uint32]
+    lib.bpf_prog_get_fd_by_id.restype = ctypes.c_int
+    lib.bpf_obj_get_info_by_fd.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.POINTER(ctypes.c_uint32)]
+    lib.bpf_obj_get_info_by_fd.restype = ctypes.c_int
+    return lib
+
+
+# struct bpf_prog_info (uapi, append-only ABI): the name is 16 bytes at offset 64.
+_PROG_INFO_SIZE = 80
+_PROG_NAME_OFF = 64
+
+
+def prog_name(prog_id: int) -> str:
+    """The name of a loaded BPF program by id ("" when it is gone or unreadable)."""
+    lib = _lib()
+    fd = lib.bpf_prog_get_fd_by_id(prog_id)
+    if fd < 0:
+        return ""
+    try:
+        buf = ctypes.create_string_buffer(_PROG_INFO_SIZE)
+        size = ctypes.c_uint32(_PROG_INFO_SIZE)
+        if lib.bpf_obj_get_info_by_fd(fd, buf, ctypes.byref(size)) != 0:
+            return ""
+        return decode(buf.raw[_PROG_NAME_OFF : _PROG_NAME_OFF + 16])
+    finally:
+        os.close(fd)
+
+
+def read_proc_net_dev(path: str = _PROC_NET_DEV) -> dict[str, m.LinkCounters]:
+    """The kernel's counters of every interface in this network namespace (unlike /sys, /proc/net follows our netns)."""
+    out: dict[str, m.LinkCounters] = {}
+    with open(path, "rb") as f:
+        lines = f.read().splitlines()[2:]
+    for line in lines:
+        name, sep, rest = line.partition(b":")  # ':' is not allowed in interface names
+        fields = rest.split()
+        if not sep or len(fields) < 12:
+            continue
+        v = [int(x) for x in fields[:12]]
+        out[decode(name.strip())] = m.LinkCounters(
+            rx_packets=v[1], rx_bytes=v[0], rx_dropped=v[3], tx_packets=v[9], tx_bytes=v[8], tx_dropped=v[11]
+        )
+    return out
+
+
+def _is_up(sock: socket.socket, name: str) -> bool:
+    try:
+        raw = fcntl.ioctl(sock.fileno(), _SIOCGIFFLAGS, _IFREQ.pack(name.encode("utf-8", "surrogateescape"), 0))
+    except OSError:
+        return False
+    return bool(_IFREQ.unpack(raw)[1] & _IFF_UP)
+
+
+def _ifaces_from_env() -> tuple[str, ...] | None:
+    text = os.environ.get(ENV_IFACES, "").strip()
+    if not text:
+        return None
+    return tuple(dict.fromkeys(p.strip() for p in text.split(",") if p.strip())) or None
+
+
+def _query_mode(ifindex: int, prog_id: int) -> str:
+    for flag, mode in (
+        (libbpf.XDP_FLAGS_SKB_MODE, m.GENERIC),
+        (libbpf.XDP_FLAGS_DRV_MODE, m.NATIVE),
+        (XDP_FLAGS_HW_MODE, "offload"),
+    ):
+        try:
+            if libbpf.xdp_query_id(ifindex, flag) == prog_id:
+                return mode
+        except OSError:
+            pass
+    return "unknown"
+
+
+@dataclass(slots=True)
+class _Link:
+    ifname: str
+    ifindex: int
+    fd: int
+    attach_id: int
+    mode: str
+
+
+class XdpProbe(Probe):
+    """Counts packets per interface and protocol with one XDP program shared by every attached interface.
+
+    Interfaces: ``ifaces`` (names, or ("all",)), else $EBPFTOP_XDP (comma list
+    or "all"); none means every interface is listed with the kernel's own
+    counters and nothing is attached until attach_iface(). Mode: ``mode``,
+    else $EBPFTOP_XDP_MODE, else generic. Attachments are BPF links, so the
+    kernel detaches them when ebpftop dies however it dies.
+    """
+
+    name = "xdp"
+    source = "xdp.bpf.c"
+    filter_maps = None  # packets belong to interfaces, not processes
+
+    def __init__(self, ifaces: tuple[str, ...] | None = None, mode: str | None = None) -> None:
+        super().__init__()
+        if ifaces is None:
+            ifaces = _ifaces_from_env()
+        if mode is None:
+            mode = os.environ.get(ENV_MODE, "").strip() or m.GENERIC
+        self.mode = mode
+        self._all = bool(ifaces) and ALL in ifaces
+        # Names to attach; they stay wanted across a probe off/on.
+        self._wanted: dict[str, None] = dict.fromkeys(n for n in (ifaces or ()) if n != ALL)
+        self._missing: dict[str, str] = {}  # asked-for names that do not exist -> reason
+        self._links: dict[int, _Link] = {}  # by ifindex: a rename keeps the link
+        self._errors: dict[int, str] = {}  # ifindex -> why our last attach there failed
+        self._attach_seq = 0
+        self._fn: Any = None
+        self._prog_id = 0
+        self._map_fd = -1
+        self._ncpus = 1
+        self._value_buf: ctypes.Array[ctypes.c_char] | None = None
+        self._names: dict[int, str] = {}  # prog id -> name cache
+        self._sock: socket.socket | None = None
+
+    # -- life cycle -------------------------------------------------------------
+    def available(self) -> str | None:
+        if self.mode not in m.MODES:
+            return f"unknown XDP mode {self.mode!r} (use generic or native)"
+        if not libbpf.available():
+            return "libbpf.so.1 is not installed (needed to attach XDP through a BPF link)"
+        if not libbpf.prog_type_supported(libbpf.BPF_PROG_TYPE_XDP):
+            return "this kernel refuses XDP programs"
+        return None
+
+    def cflags(self) -> list[str]:
+        return [f"-DXDP_MAX_IFACES={MAX_IFACES}"]
+
+    def attach(self) -> None:
+        from bcc import BPF
+
+        self._fn = self._bpf.load_func(b"xdp_count", BPF.XDP)
+        self._prog_id = libbpf.prog_info(self._fn.fd).prog_id
+        self._map_fd = self.table("counts").map_fd
+        self._ncpus = possible_cpus()
+        self._value_buf = ctypes.create_string_buffer(self._ncpus * _VALUE.size)
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self._errors.clear()
+        self._missing.clear()
+        names = self._existing()
+        wanted = list(names.values()) if self._all else list(self._wanted)
+        for name in wanted:
+            reason = self._attach(name, names)
+            if reason is not None and name not in self._missing:
+                self._wanted.pop(name, None)  # failed: the user asks again with the key
+
+    def detach(self, bpf: Any) -> None:
+        for link in list(self._links.values()):
+            self._close(link)
+        self._fn = None
+        self._prog_id = 0
+        self._map_fd = -1
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+
+    def prog_fds(self) -> list[int]:
+        return [self._fn.fd] if self._fn is not None else []
+
+    @property
+    def prog_id(self) -> int:
+        """Our loaded program's id (0 while off)."""
+        return self._prog_id
+
+    # -- attach / detach one interface ------------------------------------------
+    def _existing(self) -> dict[int, str]:
+        return {idx: name for idx, name in socket.if_nameindex()}
+
+    def _attach(self, name: str, names: dict[int, str] | None = None) -> str | None:
+        names = self._existing() if names is None else names
+        ifindex = next((i for i, n in names.items() if n == name), 0)
+        if not ifindex:
+            reason = f"no interface named {name!r} in this network namespace"
+            self._missing[name] = reason
+            return reason
+        self._missing.pop(name, None)
+        if ifindex in self._links:
+            return None
+        other = self._other_prog(ifindex)
+        if other:
+            return f"busy: XDP program {other} ({self._prog_name(other) or '?'}) is attached to {name}; left untouched"
+        flags = libbpf.XDP_FLAGS_DRV_MODE if self.mode == m.NATIVE else libbpf.XDP_FLAGS_SKB_MODE
+        key = ctypes.c_uint32(ifindex)
+        zero = ctypes.create_string_buffer(self._ncpus * _VALUE.size)
+        # Zero counters first, so the program only ever takes the lookup path
+        # and the first read's counters are exactly this attach's packets.
+        _lib().bpf_map_update_elem(self._map_fd, ctypes.byref(key), zero, _BPF_ANY)
+        try:
+            fd = libbpf.link_create_xdp(self._fn.fd, ifindex, flags)
+        except OSError as exc:
+            _lib().bpf_map_delete_elem(self._map_fd, ctypes.byref(key))
+            reason = f"cannot attach {self.mode} XDP to {name}: {os.strerror(exc.errno or errno.EIO)}"
+            if exc.errno == errno.EBUSY:
+                reason += " (another XDP program is attached)"
+            elif exc.errno == errno.EOPNOTSUPP and self.mode == m.NATIVE:
+                reason += " (no native XDP in this driver; try generic)"
+            self._errors[ifindex] = reason
+            return reason
+        self._attach_seq += 1
+        self._links[ifindex] = _Link(name, ifindex, fd, self._attach_seq, self.mode)
+        self._errors.pop(ifindex, None)
+        return None
+
+    def _close(self, link: _Link) -> None:
+        # Closing the last fd of a BPF link detaches the program from the interface.
+        self._links.pop(link.ifindex, None)
+        try:
+            os.close(link.fd)
+        finally:
+            if self._map_fd >= 0:
+                _lib().bpf_map_delete_elem(self._map_fd, ctypes.byref(ctypes.c_uint32(link.ifindex)))
+
+    def attach_iface(self, name: str) -> str | None:
+        """Attach the counter to one interface; None on success, else the one-line reason."""
+        if self._bpf is None:
+            return "the xdp probe is off"
+        reason = self._attach(name)
+        if reason is None:
+            self._wanted[name] = None
+        else:
+            self._missing.pop(name, None)  # a typo at the key is reported, not listed
+        return reason
+
+    def detach_iface(self, name: str) -> str | None:
+        """Detach the counter from one interface; None on success, else the reason."""
+        self._wanted.pop(name, None)
+        self._missing.pop(name, None)
+        for link in list(self._links.values()):
+            if link.ifname == name:
+                self._close(link)
+                return None
+        return f"xdp is not attached to {name!r}"
+
+    def toggle_iface(self, name: str) -> str | None:
+        """Attach when not attached, else detach (what the pane's key asks for)."""
+        if any(link.ifname == name for link in self._links.values()):
+            return self.detach_iface(name)
+        return self.attach_iface(name)
+
+    def attached(self) -> dict[str, int]:
+        """ifname -> ifindex of every interface our program is attached to."""
+        return {link.ifname: link.ifindex for link in self._links.values()}
+
+    # -- reading ------------------------------------------------------------------
+    def _other_prog(self, ifindex: int) -> int:
+        """Id of an XDP program on ifindex that is not ours (0 when none)."""
+        ours = self.prog_id
+        for flags in (0, libbpf.XDP_FLAGS_SKB_MODE, libbpf.XDP_FLAGS_DRV_MODE, XDP_FLAGS_HW_MODE):
+            try:
+                pid = libbpf.xdp_query_id(ifindex, flags)
+            except OSError:
+                continue
+            if pid and pid != ours:
+                return pid
+            if flags == 0 and pid:
+                return 0  # ours, in a single mode
+        return 0
+
+    def _prog_name(self, prog_id: int) -> str:
+        name = self._names.get(prog_id)
+        if name is None:
+            name = prog_name(prog_id)
+            if len(self._names) > 1024:
+                self._names.clear()
+            self._names[prog_id] = name
+        return name
+
+    def _counters(self, ifindex: int) -> tuple[int, ...] | None:
+        buf = self._value_buf
+        assert buf is not None
+        key = ctypes.c_uint32(ifindex)
+        if _lib().bpf_map_lookup_elem(self._map_fd, ctypes.byref(key), buf) != 0:
+            return None
+        total = [0] * (2 * m.NSLOTS)
+        for cpu_vals in _VALUE.iter_unpack(buf.raw):
+            for i, v in enumerate(cpu_vals):
+                total[i] += v
+        return tuple(total)
+
+    def read(self) -> m.XdpSample:
+        if self._bpf is None:
+            return m.XdpSample(())
+        names = self._existing()
+        # An interface deleted while attached: the kernel already detached the
+        # link; close our end and forget it (a new one with the name is new).
+        for link in list(self._links.values()):
+            if names.get(link.ifindex) is None:
+                self._close(link)
+                self._wanted.pop(link.ifname, None)
+            elif names[link.ifindex] != link.ifname:  # renamed
+                self._wanted.pop(link.ifname, None)
+                link.ifname = names[link.ifindex]
+                self._wanted[link.ifname] = None
+        for ifindex in list(self._errors):
+            if ifindex not in names:
+                del self._errors[ifindex]
+        try:
+            stats = read_proc_net_dev()
+        except OSError:
+            stats = {}
+        sock = self._sock
+        ifaces = []
+        for ifindex, name in sorted(names.items()):
+            up = _is_up(sock, name) if sock is not None else False
+            base = dict(ifname=name, ifindex=ifindex, up=up, link=stats.get(name, m.LinkCounters()))
+            link = self._links.get(ifindex)
+            if link is not None:
+                ifaces.append(
+                    m.IfaceSample(
+                        **base,
+                        state=m.ATTACHED,
+                        mode=link.mode,
+                        xdp=self._counters(ifindex),
+                        attach_id=link.attach_id,
+                        prog_id=self.prog_id,
+                        prog_name=self._prog_name(self.prog_id),
+                    )
+                )
+                continue
+            other = self._other_prog(ifindex)
+            if other:
+                ifaces.append(
+                    m.IfaceSample(
+                        **base,
+                        state=m.BUSY,
+                        mode=_query_mode(ifindex, other),
+                        prog_id=other,
+                        prog_name=self._prog_name(other),
+                        reason="another XDP program is attached; left untouched",
+                    )
+                )
+            elif ifindex in self._errors:
+                ifaces.append(m.IfaceSample(**base, state=m.ERROR, reason=self._errors[ifindex]))
+            else:
+                ifaces.append(m.IfaceSample(**base, state=m.OFF))
+        for name, reason in self._missing.items():
+            ifaces.append(m.IfaceSample(ifname=name, ifindex=0, state=m.MISSING, reason=reason))
+        return m.XdpSample(tuple(ifaces), self.lost())
+
+    def lost(self) -> int:
+        if self._bpf is None:
+            return 0
+        return int(self.table("drops").sum(0).value)
+
+
+__all__ = ["XdpProbe", "ProbeError", "prog_name", "read_proc_net_dev"]
