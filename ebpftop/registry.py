@@ -32,6 +32,14 @@ def _load(path: str) -> Callable[[], Any]:
 # Order is display order and the 1..4 toggle keys.
 SPECS: tuple[ProbeSpec, ...] = (
     ProbeSpec(
+        "files",
+        "files",
+        "1",
+        "Files",
+        "ebpftop.probes.files:FilesProbe",
+        "ebpftop.model.files:FilesModel",
+    ),
+    ProbeSpec(
         "syscalls",
         "syscalls",
         "2",

@@ -1,0 +1,183 @@
+"""Hottest files: per-interval I/O per open file, grouped per path (default) or per process and path."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from ebpftop.model.rates import rate
+
+# Row types (the "type" field in JSON).
+FILE = "file"
+SOCKET = "socket"
+PIPE = "pipe"
+DEVICE = "device"  # character or block device, ttys included
+ANON = "anon"  # anon_inode (eventfd, epoll, timerfd, ...), memfd, other pseudo files
+UNKNOWN = "unknown"  # could not be resolved (process gone, fd closed before the read)
+TYPES = (FILE, SOCKET, PIPE, DEVICE, ANON, UNKNOWN)
+
+BY_PATH = "path"
+BY_PROCESS = "process"
+
+
+@dataclass(frozen=True, slots=True)
+class FileIO:
+    """I/O on one open file (one generation of one fd of one process) in one interval."""
+
+    tgid: int
+    fd: int
+    gen: int  # changes whenever the fd number is opened or closed; 0: seen neither
+    path: str  # exact (surrogate-escaped); absolute where it could be made so
+    type: str  # one of TYPES
+    comm: str  # exact comm captured in the kernel at the interval's first I/O
+    reads: int
+    writes: int
+    read_bytes: int
+    write_bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class FilesSample:
+    """One read of the files probe."""
+
+    io: tuple[FileIO, ...]
+    lost: int = 0  # cumulative I/O not counted or files not named (map full, LRU evicted)
+
+
+@dataclass(frozen=True, slots=True)
+class FileRow:
+    """One path (or one process's use of one path) in one interval, with its rates."""
+
+    path: str
+    type: str
+    pid: int  # the process doing the most I/O on it
+    comm: str
+    processes: int  # how many processes did I/O on it
+    reads: int
+    writes: int
+    read_bytes: int
+    write_bytes: int
+    reads_per_s: float
+    writes_per_s: float
+    read_bps: float
+    write_bps: float
+
+    @property
+    def bps(self) -> float:
+        return self.read_bps + self.write_bps
+
+    @property
+    def key(self) -> str:
+        """A stable id for the row within its grouping (cursor tracking)."""
+        return f"{self.type}\0{self.path}\0{self.pid}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "type": self.type,
+            "pid": self.pid,
+            "comm": self.comm,
+            "processes": self.processes,
+            "reads": self.reads,
+            "writes": self.writes,
+            "read_bytes": self.read_bytes,
+            "write_bytes": self.write_bytes,
+            "read_bps": round(self.read_bps, 3),
+            "write_bps": round(self.write_bps, 3),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class FilesTable:
+    """The files pane's data for one interval: both groupings, so the pane can switch without waiting."""
+
+    by_path: tuple[FileRow, ...]
+    by_process: tuple[FileRow, ...]
+    read_bps: float
+    write_bps: float
+    lost: int
+
+    def rows(self, grouping: str = BY_PATH) -> tuple[FileRow, ...]:
+        return self.by_process if grouping == BY_PROCESS else self.by_path
+
+    def to_json(self) -> list[dict[str, Any]]:
+        return [r.to_json() for r in self.by_path]
+
+
+def _path_key(io: FileIO) -> tuple[Any, ...]:
+    # An unresolved fd says nothing about which file it was: never merge it
+    # with another process's fd of the same number.
+    if io.type == UNKNOWN:
+        return (io.type, io.path, io.tgid)
+    return (io.type, io.path)
+
+
+def _rows(groups: dict[tuple[Any, ...], list[FileIO]], elapsed: float) -> tuple[FileRow, ...]:
+    rows = []
+    for items in groups.values():
+        per_pid: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+        comms: dict[int, tuple[int, str]] = {}
+        reads = writes = rbytes = wbytes = 0
+        for io in items:
+            reads += io.reads
+            writes += io.writes
+            rbytes += io.read_bytes
+            wbytes += io.write_bytes
+            weight = per_pid[io.tgid]
+            weight[0] += io.read_bytes + io.write_bytes
+            weight[1] += io.reads + io.writes
+            ops = io.reads + io.writes
+            if io.tgid not in comms or ops > comms[io.tgid][0]:
+                comms[io.tgid] = (ops, io.comm)
+        top = min(per_pid, key=lambda pid: (-per_pid[pid][0], -per_pid[pid][1], pid))
+        first = items[0]
+        rows.append(
+            FileRow(
+                path=first.path,
+                type=first.type,
+                pid=top,
+                comm=comms[top][1],
+                processes=len(per_pid),
+                reads=reads,
+                writes=writes,
+                read_bytes=rbytes,
+                write_bytes=wbytes,
+                reads_per_s=rate(reads, elapsed),
+                writes_per_s=rate(writes, elapsed),
+                read_bps=rate(rbytes, elapsed),
+                write_bps=rate(wbytes, elapsed),
+            )
+        )
+    rows.sort(key=lambda r: (-(r.read_bytes + r.write_bytes), -(r.reads + r.writes), r.path, r.pid))
+    return tuple(rows)
+
+
+def build(io: tuple[FileIO, ...], elapsed: float, pids: frozenset[int] | None = None) -> tuple[tuple[FileRow, ...], tuple[FileRow, ...]]:
+    """(rows per path across processes, rows per process and path), busiest first."""
+    by_path: dict[tuple[Any, ...], list[FileIO]] = defaultdict(list)
+    by_process: dict[tuple[Any, ...], list[FileIO]] = defaultdict(list)
+    for item in io:
+        if pids is not None and item.tgid not in pids:
+            continue
+        key = _path_key(item)
+        by_path[key].append(item)
+        by_process[(item.tgid, *key)].append(item)
+    return _rows(by_path, elapsed), _rows(by_process, elapsed)
+
+
+class FilesModel:
+    """Stateless between intervals: every row is this interval's delta."""
+
+    def update(self, sample: FilesSample | None, elapsed: float, pids: frozenset[int] | None = None) -> FilesTable:
+        io = sample.io if sample is not None else ()
+        by_path, by_process = build(io, elapsed, pids)
+        rbytes = sum(r.read_bytes for r in by_path)
+        wbytes = sum(r.write_bytes for r in by_path)
+        return FilesTable(
+            by_path,
+            by_process,
+            rate(rbytes, elapsed),
+            rate(wbytes, elapsed),
+            sample.lost if sample is not None else 0,
+        )

@@ -1,0 +1,215 @@
+"""Files probe: read/write bytes and ops per open file from syscall tracepoints, named via open() or /proc."""
+
+from __future__ import annotations
+
+
+import os
+import posixpath
+import stat
+import struct
+from collections import OrderedDict
+from typing import Any
+
+from ebpftop.model import files as m
+from ebpftop.model.files import FileIO, FilesSample
+from ebpftop.model.sanitize import decode
+from ebpftop.probes import libbpf
+from ebpftop.probes.base import Probe, possible_cpus
+
+MAX_ENTRIES = 16384  # FL_MAX_ENTRIES: open files doing I/O per interval
+PATH_LEN = 512  # FL_PATH_LEN
+LOST_SLOTS = 4  # FL_LOST_SLOTS
+GEN_OPEN = 1  # FL_GEN_OPEN: low bit of a generation an open created
+AT_FDCWD = -100
+CACHE_SIZE = 32768  # names of open files remembered after the kernel record is taken
+
+_KEY = struct.Struct("<IiQ")  # struct fl_key {u32 tgid; s32 fd; u64 gen;}
+_COUNTS = struct.Struct("<QQQQ")  # struct fl_val {reads, writes, read_bytes, write_bytes; comm[16]}
+_VALUE_SIZE = 48
+_COMM = slice(32, 48)
+
+
+def classify_link(target: str) -> tuple[str, str]:
+    """(type, path) from a /proc/PID/fd/N link target whose mode is unknown.
+
+    The kernel names pseudo files 'socket:[ino]', 'pipe:[ino]',
+    'anon_inode:[eventfd]' (or 'anon_inode:name'); memfds read
+    '/memfd:name (deleted)'. Anything else that does not start with '/'
+    is some other pseudo file system's inode.
+    """
+    if target.startswith("socket:["):
+        return m.SOCKET, target
+    if target.startswith("pipe:["):
+        return m.PIPE, target
+    if target.startswith("/memfd:") or not target.startswith("/"):
+        return m.ANON, target
+    return m.FILE, target
+
+
+def type_of_mode(mode: int) -> str:
+    if stat.S_ISSOCK(mode):
+        return m.SOCKET
+    if stat.S_ISFIFO(mode):
+        return m.PIPE
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return m.DEVICE
+    return m.FILE
+
+
+def _readlink(path: str) -> bytes | None:
+    try:
+        return os.readlink(path.encode())
+    except OSError:
+        return None
+
+
+def resolve_fd(tgid: int, fd: int, proc: str = "/proc") -> tuple[str, str]:
+    """Name and type of an fd that is open now, from /proc; (UNKNOWN, 'fd:N') when it is gone."""
+    link = f"{proc}/{tgid}/fd/{fd}"
+    raw = _readlink(link)
+    if raw is None:
+        return m.UNKNOWN, f"fd:{fd}"
+    kind, path = classify_link(decode(raw))
+    if kind in (m.FILE, m.ANON) and not path.startswith("/memfd:"):
+        try:
+            kind = type_of_mode(os.stat(link).st_mode) if kind == m.FILE else kind
+        except OSError:
+            pass
+    return kind, path
+
+
+def absolute(tgid: int, dfd: int, name: bytes, proc: str = "/proc") -> bytes:
+    """The name an open() was given, made absolute with the process's cwd or dirfd (best effort)."""
+    if name.startswith(b"/") or not name:
+        return name
+    base = _readlink(f"{proc}/{tgid}/cwd" if dfd == AT_FDCWD else f"{proc}/{tgid}/fd/{dfd}")
+    if base is None or not base.startswith(b"/"):
+        return name  # the process is gone: keep it relative rather than guess
+    if name.startswith(b"./"):
+        name = name[2:]
+    return posixpath.join(base, name)
+
+
+def type_of_path(path: bytes) -> str:
+    try:
+        return type_of_mode(os.stat(path).st_mode)
+    except OSError:
+        return m.FILE  # deleted or out of our mount namespace: it was opened by name
+
+
+class FilesProbe(Probe):
+    name = "files"
+    source = "files.bpf.c"
+
+    def __init__(self, max_entries: int = MAX_ENTRIES, proc: str = "/proc") -> None:
+        super().__init__()
+        self.max_entries = max_entries
+        self.proc = proc
+        self._reader: libbpf.BatchReader | None = None
+        # (tgid, fd, gen) -> (type, path): a key's file never changes, so each
+        # is resolved once and remembered while it is in use.
+        self._names: OrderedDict[tuple[int, int, int], tuple[str, str]] = OrderedDict()
+        self._evicted = 0
+
+    def available(self) -> str | None:
+        if not os.path.isdir("/sys/kernel/tracing/events/syscalls/sys_enter_read") and not os.path.isdir(
+            "/sys/kernel/debug/tracing/events/syscalls/sys_enter_read"
+        ):
+            return "syscall tracepoints not found (CONFIG_FTRACE_SYSCALLS off or tracefs not mounted)"
+        return None
+
+    def cflags(self) -> list[str]:
+        return [f"-DFL_MAX_ENTRIES={self.max_entries}", f"-DFL_PATH_LEN={PATH_LEN}"]
+
+    def attach(self) -> None:
+        # Every TRACEPOINT_PROBE attached itself when bcc loaded it.
+        self._reader = libbpf.BatchReader(
+            self.table("stats").map_fd, _KEY.size, _VALUE_SIZE, self.max_entries, possible_cpus()
+        )
+
+    def detach(self, bpf: Any) -> None:
+        self._reader = None
+        self._names.clear()
+
+    # -- naming ---------------------------------------------------------------
+    def _opened_name(self, tgid: int, fd: int, gen: int) -> tuple[str, str] | None:
+        """Type and absolute path recorded by the kernel at open time; None when the record is gone."""
+        paths = self.table("paths")
+        key = paths.Key(tgid, fd, gen)
+        try:
+            rec = paths[key]
+        except KeyError:
+            return None
+        name = bytes(rec.name)
+        try:
+            del paths[key]  # it lives on in self._names; free the LRU slot
+        except KeyError:
+            pass
+        if not name:
+            return None
+        path = absolute(tgid, rec.dfd, name, self.proc)
+        return type_of_path(path), decode(path)
+
+    def resolve(self, tgid: int, fd: int, gen: int) -> tuple[str, str]:
+        key = (tgid, fd, gen)
+        hit = self._names.get(key)
+        if hit is not None:
+            self._names.move_to_end(key)
+            return hit
+        named = self._opened_name(tgid, fd, gen) if gen & GEN_OPEN else None
+        if named is None:
+            if gen & GEN_OPEN:
+                self._evicted += 1  # opened while we watched, but its name is gone
+            named = resolve_fd(tgid, fd, self.proc)
+        if named[0] != m.UNKNOWN:  # an unresolved fd may still be resolvable next time
+            self._names[key] = named
+            if len(self._names) > CACHE_SIZE:
+                self._names.popitem(last=False)
+        return named
+
+    # -- reading --------------------------------------------------------------
+    def read(self) -> FilesSample:
+        if self._reader is None:
+            return FilesSample(())
+        keys, values, n = self._reader.drain()
+        stride, slot, ncpus = self._reader.value_stride, self._reader.slot_size, self._reader.ncpus
+        out = []
+        for i in range(n):
+            tgid, fd, gen = _KEY.unpack_from(keys, i * _KEY.size)
+            base = i * stride
+            reads = writes = rbytes = wbytes = 0
+            comm = b""
+            for cpu in range(ncpus):
+                off = base + cpu * slot
+                r, w, rb, wb = _COUNTS.unpack_from(values, off)
+                if r or w:
+                    reads += r
+                    writes += w
+                    rbytes += rb
+                    wbytes += wb
+                    if not comm:
+                        comm = bytes(values[off + _COMM.start : off + _COMM.stop])
+            if not (reads or writes):
+                continue
+            kind, path = self.resolve(tgid, fd, gen)
+            out.append(FileIO(tgid, fd, gen, path, kind, decode(comm), reads, writes, rbytes, wbytes))
+        return FilesSample(tuple(out), self.lost())
+
+    def lost(self) -> int:
+        if self._bpf is None:
+            return self._evicted
+        table = self.table("lost")
+        return self._evicted + sum(int(table.sum(i).value) for i in range(LOST_SLOTS))
+
+    def lost_by_cause(self) -> dict[str, int]:
+        """The kernel's lost counters by cause plus the names found evicted here."""
+        if self._bpf is None:
+            return {}
+        table = self.table("lost")
+        causes = ("stats_full", "no_enter", "path_not_stored", "fds_full")
+        out = {c: int(table.sum(i).value) for i, c in enumerate(causes)}
+        out["name_evicted"] = self._evicted
+        return out
+
+
+
