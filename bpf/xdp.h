@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * xdp.h - the counter layout shared by bpf/xdp.bpf.c and
- * ebpftop/probes/xdp.py (struct format "<18Q": packets[9] then bytes[9]).
+ * ebpftop/probes/xdp.py (struct format "<II18Q": ifindex, pad, packets[9], bytes[9]).
  *
  * Packet headers are read at fixed wire-format offsets (they are a network
  * ABI, not kernel structs), so no kernel header layout is involved.
@@ -11,8 +11,12 @@
 
 #include "ebpftop.h"
 
+/* Counter slots: a power of two; an interface's slot is ifindex & (N - 1). */
 #ifndef XDP_MAX_IFACES
 #define XDP_MAX_IFACES 256
+#endif
+#if (XDP_MAX_IFACES & (XDP_MAX_IFACES - 1)) != 0
+#error "XDP_MAX_IFACES must be a power of two"
 #endif
 
 /* Slots of one interface's counters: L3 first, then L4 (IP packets only). */
@@ -28,6 +32,8 @@
 #define XDP_NSLOTS	9
 
 struct xdp_val {
+	u32 ifindex;	/* owner of this slot, written by user space; 0: free */
+	u32 pad;
 	u64 packets[XDP_NSLOTS];
 	u64 bytes[XDP_NSLOTS];
 };

@@ -20,11 +20,10 @@ from ebpftop.probes.base import Probe, ProbeError, possible_cpus
 ENV_IFACES = "EBPFTOP_XDP"
 ENV_MODE = "EBPFTOP_XDP_MODE"
 ALL = "all"
-MAX_IFACES = 256
+MAX_IFACES = 256  # counter slots (a power of two); an interface's slot is ifindex & (MAX_IFACES - 1)
 XDP_FLAGS_HW_MODE = 1 << 3
 
-_VALUE = struct.Struct(f"<{2 * m.NSLOTS}Q")  # struct xdp_val in bpf/xdp.h
-_KEY = struct.Struct("<I")
+_VALUE = struct.Struct(f"<II{2 * m.NSLOTS}Q")  # struct xdp_val in bpf/xdp.h: ifindex, pad, packets, bytes
 _SIOCGIFFLAGS = 0x8913
 _IFF_UP = 0x1
 _IFREQ = struct.Struct("16sH22x")
@@ -36,12 +35,10 @@ _PROC_NET_DEV = "/proc/net/dev"
 def _lib() -> ctypes.CDLL:
     """Our own handle on libbpf for the calls libbpf.py does not wrap (map elements, prog info by id)."""
     lib = ctypes.CDLL("libbpf.so.1", use_errno=True)
-    for fn in ("bpf_map_lookup_elem", "bpf_map_delete_elem"):
-        getattr(lib, fn).restype = ctypes.c_int
+    lib.bpf_map_lookup_elem.restype = ctypes.c_int
     lib.bpf_map_lookup_elem.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p]
     lib.bpf_map_update_elem.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_uint64]
     lib.bpf_map_update_elem.restype = ctypes.c_int
-    lib.bpf_map_delete_elem.argtypes = [ctypes.c_int, ctypes.c_void_p]
     lib.bpf_prog_get_fd_by_id.argtypes = [ctypes.c_uint32]
     lib.bpf_prog_get_fd_by_id.restype = ctypes.c_int
     lib.bpf_obj_get_info_by_fd.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.POINTER(ctypes.c_uint32)]
@@ -227,16 +224,20 @@ class XdpProbe(Probe):
         other = self._other_prog(ifindex)
         if other:
             return f"busy: XDP program {other} ({self._prog_name(other) or '?'}) is attached to {name}; left untouched"
+        slot = ifindex & (MAX_IFACES - 1)
+        clash = next((lk for lk in self._links.values() if lk.ifindex & (MAX_IFACES - 1) == slot), None)
+        if clash is not None:
+            reason = f"cannot count {name} and {clash.ifname} at once (ifindex {ifindex} and {clash.ifindex} share counter slot {slot})"
+            self._errors[ifindex] = reason
+            return reason
         flags = libbpf.XDP_FLAGS_DRV_MODE if self.mode == m.NATIVE else libbpf.XDP_FLAGS_SKB_MODE
-        key = ctypes.c_uint32(ifindex)
-        zero = ctypes.create_string_buffer(self._ncpus * _VALUE.size)
-        # Zero counters first, so the program only ever takes the lookup path
-        # and the first read's counters are exactly this attach's packets.
-        _lib().bpf_map_update_elem(self._map_fd, ctypes.byref(key), zero, _BPF_ANY)
+        # Zero the slot and name its owner before attaching, so the first
+        # read's counters are exactly this attach's packets.
+        self._write_slot(ifindex, ifindex)
         try:
             fd = libbpf.link_create_xdp(self._fn.fd, ifindex, flags)
         except OSError as exc:
-            _lib().bpf_map_delete_elem(self._map_fd, ctypes.byref(key))
+            self._write_slot(ifindex, 0)
             reason = f"cannot attach {self.mode} XDP to {name}: {os.strerror(exc.errno or errno.EIO)}"
             if exc.errno == errno.EBUSY:
                 reason += " (another XDP program is attached)"
@@ -256,7 +257,16 @@ class XdpProbe(Probe):
             os.close(link.fd)
         finally:
             if self._map_fd >= 0:
-                _lib().bpf_map_delete_elem(self._map_fd, ctypes.byref(ctypes.c_uint32(link.ifindex)))
+                self._write_slot(link.ifindex, 0)
+
+    def _write_slot(self, ifindex: int, owner: int) -> None:
+        """Zero ifindex's counter slot on every CPU and tag it with its owner (0: free)."""
+        value = b"".join(_VALUE.pack(owner, 0, *([0] * 2 * m.NSLOTS)) for _ in range(self._ncpus))
+        buf = ctypes.create_string_buffer(value, len(value))
+        key = ctypes.c_uint32(ifindex & (MAX_IFACES - 1))
+        ret = _lib().bpf_map_update_elem(self._map_fd, ctypes.byref(key), buf, _BPF_ANY)
+        if ret != 0:
+            raise ProbeError(f"cannot write the XDP counter slot: {os.strerror(ctypes.get_errno() or errno.EIO)}")
 
     def attach_iface(self, name: str) -> str | None:
         """Attach the counter to one interface; None on success, else the one-line reason."""
@@ -316,11 +326,13 @@ class XdpProbe(Probe):
     def _counters(self, ifindex: int) -> tuple[int, ...] | None:
         buf = self._value_buf
         assert buf is not None
-        key = ctypes.c_uint32(ifindex)
+        key = ctypes.c_uint32(ifindex & (MAX_IFACES - 1))
         if _lib().bpf_map_lookup_elem(self._map_fd, ctypes.byref(key), buf) != 0:
             return None
         total = [0] * (2 * m.NSLOTS)
-        for cpu_vals in _VALUE.iter_unpack(buf.raw):
+        for owner, _pad, *cpu_vals in _VALUE.iter_unpack(buf.raw):
+            if owner != ifindex:
+                return None
             for i, v in enumerate(cpu_vals):
                 total[i] += v
         return tuple(total)
