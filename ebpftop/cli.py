@@ -109,6 +109,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-p", "--pid", type=_pids, default=None, metavar="PIDS", help="only these processes (PIDs or names, comma separated)")
     p.add_argument("--xdp", type=_ifaces, default=None, metavar="IFACES", help="attach the XDP counter to these interfaces (comma separated, or 'all')")
     p.add_argument("--xdp-mode", choices=("generic", "native"), default="generic", help="XDP attach mode (default generic: never touches the driver)")
+    p.add_argument(
+        "--bpf-stats",
+        choices=("sampled", "always", "off"),
+        default="sampled",
+        help="measure the probes' own cost with BPF stats: one interval in ten (default), always, or never",
+    )
     p.add_argument("--doctor", action="store_true", help="print what this machine supports and which probes can run, then exit")
     p.add_argument("-V", "--version", action="version", version=f"ebpftop {__version__}")
     return p
@@ -127,6 +133,7 @@ def parse(argv: list[str] | None = None) -> tuple[Settings, argparse.Namespace]:
         pids=ns.pid,
         xdp_ifaces=ns.xdp,
         xdp_mode=ns.xdp_mode,
+        bpf_stats=ns.bpf_stats,
     )
     return settings, ns
 

@@ -22,6 +22,7 @@ class LiveSource:
             on_frame,
             on_status=on_status,
             pids=self.settings.pids,
+            stats=self.settings.bpf_stats,
         )
         self.sampler.start()
 

@@ -14,3 +14,4 @@ class Settings:
     pids: frozenset[int] | None = None
     xdp_ifaces: tuple[str, ...] | None = None  # None: attach nowhere; ("all",) every interface
     xdp_mode: str = "generic"
+    bpf_stats: str = "sampled"  # sampled (1 interval in 10) | always | off

@@ -44,6 +44,7 @@ def run(settings: Settings, out: TextIO = sys.stdout, err: TextIO = sys.stderr) 
         on_status=on_status,
         count=settings.count,
         pids=settings.pids,
+        stats=settings.bpf_stats,
     )
 
     def on_signal(signum: int, _frame: object) -> None:
