@@ -1,0 +1,424 @@
+"""The live process tree: seeded once from /proc, then kept exact by fork/exec/exit events.
+
+Pure: the probe hands in plain frozen dataclasses (a seed of the processes that
+already existed, then kernel events) with every time already in epoch
+seconds; nothing here reads a clock, /proc or the kernel.
+
+A process is a node keyed by (pid, start time), so a reused PID becomes a new
+node. Threads are never nodes. An exited process stays, with its lifetime and
+how it ended, for ``linger`` seconds after its exit and then goes. Live
+children of an exiting process are re-parented the way the kernel does: to
+init (PID 1) unless a later event of that child names its real parent (a
+subreaper), which is then believed.
+"""
+
+from __future__ import annotations
+
+import signal as _signal
+from dataclasses import dataclass, field
+from typing import Any
+
+from ebpftop.model.rates import rate
+
+FORK, EXEC, EXIT = "fork", "exec", "exit"
+
+LINGER = 5.0  # seconds an exited process stays visible
+FLASH = 2.0  # seconds a new or exited process is highlighted
+MAX_EXITED = 2000  # exited nodes kept at most (oldest go first), so a fork storm stays cheap
+SEED_SLACK = 0.05  # seconds: events this close before the /proc scan may already be in it
+INIT_PID = 1
+
+# States of a node in the view.
+NEW, LIVE, EXITED, GONE = "new", "live", "exited", "gone"
+
+
+def signal_name(number: int) -> str:
+    """Signal number to its name without 'SIG' ('KILL'); realtime ones as 'RTMIN+n', others as the number."""
+    try:
+        return _signal.Signals(number).name.removeprefix("SIG")
+    except ValueError:
+        pass
+    rtmin, rtmax = int(_signal.SIGRTMIN), int(_signal.SIGRTMAX)
+    if rtmin < number <= rtmax:
+        return f"RTMIN+{number - rtmin}"
+    return str(number)
+
+
+def decode_status(status: int) -> tuple[int | None, str | None, bool]:
+    """A wait status (task exit_code) to (exit code, fatal signal name, core dumped).
+
+    Exactly one of exit code and signal is set: exit(7) gives (7, None, False),
+    a SIGKILL gives (None, 'KILL', False).
+    """
+    sig = status & 0x7F
+    if sig:
+        return None, signal_name(sig), bool(status & 0x80)
+    return (status >> 8) & 0xFF, None, False
+
+
+@dataclass(frozen=True, slots=True)
+class ProcSeed:
+    """A process that existed when the probe started (from /proc)."""
+
+    pid: int
+    ppid: int
+    comm: str
+    argv: tuple[str, ...]
+    start: float  # epoch seconds
+    exe: str | None = None
+    zombie: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ProcEvent:
+    """One kernel event; strings exact (surrogate-escaped), time in epoch seconds."""
+
+    type: str  # FORK, EXEC, EXIT
+    pid: int
+    ppid: int
+    comm: str
+    time: float
+    filename: str | None = None  # exec
+    argv: tuple[str, ...] | None = None  # exec
+    argv_truncated: bool = False  # exec: more args or longer args than the kernel side keeps
+    exit_code: int | None = None  # exit, normal end
+    signal: str | None = None  # exit, killed: 'KILL'
+    core: bool = False  # exit: core dumped
+    clone_flags: int = 0  # fork
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "type": self.type,
+            "pid": self.pid,
+            "ppid": self.ppid,
+            "comm": self.comm,
+            "filename": self.filename,
+            "argv": list(self.argv) if self.argv is not None else None,
+            "exit_code": self.exit_code,
+            "signal": self.signal,
+            "time": round(self.time, 6),
+        }
+        if self.type == EXEC:
+            out["argv_truncated"] = self.argv_truncated
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class ProcSample:
+    """One read of the proctree probe. The first read after enabling carries the seed."""
+
+    events: tuple[ProcEvent, ...]
+    lost: int  # cumulative records the kernel could not queue since the probe was enabled
+    now: float  # epoch seconds at the read
+    seed: tuple[ProcSeed, ...] | None = None
+    scan_time: float = 0.0  # epoch seconds when the seed was read
+
+
+@dataclass(frozen=True, slots=True)
+class ProcView:
+    """One process in one frame, with its subtree."""
+
+    pid: int
+    ppid: int
+    start: float
+    comm: str
+    filename: str | None
+    argv: tuple[str, ...]
+    argv_truncated: bool
+    state: str  # NEW, LIVE, EXITED (just now), GONE (lingering)
+    age: float  # seconds alive; for an exited process its lifetime
+    exit_code: int | None
+    signal: str | None
+    core: bool
+    forks_per_s: float  # forks by processes of this subtree
+    execs_per_s: float  # execs in this subtree
+    children: tuple[ProcView, ...] = ()
+
+    @property
+    def key(self) -> tuple[int, float]:
+        return (self.pid, self.start)
+
+    @property
+    def exited(self) -> bool:
+        return self.state in (EXITED, GONE)
+
+    def walk(self) -> Any:
+        yield self
+        for child in self.children:
+            yield from child.walk()
+
+
+@dataclass(frozen=True, slots=True)
+class ProcTree:
+    """The tree pane's data for one interval, and the batch JSON of its events."""
+
+    roots: tuple[ProcView, ...]
+    events: tuple[ProcEvent, ...]
+    lost: int  # records lost this interval
+    lost_total: int
+    live: int
+    exited: int
+    forks_per_s: float
+    execs_per_s: float
+    exits_per_s: float
+
+    def walk(self) -> Any:
+        for root in self.roots:
+            yield from root.walk()
+
+    def find(self, pid: int) -> ProcView | None:
+        """The live process with this PID, else the latest exited one."""
+        best = None
+        for node in self.walk():
+            if node.pid == pid and (best is None or not node.exited or node.start > best.start and best.exited):
+                best = node
+        return best
+
+    def to_json(self) -> dict[str, Any]:
+        return {"events": [e.to_json() for e in self.events], "lost": self.lost, "lost_total": self.lost_total}
+
+
+Key = tuple[int, float]
+
+
+@dataclass(slots=True)
+class _Node:
+    pid: int
+    start: float
+    ppid: int
+    comm: str
+    argv: tuple[str, ...]
+    filename: str | None
+    first_seen: float
+    seeded: bool = False
+    argv_truncated: bool = False
+    exit_time: float | None = None
+    exit_code: int | None = None
+    signal: str | None = None
+    core: bool = False
+    parent: Key | None = None
+    children: dict[Key, None] = field(default_factory=dict)
+    forks: int = 0  # this interval, subtree
+    execs: int = 0
+
+    @property
+    def key(self) -> Key:
+        return (self.pid, self.start)
+
+
+class ProcTreeModel:
+    """The tree across intervals; each update returns an immutable ProcTree."""
+
+    def __init__(self, linger: float = LINGER, flash: float = FLASH, max_exited: int = MAX_EXITED) -> None:
+        self.linger = linger
+        self.flash = flash
+        self.max_exited = max_exited
+        self._nodes: dict[Key, _Node] = {}
+        self._live: dict[int, Key] = {}  # pid -> its running node
+        self._scan_time = 0.0
+        self._lost_prev = 0
+        self._now = 0.0
+
+    # -- building ------------------------------------------------------------
+    def _reset(self, seed: tuple[ProcSeed, ...], scan_time: float) -> None:
+        self._nodes.clear()
+        self._live.clear()
+        self._scan_time = scan_time
+        self._lost_prev = 0
+        for s in seed:
+            node = _Node(s.pid, s.start, s.ppid, s.comm, s.argv, s.exe, first_seen=-1e18, seeded=True)
+            self._nodes[node.key] = node
+            self._live[s.pid] = node.key
+        for s in seed:
+            node = self._nodes[self._live[s.pid]]
+            self._attach(node, s.ppid)
+        for s in seed:
+            if s.zombie:
+                self._end(self._nodes[self._live[s.pid]], scan_time, None, None, False)
+
+    def _attach(self, node: _Node, ppid: int) -> None:
+        """Hang node under the running process ppid (or make it a root)."""
+        if node.parent is not None and node.parent in self._nodes:
+            self._nodes[node.parent].children.pop(node.key, None)
+        node.ppid = ppid
+        parent_key = self._live.get(ppid) if ppid != node.pid else None
+        node.parent = parent_key
+        if parent_key is not None:
+            self._nodes[parent_key].children[node.key] = None
+
+    def _ancestry(self, node: _Node | None) -> Any:
+        seen = 0
+        while node is not None and seen < 4096:  # bounded: a cycle would be a bug, never a hang
+            yield node
+            node = self._nodes.get(node.parent) if node.parent is not None else None
+            seen += 1
+
+    def _end(self, node: _Node, when: float, code: int | None, sig: str | None, core: bool) -> None:
+        node.exit_time, node.exit_code, node.signal, node.core = when, code, sig, core
+        if self._live.get(node.pid) == node.key:
+            del self._live[node.pid]
+        # The kernel re-parents orphans right away (to init or a subreaper);
+        # init is the guess until a child's own event names its parent.
+        for child_key in list(node.children):
+            child = self._nodes[child_key]
+            if child.exit_time is None:
+                self._attach(child, INIT_PID)
+
+    def _apply(self, ev: ProcEvent) -> None:
+        key = self._live.get(ev.pid)
+        node = self._nodes.get(key) if key is not None else None
+        if ev.type == FORK:
+            parent_key = self._live.get(ev.ppid)
+            parent = self._nodes.get(parent_key) if parent_key is not None else None
+            if node is not None:
+                if node.seeded and ev.time <= self._scan_time + SEED_SLACK:
+                    # Born between attaching and the /proc scan: already seeded.
+                    for n in self._ancestry(parent):
+                        n.forks += 1
+                    return
+                self._end(node, ev.time, None, None, False)  # its exit was lost
+            child = _Node(
+                ev.pid,
+                ev.time,
+                ev.ppid,
+                ev.comm,
+                parent.argv if parent else (),
+                parent.filename if parent else None,
+                first_seen=self._now,
+                argv_truncated=parent.argv_truncated if parent else False,
+            )
+            self._nodes[child.key] = child
+            self._live[ev.pid] = child.key
+            self._attach(child, ev.ppid)
+            for n in self._ancestry(parent):
+                n.forks += 1
+        elif ev.type == EXEC:
+            if node is None:
+                # Its fork predates us and the seed missed it (or the fork was lost).
+                node = _Node(ev.pid, ev.time, ev.ppid, ev.comm, (), None, first_seen=self._now)
+                self._nodes[node.key] = node
+                self._live[ev.pid] = node.key
+                self._attach(node, ev.ppid)
+            node.comm = ev.comm
+            node.filename = ev.filename
+            node.argv = ev.argv or ()
+            node.argv_truncated = ev.argv_truncated
+            if ev.ppid and ev.ppid != node.ppid:
+                self._attach(node, ev.ppid)
+            for n in self._ancestry(node):
+                n.execs += 1
+        elif ev.type == EXIT:
+            if node is None:
+                return  # exited before the seed scan, or its fork was lost
+            if ev.ppid and ev.ppid != node.ppid:
+                self._attach(node, ev.ppid)
+            node.comm = node.comm or ev.comm
+            self._end(node, ev.time, ev.exit_code, ev.signal, ev.core)
+
+    def _remove(self, node: _Node) -> None:
+        self._nodes.pop(node.key, None)
+        if node.parent is not None and node.parent in self._nodes:
+            self._nodes[node.parent].children.pop(node.key, None)
+        for child_key in list(node.children):
+            child = self._nodes.get(child_key)
+            if child is not None:
+                # Keep an exited child visible for its own linger time.
+                child.parent = None
+                if node.parent is not None and node.parent in self._nodes:
+                    child.parent = node.parent
+                    self._nodes[node.parent].children[child_key] = None
+        if self._live.get(node.pid) == node.key:
+            del self._live[node.pid]
+
+    def _expire(self, now: float) -> None:
+        exited = [n for n in self._nodes.values() if n.exit_time is not None]
+        exited.sort(key=lambda n: n.exit_time or 0.0)
+        excess = len(exited) - self.max_exited
+        for i, node in enumerate(exited):
+            if i < excess or now - (node.exit_time or 0.0) >= self.linger:
+                self._remove(node)
+
+    # -- the view --------------------------------------------------------------
+    def _view(self, node: _Node, elapsed: float, depth: int = 0) -> ProcView:
+        now = self._now
+        if node.exit_time is not None:
+            state = EXITED if now - node.exit_time < self.flash else GONE
+            age = node.exit_time - node.start
+        else:
+            state = NEW if now - node.first_seen < self.flash else LIVE
+            age = now - node.start
+        children: tuple[ProcView, ...] = ()
+        if node.children and depth < 1000:
+            kids = [self._nodes[k] for k in node.children if k in self._nodes]
+            kids.sort(key=lambda n: (n.pid, n.start))
+            children = tuple(self._view(k, elapsed, depth + 1) for k in kids)
+        return ProcView(
+            pid=node.pid,
+            ppid=node.ppid,
+            start=node.start,
+            comm=node.comm,
+            filename=node.filename,
+            argv=node.argv,
+            argv_truncated=node.argv_truncated,
+            state=state,
+            age=max(0.0, age),
+            exit_code=node.exit_code,
+            signal=node.signal,
+            core=node.core,
+            forks_per_s=rate(node.forks, elapsed),
+            execs_per_s=rate(node.execs, elapsed),
+            children=children,
+        )
+
+    def _subtree_pids(self, roots: list[_Node]) -> set[int]:
+        out: set[int] = set()
+        stack = list(roots)
+        while stack:
+            n = stack.pop()
+            out.add(n.pid)
+            stack.extend(self._nodes[k] for k in n.children if k in self._nodes)
+        return out
+
+    def update(self, sample: ProcSample, elapsed: float, pids: frozenset[int] | None = None) -> ProcTree:
+        self._now = sample.now
+        if sample.seed is not None:
+            self._reset(sample.seed, sample.scan_time)
+        forks = execs = exits = 0
+        for ev in sample.events:
+            self._apply(ev)
+            forks += ev.type == FORK
+            execs += ev.type == EXEC
+            exits += ev.type == EXIT
+        lost = sample.lost - self._lost_prev if sample.lost >= self._lost_prev else sample.lost
+        self._lost_prev = sample.lost
+
+        events = sample.events
+        if pids is not None:
+            tops = [n for n in self._nodes.values() if n.pid in pids]
+            roots_nodes = sorted(tops, key=lambda n: (n.pid, n.start))
+            keep = self._subtree_pids(roots_nodes) | set(pids)
+            events = tuple(e for e in events if e.pid in keep or e.ppid in keep)
+        else:
+            roots_nodes = sorted(
+                (n for n in self._nodes.values() if n.parent is None or n.parent not in self._nodes),
+                key=lambda n: (n.pid, n.start),
+            )
+        roots = tuple(self._view(n, elapsed) for n in roots_nodes)
+        live = len(self._live)
+        tree = ProcTree(
+            roots=roots,
+            events=events,
+            lost=lost,
+            lost_total=sample.lost,
+            live=live,
+            exited=len(self._nodes) - live,
+            forks_per_s=rate(forks, elapsed),
+            execs_per_s=rate(execs, elapsed),
+            exits_per_s=rate(exits, elapsed),
+        )
+        for node in self._nodes.values():
+            node.forks = node.execs = 0
+        # Expire after the view: a process that lived and died inside one
+        # interval is still shown once, whatever the linger time.
+        self._expire(sample.now)
+        return tree
