@@ -7,7 +7,9 @@ and ``selected_pid() -> int | None``.
 from __future__ import annotations
 
 from ebpftop.ui.syscalls_pane import SyscallsPane
+from ebpftop.ui.xdp_pane import XdpPane
 
 PANES: tuple[tuple[str, str, type], ...] = (
     ("syscalls", "Syscalls", SyscallsPane),
+    ("xdp", "XDP", XdpPane),
 )

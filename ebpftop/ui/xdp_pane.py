@@ -1,0 +1,265 @@
+"""XDP pane: one row per interface (our XDP counts and the kernel's own), a pps sparkline, a protocol breakdown."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from rich.filesize import decimal
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import DataTable, Sparkline, Static
+
+from ebpftop.model import xdp as m
+from ebpftop.model.xdp import HISTORY, XdpRow, XdpTable
+from ebpftop.ui.format import bytes_per_s, num, right, safe, si
+
+PROTOS_SHOWN = 3
+
+_STATE_STYLE = {m.ATTACHED: "bold", m.BUSY: "italic", m.ERROR: "reverse", m.MISSING: "dim", m.OFF: "dim"}
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    key: str
+    label: str
+    sort: Callable[[XdpRow], object]
+    descending: bool
+    width: int = 0  # right-aligned numeric column of this width
+
+
+COLUMNS = (
+    Column("ifname", "IFACE", lambda r: r.ifname, False),
+    Column("state", "STATE", lambda r: r.state, False),
+    Column("mode", "MODE", lambda r: r.mode or "", False),
+    Column("pps", "XDP PKT/s", lambda r: r.pps, True, 10),
+    Column("bps", "XDP B/s", lambda r: r.bps, True, 11),
+    Column("rx_pps", "RX PKT/s", lambda r: r.rx_pps, True, 9),
+    Column("rx_bps", "RX B/s", lambda r: r.rx_bps, True, 11),
+    Column("tx_pps", "TX PKT/s", lambda r: r.tx_pps, True, 9),
+    Column("tx_bps", "TX B/s", lambda r: r.tx_bps, True, 11),
+    Column("drops", "DROP/s", lambda r: r.rx_drops_ps + r.tx_drops_ps, True, 7),
+    Column("protos", "PROTOCOLS", lambda r: _top_protos(r)[0][0] if _top_protos(r) else "", False),
+    Column("prog", "PROGRAM", lambda r: r.prog_id, False),
+)
+_DEFAULT_SORT = 0  # IFACE: interfaces are few and people look for theirs by name
+
+
+def _top_protos(row: XdpRow) -> list[tuple[str, int]]:
+    """L4 protocols when there are IP packets, else L3 ones, busiest first."""
+    l4 = [(p, row.by_proto[p].packets) for p in m.L4_PROTOS if row.by_proto[p].packets]
+    l3 = [(p, row.by_proto[p].packets) for p in m.L3_PROTOS if p not in ("ipv4", "ipv6") and row.by_proto[p].packets]
+    return sorted(l4 + l3, key=lambda kv: (-kv[1], kv[0]))
+
+
+def _protos_cell(row: XdpRow) -> Text:
+    text = Text(no_wrap=True, overflow="ellipsis")
+    if not row.packets:
+        return text
+    for i, (name, packets) in enumerate(_top_protos(row)[:PROTOS_SHOWN]):
+        if i:
+            text.append("  ")
+        text.append(name)
+        text.append(f" {100 * packets / row.packets:.0f}%", style="dim")
+    return text
+
+
+def _prog_cell(row: XdpRow) -> Text:
+    if not row.prog_id:
+        return Text("")
+    text = Text(str(row.prog_id), no_wrap=True, overflow="ellipsis")
+    if row.prog_name:
+        text.append(" ")
+        text.append_text(safe(row.prog_name, 16, style="dim"))
+    return text
+
+
+def breakdown(row: XdpRow) -> Text:
+    """The expanded view of one row: every protocol slot, the kernel counters and any reason."""
+    text = Text(no_wrap=False)
+    text.append_text(safe(row.ifname, 64, style="bold"))
+    text.append(f"  ifindex {row.ifindex}  {row.state}")
+    if row.mode:
+        text.append(f" ({row.mode})")
+    if row.prog_id:
+        text.append(f"  program {row.prog_id} ")
+        text.append_text(safe(row.prog_name, 16))
+    if row.reason:
+        text.append("\n")
+        text.append_text(safe(row.reason, 200, style="italic"))
+    if row.state == m.ATTACHED:
+        for title, names in (("L3", m.L3_PROTOS), ("L4", m.L4_PROTOS)):
+            text.append(f"\n{title}  ", style="bold")
+            for i, name in enumerate(names):
+                s = row.by_proto[name]
+                share = 100 * s.packets / row.packets if row.packets else 0.0
+                if i:
+                    text.append("   ")
+                text.append(f"{name} ")
+                text.append(f"{s.packets:,} pkt {decimal(s.bytes)} {share:.0f}%", style="dim")
+    k = row.link_delta
+    text.append("\nkernel  ", style="bold")
+    text.append(
+        f"rx {k.rx_packets:,} pkt {decimal(k.rx_bytes)} drop {k.rx_dropped:,}   "
+        f"tx {k.tx_packets:,} pkt {decimal(k.tx_bytes)} drop {k.tx_dropped:,}",
+        style="dim",
+    )
+    return text
+
+
+class XdpPane(Vertical):
+    """Rows are rebuilt each frame; the cursor stays on the same interface. Enter expands the selected row."""
+
+    DEFAULT_CSS = """
+    XdpPane { height: 1fr; }
+    XdpPane #xdp-detail { height: auto; max-height: 8; padding: 0 1; border-top: solid $primary; }
+    """
+
+    def __init__(self) -> None:
+        super().__init__(id="xdp-pane")
+        self.sort_index = _DEFAULT_SORT
+        self.reverse = False
+        self.expanded = False
+        self.data: XdpTable | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="xdp-summary", classes="summary")
+        yield Sparkline([], id="xdp-spark", summary_function=max)
+        table: DataTable[Text] = DataTable(id="xdp-table", cursor_type="row", zebra_stripes=True)
+        for col in COLUMNS:
+            table.add_column(col.label.rjust(col.width) if col.width else col.label, key=col.key)
+        yield table
+        detail = Static("", id="xdp-detail")
+        detail.display = False
+        yield detail
+
+    @property
+    def table(self) -> DataTable[Text]:
+        return self.query_one("#xdp-table", DataTable)
+
+    # -- the app's pane contract -------------------------------------------------
+    def sort_by(self, key: str) -> None:
+        index = next(i for i, c in enumerate(COLUMNS) if c.key == key)
+        if index == self.sort_index:
+            self.reverse = not self.reverse
+        else:
+            self.sort_index, self.reverse = index, False
+        self.refresh_rows()
+
+    def sort_next(self) -> None:
+        self.sort_index = (self.sort_index + 1) % len(COLUMNS)
+        self.reverse = False
+        self.refresh_rows()
+
+    def sort_reverse(self) -> None:
+        self.reverse = not self.reverse
+        self.refresh_rows()
+
+    def selected_pid(self) -> int | None:
+        return None  # interfaces, not processes
+
+    def selected_iface(self) -> str | None:
+        """The interface under the cursor: what the attach/detach key acts on."""
+        table = self.table
+        if not table.row_count:
+            return None
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        return str(key) if key is not None else None
+
+    def selected_row(self) -> XdpRow | None:
+        name = self.selected_iface()
+        if name is None or self.data is None:
+            return None
+        return next((r for r in self.data.rows if r.ifname == name), None)
+
+    def toggle_expanded(self) -> None:
+        self.expanded = not self.expanded
+        self.refresh_detail()
+
+    # -- events --------------------------------------------------------------------
+    def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
+        event.stop()
+        self.sort_by(str(event.column_key.value))
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.toggle_expanded()
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        event.stop()
+        self.refresh_spark()
+        self.refresh_detail()
+
+    # -- rendering -----------------------------------------------------------------
+    def show(self, data: XdpTable | None) -> None:
+        self.data = data
+        summary = self.query_one("#xdp-summary", Static)
+        if data is None:
+            summary.update("xdp probe off")
+        else:
+            attached = [r for r in data.rows if r.state == m.ATTACHED]
+            busy = [r for r in data.rows if r.state == m.BUSY]
+            line = f"{len(data.rows)} interfaces, XDP counting on {len(attached)}: {si(data.total_pps)} pkt/s"
+            if busy:
+                line += f"  ·  {len(busy)} busy with another XDP program (left untouched)"
+            if data.drops:
+                line += f"  ·  {data.drops:,} packets not counted"
+            line += "  ·  enter: breakdown"
+            summary.update(Text(line, no_wrap=True, overflow="ellipsis"))
+        self.refresh_rows()
+
+    def refresh_spark(self) -> None:
+        spark = self.query_one("#xdp-spark", Sparkline)
+        row = self.selected_row()
+        if self.data is None:
+            history: tuple[float, ...] = ()
+        elif row is not None:
+            history = row.history
+        else:
+            history = self.data.history
+        spark.data = [0.0] * (HISTORY - len(history)) + list(history) if history else []
+
+    def refresh_detail(self) -> None:
+        detail = self.query_one("#xdp-detail", Static)
+        row = self.selected_row() if self.expanded else None
+        detail.display = row is not None
+        if row is not None:
+            detail.update(breakdown(row))
+
+    def refresh_rows(self) -> None:
+        table = self.table
+        col = COLUMNS[self.sort_index]
+        for i, c in enumerate(COLUMNS):
+            arrow = (" ▲" if (c.descending == self.reverse) else " ▼") if i == self.sort_index else ""
+            label = c.label + arrow
+            table.columns[c.key].label = Text(label.rjust(c.width) if c.width else label)  # type: ignore[index]
+        rows = list(self.data.rows) if self.data else []
+        rows.sort(key=col.sort, reverse=col.descending != self.reverse)
+        selected = self.selected_iface()
+        table.clear()
+        for r in rows:
+            counting = r.state == m.ATTACHED
+            table.add_row(
+                safe(r.ifname, 32),
+                Text(r.state, style=_STATE_STYLE.get(r.state, ""), no_wrap=True),
+                Text(r.mode or "", no_wrap=True),
+                num(r.pps, 10) if counting else right("-", 10, "dim"),
+                bytes_per_s(r.bps, 11) if counting else right("-", 11, "dim"),
+                num(r.rx_pps, 9),
+                bytes_per_s(r.rx_bps, 11),
+                num(r.tx_pps, 9),
+                bytes_per_s(r.tx_bps, 11),
+                num(r.rx_drops_ps + r.tx_drops_ps, 7),
+                _protos_cell(r),
+                _prog_cell(r),
+                key=r.ifname,
+            )
+        if selected is not None:
+            try:
+                table.move_cursor(row=table.get_row_index(selected), animate=False)
+            except Exception:  # noqa: BLE001 - that interface is gone
+                pass
+        self.refresh_spark()
+        self.refresh_detail()
+
