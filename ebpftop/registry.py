@@ -47,6 +47,14 @@ SPECS: tuple[ProbeSpec, ...] = (
         "ebpftop.probes.syscalls:SyscallsProbe",
         "ebpftop.model.syscalls:SyscallModel",
     ),
+    ProbeSpec(
+        "proctree",
+        "procs",
+        "3",
+        "Tree",
+        "ebpftop.probes.proctree:ProcTreeProbe",
+        "ebpftop.model.proctree:ProcTreeModel",
+    ),
     ProbeSpec("xdp", "xdp", "4", "XDP", "ebpftop.probes.xdp:XdpProbe", "ebpftop.model.xdp:XdpModel"),
 )
 

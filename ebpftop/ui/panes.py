@@ -6,10 +6,12 @@ and ``selected_pid() -> int | None``.
 
 from __future__ import annotations
 
+from ebpftop.ui.proctree_pane import ProcTreePane
 from ebpftop.ui.syscalls_pane import SyscallsPane
 from ebpftop.ui.xdp_pane import XdpPane
 
 PANES: tuple[tuple[str, str, type], ...] = (
     ("syscalls", "Syscalls", SyscallsPane),
+    ("procs", "Tree", ProcTreePane),
     ("xdp", "XDP", XdpPane),
 )
