@@ -30,7 +30,8 @@ class Column:
 
 
 COLUMNS = (
-    Column("ifname", "IFACE", lambda r: r.ifname, False),
+    # Kernel order (ifindex), names asked for but missing last.
+    Column("ifname", "IFACE", lambda r: (r.ifindex == 0, r.ifindex, r.ifname), False),
     Column("state", "STATE", lambda r: r.state, False),
     Column("mode", "MODE", lambda r: r.mode or "", False),
     Column("pps", "XDP PKT/s", lambda r: r.pps, True, 10),
@@ -43,7 +44,7 @@ COLUMNS = (
     Column("protos", "PROTOCOLS", lambda r: _top_protos(r)[0][0] if _top_protos(r) else "", False),
     Column("prog", "PROGRAM", lambda r: r.prog_id, False),
 )
-_DEFAULT_SORT = 0  # IFACE: interfaces are few and people look for theirs by name
+_DEFAULT_SORT = 0  # IFACE: interfaces are few, and their kernel order is the one `ip link` shows
 
 
 def _top_protos(row: XdpRow) -> list[tuple[str, int]]:

@@ -1,0 +1,142 @@
+"""XDP pane driven by Pilot against a scripted source: rows, busy/missing, expand, sort, cursor, gone rows."""
+
+from __future__ import annotations
+
+from textual.widgets import DataTable, Static, TabbedContent
+
+from ebpftop.model import frame as fr
+from ebpftop.model import xdp as m
+from ebpftop.model.frame import Frame, ProbeStatus
+from ebpftop.model.xdp import IfaceSample, LinkCounters, XdpModel, XdpSample
+from ebpftop.registry import SPECS
+from ebpftop.settings import Settings
+from ebpftop.ui.app import EbpftopApp
+from ebpftop.ui.xdp_pane import XdpPane
+from tests.ui.scripted import HOSTILE, ScriptedSource
+
+
+def counters(**slots: tuple[int, int]) -> tuple[int, ...]:
+    return tuple([slots.get(p, (0, 0))[0] for p in m.PROTOS] + [slots.get(p, (0, 0))[1] for p in m.PROTOS])
+
+
+def ifaces(with_veth: bool = True) -> tuple[IfaceSample, ...]:
+    rows = [
+        IfaceSample(
+            "lo", 1, m.ATTACHED, up=True, mode="generic", link=LinkCounters(1000, 128_000, 0, 1000, 128_000, 0),
+            xdp=counters(ipv4=(1000, 142_000), udp=(900, 127_800), tcp=(100, 14_200)), attach_id=1,
+            prog_id=501, prog_name="xdp_count",
+        ),
+        IfaceSample(
+            HOSTILE, 2, m.BUSY, up=True, mode="generic", prog_id=77, prog_name="[red]pass\x1b",
+            reason="another XDP program is attached; left untouched",
+        ),
+        IfaceSample("nope", 0, m.MISSING, reason="no interface named 'nope' in this network namespace"),
+    ]
+    if with_veth:
+        rows.insert(2, IfaceSample("veth0", 9, m.OFF, up=False, link=LinkCounters(5, 500)))
+    return tuple(rows)
+
+
+def xdp_frame(model: XdpModel, with_veth: bool = True, data: bool = True) -> Frame:
+    table = model.update(XdpSample(ifaces(with_veth)), 1.0)
+    statuses = tuple(ProbeStatus(s.name, fr.LIVE) for s in SPECS)
+    return Frame(time=1_700_000_000.0, elapsed=1.0, probes=statuses, panes={"xdp": table} if data else {})
+
+
+def cell_texts(table: DataTable, column: int) -> list[str]:
+    return [str(table.get_row_at(i)[column]).strip() for i in range(table.row_count)]
+
+
+async def open_xdp(pilot, app: EbpftopApp, source: ScriptedSource, model: XdpModel) -> XdpPane:  # type: ignore[no-untyped-def]
+    app.query_one("#tabs", TabbedContent).active = "tab-xdp"
+    await pilot.pause()
+    source.emit(xdp_frame(model))
+    await pilot.pause()
+    pane = app.query_one(XdpPane)
+    assert app.active_pane() is pane
+    pane.table.focus()  # keys (enter, up/down) go to this pane's table
+    await pilot.pause()
+    return pane
+
+
+async def test_every_interface_listed_with_state_and_program() -> None:
+    app, source, model = EbpftopApp(Settings(), ScriptedSource()), None, XdpModel()
+    source = app.source  # type: ignore[assignment]
+    async with app.run_test(size=(160, 40)) as pilot:
+        pane = await open_xdp(pilot, app, source, model)
+        table = pane.table
+        assert cell_texts(table, 0) == ["lo", "\\x1b[2J[bold]x", "veth0", "nope"]
+        assert cell_texts(table, 1) == ["attached", "busy", "off", "missing"]
+        assert cell_texts(table, 3)[0] == "1.0k"  # XDP pkt/s on lo
+        assert cell_texts(table, 3)[1] == "-"  # nothing of ours on the busy one
+        assert cell_texts(table, 11)[1] == "77 [red]pass\\x1b"  # its program, as visible text
+        assert "udp 90%" in cell_texts(table, 10)[0]
+        summary = str(app.query_one("#xdp-summary", Static).render())
+        assert "1 busy with another XDP program" in summary
+        svg = app.export_screenshot()
+        assert "\x1b" not in svg
+
+
+async def test_enter_expands_breakdown_of_selected_row() -> None:
+    source = ScriptedSource()
+    app, model = EbpftopApp(Settings(), source), XdpModel()
+    async with app.run_test(size=(160, 40)) as pilot:
+        pane = await open_xdp(pilot, app, source, model)
+        detail = app.query_one("#xdp-detail", Static)
+        assert not detail.display
+        await pilot.press("enter")
+        await pilot.pause()
+        assert pane.expanded and detail.display
+        text = str(detail.render())
+        assert "udp 900 pkt" in text and "tcp 100 pkt" in text and "ipv4 1,000 pkt" in text
+        await pilot.press("down")  # the busy row: its program and why it is left alone
+        await pilot.pause()
+        text = str(detail.render())
+        assert "program 77" in text and "left untouched" in text
+        await pilot.press("enter")
+        await pilot.pause()
+        assert not detail.display
+
+
+async def test_selection_sticks_and_gone_interface_row_goes() -> None:
+    source = ScriptedSource()
+    app, model = EbpftopApp(Settings(), source), XdpModel()
+    async with app.run_test(size=(160, 40)) as pilot:
+        pane = await open_xdp(pilot, app, source, model)
+        await pilot.press("down", "down")
+        assert pane.selected_iface() == "veth0"
+        assert pane.selected_pid() is None
+        source.emit(xdp_frame(model))
+        await pilot.pause()
+        assert pane.selected_iface() == "veth0"
+        source.emit(xdp_frame(model, with_veth=False))  # veth0 deleted
+        await pilot.pause()
+        assert "veth0" not in cell_texts(pane.table, 0)
+        assert pane.selected_iface() in {"lo", HOSTILE, "nope"}
+
+
+async def test_sort_keys_and_probe_off() -> None:
+    source = ScriptedSource()
+    app, model = EbpftopApp(Settings(), source), XdpModel()
+    async with app.run_test(size=(160, 40)) as pilot:
+        pane = await open_xdp(pilot, app, source, model)
+        await pilot.press("s")  # -> STATE
+        assert pane.sort_index == 1
+        assert cell_texts(pane.table, 1) == ["attached", "busy", "missing", "off"]
+        await pilot.press("r")
+        assert cell_texts(pane.table, 1) == ["off", "missing", "busy", "attached"]
+        pane.sort_by("pps")
+        assert cell_texts(pane.table, 0)[0] == "lo"
+        source.emit(xdp_frame(model, data=False))
+        await pilot.pause()
+        assert pane.table.row_count == 0
+        assert str(app.query_one("#xdp-summary", Static).render()) == "xdp probe off"
+        assert pane.selected_iface() is None
+
+
+async def test_probe_key_4_toggles_xdp() -> None:
+    source = ScriptedSource()
+    app = EbpftopApp(Settings(), source)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await pilot.press("4")
+        assert source.toggled == ["xdp"]
