@@ -218,6 +218,7 @@ class ProcTreeModel:
         self._scan_time = 0.0
         self._lost_prev = 0
         self._now = 0.0
+        self._ended_now: set[Key] = set()  # exited during the current update
 
     # -- building ------------------------------------------------------------
     def _reset(self, seed: tuple[ProcSeed, ...], scan_time: float) -> None:
@@ -255,6 +256,7 @@ class ProcTreeModel:
 
     def _end(self, node: _Node, when: float, code: int | None, sig: str | None, core: bool) -> None:
         node.exit_time, node.exit_code, node.signal, node.core = when, code, sig, core
+        self._ended_now.add(node.key)
         if self._live.get(node.pid) == node.key:
             del self._live[node.pid]
         # The kernel re-parents orphans right away (to init or a subreaper);
@@ -331,7 +333,9 @@ class ProcTreeModel:
             del self._live[node.pid]
 
     def _expire(self, now: float) -> None:
-        exited = [n for n in self._nodes.values() if n.exit_time is not None]
+        # A process that ended in this update is shown at least once, so one
+        # that lived and died inside an interval is seen whatever the linger.
+        exited = [n for n in self._nodes.values() if n.exit_time is not None and n.key not in self._ended_now]
         exited.sort(key=lambda n: n.exit_time or 0.0)
         excess = len(exited) - self.max_exited
         for i, node in enumerate(exited):
@@ -381,6 +385,7 @@ class ProcTreeModel:
 
     def update(self, sample: ProcSample, elapsed: float, pids: frozenset[int] | None = None) -> ProcTree:
         self._now = sample.now
+        self._ended_now.clear()
         if sample.seed is not None:
             self._reset(sample.seed, sample.scan_time)
         forks = execs = exits = 0
@@ -392,6 +397,7 @@ class ProcTreeModel:
         lost = sample.lost - self._lost_prev if sample.lost >= self._lost_prev else sample.lost
         self._lost_prev = sample.lost
 
+        self._expire(sample.now)
         events = sample.events
         if pids is not None:
             tops = [n for n in self._nodes.values() if n.pid in pids]
@@ -418,7 +424,4 @@ class ProcTreeModel:
         )
         for node in self._nodes.values():
             node.forks = node.execs = 0
-        # Expire after the view: a process that lived and died inside one
-        # interval is still shown once, whatever the linger time.
-        self._expire(sample.now)
         return tree
