@@ -17,42 +17,84 @@
 #ifndef FL_MAX_PATHS
 #define FL_MAX_PATHS 8192	/* open records not yet read by user space, and recent ones */
 #endif
-#ifndef FL_MAX_THREADS
-#define FL_MAX_THREADS 16384	/* threads with a syscall in flight */
-#endif
 #ifndef FL_PATH_LEN
 #define FL_PATH_LEN 512		/* bytes of the name given to open(), NUL included */
 #endif
 
-/* What a thread's in-flight syscall is (fl_stash.op). */
-#define FL_OP_NONE 0		/* consumed: the exit already accounted it */
-#define FL_OP_READ 1
-#define FL_OP_WRITE 2
-#define FL_OP_COPY 3		/* sendfile64 / copy_file_range: read fd2, write fd */
-#define FL_OP_OPEN 4
-
 /* Indexes of the lost[] counters. */
 #define FL_LOST_STATS 0		/* stats map full: an I/O not counted */
-#define FL_LOST_STASH 1		/* exit without its enter (stash evicted / attach race) */
-#define FL_LOST_PATH 2		/* path of an open not stored (paths update or user read failed) */
-#define FL_LOST_FDS 3		/* fds update failed: I/O on that fd may land on an older generation */
-#define FL_LOST_SLOTS 4
+#define FL_LOST_PATH 1		/* name of an open not stored (paths update failed) */
+#define FL_LOST_FDS 2		/* fds update failed: I/O on that fd may land on an older generation */
+#define FL_LOST_SLOTS 3
 
 /*
- * Generations: bpf_ktime_get_ns() << 1, low bit 1 when an open created it
- * (its name is in paths) and 0 when a close (or dup2/dup3 onto the fd) did.
- * Generation 0 means the fd was never seen opening or closing: it was open
- * before ebpftop started, or its fds entry was evicted.
+ * Generations: bpf_ktime_get_ns() << FL_KIND_BITS | kind, set whenever an
+ * fd number starts or stops meaning a file. The kind says what made it:
+ * an open (its name is in paths), a socket or pipe call, an anon-inode
+ * call, or a close/dup (FL_KIND_NONE: ask /proc). Generation 0: the fd was
+ * never seen starting (open before ebpftop started, or its fds entry was
+ * evicted).
  */
-#define FL_GEN_OPEN 1ULL
+#define FL_KIND_BITS 3
+#define FL_KIND_NONE 0
+#define FL_KIND_OPEN 1
+#define FL_KIND_SOCKET 2
+#define FL_KIND_PIPE 3
+#define FL_KIND_ANON 4
 
-struct fl_stash {
-	u64 ptr;	/* FL_OP_OPEN: user pointer to the file name */
-	s32 fd;		/* the fd (write side for FL_OP_COPY; dfd for FL_OP_OPEN) */
-	s32 fd2;	/* FL_OP_COPY: the fd read from */
-	u32 op;
-	u32 _pad;
-};
+/*
+ * pt_regs member offsets, from the running kernel's BTF (the loader passes
+ * them; nothing here trusts a header's layout). No defaults: a missing one
+ * is a compile error, not a silent wrong read.
+ *   FL_PT_ORIG_AX  syscall number     FL_PT_CS  code segment (ABI check)
+ *   FL_PT_DI, FL_PT_SI, FL_PT_DX, FL_PT_R10   arguments 1-4
+ *   FL_PT_ARGS, FL_PT_ARGS_LEN  one span covering orig_ax, di, si, dx and cs
+ */
+#define FL_USER_CS 0x33	/* x86-64 __USER_CS: a 64-bit syscall (not ia32) */
+
+/* x86-64 syscall numbers (the loader refuses other architectures). */
+#define NR_read 0
+#define NR_write 1
+#define NR_open 2
+#define NR_close 3
+#define NR_pread64 17
+#define NR_pwrite64 18
+#define NR_readv 19
+#define NR_writev 20
+#define NR_pipe 22
+#define NR_dup 32
+#define NR_dup2 33
+#define NR_sendfile 40
+#define NR_socket 41
+#define NR_accept 43
+#define NR_socketpair 53
+#define NR_fcntl 72
+#define NR_creat 85
+#define NR_epoll_create 213
+#define NR_inotify_init 253
+#define NR_openat 257
+#define NR_signalfd 282
+#define NR_timerfd_create 283
+#define NR_eventfd 284
+#define NR_accept4 288
+#define NR_signalfd4 289
+#define NR_eventfd2 290
+#define NR_epoll_create1 291
+#define NR_dup3 292
+#define NR_pipe2 293
+#define NR_inotify_init1 294
+#define NR_preadv 295
+#define NR_pwritev 296
+#define NR_perf_event_open 298
+#define NR_memfd_create 319
+#define NR_copy_file_range 326
+#define NR_preadv2 327
+#define NR_pwritev2 328
+#define NR_pidfd_open 434
+#define NR_openat2 437
+
+#define F_DUPFD 0
+#define F_DUPFD_CLOEXEC 1030
 
 struct fl_fd_key {
 	u32 tgid;

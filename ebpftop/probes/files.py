@@ -14,12 +14,17 @@ from ebpftop.model import files as m
 from ebpftop.model.files import FileIO, FilesSample
 from ebpftop.model.sanitize import decode
 from ebpftop.probes import libbpf
-from ebpftop.probes.base import Probe, possible_cpus
+from ebpftop.probes.base import Probe, ProbeError, possible_cpus
+
+VMLINUX_BTF = "/sys/kernel/btf/vmlinux"
 
 MAX_ENTRIES = 16384  # FL_MAX_ENTRIES: open files doing I/O per interval
 PATH_LEN = 512  # FL_PATH_LEN
-LOST_SLOTS = 4  # FL_LOST_SLOTS
-GEN_OPEN = 1  # FL_GEN_OPEN: low bit of a generation an open created
+LOST_SLOTS = 3  # FL_LOST_SLOTS
+KIND_MASK = 7  # low FL_KIND_BITS of a generation: what started the fd
+KIND_NONE, KIND_OPEN = 0, 1
+# FL_KIND_*: what the kernel saw create the fd, used when /proc can no longer tell.
+_KERNEL_KINDS = {2: m.SOCKET, 3: m.PIPE, 4: m.ANON}
 AT_FDCWD = -100
 CACHE_SIZE = 32768  # names of open files remembered after the kernel record is taken
 
@@ -70,9 +75,9 @@ def resolve_fd(tgid: int, fd: int, proc: str = "/proc") -> tuple[str, str]:
     if raw is None:
         return m.UNKNOWN, f"fd:{fd}"
     kind, path = classify_link(decode(raw))
-    if kind in (m.FILE, m.ANON) and not path.startswith("/memfd:"):
+    if kind == m.FILE:
         try:
-            kind = type_of_mode(os.stat(link).st_mode) if kind == m.FILE else kind
+            kind = type_of_mode(os.stat(link).st_mode)  # a FIFO, socket file or device by path
         except OSError:
             pass
     return kind, path
@@ -97,6 +102,25 @@ def type_of_path(path: bytes) -> str:
         return m.FILE  # deleted or out of our mount namespace: it was opened by name
 
 
+def pt_regs_cflags() -> list[str]:
+    """-D defines for the pt_regs members the program reads, from the running kernel's BTF."""
+    from ebpftop.probes.proctree import struct_offsets
+
+    off = struct_offsets("pt_regs")
+    missing = [f for f in ("orig_ax", "di", "si", "dx", "r10", "ip") if f not in off]
+    if missing:
+        raise ProbeError(f"pt_regs in the kernel's BTF has no {', '.join(missing)}")
+    # cs sits in an anonymous union in BTF; it follows ip because pt_regs
+    # ends with the hardware's iret frame (ip, cs, flags, sp, ss).
+    defines = {"ORIG_AX": off["orig_ax"], "DI": off["di"], "SI": off["si"], "DX": off["dx"], "R10": off["r10"], "CS": off["ip"] + 8}
+    span = [defines[k] for k in ("ORIG_AX", "DI", "SI", "DX", "CS")]
+    start, length = min(span), max(span) + 8 - min(span)
+    if length > 64 or any(v % 8 for v in span):
+        raise ProbeError(f"pt_regs layout unexpected (orig_ax/di/si/dx/cs span {length} bytes)")
+    defines |= {"ARGS": start, "ARGS_LEN": length}
+    return [f"-DFL_PT_{name}={value}" for name, value in defines.items()]
+
+
 class FilesProbe(Probe):
     name = "files"
     source = "files.bpf.c"
@@ -112,14 +136,14 @@ class FilesProbe(Probe):
         self._evicted = 0
 
     def available(self) -> str | None:
-        if not os.path.isdir("/sys/kernel/tracing/events/syscalls/sys_enter_read") and not os.path.isdir(
-            "/sys/kernel/debug/tracing/events/syscalls/sys_enter_read"
-        ):
-            return "syscall tracepoints not found (CONFIG_FTRACE_SYSCALLS off or tracefs not mounted)"
+        if os.uname().machine != "x86_64":
+            return f"files probe reads x86-64 syscall registers; this machine is {os.uname().machine}"
+        if not os.path.exists(VMLINUX_BTF):
+            return f"{VMLINUX_BTF} missing: the files probe needs the kernel's BTF for pt_regs offsets"
         return None
 
     def cflags(self) -> list[str]:
-        return [f"-DFL_MAX_ENTRIES={self.max_entries}", f"-DFL_PATH_LEN={PATH_LEN}"]
+        return [f"-DFL_MAX_ENTRIES={self.max_entries}", f"-DFL_PATH_LEN={PATH_LEN}", *pt_regs_cflags()]
 
     def attach(self) -> None:
         # Every TRACEPOINT_PROBE attached itself when bcc loaded it.
@@ -156,11 +180,17 @@ class FilesProbe(Probe):
         if hit is not None:
             self._names.move_to_end(key)
             return hit
-        named = self._opened_name(tgid, fd, gen) if gen & GEN_OPEN else None
+        kind = gen & KIND_MASK
+        named = self._opened_name(tgid, fd, gen) if kind == KIND_OPEN else None
         if named is None:
-            if gen & GEN_OPEN:
+            if kind == KIND_OPEN:
                 self._evicted += 1  # opened while we watched, but its name is gone
             named = resolve_fd(tgid, fd, self.proc)
+            made = _KERNEL_KINDS.get(kind)
+            if made is not None and named[0] != made:
+                # /proc shows what the fd is now; the kernel saw what it was
+                # made as. They differ when it was closed and reused since.
+                named = (made, f"fd:{fd}")
         if named[0] != m.UNKNOWN:  # an unresolved fd may still be resolvable next time
             self._names[key] = named
             if len(self._names) > CACHE_SIZE:
@@ -206,7 +236,7 @@ class FilesProbe(Probe):
         if self._bpf is None:
             return {}
         table = self.table("lost")
-        causes = ("stats_full", "no_enter", "path_not_stored", "fds_full")
+        causes = ("stats_full", "path_not_stored", "fds_full")
         out = {c: int(table.sum(i).value) for i, c in enumerate(causes)}
         out["name_evicted"] = self._evicted
         return out
