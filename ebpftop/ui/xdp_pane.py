@@ -8,10 +8,13 @@ from dataclasses import dataclass
 from rich.filesize import decimal
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Vertical
+from textual.message import Message
 from textual.widgets import DataTable, Sparkline, Static
 
 from ebpftop.model import xdp as m
+from ebpftop.model.sanitize import sanitize
 from ebpftop.model.xdp import HISTORY, XdpRow, XdpTable
 from ebpftop.ui.format import bytes_per_s, num, right, safe, si
 
@@ -110,7 +113,22 @@ def breakdown(row: XdpRow) -> Text:
 
 
 class XdpPane(Vertical):
-    """Rows are rebuilt each frame; the cursor stays on the same interface. Enter expands the selected row."""
+    """Rows are rebuilt each frame; the cursor stays on the same interface. Enter expands the selected row.
+
+    ``a`` asks to attach or detach our counter on the selected interface by
+    posting :class:`XdpPane.AttachToggle`; the app forwards it to the sampler,
+    which calls the probe's ``attach_iface`` / ``detach_iface``.
+    """
+
+    BINDINGS = [Binding("a", "attach_toggle", "Attach/detach XDP counter")]
+
+    class AttachToggle(Message):
+        """Attach (attach=True) or detach our XDP counter on one interface."""
+
+        def __init__(self, ifname: str, attach: bool) -> None:
+            super().__init__()
+            self.ifname = ifname
+            self.attach = attach
 
     DEFAULT_CSS = """
     XdpPane { height: 1fr; }
@@ -174,6 +192,16 @@ class XdpPane(Vertical):
             return None
         return next((r for r in self.data.rows if r.ifname == name), None)
 
+    def action_attach_toggle(self) -> None:
+        row = self.selected_row()
+        if row is None or row.state == m.MISSING:
+            return
+        if row.state == m.BUSY:
+            # Never touch someone else's program; say why nothing happens.
+            self.notify(f"{sanitize(row.ifname, 32)} runs XDP program {row.prog_id}: left untouched", severity="warning", timeout=4)
+            return
+        self.post_message(self.AttachToggle(row.ifname, attach=row.state != m.ATTACHED))
+
     def toggle_expanded(self) -> None:
         self.expanded = not self.expanded
         self.refresh_detail()
@@ -206,7 +234,7 @@ class XdpPane(Vertical):
                 line += f"  ·  {len(busy)} busy with another XDP program (left untouched)"
             if data.drops:
                 line += f"  ·  {data.drops:,} packets not counted"
-            line += "  ·  enter: breakdown"
+            line += "  ·  enter: breakdown  ·  a: attach/detach"
             summary.update(Text(line, no_wrap=True, overflow="ellipsis"))
         self.refresh_rows()
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from textual.widgets import DataTable, Static, TabbedContent
+
+import ebpftop.ui.app as app_module
 
 from ebpftop.model import frame as fr
 from ebpftop.model import xdp as m
@@ -47,21 +51,34 @@ def cell_texts(table: DataTable, column: int) -> list[str]:
     return [str(table.get_row_at(i)[column]).strip() for i in range(table.row_count)]
 
 
+class RecordingApp(EbpftopApp):
+    """The real app, recording the attach/detach requests the pane posts."""
+
+    CSS_PATH = str(Path(app_module.__file__).with_name("app.tcss"))  # relative paths resolve next to this file
+
+    def __init__(self, *args: object, **kw: object) -> None:
+        super().__init__(*args, **kw)  # type: ignore[arg-type]
+        self.requests: list[tuple[str, bool]] = []
+
+    def on_xdp_pane_attach_toggle(self, message: XdpPane.AttachToggle) -> None:
+        self.requests.append((message.ifname, message.attach))
+
+
 async def open_xdp(pilot, app: EbpftopApp, source: ScriptedSource, model: XdpModel) -> XdpPane:  # type: ignore[no-untyped-def]
+    await pilot.pause()  # let the first tab activate before switching
     app.query_one("#tabs", TabbedContent).active = "tab-xdp"
     await pilot.pause()
     source.emit(xdp_frame(model))
     await pilot.pause()
     pane = app.query_one(XdpPane)
     assert app.active_pane() is pane
-    pane.table.focus()  # keys (enter, up/down) go to this pane's table
-    await pilot.pause()
+    assert app.focused is pane.table
     return pane
 
 
 async def test_every_interface_listed_with_state_and_program() -> None:
-    app, source, model = EbpftopApp(Settings(), ScriptedSource()), None, XdpModel()
-    source = app.source  # type: ignore[assignment]
+    source = ScriptedSource()
+    app, model = EbpftopApp(Settings(), source), XdpModel()
     async with app.run_test(size=(160, 40)) as pilot:
         pane = await open_xdp(pilot, app, source, model)
         table = pane.table
@@ -140,3 +157,16 @@ async def test_probe_key_4_toggles_xdp() -> None:
     async with app.run_test(size=(160, 40)) as pilot:
         await pilot.press("4")
         assert source.toggled == ["xdp"]
+
+
+async def test_a_asks_to_attach_or_detach_selected_interface_never_a_busy_one() -> None:
+    source = ScriptedSource()
+    app, model = RecordingApp(Settings(), source), XdpModel()
+    async with app.run_test(size=(160, 40)) as pilot:
+        await open_xdp(pilot, app, source, model)
+        await pilot.press("a")  # lo: attached -> detach
+        await pilot.press("down", "a")  # busy: refused with a notice, nothing asked
+        await pilot.press("down", "a")  # veth0: off -> attach
+        await pilot.press("down", "a")  # nope: missing, nothing to do
+        await pilot.pause()
+        assert app.requests == [("lo", False), ("veth0", True)]
