@@ -14,7 +14,7 @@ from ebpftop.model.proctree import EXITED, GONE, NEW, ProcTree, ProcView
 from ebpftop.model.sanitize import elide_middle, sanitize
 from ebpftop.ui.format import si
 
-ARGV_WIDTH = 60
+ARGV_WIDTH = 80
 COMM_WIDTH = 32
 MAX_NODES = 5000  # a fork storm past this shows a note instead of freezing the UI
 COLLAPSED_BY_DEFAULT = frozenset({2})  # kthreadd: hundreds of kernel threads
@@ -71,7 +71,7 @@ class ProcTreePane(Vertical):
         self.data: ProcTree | None = None
         self.sort_index = 0
         self.reverse = False
-        self._nodes: dict[Key, TreeNode[Key]] = {}
+        self._tree_nodes: dict[Key, TreeNode[Key]] = {}
         self._shape: tuple[tuple[Key, Key | None], ...] = ()
         self._collapsed: set[Key] = set()
         self._seen: set[Key] = set()
@@ -91,11 +91,11 @@ class ProcTreePane(Vertical):
     def sort_next(self) -> None:
         self.sort_index = (self.sort_index + 1) % len(SORTS)
         self.reverse = False
-        self._render(force=True)
+        self._redraw(force=True)
 
     def sort_reverse(self) -> None:
         self.reverse = not self.reverse
-        self._render(force=True)
+        self._redraw(force=True)
 
     def selected_pid(self) -> int | None:
         node = self.tree.cursor_node
@@ -118,7 +118,7 @@ class ProcTreePane(Vertical):
                 if data.lost:
                     line.append(f" (+{data.lost:,})", style="bold")
             summary.update(line)
-        self._render()
+        self._redraw()
 
     # -- user expand/collapse is remembered across rebuilds --------------------
     def on_tree_node_collapsed(self, event: Tree.NodeCollapsed[Key]) -> None:
@@ -175,7 +175,7 @@ class ProcTreePane(Vertical):
             stack.extend((c, v.key) for c in reversed(self._ordered(v.children)))
         return out
 
-    def _render(self, force: bool = False) -> None:
+    def _redraw(self, force: bool = False) -> None:
         tree = self.tree
         flat = self._flatten()
         colors = self._colors()
@@ -185,7 +185,7 @@ class ProcTreePane(Vertical):
             self._shape = shape
         else:
             for v, _parent in flat:
-                node = self._nodes.get(v.key)
+                node = self._tree_nodes.get(v.key)
                 if node is not None:
                     node.set_label(self._label(v, colors))
         tree.refresh()
@@ -198,8 +198,8 @@ class ProcTreePane(Vertical):
         scroll_y = tree.scroll_y
         # Where a vanished selection goes: its nearest surviving ancestor.
         fallback: list[Key] = []
-        if selected is not None and selected in self._nodes:
-            node = self._nodes[selected].parent
+        if selected is not None and selected in self._tree_nodes:
+            node = self._tree_nodes[selected].parent
             while node is not None and node.data is not None:
                 fallback.append(node.data)
                 node = node.parent
@@ -214,7 +214,7 @@ class ProcTreePane(Vertical):
                 self._collapsed.add(v.key)
             self._seen.add(v.key)
             nodes[v.key] = parent.add(self._label(v, colors), data=v.key, expand=v.key not in self._collapsed, allow_expand=bool(v.children))
-        self._nodes = nodes
+        self._tree_nodes = nodes
         self._seen &= set(nodes)
         self._collapsed &= set(nodes)
 
