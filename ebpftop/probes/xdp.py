@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import ctypes
 import errno
-import fcntl
 import os
 import socket
 import struct
 from dataclasses import dataclass
+from collections.abc import Iterator
 from functools import cache
 from typing import Any
 
@@ -21,12 +21,9 @@ ENV_IFACES = "EBPFTOP_XDP"
 ENV_MODE = "EBPFTOP_XDP_MODE"
 ALL = "all"
 MAX_IFACES = 256  # counter slots (a power of two); an interface's slot is ifindex & (MAX_IFACES - 1)
-XDP_FLAGS_HW_MODE = 1 << 3
 
 _VALUE = struct.Struct(f"<II{2 * m.NSLOTS}Q")  # struct xdp_val in bpf/xdp.h: ifindex, pad, packets, bytes
-_SIOCGIFFLAGS = 0x8913
 _IFF_UP = 0x1
-_IFREQ = struct.Struct("16sH22x")
 _BPF_ANY = 0
 _PROC_NET_DEV = "/proc/net/dev"
 
@@ -84,14 +81,6 @@ def read_proc_net_dev(path: str = _PROC_NET_DEV) -> dict[str, m.LinkCounters]:
     return out
 
 
-def _is_up(sock: socket.socket, name: str) -> bool:
-    try:
-        raw = fcntl.ioctl(sock.fileno(), _SIOCGIFFLAGS, _IFREQ.pack(name.encode("utf-8", "surrogateescape"), 0))
-    except OSError:
-        return False
-    return bool(_IFREQ.unpack(raw)[1] & _IFF_UP)
-
-
 def _ifaces_from_env() -> tuple[str, ...] | None:
     text = os.environ.get(ENV_IFACES, "").strip()
     if not text:
@@ -99,18 +88,93 @@ def _ifaces_from_env() -> tuple[str, ...] | None:
     return tuple(dict.fromkeys(p.strip() for p in text.split(",") if p.strip())) or None
 
 
-def _query_mode(ifindex: int, prog_id: int) -> str:
-    for flag, mode in (
-        (libbpf.XDP_FLAGS_SKB_MODE, m.GENERIC),
-        (libbpf.XDP_FLAGS_DRV_MODE, m.NATIVE),
-        (XDP_FLAGS_HW_MODE, "offload"),
-    ):
-        try:
-            if libbpf.xdp_query_id(ifindex, flag) == prog_id:
-                return mode
-        except OSError:
-            pass
-    return "unknown"
+# rtnetlink (linux/rtnetlink.h, linux/if_link.h): one RTM_GETLINK dump per
+# read lists every interface of our network namespace with its flags and the
+# XDP programs attached to it. (bpf_xdp_query asks per interface and the
+# kernel answers each ask with a whole dump: quadratic in interfaces.)
+_NETLINK_ROUTE = 0
+_RTM_NEWLINK, _RTM_GETLINK = 16, 18
+_NLMSG_ERROR, _NLMSG_DONE = 2, 3
+_NLM_F_REQUEST, _NLM_F_DUMP = 0x1, 0x300
+_IFLA_IFNAME, _IFLA_XDP = 3, 43
+_IFLA_XDP_ATTACHED, _IFLA_XDP_PROG_ID = 2, 4
+_IFLA_XDP_DRV_PROG_ID, _IFLA_XDP_SKB_PROG_ID, _IFLA_XDP_HW_PROG_ID = 5, 6, 7
+_XDP_ATTACHED_MODES = {1: m.NATIVE, 2: m.GENERIC, 3: "offload"}  # 4: several at once
+_XDP_MODE_OF_ATTR = {_IFLA_XDP_DRV_PROG_ID: m.NATIVE, _IFLA_XDP_SKB_PROG_ID: m.GENERIC, _IFLA_XDP_HW_PROG_ID: "offload"}
+_NLMSGHDR = struct.Struct("=IHHII")
+_IFINFOMSG = struct.Struct("=BxHiII")
+_RTATTR = struct.Struct("=HH")
+
+
+@dataclass(frozen=True, slots=True)
+class LinkInfo:
+    """One interface as rtnetlink lists it."""
+
+    ifindex: int
+    ifname: str
+    up: bool
+    xdp: tuple[tuple[int, str], ...]  # (prog id, mode) of every attached XDP program
+
+
+def _attrs(buf: bytes, offset: int, end: int) -> Iterator[tuple[int, bytes]]:
+    while offset + _RTATTR.size <= end:
+        length, kind = _RTATTR.unpack_from(buf, offset)
+        if length < _RTATTR.size:
+            return
+        yield kind & 0x3FFF, buf[offset + _RTATTR.size : offset + length]  # without NLA_F_NESTED
+        offset += (length + 3) & ~3
+
+
+def _parse_link(msg: bytes) -> LinkInfo | None:
+    _family, _type, index, flags, _change = _IFINFOMSG.unpack_from(msg, 0)
+    name = None
+    xdp: list[tuple[int, str]] = []
+    for kind, value in _attrs(msg, _IFINFOMSG.size, len(msg)):
+        if kind == _IFLA_IFNAME:
+            name = decode(value)
+        elif kind == _IFLA_XDP:
+            nested = dict(_attrs(value, 0, len(value)))
+            attached = nested.get(_IFLA_XDP_ATTACHED, b"\0")[0]
+            if attached in _XDP_ATTACHED_MODES and _IFLA_XDP_PROG_ID in nested:
+                xdp.append((struct.unpack("=I", nested[_IFLA_XDP_PROG_ID][:4])[0], _XDP_ATTACHED_MODES[attached]))
+            elif attached:
+                for attr, mode in _XDP_MODE_OF_ATTR.items():
+                    if attr in nested:
+                        xdp.append((struct.unpack("=I", nested[attr][:4])[0], mode))
+    if name is None:
+        return None
+    return LinkInfo(index, name, bool(flags & _IFF_UP), tuple(x for x in xdp if x[0]))
+
+
+def list_links() -> dict[int, LinkInfo]:
+    """Every interface of this network namespace, by ifindex, from one RTM_GETLINK dump."""
+    links: dict[int, LinkInfo] = {}
+    with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, _NETLINK_ROUTE) as sock:
+        sock.bind((0, 0))
+        body = _IFINFOMSG.pack(socket.AF_UNSPEC, 0, 0, 0, 0)
+        sock.send(_NLMSGHDR.pack(_NLMSGHDR.size + len(body), _RTM_GETLINK, _NLM_F_REQUEST | _NLM_F_DUMP, 1, 0) + body)
+        while True:
+            data = sock.recv(1 << 18)  # a dump chunk is at most 32 KiB today; room to spare
+            if not data:
+                return links
+            offset = 0
+            while offset + _NLMSGHDR.size <= len(data):
+                length, kind, _flags, _seq, _pid = _NLMSGHDR.unpack_from(data, offset)
+                if length < _NLMSGHDR.size:
+                    return links
+                payload = data[offset + _NLMSGHDR.size : offset + length]
+                if kind == _NLMSG_DONE:
+                    return links
+                if kind == _NLMSG_ERROR:
+                    (err,) = struct.unpack_from("=i", payload, 0)
+                    if err:
+                        raise OSError(-err, f"RTM_GETLINK: {os.strerror(-err)}")
+                    return links
+                if kind == _RTM_NEWLINK:
+                    info = _parse_link(payload)
+                    if info is not None:
+                        links[info.ifindex] = info
+                offset += (length + 3) & ~3
 
 
 @dataclass(slots=True)
@@ -156,7 +220,6 @@ class XdpProbe(Probe):
         self._ncpus = 1
         self._value_buf: ctypes.Array[ctypes.c_char] | None = None
         self._names: dict[int, str] = {}  # prog id -> name cache
-        self._sock: socket.socket | None = None
 
     # -- life cycle -------------------------------------------------------------
     def available(self) -> str | None:
@@ -179,13 +242,14 @@ class XdpProbe(Probe):
         self._map_fd = self.table("counts").map_fd
         self._ncpus = possible_cpus()
         self._value_buf = ctypes.create_string_buffer(self._ncpus * _VALUE.size)
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self._errors.clear()
         self._missing.clear()
-        names = self._existing()
-        wanted = list(names.values()) if self._all else list(self._wanted)
+        links = list_links()
+        # "all" means every interface there is now; ones created later are
+        # only listed (attaching to each new container veth unasked is not ours to do).
+        wanted = [info.ifname for info in links.values()] if self._all else list(self._wanted)
         for name in wanted:
-            reason = self._attach(name, names)
+            reason = self._attach(name, links)
             if reason is not None and name not in self._missing:
                 self._wanted.pop(name, None)  # failed: the user asks again with the key
 
@@ -195,9 +259,6 @@ class XdpProbe(Probe):
         self._fn = None
         self._prog_id = 0
         self._map_fd = -1
-        if self._sock is not None:
-            self._sock.close()
-            self._sock = None
 
     def prog_fds(self) -> list[int]:
         return [self._fn.fd] if self._fn is not None else []
@@ -208,20 +269,18 @@ class XdpProbe(Probe):
         return self._prog_id
 
     # -- attach / detach one interface ------------------------------------------
-    def _existing(self) -> dict[int, str]:
-        return {idx: name for idx, name in socket.if_nameindex()}
-
-    def _attach(self, name: str, names: dict[int, str] | None = None) -> str | None:
-        names = self._existing() if names is None else names
-        ifindex = next((i for i, n in names.items() if n == name), 0)
-        if not ifindex:
+    def _attach(self, name: str, links: dict[int, LinkInfo] | None = None) -> str | None:
+        links = list_links() if links is None else links
+        info = next((i for i in links.values() if i.ifname == name), None)
+        ifindex = info.ifindex if info is not None else 0
+        if info is None:
             reason = f"no interface named {name!r} in this network namespace"
             self._missing[name] = reason
             return reason
         self._missing.pop(name, None)
         if ifindex in self._links:
             return None
-        other = self._other_prog(ifindex)
+        other = self._other_prog(info)
         if other:
             return f"busy: XDP program {other} ({self._prog_name(other) or '?'}) is attached to {name}; left untouched"
         slot = ifindex & (MAX_IFACES - 1)
@@ -300,19 +359,9 @@ class XdpProbe(Probe):
         return {link.ifname: link.ifindex for link in self._links.values()}
 
     # -- reading ------------------------------------------------------------------
-    def _other_prog(self, ifindex: int) -> int:
-        """Id of an XDP program on ifindex that is not ours (0 when none)."""
-        ours = self.prog_id
-        for flags in (0, libbpf.XDP_FLAGS_SKB_MODE, libbpf.XDP_FLAGS_DRV_MODE, XDP_FLAGS_HW_MODE):
-            try:
-                pid = libbpf.xdp_query_id(ifindex, flags)
-            except OSError:
-                continue
-            if pid and pid != ours:
-                return pid
-            if flags == 0 and pid:
-                return 0  # ours, in a single mode
-        return 0
+    def _other_prog(self, info: LinkInfo) -> int:
+        """Id of an XDP program on this interface that is not ours (0 when none)."""
+        return next((pid for pid, _mode in info.xdp if pid != self._prog_id), 0)
 
     def _prog_name(self, prog_id: int) -> str:
         name = self._names.get(prog_id)
@@ -340,29 +389,28 @@ class XdpProbe(Probe):
     def read(self) -> m.XdpSample:
         if self._bpf is None:
             return m.XdpSample(())
-        names = self._existing()
+        links = list_links()
         # An interface deleted while attached: the kernel already detached the
         # link; close our end and forget it (a new one with the name is new).
         for link in list(self._links.values()):
-            if names.get(link.ifindex) is None:
+            info = links.get(link.ifindex)
+            if info is None:
                 self._close(link)
                 self._wanted.pop(link.ifname, None)
-            elif names[link.ifindex] != link.ifname:  # renamed
+            elif info.ifname != link.ifname:  # renamed: the link stays
                 self._wanted.pop(link.ifname, None)
-                link.ifname = names[link.ifindex]
+                link.ifname = info.ifname
                 self._wanted[link.ifname] = None
         for ifindex in list(self._errors):
-            if ifindex not in names:
+            if ifindex not in links:
                 del self._errors[ifindex]
         try:
             stats = read_proc_net_dev()
         except OSError:
             stats = {}
-        sock = self._sock
         ifaces = []
-        for ifindex, name in sorted(names.items()):
-            up = _is_up(sock, name) if sock is not None else False
-            base = dict(ifname=name, ifindex=ifindex, up=up, link=stats.get(name, m.LinkCounters()))
+        for ifindex, info in sorted(links.items()):
+            base = dict(ifname=info.ifname, ifindex=ifindex, up=info.up, link=stats.get(info.ifname, m.LinkCounters()))
             link = self._links.get(ifindex)
             if link is not None:
                 ifaces.append(
@@ -372,18 +420,18 @@ class XdpProbe(Probe):
                         mode=link.mode,
                         xdp=self._counters(ifindex),
                         attach_id=link.attach_id,
-                        prog_id=self.prog_id,
-                        prog_name=self._prog_name(self.prog_id),
+                        prog_id=self._prog_id,
+                        prog_name=self._prog_name(self._prog_id),
                     )
                 )
                 continue
-            other = self._other_prog(ifindex)
+            other = self._other_prog(info)
             if other:
                 ifaces.append(
                     m.IfaceSample(
                         **base,
                         state=m.BUSY,
-                        mode=_query_mode(ifindex, other),
+                        mode=next(mode for pid, mode in info.xdp if pid == other),
                         prog_id=other,
                         prog_name=self._prog_name(other),
                         reason="another XDP program is attached; left untouched",
@@ -403,4 +451,4 @@ class XdpProbe(Probe):
         return int(self.table("drops").sum(0).value)
 
 
-__all__ = ["XdpProbe", "ProbeError", "prog_name", "read_proc_net_dev"]
+__all__ = ["LinkInfo", "ProbeError", "XdpProbe", "list_links", "prog_name", "read_proc_net_dev"]

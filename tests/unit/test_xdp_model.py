@@ -172,3 +172,34 @@ def test_proc_net_dev_parse(tmp_path) -> None:  # type: ignore[no-untyped-def]
     stats = read_proc_net_dev(str(path))
     assert stats["lo"] == LinkCounters(1000, 128000, 0, 1000, 128000, 0)
     assert stats["veth\udcff0"] == LinkCounters(1, 5, 3, 7, 70, 9)
+
+
+def _rta(kind: int, value: bytes) -> bytes:
+    import struct
+
+    raw = struct.pack("=HH", 4 + len(value), kind) + value
+    return raw + b"\0" * (-len(raw) % 4)
+
+
+def _newlink(index: int, name: bytes, flags: int, xdp: bytes | None) -> bytes:
+    import struct
+
+    msg = struct.pack("=BxHiII", 0, 772, index, flags, 0) + _rta(3, name + b"\0")
+    if xdp is not None:
+        msg += _rta(43 | 0x8000, xdp)  # NLA_F_NESTED
+    return msg
+
+
+def test_rtnetlink_link_parse_single_and_multi_xdp() -> None:
+    import struct
+
+    from ebpftop.probes.xdp import LinkInfo, _parse_link
+
+    u32 = lambda v: struct.pack("=I", v)  # noqa: E731
+    single = _newlink(5, b"veth\xff", 1, _rta(2, b"\x02") + _rta(4, u32(77)))
+    assert _parse_link(single) == LinkInfo(5, "veth\udcff", True, ((77, "generic"),))
+    multi = _newlink(6, b"eth0", 0, _rta(2, b"\x04") + _rta(5, u32(10)) + _rta(7, u32(11)))
+    assert _parse_link(multi) == LinkInfo(6, "eth0", False, ((10, "native"), (11, "offload")))
+    none = _newlink(1, b"lo", 1, _rta(2, b"\x00"))
+    assert _parse_link(none) == LinkInfo(1, "lo", True, ())
+    assert _parse_link(_newlink(9, b"", 1, None).replace(_rta(3, b"\0"), b"")) is None
