@@ -404,6 +404,12 @@ class XdpProbe(Probe):
         for ifindex in list(self._errors):
             if ifindex not in links:
                 del self._errors[ifindex]
+        # A name asked for before its interface existed (a tunnel not up yet)
+        # is attached when it appears; asked for by name, so wanted.
+        present = {info.ifname for info in links.values()}
+        for name in [n for n in self._missing if n in present]:
+            if self._attach(name, links) is not None:
+                self._wanted.pop(name, None)
         try:
             stats = read_proc_net_dev()
         except OSError:

@@ -317,3 +317,20 @@ def test_probe_api_attach_detach_and_reasons() -> None:
     assert (name, state) == ("lo", "error")
     assert reason.startswith("cannot attach native XDP to lo:")
     assert "unknown XDP mode 'turbo'" in out["bad_mode"]
+
+
+def test_name_asked_for_before_it_exists_is_attached_when_it_appears() -> None:
+    with netns(2) as (ns_a, ns_b):
+        with batch_in(ns_a, "--interval", "0.3", env={"EBPFTOP_XDP": "vxa"}) as b:
+            b.wait_live("xdp")
+            frame = wait_for(b, lambda f: bool(f.get("xdp")))
+            (row,) = rows([frame], "vxa")
+            assert row["state"] == "missing" and row["ifindex"] == 0
+            assert row["reason"] == "no interface named 'vxa' in this network namespace"
+            veth(ns_a, ns_b)
+            frame = wait_for(b, lambda f: any(r["ifname"] == "vxa" and r["state"] == "attached" for r in f["xdp"]))
+            assert len(rows([frame], "vxa")) == 1  # one row per name, never a stale "missing" beside it
+            assert link_xdp(ns_a, "vxa")["prog"]["name"] == "xdp_count"  # type: ignore[index]
+            b.stop(signal.SIGINT)
+        assert b.proc.returncode == 0
+        assert link_xdp(ns_a, "vxa") is None
