@@ -7,6 +7,7 @@ import sys
 from typing import NoReturn
 
 from ebpftop import __version__
+from ebpftop.pids import parse_pids
 from ebpftop.registry import NAMES
 from ebpftop.settings import Settings
 
@@ -48,31 +49,6 @@ def _probes(text: str) -> tuple[str, ...]:
     if not names:
         raise argparse.ArgumentTypeError(f"no probe named (known: {', '.join(NAMES)})")
     return names
-
-
-def parse_pids(text: str) -> frozenset[int]:
-    """'123,456' or process names ('nginx') -> PIDs that exist now; ValueError with the reason otherwise."""
-    import psutil
-
-    pids: set[int] = set()
-    for item in (p.strip() for p in text.split(",")):
-        if not item:
-            continue
-        if item.isdigit():
-            pid = int(item)
-            if pid <= 0 or not psutil.pid_exists(pid):
-                raise ValueError(f"no process with PID {pid}")
-            pids.add(pid)
-            continue
-        if item.startswith("-") and item[1:].isdigit():
-            raise ValueError(f"a PID must be positive, not {item}")
-        matches = {p.pid for p in psutil.process_iter(["name"]) if p.info["name"] == item}
-        if not matches:
-            raise ValueError(f"no process named {item!r}")
-        pids |= matches
-    if not pids:
-        raise ValueError("no PID given")
-    return frozenset(pids)
 
 
 def _pids(text: str) -> frozenset[int]:

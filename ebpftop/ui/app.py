@@ -15,6 +15,9 @@ from textual.widgets import Footer, TabbedContent, TabPane
 from ebpftop.model.frame import Frame, ProbeStatus
 from ebpftop.registry import SPECS, ProbeSpec
 from ebpftop.settings import Settings
+from ebpftop.pids import describe
+from ebpftop.ui.filterbar import FilterBar
+from ebpftop.ui.help import HelpScreen
 from ebpftop.ui.probebar import ProbeBar
 from ebpftop.ui.source import FrameSource
 from ebpftop.ui.panes import PANES
@@ -33,8 +36,14 @@ class EbpftopApp(App[int]):
         Binding("space", "pause", "Pause"),
         Binding("plus,equals_sign", "slower", "+interval", key_display="+"),
         Binding("minus", "faster", "-interval", key_display="-"),
+        Binding("slash", "filter", "Filter", key_display="/"),
+        Binding("escape", "clear_filter", "Clear filter", show=False),
+        Binding("f", "filter_selected", "Filter to selected", show=False),
         Binding("s", "sort_next", "Sort"),
-        Binding("r", "sort_reverse", "Reverse", show=False),
+        Binding("r", "sort_reverse", "Reverse sort", show=False),
+        Binding("right_square_bracket", "next_pane", "Next pane", show=False, key_display="]"),
+        Binding("left_square_bracket", "previous_pane", "Previous pane", show=False, key_display="["),
+        Binding("question_mark,f1", "help", "Help", key_display="?"),
         *(Binding(spec.key, f"toggle_probe('{spec.name}')", spec.title) for spec in SPECS),
     ]
 
@@ -64,8 +73,10 @@ class EbpftopApp(App[int]):
         source: FrameSource,
         specs: tuple[ProbeSpec, ...] = SPECS,
         driver_class: type[Driver] | None = None,
+        initial_pane: str | None = None,
     ) -> None:
         super().__init__(driver_class=driver_class)
+        self.initial_pane = initial_pane
         self.settings = settings
         self.source = source
         self.specs = specs
@@ -73,18 +84,22 @@ class EbpftopApp(App[int]):
         self.paused = False
         self.frame: Frame | None = None
         self.frames_seen = 0
+        self.pids: frozenset[int] | None = settings.pids
 
     def compose(self) -> ComposeResult:
         yield ProbeBar(self.specs)
-        with TabbedContent(id="tabs"):
+        with TabbedContent(id="tabs", initial=f"tab-{self.initial_pane}" if self.initial_pane else ""):
             for key, title, widget in PANES:
                 with TabPane(title, id=f"tab-{key}"):
                     yield widget()
+        filter_bar = FilterBar(id="filterbar")
+        filter_bar.display = False
+        yield filter_bar
         yield Footer()
 
     def on_mount(self) -> None:
         self._install_signal_handlers()
-        self.query_one(ProbeBar).show_self(0.0, self.interval, self.paused)
+        self.show_self()
         self.focus_active_pane()
         self.source.start(self.post_frame, self.post_status)
 
@@ -124,19 +139,23 @@ class EbpftopApp(App[int]):
             self.render_frame(message.frame)
 
     def render_frame(self, frame: Frame) -> None:
-        bar = self.query_one(ProbeBar)
-        bar.show(frame.probes)
-        bar.show_self(frame.self_cpu_pct, self.interval, self.paused)
+        self.query_one(ProbeBar).show(frame.probes)
+        self.show_self()
         for key, _title, widget in PANES:
             self.query_one(widget).show(frame.panes.get(key))
 
     # -- actions -------------------------------------------------------------
+    def show_self(self) -> None:
+        self.query_one(ProbeBar).show_self(
+            self.frame.self_cpu_pct if self.frame else 0.0, self.interval, self.paused, describe(self.pids)
+        )
+
     def action_pause(self) -> None:
         self.paused = not self.paused
         if not self.paused and self.frame is not None:
             self.render_frame(self.frame)
         else:
-            self.query_one(ProbeBar).show_self(self.frame.self_cpu_pct if self.frame else 0.0, self.interval, self.paused)
+            self.show_self()
 
     def _step_interval(self, direction: int) -> None:
         steps = INTERVAL_STEPS
@@ -144,7 +163,7 @@ class EbpftopApp(App[int]):
         index = max(0, min(len(steps) - 1, index + direction))
         self.interval = steps[index]
         self.source.set_interval(self.interval)
-        self.query_one(ProbeBar).show_self(self.frame.self_cpu_pct if self.frame else 0.0, self.interval, self.paused)
+        self.show_self()
         self.notify(f"refresh every {self.interval:g}s", timeout=2)
 
     def action_slower(self) -> None:
@@ -170,4 +189,66 @@ class EbpftopApp(App[int]):
 
     def action_toggle_probe(self, name: str) -> None:
         self.source.toggle(name)
+
+    # -- PID filter ------------------------------------------------------------
+    def set_pids(self, pids: frozenset[int] | None) -> None:
+        """Filter every pane (in the kernel and the model) to these PIDs; None clears."""
+        self.pids = pids
+        self.source.set_pids(pids)
+        self.show_self()
+
+    def action_filter(self) -> None:
+        self.query_one(FilterBar).open(",".join(map(str, sorted(self.pids))) if self.pids else "")
+
+    def action_clear_filter(self) -> None:
+        if self.pids is not None:
+            self.set_pids(None)
+            self.notify("filter cleared", timeout=2)
+
+    def action_filter_selected(self) -> None:
+        pid = self.active_pane().selected_pid()
+        if pid is None:
+            self.notify("select a process first (this pane is not per process)", severity="warning", timeout=3)
+            return
+        self.set_pids(frozenset({pid}))
+
+    def on_filter_bar_applied(self, message: FilterBar.Applied) -> None:
+        self.set_pids(message.pids)
+        self.focus_active_pane()
+
+    def on_filter_bar_closed(self, _message: FilterBar.Closed) -> None:
+        self.focus_active_pane()
+
+    # -- panes and help ----------------------------------------------------------
+    def _switch_pane(self, step: int) -> None:
+        tabs = self.query_one("#tabs", TabbedContent)
+        ids = [f"tab-{key}" for key, _title, _widget in PANES]
+        tabs.active = ids[(ids.index(tabs.active) + step) % len(ids)]
+
+    def action_next_pane(self) -> None:
+        self._switch_pane(+1)
+
+    def action_previous_pane(self) -> None:
+        self._switch_pane(-1)
+
+    def key_bindings(self) -> list[tuple[str, str]]:
+        """Every app key with its description, for the help screen and the README."""
+        rows = []
+        for binding in self.BINDINGS:
+            assert isinstance(binding, Binding)
+            keys = binding.key_display or ", ".join(binding.key.split(","))
+            rows.append((keys, binding.description))
+        rows.extend(self.active_pane_keys())
+        return rows
+
+    def active_pane_keys(self) -> list[tuple[str, str]]:
+        rows = []
+        for _key, _title, widget in PANES:
+            for binding in getattr(widget, "BINDINGS", []):
+                if isinstance(binding, Binding):
+                    rows.append((binding.key_display or binding.key, f"{binding.description} ({_title} pane)"))
+        return rows
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen(self.key_bindings()))
 

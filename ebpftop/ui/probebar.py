@@ -60,8 +60,12 @@ class ProbeBar(Horizontal):
                 if badge.spec.name == status.name:
                     badge.show(status)
 
-    def show_self(self, cpu_pct: float, interval: float, paused: bool) -> None:
-        label = Text(f"ebpftop {cpu_pct:.1f}% CPU  every {interval:g}s", no_wrap=True)
+    def show_self(self, cpu_pct: float, interval: float, paused: bool, pids: str = "") -> None:
+        label = Text(no_wrap=True, overflow="ellipsis")
+        if pids:
+            label.append(f"PID {pids}", style="bold")
+            label.append("  ")
+        label.append(f"ebpftop {cpu_pct:.1f}% CPU  every {interval:g}s")
         if paused:
             label.append("  PAUSED", style="bold reverse")
         self.query_one("#selfcpu", Static).update(label)

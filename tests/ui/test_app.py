@@ -10,9 +10,9 @@ from ebpftop.ui.syscalls_pane import SyscallsPane
 from tests.ui.scripted import HOSTILE, ScriptedSource, syscall_frame
 
 
-def make_app() -> tuple[EbpftopApp, ScriptedSource]:
+def make_app(pane: str = "syscalls") -> tuple[EbpftopApp, ScriptedSource]:
     source = ScriptedSource()
-    return EbpftopApp(Settings(), source), source
+    return EbpftopApp(Settings(), source, initial_pane=pane), source
 
 
 def cell_texts(table: DataTable, column: int) -> list[str]:
@@ -120,3 +120,77 @@ async def test_q_quits() -> None:
         await pilot.pause()
     assert app.return_code in (0, None)
     assert not app.is_running
+
+
+async def test_slash_filter_applies_valid_pids() -> None:
+    import os
+
+    app, source = make_app()
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.press("slash")
+        await pilot.press(*str(os.getpid()), "enter")
+        await pilot.pause()
+        assert source.pids == [frozenset({os.getpid()})]
+        assert app.pids == frozenset({os.getpid()})
+        assert not app.query_one("#filterbar").display
+
+
+async def test_filter_rejects_nonexistent_pid_and_keeps_previous() -> None:
+    app, source = make_app()
+    async with app.run_test(size=(120, 30)) as pilot:
+        app.set_pids(frozenset({1}))
+        await pilot.press("slash")
+        await pilot.press("ctrl+u", *"999999999", "enter")
+        await pilot.pause()
+        error = str(app.query_one("#filter-error").render())
+        assert "no process with PID 999999999" in error
+        assert app.query_one("#filterbar").display
+        assert app.pids == frozenset({1})
+        await pilot.press("escape")  # closes the prompt, filter unchanged
+        assert not app.query_one("#filterbar").display
+        assert app.pids == frozenset({1})
+
+
+async def test_escape_clears_filter() -> None:
+    app, source = make_app()
+    async with app.run_test(size=(120, 30)) as pilot:
+        app.set_pids(frozenset({1}))
+        await pilot.press("escape")
+        assert app.pids is None and source.pids[-1] is None
+
+
+async def test_f_filters_to_selected_process() -> None:
+    app, source = make_app()
+    async with app.run_test(size=(120, 30)) as pilot:
+        source.emit(syscall_frame())
+        await pilot.pause()
+        app.focus_active_pane()
+        await pilot.press("down", "f")
+        assert app.pids == frozenset({1337})
+
+
+async def test_help_lists_every_key() -> None:
+    app, source = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("question_mark")
+        await pilot.pause()
+        from ebpftop.ui.help import HelpScreen
+
+        assert isinstance(app.screen, HelpScreen)
+        shown = {key for key, _ in app.screen.bindings}
+        for expected in ("q", "space", "/", "s", "?", "+", "-", "1", "2"):
+            assert any(expected in k for k in shown), expected
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)
+
+
+async def test_brackets_switch_panes() -> None:
+    from ebpftop.ui.panes import PANES
+
+    app, source = make_app(pane=PANES[0][0])
+    async with app.run_test(size=(120, 30)) as pilot:
+        tabs = app.query_one("#tabs")
+        await pilot.press("right_square_bracket")
+        assert tabs.active == f"tab-{PANES[1 % len(PANES)][0]}"
+        await pilot.press("left_square_bracket", "left_square_bracket")
+        assert tabs.active == f"tab-{PANES[-1][0]}"

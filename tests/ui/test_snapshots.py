@@ -12,7 +12,7 @@ SIZE = (120, 30)
 
 def _app() -> tuple[EbpftopApp, ScriptedSource]:
     source = ScriptedSource()
-    return EbpftopApp(Settings(), source), source
+    return EbpftopApp(Settings(), source, initial_pane="syscalls"), source
 
 
 def test_syscalls_pane(snap_compare) -> None:  # type: ignore[no-untyped-def]
