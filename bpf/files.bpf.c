@@ -13,7 +13,8 @@
  *   write, pwrite64, writev, pwritev, pwritev2   bytes written to fd
  *   sendfile, copy_file_range                    read from one fd, written to another
  *   open, openat, openat2, creat                 new generation + the name given
- *   close, dup*, fcntl(F_DUPFD*)                 new generation: named by /proc
+ *   close                                        new generation: named by /proc
+ *   dup, dup2, dup3, fcntl(F_DUPFD*)             new generation named after the old fd
  *   socket, accept*, socketpair, pipe*, eventfd*, epoll_create*, timerfd_create,
  *   signalfd*, inotify_init*, memfd_create, pidfd_open, perf_event_open
  *                                                new generation typed by the call
@@ -28,6 +29,9 @@
  *   paths       LRU hash {tgid, fd, gen} -> {dfd, name}: CUMULATIVE until
  *               user space takes the record; it outlives the close, so files
  *               opened, used and closed between two reads are still named.
+ *   dups        LRU hash {tgid, fd, gen} -> {oldfd, oldgen}: CUMULATIVE until
+ *               user space takes it; what a dup'ed fd is a copy of, so a
+ *               shell's `open; dup2(fd, 1); close(fd)` still names fd 1.
  *   scratch     per-CPU array[1]: room for one name (too big for the stack).
  *   lost        per-CPU array[FL_LOST_SLOTS]: CUMULATIVE events not counted
  *               or not named, by cause (see files.h).
@@ -39,6 +43,7 @@
 BPF_PERCPU_HASH(stats, struct fl_key, struct fl_val, FL_MAX_ENTRIES);
 BPF_TABLE("lru_hash", struct fl_fd_key, struct fl_fd_val, fds, FL_MAX_FDS);
 BPF_TABLE("lru_hash", struct fl_key, struct fl_path, paths, FL_MAX_PATHS);
+BPF_TABLE("lru_hash", struct fl_key, struct fl_dup, dups, FL_MAX_DUPS);
 BPF_PERCPU_ARRAY(scratch, struct fl_path, 1);
 BPF_PERCPU_ARRAY(lost, u64, FL_LOST_SLOTS);
 BPF_ARRAY(filter_on, u32, 1);
@@ -133,6 +138,17 @@ static __always_inline void record_open(u32 tgid, s32 dfd, s32 fd, u64 name)
 		count_lost(FL_LOST_PATH);
 }
 
+static __always_inline void record_dup(u32 tgid, s32 oldfd, s32 newfd)
+{
+	struct fl_fd_key ok = { .tgid = tgid, .fd = oldfd };
+	struct fl_fd_val *ov = fds.lookup(&ok);
+	struct fl_dup d = { .oldfd = oldfd, .oldgen = ov ? ov->gen : 0 };
+	u64 gen = set_gen(tgid, newfd, FL_KIND_DUP);
+	struct fl_key dk = { .tgid = tgid, .fd = newfd, .gen = gen };
+	if (dups.update(&dk, &d) != 0)
+		count_lost(FL_LOST_PATH);
+}
+
 /* pipe/pipe2/socketpair return their two fds through user memory. */
 static __always_inline void new_pair(u32 tgid, u64 uptr, u64 kind)
 {
@@ -215,9 +231,12 @@ RAW_TRACEPOINT_PROBE(sys_exit)
 	case NR_fcntl: {
 		u64 cmd = a[(FL_PT_SI - FL_PT_ARGS) / 8];
 		if (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC)
-			set_gen(tgid, ret, FL_KIND_NONE);
+			record_dup(tgid, (s32)a[(FL_PT_DI - FL_PT_ARGS) / 8], ret);
 		break;
 	}
+	case NR_dup: case NR_dup2: case NR_dup3:
+		record_dup(tgid, (s32)a[(FL_PT_DI - FL_PT_ARGS) / 8], ret);
+		break;
 	case NR_pipe: case NR_pipe2:
 		new_pair(tgid, a[(FL_PT_DI - FL_PT_ARGS) / 8], kind);
 		break;

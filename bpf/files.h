@@ -41,6 +41,7 @@
 #define FL_KIND_SOCKET 2
 #define FL_KIND_PIPE 3
 #define FL_KIND_ANON 4
+#define FL_KIND_DUP 5		/* a copy of another fd: dups says which */
 
 /*
  * pt_regs member offsets, from the running kernel's BTF (the loader passes
@@ -117,6 +118,16 @@ struct fl_val {
 	u64 read_bytes;
 	u64 write_bytes;
 	char comm[EBPFTOP_COMM_LEN];	/* comm when the key was created */
+};
+
+#ifndef FL_MAX_DUPS
+#define FL_MAX_DUPS 4096	/* dup records not yet read by user space */
+#endif
+
+struct fl_dup {
+	s32 oldfd;	/* the fd this one was copied from... */
+	u32 _pad;
+	u64 oldgen;	/* ...in the generation it had then */
 };
 
 struct fl_path {

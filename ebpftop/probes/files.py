@@ -22,7 +22,7 @@ MAX_ENTRIES = 16384  # FL_MAX_ENTRIES: open files doing I/O per interval
 PATH_LEN = 512  # FL_PATH_LEN
 LOST_SLOTS = 3  # FL_LOST_SLOTS
 KIND_MASK = 7  # low FL_KIND_BITS of a generation: what started the fd
-KIND_NONE, KIND_OPEN = 0, 1
+KIND_NONE, KIND_OPEN, KIND_DUP = 0, 1, 5
 # FL_KIND_*: what the kernel saw create the fd, used when /proc can no longer tell.
 _KERNEL_KINDS = {2: m.SOCKET, 3: m.PIPE, 4: m.ANON}
 AT_FDCWD = -100
@@ -174,14 +174,37 @@ class FilesProbe(Probe):
         path = absolute(tgid, rec.dfd, name, self.proc)
         return type_of_path(path), decode(path)
 
-    def resolve(self, tgid: int, fd: int, gen: int) -> tuple[str, str]:
+    def _dup_name(self, tgid: int, fd: int, gen: int, depth: int) -> tuple[str, str] | None:
+        """The name of the fd a dup'ed fd was copied from, when the kernel saw where that one came from."""
+        dups = self.table("dups")
+        key = dups.Key(tgid, fd, gen)
+        try:
+            rec = dups[key]
+        except KeyError:
+            self._evicted += 1
+            return None
+        try:
+            del dups[key]
+        except KeyError:
+            pass
+        oldfd, oldgen = int(rec.oldfd), int(rec.oldgen)
+        if oldgen & KIND_MASK == KIND_NONE or depth > 8:
+            return None  # the source was never named either: ask /proc about this fd
+        named = self.resolve(tgid, oldfd, oldgen, depth + 1)
+        return None if named[0] == m.UNKNOWN else named
+
+    def resolve(self, tgid: int, fd: int, gen: int, depth: int = 0) -> tuple[str, str]:
         key = (tgid, fd, gen)
         hit = self._names.get(key)
         if hit is not None:
             self._names.move_to_end(key)
             return hit
         kind = gen & KIND_MASK
-        named = self._opened_name(tgid, fd, gen) if kind == KIND_OPEN else None
+        named = None
+        if kind == KIND_OPEN:
+            named = self._opened_name(tgid, fd, gen)
+        elif kind == KIND_DUP:
+            named = self._dup_name(tgid, fd, gen, depth)
         if named is None:
             if kind == KIND_OPEN:
                 self._evicted += 1  # opened while we watched, but its name is gone
@@ -212,13 +235,14 @@ class FilesProbe(Probe):
             for cpu in range(ncpus):
                 off = base + cpu * slot
                 r, w, rb, wb = _COUNTS.unpack_from(values, off)
-                if r or w:
-                    reads += r
-                    writes += w
-                    rbytes += rb
-                    wbytes += wb
-                    if not comm:
-                        comm = bytes(values[off + _COMM.start : off + _COMM.stop])
+                reads += r
+                writes += w
+                rbytes += rb
+                wbytes += wb
+                if not comm:
+                    # Only the CPU that created the key wrote its comm; the
+                    # other slots count from zero with an empty name.
+                    comm = bytes(values[off + _COMM.start : off + _COMM.stop]).rstrip(b"\0")
             if not (reads or writes):
                 continue
             kind, path = self.resolve(tgid, fd, gen)
