@@ -6,7 +6,7 @@ from ebpftop.model.frame import Frame, ProbeStatus
 from ebpftop.registry import SPECS
 from ebpftop.sampler import Sampler
 from ebpftop.settings import Settings
-from ebpftop.ui.source import FrameSink, StatusSink
+from ebpftop.ui.source import FrameSink, NoticeSink, StatusSink
 
 
 class LiveSource:
@@ -14,7 +14,7 @@ class LiveSource:
         self.settings = settings
         self.sampler: Sampler | None = None
 
-    def start(self, on_frame: FrameSink, on_status: StatusSink) -> None:
+    def start(self, on_frame: FrameSink, on_status: StatusSink, on_notice: NoticeSink) -> None:
         self.sampler = Sampler(
             SPECS,
             self.settings.probes,
@@ -23,6 +23,8 @@ class LiveSource:
             on_status=on_status,
             pids=self.settings.pids,
             stats=self.settings.bpf_stats,
+            settings=self.settings,
+            on_notice=on_notice,
         )
         self.sampler.start()
 
@@ -37,6 +39,10 @@ class LiveSource:
     def set_pids(self, pids: frozenset[int] | None) -> None:
         if self.sampler:
             self.sampler.set_pids(pids)
+
+    def set_iface(self, ifname: str, attach: bool) -> None:
+        if self.sampler:
+            self.sampler.set_iface(ifname, attach)
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop and wait until every probe is detached."""

@@ -16,9 +16,12 @@ class ProbeSpec:
     title: str
     probe: str  # "module:Class" under ebpftop.probes (imports bcc when built)
     model: str  # "module:Class" under ebpftop.model
+    # Probe constructor keyword -> Settings attribute it is built from.
+    settings_args: tuple[tuple[str, str], ...] = ()
 
-    def make_probe(self) -> Any:
-        return _load(self.probe)()
+    def make_probe(self, settings: Any = None) -> Any:
+        kwargs = {kw: getattr(settings, attr) for kw, attr in self.settings_args} if settings is not None else {}
+        return _load(self.probe)(**kwargs)
 
     def make_model(self) -> Any:
         return _load(self.model)()
@@ -55,7 +58,15 @@ SPECS: tuple[ProbeSpec, ...] = (
         "ebpftop.probes.proctree:ProcTreeProbe",
         "ebpftop.model.proctree:ProcTreeModel",
     ),
-    ProbeSpec("xdp", "xdp", "4", "XDP", "ebpftop.probes.xdp:XdpProbe", "ebpftop.model.xdp:XdpModel"),
+    ProbeSpec(
+        "xdp",
+        "xdp",
+        "4",
+        "XDP",
+        "ebpftop.probes.xdp:XdpProbe",
+        "ebpftop.model.xdp:XdpModel",
+        settings_args=(("ifaces", "xdp_ifaces"), ("mode", "xdp_mode")),
+    ),
 )
 
 BY_NAME = {s.name: s for s in SPECS}

@@ -18,6 +18,7 @@ from ebpftop.registry import ProbeSpec
 
 FrameSink = Callable[[Frame], None]
 StatusSink = Callable[[tuple[ProbeStatus, ...]], None]
+NoticeSink = Callable[[str], None]
 
 
 @dataclass(slots=True)
@@ -63,14 +64,18 @@ class Sampler(threading.Thread):
         pids: frozenset[int] | None = None,
         stats: str = "sampled",
         stats_every: int = 10,
+        settings: Any = None,
+        on_notice: NoticeSink | None = None,
     ) -> None:
         super().__init__(name="ebpftop-sampler", daemon=True)
         self._slots = {s.name: _Slot(s) for s in specs}
         for name in enabled:
             self._slots[name].wanted = True
         self.interval = interval
+        self._settings = settings  # handed to probes that take options (XDP interfaces)
         self._on_frame = on_frame
         self._on_status = on_status
+        self._on_notice = on_notice
         self._count = count
         self._pids = pids
         self._commands: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
@@ -100,6 +105,10 @@ class Sampler(threading.Thread):
 
     def set_pids(self, pids: frozenset[int] | None) -> None:
         self.command("pids", pids)
+
+    def set_iface(self, ifname: str, attach: bool) -> None:
+        """Attach or detach the XDP counter on one interface (the probe is switched on if it is off)."""
+        self.command("iface", ifname, attach)
 
     def stop(self, flush: bool = False) -> None:
         """Ask the thread to end; with flush, one last (partial-interval) frame is emitted first."""
@@ -185,11 +194,32 @@ class Sampler(threading.Thread):
                         self._enable(slot)
                 case ("interval", seconds):
                     self.interval = float(seconds)
+                case ("iface", ifname, attach) if "xdp" in self._slots:
+                    self._iface(self._slots["xdp"], ifname, attach)
                 case ("pids", pids):
                     self._pids = pids
                     for slot in self._slots.values():
                         if slot.probe is not None and slot.probe.enabled:
                             self._guard(slot, lambda s=slot: s.probe.set_pid_filter(self._pids))
+
+    def _iface(self, slot: _Slot, ifname: str, attach: bool) -> None:
+        if attach and (slot.probe is None or not slot.probe.enabled):
+            slot.wanted = True
+            self._enable(slot)
+        if slot.probe is None or not slot.probe.enabled:
+            self._notice(f"xdp probe is {slot.state}: {slot.reason or 'cannot attach'}")
+            return
+        method = slot.probe.attach_iface if attach else slot.probe.detach_iface
+        reason = self._guard(slot, lambda: method(ifname))
+        if reason:
+            self._notice(f"xdp {ifname}: {reason}")
+        else:
+            self._notice(f"xdp counter {'attached to' if attach else 'detached from'} {ifname}")
+        self._publish_status()
+
+    def _notice(self, text: str) -> None:
+        if self._on_notice is not None:
+            self._on_notice(text)
 
     def _publish_status(self) -> None:
         if self._on_status is not None:
@@ -198,7 +228,7 @@ class Sampler(threading.Thread):
     def _enable(self, slot: _Slot) -> None:
         if slot.probe is None:
             try:
-                slot.probe = slot.spec.make_probe()
+                slot.probe = slot.spec.make_probe(self._settings)
             except (ProbeError, ImportError, OSError) as exc:
                 slot.state, slot.reason = fr.UNAVAILABLE, str(exc)
                 self._publish_status()

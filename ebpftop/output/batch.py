@@ -45,6 +45,7 @@ def run(settings: Settings, out: TextIO = sys.stdout, err: TextIO = sys.stderr) 
         count=settings.count,
         pids=settings.pids,
         stats=settings.bpf_stats,
+        settings=settings,
     )
 
     def on_signal(signum: int, _frame: object) -> None:

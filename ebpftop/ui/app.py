@@ -15,11 +15,13 @@ from textual.widgets import Footer, TabbedContent, TabPane
 from ebpftop.model.frame import Frame, ProbeStatus
 from ebpftop.registry import SPECS, ProbeSpec
 from ebpftop.settings import Settings
+from ebpftop.model.sanitize import sanitize
 from ebpftop.pids import describe
 from ebpftop.ui.filterbar import FilterBar
 from ebpftop.ui.help import HelpScreen
 from ebpftop.ui.probebar import ProbeBar
 from ebpftop.ui.source import FrameSource
+from ebpftop.ui.xdp_pane import XdpPane
 from ebpftop.ui.panes import PANES
 
 INTERVAL_STEPS = (0.25, 0.5, 1.0, 2.0, 5.0, 10.0)
@@ -67,6 +69,13 @@ class EbpftopApp(App[int]):
         def can_replace(self, message: Message) -> bool:
             return isinstance(message, EbpftopApp.StatusChanged)
 
+    class Notice(Message):
+        """A one-line answer from the source (an interface attached, or why not)."""
+
+        def __init__(self, text: str) -> None:
+            super().__init__()
+            self.text = text
+
     def __init__(
         self,
         settings: Settings,
@@ -101,7 +110,7 @@ class EbpftopApp(App[int]):
         self._install_signal_handlers()
         self.show_self()
         self.focus_active_pane()
-        self.source.start(self.post_frame, self.post_status)
+        self.source.start(self.post_frame, self.post_status, self.post_notice)
 
     def focus_active_pane(self) -> None:
         """Keys like up/down act on the visible pane's table or tree, not on the tab strip."""
@@ -128,9 +137,18 @@ class EbpftopApp(App[int]):
     def post_status(self, statuses: tuple[ProbeStatus, ...]) -> None:
         self.post_message(self.StatusChanged(statuses))
 
+    def post_notice(self, text: str) -> None:
+        self.post_message(self.Notice(text))
+
     # -- handlers ------------------------------------------------------------
     def on_ebpftop_app_status_changed(self, message: StatusChanged) -> None:
         self.query_one(ProbeBar).show(message.statuses)
+
+    def on_ebpftop_app_notice(self, message: Notice) -> None:
+        self.notify(sanitize(message.text), timeout=4)
+
+    def on_xdp_pane_attach_toggle(self, message: XdpPane.AttachToggle) -> None:
+        self.source.set_iface(message.ifname, message.attach)
 
     def on_ebpftop_app_frame_ready(self, message: FrameReady) -> None:
         self.frame = message.frame

@@ -6,7 +6,7 @@ from ebpftop.model import frame as fr
 from ebpftop.model.frame import Frame, ProbeStatus
 from ebpftop.model.syscalls import SyscallCount, SyscallModel, SyscallSample
 from ebpftop.registry import SPECS
-from ebpftop.ui.source import FrameSink, StatusSink
+from ebpftop.ui.source import FrameSink, NoticeSink, StatusSink
 
 HOSTILE = "\x1b[2J[bold]x"
 
@@ -18,10 +18,11 @@ class ScriptedSource:
         self.toggled: list[str] = []
         self.intervals: list[float] = []
         self.pids: list[frozenset[int] | None] = []
+        self.ifaces: list[tuple[str, bool]] = []
         self.stopped = False
 
-    def start(self, on_frame: FrameSink, on_status: StatusSink) -> None:
-        self.on_frame, self.on_status = on_frame, on_status
+    def start(self, on_frame: FrameSink, on_status: StatusSink, on_notice: NoticeSink) -> None:
+        self.on_frame, self.on_status, self.on_notice = on_frame, on_status, on_notice
         on_status(tuple(ProbeStatus(s.name, fr.LIVE) for s in SPECS))
 
     def emit(self, frame: Frame) -> None:
@@ -36,6 +37,9 @@ class ScriptedSource:
 
     def set_pids(self, pids: frozenset[int] | None) -> None:
         self.pids.append(pids)
+
+    def set_iface(self, ifname: str, attach: bool) -> None:
+        self.ifaces.append((ifname, attach))
 
     def stop(self) -> None:
         self.stopped = True
