@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from collections.abc import Iterable
+from functools import partial
 from typing import Any
 
-from textual.app import App, ComposeResult
+from textual.app import App, ComposeResult, SystemCommand
+from textual.screen import Screen
 from textual.binding import Binding
 from textual.driver import Driver
 from textual.message import Message
@@ -266,6 +269,25 @@ class EbpftopApp(App[int]):
                 if isinstance(binding, Binding):
                     rows.append((binding.key_display or binding.key, f"{binding.description} ({_title} pane)"))
         return rows
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """The command palette offers every key's action too, plus Textual's own (themes, quit, keys)."""
+        yield from super().get_system_commands(screen)
+        for binding in self.BINDINGS:
+            assert isinstance(binding, Binding)
+            if binding.action in ("quit",):
+                continue
+            keys = binding.key_display or binding.key
+            yield SystemCommand(
+                f"{binding.description} ({keys})",
+                f"ebpftop: {binding.description.lower()}",
+                partial(self.call_next, self.run_action, binding.action),
+            )
+        for key, title, _widget in PANES:
+            yield SystemCommand(f"Show the {title} pane", f"switch to the {title} tab", partial(self._show_pane, key))
+
+    def _show_pane(self, key: str) -> None:
+        self.query_one("#tabs", TabbedContent).active = f"tab-{key}"
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.key_bindings()))

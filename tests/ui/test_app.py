@@ -194,3 +194,43 @@ async def test_brackets_switch_panes() -> None:
         assert tabs.active == f"tab-{PANES[1 % len(PANES)][0]}"
         await pilot.press("left_square_bracket", "left_square_bracket")
         assert tabs.active == f"tab-{PANES[-1][0]}"
+
+
+async def test_command_palette_offers_every_action() -> None:
+    app, source = make_app()
+    async with app.run_test(size=(120, 30)):
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        for needle in ("Pause", "Filter", "Sort", "Help", "Syscalls (2)", "Show the Syscalls pane", "Theme"):
+            assert any(needle.lower() in t.lower() for t in titles), needle
+
+
+async def test_palette_command_runs_the_action() -> None:
+    app, source = make_app()
+    async with app.run_test(size=(120, 30)) as pilot:
+        command = next(c for c in app.get_system_commands(app.screen) if c.title.startswith("Pause"))
+        command.callback()
+        await pilot.pause()
+        assert app.paused
+
+
+async def test_xdp_attach_key_reaches_the_source() -> None:
+    from ebpftop.ui.xdp_pane import XdpPane
+
+    app, source = make_app(pane="xdp")
+    async with app.run_test(size=(120, 30)) as pilot:
+        app.query_one(XdpPane).post_message(XdpPane.AttachToggle("lo", attach=True))
+        await pilot.pause()
+        assert source.ifaces == [("lo", True)]
+
+
+async def test_small_and_large_terminals_and_resizes() -> None:
+    app, source = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        source.emit(syscall_frame())
+        await pilot.pause()
+        for size in ((200, 60), (10, 5), (80, 24)):
+            await pilot.resize_terminal(*size)
+            source.emit(syscall_frame())
+            await pilot.pause()
+        assert app.is_running
+        assert app.query_one("#syscalls-table", DataTable).row_count == 4
