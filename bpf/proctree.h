@@ -12,13 +12,15 @@
 
 #include "ebpftop.h"
 
-/* Documented argv limit: the first PT_MAX_ARGS arguments, each up to
- * PT_ARG_LEN bytes; anything beyond sets a PT_ARGV_* truncation flag. */
-#ifndef PT_MAX_ARGS
-#define PT_MAX_ARGS 16
-#endif
-#ifndef PT_ARG_LEN
-#define PT_ARG_LEN 128
+/*
+ * Documented argv limit: the kernel side copies the first PT_ARGV_AREA bytes
+ * of the new program's argument strings (NUL-separated, as the kernel laid
+ * them out); user space then keeps the first 16 arguments of up to 128 bytes
+ * each (ebpftop/probes/proctree.py) and marks anything beyond as truncated.
+ * PT_ARGV_AREA must be a power of two.
+ */
+#ifndef PT_ARGV_AREA
+#define PT_ARGV_AREA 4096
 #endif
 /* Executable path as the exec tracepoint gives it (longer paths are cut). */
 #ifndef PT_FILENAME_LEN
@@ -28,28 +30,12 @@
 #ifndef PT_RINGBUF_PAGES
 #define PT_RINGBUF_PAGES 1024
 #endif
-/* Threads between execve() entry and the exec tracepoint (LRU). */
-#ifndef PT_STASH_ENTRIES
-#define PT_STASH_ENTRIES 1024
-#endif
-
-/* Each stored argument with its NUL: PT_ARG_LEN + 1 bytes at most. */
-#define PT_ARGS_SIZE (PT_MAX_ARGS * (PT_ARG_LEN + 1))
-/* A power of two minus one >= PT_ARGS_SIZE: offsets into args are masked with
- * it so the verifier sees a bound it can prove (the loader computes it). */
-#ifndef PT_ARGS_MASK
-#define PT_ARGS_MASK 4095
-#endif
-
 #define PT_FORK 1
 #define PT_EXEC 2
 #define PT_EXIT 3
 
 /* pt_hdr.flags of an exec record */
-#define PT_ARGV_MORE_ARGS 1	/* more than PT_MAX_ARGS arguments */
-#define PT_ARGV_LONG_ARG 2	/* an argument longer than PT_ARG_LEN */
-#define PT_ARGV_MISSING 4	/* no execve/execveat entry seen (kernel exec, evicted) */
-#define PT_ARGV_FAULT 8		/* the argv array could not be read */
+#define PT_ARGV_FAULT 1		/* the argument strings could not be read */
 
 struct pt_hdr {
 	u32 type;	/* PT_FORK, PT_EXEC, PT_EXIT */
@@ -64,10 +50,9 @@ struct pt_hdr {
 struct pt_exec {
 	struct pt_hdr hdr;
 	char filename[PT_FILENAME_LEN];
-	u32 argc;	/* arguments stored in args */
-	u32 args_len;	/* bytes used in args: argc NUL-terminated strings */
-	/* Room for one over-long read (PT_ARG_LEN + 2) at any masked offset. */
-	char args[PT_ARGS_MASK + 1 + PT_ARG_LEN + 2];
+	u32 args_total;	/* length of the whole argument area (mm arg_end - arg_start) */
+	u32 args_len;	/* bytes of it copied into args */
+	char args[PT_ARGV_AREA];
 };
 
 #endif /* PROCTREE_H */

@@ -17,58 +17,113 @@ from ebpftop.probes.base import Probe, ProbeError
 VMLINUX_BTF = Path("/sys/kernel/btf/vmlinux")
 EXIT_FORMAT = Path("/sys/kernel/tracing/events/sched/sched_process_exit/format")
 
-# Limits of bpf/proctree.h, passed as -D so both sides agree.
+# Documented argv limit: the first MAX_ARGS arguments of up to ARG_LEN bytes
+# each; the kernel copies the first ARGV_AREA bytes of the argument strings.
 MAX_ARGS = 16
 ARG_LEN = 128
+ARGV_AREA = 4096  # bytes, power of two; 16 x (128 + NUL) fits with room to spare
 FILENAME_LEN = 256
-ARGS_MASK = (1 << (MAX_ARGS * (ARG_LEN + 1) - 1).bit_length()) - 1  # see PT_ARGS_MASK
 RINGBUF_PAGES = 1024  # 4 MiB: ~9000 short processes per interval
 
 # struct pt_hdr {u32 type, pid, ppid; s32 aux; u64 time_ns; u64 flags; char comm[16];}
 _HDR = struct.Struct("<IIIiQQ16s")
-_EXEC_TAIL = struct.Struct(f"<{FILENAME_LEN}sII")  # filename, argc, args_len; args follow
+_EXEC_TAIL = struct.Struct(f"<{FILENAME_LEN}sII")  # filename, args_total, args_len; args follow
 _TYPES = {1: FORK, 2: EXEC, 3: EXIT}
-_ARGV_MORE_ARGS, _ARGV_LONG_ARG = 1, 2
+_ARGV_FAULT = 1
 
-_BTF_KIND_STRUCT = 4
+
+def split_argv(area: bytes, total: int) -> tuple[tuple[str, ...], bool]:
+    """The kernel's NUL-separated argument area to (argv within the limit, truncated?).
+
+    ``area`` is the copied prefix of an area ``total`` bytes long; a cut area
+    ends in a partial argument, which is kept (cut) and marks the result.
+    """
+    cut = total > len(area)
+    parts = area.split(b"\0")
+    if not cut and parts and parts[-1] == b"":
+        parts.pop()  # the NUL after the last argument
+    truncated = cut or len(parts) > MAX_ARGS or any(len(p) > ARG_LEN for p in parts[:MAX_ARGS])
+    return tuple(decode(p[:ARG_LEN]) for p in parts[:MAX_ARGS]), truncated
+
+
+_BTF_STRUCT, _BTF_UNION = 4, 5
+_BTF_MODIFIERS = (8, 9, 10, 11, 18)  # typedef, volatile, const, restrict, type_tag
 # Bytes after struct btf_type for each kind: (fixed, per vlen entry).
 _BTF_EXTRA = {1: (4, 0), 3: (12, 0), 4: (0, 12), 5: (0, 12), 6: (0, 8), 13: (0, 8), 14: (4, 0), 15: (0, 12), 17: (4, 0), 19: (0, 12)}
 
 
+class _Btf:
+    """Just enough of a BTF reader to find struct member offsets (anonymous members included)."""
+
+    def __init__(self, data: bytes) -> None:
+        magic, _ver, _flags, hdr_len, type_off, type_len, str_off, _str_len = struct.unpack_from("<HBBIIIII", data, 0)
+        if magic != 0xEB9F:
+            raise ProbeError("not BTF")
+        self.data = data
+        self.strings = hdr_len + str_off
+        self.pos: list[int] = [0]  # type id -> offset of its btf_type; id 0 is void
+        self.by_name: dict[str, int] = {}
+        pos, end = hdr_len + type_off, hdr_len + type_off + type_len
+        unpack = struct.Struct("<III").unpack_from
+        extra = _BTF_EXTRA
+        while pos < end:
+            name_off, info, _size = unpack(data, pos)
+            kind, vlen = (info >> 24) & 0x1F, info & 0xFFFF
+            if kind == _BTF_STRUCT and name_off:
+                self.by_name.setdefault(self.name(name_off), len(self.pos))
+            self.pos.append(pos)
+            fixed, per = extra.get(kind, (0, 0))
+            pos += 12 + fixed + per * vlen
+
+    def name(self, off: int) -> str:
+        start = self.strings + off
+        return self.data[start : self.data.index(b"\0", start)].decode()
+
+    def _resolve(self, type_id: int) -> tuple[int, int]:
+        """Follow typedef/const/volatile to the real type: (id, kind)."""
+        for _ in range(32):
+            _n, info, ref = struct.unpack_from("<III", self.data, self.pos[type_id])
+            kind = (info >> 24) & 0x1F
+            if kind not in _BTF_MODIFIERS:
+                return type_id, kind
+            type_id = ref
+        return type_id, 0
+
+    def members(self, type_id: int, base: int = 0) -> dict[str, int]:
+        """Byte offset of every named member, anonymous structs and unions flattened in (base in bits)."""
+        _n, info, _size = struct.unpack_from("<III", self.data, self.pos[type_id])
+        vlen, kflag = info & 0xFFFF, info >> 31
+        out: dict[str, int] = {}
+        at = self.pos[type_id] + 12
+        for i in range(vlen):
+            m_name, m_type, m_off = struct.unpack_from("<III", self.data, at + 12 * i)
+            bits = base + (m_off & 0xFFFFFF if kflag else m_off)
+            if m_name:
+                out.setdefault(self.name(m_name), bits // 8)
+            else:
+                tid, kind = self._resolve(m_type)
+                if kind in (_BTF_STRUCT, _BTF_UNION):
+                    for k, v in self.members(tid, bits).items():
+                        out.setdefault(k, v)
+        return out
+
+
+@cache
+def _vmlinux(path: Path) -> _Btf:
+    return _Btf(path.read_bytes())
+
+
 @cache
 def struct_offsets(struct_name: str, path: Path = VMLINUX_BTF) -> dict[str, int]:
-    """Byte offsets of a struct's named members, read from the running kernel's BTF.
-
-    Stops at the first struct of that name (task_struct is one of the first
-    types), so this costs well under a millisecond.
-    """
-    data = path.read_bytes()
-    magic, _ver, _flags, hdr_len, type_off, type_len, str_off, _str_len = struct.unpack_from("<HBBIIIII", data, 0)
-    if magic != 0xEB9F:
-        raise ProbeError(f"{path}: not BTF")
-    types = hdr_len + type_off
-    strings = hdr_len + str_off
-
-    def name(off: int) -> str:
-        end = data.index(b"\0", strings + off)
-        return data[strings + off : end].decode()
-
-    pos, end = types, types + type_len
-    while pos < end:
-        name_off, info, _size = struct.unpack_from("<III", data, pos)
-        kind, vlen, kflag = (info >> 24) & 0x1F, info & 0xFFFF, info >> 31
-        pos += 12
-        fixed, per = _BTF_EXTRA.get(kind, (0, 0))
-        if kind == _BTF_KIND_STRUCT and name(name_off) == struct_name:
-            out = {}
-            for i in range(vlen):
-                m_name, _m_type, m_off = struct.unpack_from("<III", data, pos + 12 * i)
-                bits = m_off & 0xFFFFFF if kflag else m_off
-                if m_name:
-                    out[name(m_name)] = bits // 8
-            return out
-        pos += fixed + per * vlen
-    raise ProbeError(f"struct {struct_name} not in {path}")
+    """Byte offsets of a struct's members (anonymous ones flattened), from the running kernel's BTF."""
+    try:
+        btf = _vmlinux(path)
+    except ProbeError as exc:
+        raise ProbeError(f"{path}: {exc}") from None
+    type_id = btf.by_name.get(struct_name)
+    if type_id is None:
+        raise ProbeError(f"struct {struct_name} not in {path}")
+    return btf.members(type_id)
 
 
 def exit_has_group_dead(path: Path = EXIT_FORMAT) -> bool:
@@ -77,11 +132,6 @@ def exit_has_group_dead(path: Path = EXIT_FORMAT) -> bool:
         return "group_dead" in path.read_text()
     except OSError:
         return False
-
-
-def _split_args(raw: bytes, argc: int) -> tuple[str, ...]:
-    parts = raw.split(b"\0")[:argc]
-    return tuple(decode(p) for p in parts)
 
 
 class _BootClock:
@@ -159,16 +209,17 @@ class ProcTreeProbe(Probe):
         return None
 
     def cflags(self) -> list[str]:
-        task = struct_offsets("task_struct")
+        task, mm = struct_offsets("task_struct"), struct_offsets("mm_struct")
         flags = [
             f"-DTASK_EXIT_CODE_OFF={task['exit_code']}",
             f"-DTASK_REAL_PARENT_OFF={task['real_parent']}",
             f"-DTASK_TGID_OFF={task['tgid']}",
-            f"-DPT_MAX_ARGS={MAX_ARGS}",
-            f"-DPT_ARG_LEN={ARG_LEN}",
+            f"-DTASK_MM_OFF={task['mm']}",
+            f"-DMM_ARG_START_OFF={mm['arg_start']}",
+            f"-DMM_ARG_END_OFF={mm['arg_end']}",
+            f"-DPT_ARGV_AREA={ARGV_AREA}",
             f"-DPT_FILENAME_LEN={FILENAME_LEN}",
             f"-DPT_RINGBUF_PAGES={self.ringbuf_pages}",
-            f"-DPT_ARGS_MASK={ARGS_MASK}",
         ]
         if exit_has_group_dead():
             flags.append("-DPT_HAS_GROUP_DEAD")
@@ -208,9 +259,9 @@ class ProcTreeProbe(Probe):
             code, sig, core = decode_status(aux)
             return ProcEvent(EXIT, pid, ppid, decode(comm), when, exit_code=code, signal=sig, core=core)
         if typ == EXEC and len(rec) >= _HDR.size + _EXEC_TAIL.size:
-            filename, argc, args_len = _EXEC_TAIL.unpack_from(rec, _HDR.size)
+            filename, total, args_len = _EXEC_TAIL.unpack_from(rec, _HDR.size)
             start = _HDR.size + _EXEC_TAIL.size
-            args = rec[start : start + args_len]
+            argv, truncated = split_argv(rec[start : start + args_len], total)
             return ProcEvent(
                 EXEC,
                 pid,
@@ -218,8 +269,8 @@ class ProcTreeProbe(Probe):
                 decode(comm),
                 when,
                 filename=decode(filename),
-                argv=_split_args(args, argc),
-                argv_truncated=bool(flags & (_ARGV_MORE_ARGS | _ARGV_LONG_ARG)),
+                argv=argv,
+                argv_truncated=truncated or bool(flags & _ARGV_FAULT),
             )
         return None
 

@@ -263,3 +263,21 @@ def test_model_module_stays_pure() -> None:
     code = "import sys, ebpftop.model.proctree\nprint(','.join(n for n in ('bcc', 'textual', 'psutil') if n in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == ""
+
+
+def test_split_argv_applies_the_documented_limit() -> None:
+    from ebpftop.probes.proctree import ARG_LEN, MAX_ARGS, split_argv
+
+    area = b"/bin/true\0a\0\0b\0"
+    assert split_argv(area, len(area)) == (("/bin/true", "a", "", "b"), False)
+    full = [bytes([97 + i]) * ARG_LEN for i in range(MAX_ARGS)]
+    area = b"\0".join(full) + b"\0"
+    assert split_argv(area, len(area)) == (tuple(a.decode() for a in full), False)
+    more = area + b"17th\0"
+    assert split_argv(more, len(more)) == (tuple(a.decode() for a in full), True)
+    long = b"x" * (ARG_LEN + 1) + b"\0"
+    assert split_argv(long, len(long)) == (("x" * ARG_LEN,), True)
+    # The kernel copied only a prefix of the area: the cut argument is kept, marked.
+    assert split_argv(b"ls\0-l", 100) == (("ls", "-l"), True)
+    assert split_argv(b"\xff\x1b\0", 3) == (("\udcff\x1b",), False)
+    assert split_argv(b"", 0) == ((), False)
