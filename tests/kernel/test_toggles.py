@@ -1,0 +1,79 @@
+"""Probe toggles are real: off unloads a probe's programs from the kernel, on loads them again."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from ebpftop.model import frame as fr
+from ebpftop.model.frame import ProbeStatus
+from ebpftop.registry import NAMES, SPECS
+from ebpftop.sampler import Sampler
+from ebpftop.settings import Settings
+from tests.kernel.helpers import loaded_prog_ids, wait_progs_gone
+
+
+class Watcher:
+    def __init__(self) -> None:
+        self.states: dict[str, str] = {}
+        self.changed = threading.Condition()
+
+    def on_status(self, statuses: tuple[ProbeStatus, ...]) -> None:
+        with self.changed:
+            self.states = {s.name: s.state for s in statuses}
+            self.changed.notify_all()
+
+    def wait(self, name: str, state: str, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        with self.changed:
+            while self.states.get(name) != state:
+                left = deadline - time.monotonic()
+                assert left > 0, f"{name} never became {state} (is {self.states.get(name)})"
+                self.changed.wait(left)
+
+
+def probe_ids(sampler: Sampler, name: str) -> set[int]:
+    probe = sampler._slots[name].probe  # the test looks inside: it asks the kernel about these ids
+    return set(probe.prog_ids()) if probe is not None and probe.enabled else set()
+
+
+@pytest.fixture
+def sampler():  # type: ignore[no-untyped-def]
+    watcher = Watcher()
+    s = Sampler(SPECS, NAMES, 0.5, on_frame=lambda f: None, on_status=watcher.on_status, settings=Settings())
+    s.watcher = watcher  # type: ignore[attr-defined]
+    s.start()
+    for name in NAMES:
+        watcher.wait(name, fr.LIVE)
+    yield s
+    s.stop()
+    s.join(30)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_toggle_off_unloads_and_on_reloads(sampler: Sampler, name: str) -> None:
+    watcher = sampler.watcher  # type: ignore[attr-defined]
+    before = probe_ids(sampler, name)
+    assert before and before <= loaded_prog_ids()
+    sampler.toggle(name)
+    watcher.wait(name, fr.OFF)
+    assert wait_progs_gone(before) == set()
+    sampler.toggle(name)
+    watcher.wait(name, fr.LIVE)
+    after = probe_ids(sampler, name)
+    assert after and after <= loaded_prog_ids() and not (after & before)
+
+
+def test_stopping_the_sampler_unloads_everything() -> None:
+    watcher = Watcher()
+    s = Sampler(SPECS, NAMES, 0.5, on_frame=lambda f: None, on_status=watcher.on_status, settings=Settings())
+    s.start()
+    for name in NAMES:
+        watcher.wait(name, fr.LIVE)
+    ids = set().union(*(probe_ids(s, n) for n in NAMES))
+    assert ids
+    s.stop()
+    s.join(30)
+    assert wait_progs_gone(ids) == set()
