@@ -49,7 +49,18 @@ def split_argv(area: bytes, total: int) -> tuple[tuple[str, ...], bool]:
 _BTF_STRUCT, _BTF_UNION = 4, 5
 _BTF_MODIFIERS = (8, 9, 10, 11, 18)  # typedef, volatile, const, restrict, type_tag
 # Bytes after struct btf_type for each kind: (fixed, per vlen entry).
-_BTF_EXTRA = {1: (4, 0), 3: (12, 0), 4: (0, 12), 5: (0, 12), 6: (0, 8), 13: (0, 8), 14: (4, 0), 15: (0, 12), 17: (4, 0), 19: (0, 12)}
+_BTF_EXTRA = {
+    1: (4, 0),  # int
+    3: (12, 0),  # array
+    4: (0, 12),  # struct
+    5: (0, 12),  # union
+    6: (0, 8),  # enum
+    13: (0, 8),  # func_proto
+    14: (4, 0),  # var
+    15: (0, 12),  # datasec
+    17: (4, 0),  # decl_tag
+    19: (0, 12),  # enum64
+}
 
 
 class _Btf:

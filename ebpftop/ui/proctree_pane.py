@@ -111,7 +111,8 @@ class ProcTreePane(Vertical):
         else:
             line = Text(no_wrap=True, overflow="ellipsis")
             line.append(f"{data.live:,} processes  ·  {data.exited:,} exited  ·  ")
-            line.append(f"{si(data.forks_per_s)} forks/s  {si(data.execs_per_s)} execs/s  {si(data.exits_per_s)} exits/s")
+            line.append(f"{si(data.forks_per_s)} forks/s  {si(data.execs_per_s)} execs/s  ")
+            line.append(f"{si(data.exits_per_s)} exits/s")
             line.append(f"  ·  sort: {SORTS[self.sort_index][0]}{' ▲' if self.reverse else ''}")
             if data.lost_total:
                 line.append(f"  ·  {data.lost_total:,} events lost", style="bold")
@@ -213,7 +214,9 @@ class ProcTreePane(Vertical):
             if v.key not in self._seen and v.pid in COLLAPSED_BY_DEFAULT:
                 self._collapsed.add(v.key)
             self._seen.add(v.key)
-            nodes[v.key] = parent.add(self._label(v, colors), data=v.key, expand=v.key not in self._collapsed, allow_expand=bool(v.children))
+            nodes[v.key] = parent.add(
+                self._label(v, colors), data=v.key, expand=v.key not in self._collapsed, allow_expand=bool(v.children)
+            )
         self._tree_nodes = nodes
         self._seen &= set(nodes)
         self._collapsed &= set(nodes)

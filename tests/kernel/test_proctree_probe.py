@@ -120,8 +120,15 @@ def test_threads_are_not_nodes_in_the_model() -> None:
     try:
         model.update(probe.read(), 0.1)
         proc = subprocess.Popen(
-            [sys.executable, "-c", "import threading, time\nts=[threading.Thread(target=time.sleep, args=(1,)) for _ in range(20)]\n"
-             "[t.start() for t in ts]\nimport sys; sys.stdout.write('up\\n'); sys.stdout.flush()\n[t.join() for t in ts]"],
+            [
+                sys.executable,
+                "-c",
+                "import sys, threading, time\n"
+                "ts = [threading.Thread(target=time.sleep, args=(1,)) for _ in range(20)]\n"
+                "[t.start() for t in ts]\n"
+                "sys.stdout.write('up\\n'); sys.stdout.flush()\n"
+                "[t.join() for t in ts]",
+            ],
             stdout=subprocess.PIPE,
         )
         assert proc.stdout is not None and proc.stdout.readline() == b"up\n"

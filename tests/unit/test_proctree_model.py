@@ -17,6 +17,7 @@ from ebpftop.model.proctree import (
     ProcEvent,
     ProcSample,
     ProcSeed,
+    ProcTree,
     ProcTreeModel,
     decode_status,
     signal_name,
@@ -30,11 +31,18 @@ SEED = (
 )
 
 
-def first(model: ProcTreeModel, events: tuple[ProcEvent, ...] = (), now: float = T0, lost: int = 0):  # type: ignore[no-untyped-def]
+def first(model: ProcTreeModel, events: tuple[ProcEvent, ...] = (), now: float = T0, lost: int = 0) -> ProcTree:
     return model.update(ProcSample(events, lost, now, seed=SEED, scan_time=T0 - 0.01), 1.0)
 
 
-def step(model: ProcTreeModel, events: tuple[ProcEvent, ...], now: float, lost: int = 0, elapsed: float = 1.0, pids=None):  # type: ignore[no-untyped-def]
+def step(
+    model: ProcTreeModel,
+    events: tuple[ProcEvent, ...],
+    now: float,
+    lost: int = 0,
+    elapsed: float = 1.0,
+    pids: frozenset[int] | None = None,
+) -> ProcTree:
     return model.update(ProcSample(events, lost, now), elapsed, pids)
 
 
@@ -260,7 +268,10 @@ def test_zombie_in_seed_is_exited() -> None:
 
 
 def test_model_module_stays_pure() -> None:
-    code = "import sys, ebpftop.model.proctree\nprint(','.join(n for n in ('bcc', 'textual', 'psutil') if n in sys.modules))"
+    code = (
+        "import sys, ebpftop.model.proctree\n"
+        "print(','.join(n for n in ('bcc', 'textual', 'psutil') if n in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == ""
 
