@@ -52,7 +52,7 @@ def run(settings: Settings, out: TextIO = sys.stdout, err: TextIO = sys.stderr) 
         # Flush the partial interval so Ctrl-C never loses counted events.
         sampler.stop(flush=True)
 
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
         signal.signal(sig, on_signal)
     sampler.start()
     while sampler.is_alive():

@@ -128,7 +128,7 @@ class EbpftopApp(App[int]):
     def _install_signal_handlers(self) -> None:
         try:
             loop = asyncio.get_running_loop()
-            for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+            for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT, signal.SIGQUIT):
                 loop.add_signal_handler(sig, self.exit)
         except (NotImplementedError, RuntimeError, ValueError):
             pass  # not the main thread (tests): the runner owns signals
