@@ -7,9 +7,9 @@ seconds; nothing here reads a clock, /proc or the kernel.
 A process is a node keyed by (pid, start time), so a reused PID becomes a new
 node. Threads are never nodes. An exited process stays, with its lifetime and
 how it ended, for ``linger`` seconds after its exit and then goes. Live
-children of an exiting process are re-parented the way the kernel does: to
-init (PID 1) unless a later event of that child names its real parent (a
-subreaper), which is then believed.
+children of an exiting process move to init (PID 1) at once, and then to the
+parent the kernel really gave them (a subreaper, say) as soon as the probe
+reports it (``ProcSample.reparents``) or a later event of theirs names it.
 """
 
 from __future__ import annotations
@@ -112,6 +112,9 @@ class ProcSample:
     now: float  # epoch seconds at the read
     seed: tuple[ProcSeed, ...] | None = None
     scan_time: float = 0.0  # epoch seconds when the seed was read
+    # (pid, new ppid) of orphans: children of processes that exited in this
+    # sample, with the parent the kernel gave them (init or a subreaper).
+    reparents: tuple[tuple[int, int], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,11 +171,8 @@ class ProcTree:
 
     def find(self, pid: int) -> ProcView | None:
         """The live process with this PID, else the latest exited one."""
-        best = None
-        for node in self.walk():
-            if node.pid == pid and (best is None or not node.exited or node.start > best.start and best.exited):
-                best = node
-        return best
+        matches = [v for v in self.walk() if v.pid == pid]
+        return max(matches, key=lambda v: (not v.exited, v.start), default=None)
 
     def to_json(self) -> dict[str, Any]:
         return {"events": [e.to_json() for e in self.events], "lost": self.lost, "lost_total": self.lost_total}
@@ -394,6 +394,10 @@ class ProcTreeModel:
             forks += ev.type == FORK
             execs += ev.type == EXEC
             exits += ev.type == EXIT
+        for pid, ppid in sample.reparents:
+            key = self._live.get(pid)
+            if key is not None and self._nodes[key].ppid != ppid:
+                self._attach(self._nodes[key], ppid)
         lost = sample.lost - self._lost_prev if sample.lost >= self._lost_prev else sample.lost
         self._lost_prev = sample.lost
 

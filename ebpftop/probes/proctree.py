@@ -197,6 +197,65 @@ def scan_processes(clock: _BootClock) -> tuple[tuple[ProcSeed, ...], float]:
     return tuple(seeds), scan_time
 
 
+def read_ppid(pid: int) -> int | None:
+    """A process's parent now, from /proc (None if it is gone)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_bytes()
+    except OSError:
+        return None
+    return int(stat[stat.rindex(b")") + 2 :].split()[1])
+
+
+class _Orphans:
+    """pid -> ppid of running processes, from the seed and the events, to spot orphans.
+
+    When a process exits the kernel hands its children to init or the nearest
+    subreaper; the event stream does not say which, so the children's new
+    parent is read from /proc once, at the end of the read that saw the exit.
+    """
+
+    def __init__(self, seed: tuple[ProcSeed, ...]) -> None:
+        self.parent: dict[int, int] = {}
+        self.children: dict[int, set[int]] = {}
+        for s in seed:
+            self._set(s.pid, s.ppid)
+
+    def _set(self, pid: int, ppid: int) -> None:
+        old = self.parent.get(pid)
+        if old is not None:
+            self.children.get(old, set()).discard(pid)
+        self.parent[pid] = ppid
+        self.children.setdefault(ppid, set()).add(pid)
+
+    def _drop(self, pid: int) -> set[int]:
+        old = self.parent.pop(pid, None)
+        if old is not None:
+            self.children.get(old, set()).discard(pid)
+        return self.children.pop(pid, set())
+
+    def reconcile(self, events: tuple[ProcEvent, ...], ppid_of: Any = read_ppid) -> tuple[tuple[int, int], ...]:
+        """Follow the events; return (pid, new ppid) for every child of an exited process still alive."""
+        pending: set[int] = set()
+        for ev in events:
+            if ev.type == FORK:
+                self._drop(ev.pid)
+                pending.discard(ev.pid)
+                self._set(ev.pid, ev.ppid)
+            elif ev.type == EXEC:
+                if ev.ppid:
+                    self._set(ev.pid, ev.ppid)
+            elif ev.type == EXIT:
+                pending.discard(ev.pid)
+                pending |= self._drop(ev.pid)
+        moved = []
+        for pid in sorted(pending):
+            ppid = ppid_of(pid)
+            if ppid is not None and pid in self.parent:
+                self._set(pid, ppid)
+                moved.append((pid, ppid))
+        return tuple(moved)
+
+
 class ProcTreeProbe(Probe):
     name = "proctree"
     source = "proctree.bpf.c"
@@ -213,6 +272,7 @@ class ProcTreeProbe(Probe):
         self._scan_time = 0.0
         self._clock = _BootClock()
         self._cb: Any = None
+        self._orphans = _Orphans(())
 
     def available(self) -> str | None:
         if not VMLINUX_BTF.exists():
@@ -252,6 +312,7 @@ class ProcTreeProbe(Probe):
         self.table("events").open_ring_buffer(on_event)
         self._clock.sync()
         self._seed, self._scan_time = scan_processes(self._clock)
+        self._orphans = _Orphans(self._seed)
 
     def detach(self, bpf: Any) -> None:
         self._raw.clear()
@@ -293,7 +354,10 @@ class ProcTreeProbe(Probe):
         self._clock.sync()
         events = tuple(e for e in map(self._parse, raw) if e is not None)
         seed, self._seed = self._seed, None
-        return ProcSample(events, self.lost(), time.time(), seed=seed, scan_time=self._scan_time)
+        reparents = self._orphans.reconcile(events)
+        return ProcSample(
+            events, self.lost(), time.time(), seed=seed, scan_time=self._scan_time, reparents=reparents
+        )
 
     def _sum(self, name: str) -> int:
         if self._bpf is None:

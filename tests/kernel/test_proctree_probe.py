@@ -143,6 +143,44 @@ def test_threads_are_not_nodes_in_the_model() -> None:
         probe.disable()
 
 
+SUBREAPER = r"""
+import ctypes, os, subprocess, sys
+ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+sh = subprocess.Popen(["sh", "-c", "sleep 30 & echo $!; exit 0"], stdout=subprocess.PIPE, text=True)
+orphan = sh.stdout.readline().strip()
+sh.wait()
+print(orphan, flush=True)
+os.wait()  # the orphan is ours now
+"""
+
+
+def test_orphan_is_reconciled_to_its_subreaper() -> None:
+    """sh exits leaving `sleep` behind: the kernel gives it to the subreaper, and so does the tree."""
+    from ebpftop.model.proctree import ProcTreeModel
+    from ebpftop.probes.proctree import ProcTreeProbe
+
+    probe, model = ProcTreeProbe(), ProcTreeModel(linger=60.0)
+    probe.enable()
+    try:
+        model.update(probe.read(), 0.1)
+        helper = subprocess.Popen([sys.executable, "-c", SUBREAPER], stdout=subprocess.PIPE, text=True)
+        assert helper.stdout is not None
+        orphan = int(helper.stdout.readline())
+        tree = model.update(probe.read(), 0.1)
+        node = tree.find(orphan)
+        assert node is not None and not node.exited
+        assert node.ppid == helper.pid
+        reaper = tree.find(helper.pid)
+        assert reaper is not None and orphan in {c.pid for c in reaper.children}
+        os.kill(orphan, signal.SIGKILL)
+        helper.wait(10)
+        tree = model.update(probe.read(), 0.1)
+        gone = tree.find(orphan)
+        assert gone is not None and gone.signal == "KILL" and gone.ppid == helper.pid
+    finally:
+        probe.disable()
+
+
 ARG_LEN, MAX_ARGS = 128, 16
 
 

@@ -292,3 +292,36 @@ def test_split_argv_applies_the_documented_limit() -> None:
     assert split_argv(b"ls\0-l", 100) == (("ls", "-l"), True)
     assert split_argv(b"\xff\x1b\0", 3) == (("\udcff\x1b",), False)
     assert split_argv(b"", 0) == ((), False)
+
+
+def test_reparents_from_the_probe_move_orphans_to_their_real_reaper() -> None:
+    m = ProcTreeModel(linger=10.0)
+    first(m)
+    step(m, (fork(300, 200, T0 + 0.1), fork(301, 300, T0 + 0.2)), T0 + 1)
+    sample = ProcSample((exit_(300, 200, T0 + 1.1),), 0, T0 + 2, reparents=((301, 100),))
+    tree = m.update(sample, 1.0)
+    assert tree.find(301).ppid == 100  # type: ignore[union-attr]
+    assert 301 in {c.pid for c in tree.find(100).children}  # type: ignore[union-attr]
+
+
+def test_probe_orphan_bookkeeping_reads_proc_only_for_live_orphans() -> None:
+    from ebpftop.probes.proctree import _Orphans
+
+    orphans = _Orphans(SEED)
+    asked: list[int] = []
+
+    def ppid_of(pid: int) -> int:
+        asked.append(pid)
+        return 100
+
+    events = (
+        fork(300, 200, T0 + 0.1),
+        fork(301, 300, T0 + 0.2),
+        fork(302, 300, T0 + 0.3),
+        exit_(302, 300, T0 + 0.4),  # gone before its parent: not an orphan
+        exit_(300, 200, T0 + 0.5),
+    )
+    assert orphans.reconcile(events, ppid_of) == ((301, 100),)
+    assert asked == [301]
+    assert orphans.reconcile((exit_(301, 100, T0 + 1),), ppid_of) == ()
+    assert asked == [301]
