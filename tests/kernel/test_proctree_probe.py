@@ -143,6 +143,30 @@ def test_threads_are_not_nodes_in_the_model() -> None:
         probe.disable()
 
 
+def test_pid_filter_keeps_that_process_subtree() -> None:
+    sh = subprocess.Popen(["sh", "-c", "read x; /bin/true 1; /bin/true 2; exit 4"], stdin=subprocess.PIPE)
+    try:
+        with batch("--probes", "proctree", "--interval", INTERVAL, "--pid", str(sh.pid)) as run:
+            run.wait_live("proctree")
+            other = subprocess.Popen(["/bin/true", "other"])
+            other.wait(10)
+            assert sh.stdin is not None
+            sh.stdin.write(b"go\n")
+            sh.stdin.close()
+            assert sh.wait(10) == 4
+            time.sleep(float(INTERVAL) * 2)
+            frames = run.stop(signal.SIGINT)
+    finally:
+        if sh.poll() is None:
+            sh.kill()
+    events = _events(frames)
+    assert other.pid not in {e["pid"] for e in events}
+    execs = [e["argv"] for e in events if e["type"] == "exec"]
+    assert execs == [["/bin/true", "1"], ["/bin/true", "2"]]
+    assert {e["ppid"] for e in events if e["type"] != "exit" or e["pid"] != sh.pid} == {sh.pid}
+    assert [e["exit_code"] for e in events if e["type"] == "exit" and e["pid"] == sh.pid] == [4]
+
+
 SUBREAPER = r"""
 import ctypes, os, subprocess, sys
 ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
