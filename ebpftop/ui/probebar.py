@@ -32,7 +32,8 @@ class ProbeBadge(Static):
             self.set_class(status.state == state, f"-{state}")
         text = Text(f"{self.spec.key} {self.spec.name} ", no_wrap=True)
         if status.state == fr.LIVE:
-            text.append(f"{si(status.events_per_s)} ev/s {nanos(status.avg_ns)}/ev {status.cpu_pct:.2f}%")
+            # Compact: four badges and ebpftop's own CPU must fit in 80 columns.
+            text.append(f"{si(status.events_per_s)}/s {nanos(status.avg_ns)} {status.cpu_pct:.1f}%")
             if status.lost:
                 text.append(f" lost {si(status.lost)}", style="bold")
         else:
@@ -65,7 +66,7 @@ class ProbeBar(Horizontal):
         if pids:
             label.append(f"PID {pids}", style="bold")
             label.append("  ")
-        label.append(f"ebpftop {cpu_pct:.1f}% CPU  every {interval:g}s")
+        label.append(f"self {cpu_pct:.1f}% {interval:g}s")
         if paused:
             label.append("  PAUSED", style="bold reverse")
         self.query_one("#selfcpu", Static).update(label)
