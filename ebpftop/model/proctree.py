@@ -27,6 +27,7 @@ FLASH = 2.0  # seconds a new or exited process is highlighted
 MAX_EXITED = 2000  # exited nodes kept at most (oldest go first), so a fork storm stays cheap
 SEED_SLACK = 0.05  # seconds: events this close before the /proc scan may already be in it
 INIT_PID = 1
+MAX_DEPTH = 200  # deeper descendants are left out of the view (a fork chain must not blow the stack)
 
 # States of a node in the view.
 NEW, LIVE, EXITED, GONE = "new", "live", "exited", "gone"
@@ -243,6 +244,8 @@ class ProcTreeModel:
             self._nodes[node.parent].children.pop(node.key, None)
         node.ppid = ppid
         parent_key = self._live.get(ppid) if ppid != node.pid else None
+        if parent_key is not None and any(n is node for n in self._ancestry(self._nodes[parent_key])):
+            parent_key = None  # would close a loop (a stale view of a reused PID): a root instead
         node.parent = parent_key
         if parent_key is not None:
             self._nodes[parent_key].children[node.key] = None
@@ -352,7 +355,7 @@ class ProcTreeModel:
             state = NEW if now - node.first_seen < self.flash else LIVE
             age = now - node.start
         children: tuple[ProcView, ...] = ()
-        if node.children and depth < 1000:
+        if node.children and depth < MAX_DEPTH:
             kids = [self._nodes[k] for k in node.children if k in self._nodes]
             kids.sort(key=lambda n: (n.pid, n.start))
             children = tuple(self._view(k, elapsed, depth + 1) for k in kids)

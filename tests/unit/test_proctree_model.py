@@ -325,3 +325,15 @@ def test_probe_orphan_bookkeeping_reads_proc_only_for_live_orphans() -> None:
     assert asked == [301]
     assert orphans.reconcile((exit_(301, 100, T0 + 1),), ppid_of) == ()
     assert asked == [301]
+
+
+def test_deep_fork_chain_and_bogus_loop_are_harmless() -> None:
+    m = ProcTreeModel()
+    first(m)
+    chain = tuple(fork(1000 + i, (1000 + i - 1) if i else 200, T0 + i * 1e-4) for i in range(3000))
+    tree = step(m, chain, T0 + 1)
+    assert tree.live == 3 + 3000
+    assert sum(1 for _ in tree.walk()) < 3000  # cut at MAX_DEPTH, no RecursionError
+    # An exec naming a descendant as parent must not make a cycle that hides both.
+    tree = step(m, (exe(1000, 1002, T0 + 1.1, ("/bin/x",)),), T0 + 2)
+    assert tree.find(1000) is not None and tree.find(1000).ppid == 1002  # type: ignore[union-attr]
