@@ -17,8 +17,9 @@ ARCH=$(dpkg --print-architecture)
 
 # python3-bpfcc: bcc's Python bindings (not on PyPI) for /usr/bin/python3;
 # bpfcc-tools/bpftrace: the peers bench/ compares against; bpftool/iproute2:
-# what the tests use to ask the kernel what is attached.
-PKGS=(python3-bpfcc bpfcc-tools bpftrace bpftool libbpf1 iproute2 python3-venv util-linux procps)
+# what the tests use to ask the kernel what is attached; gcc: bench/loops.c;
+# libcairo2: SVG -> PNG for make screenshots.
+PKGS=(python3-bpfcc bpfcc-tools bpftrace bpftool libbpf1 iproute2 python3-venv util-linux procps gcc libc6-dev libcairo2)
 
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 apt_updated=0
@@ -86,7 +87,7 @@ fi
 stamp="$VENV/.installed"
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ constraints.txt -nt "$stamp" ]; then
     say "installing ebpftop and its test tools into $VENV"
-    "$VENV/bin/python" -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[test]'
+    "$VENV/bin/python" -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[test,docs]'
     touch "$stamp"
 fi
 say "ready"
