@@ -78,7 +78,6 @@ class FileRow:
             "type": self.type,
             "pid": self.pid,
             "comm": self.comm,
-            "processes": self.processes,
             "reads": self.reads,
             "writes": self.writes,
             "read_bytes": self.read_bytes,
@@ -102,7 +101,9 @@ class FilesTable:
         return self.by_process if grouping == BY_PROCESS else self.by_path
 
     def to_json(self) -> list[dict[str, Any]]:
-        return [r.to_json() for r in self.by_path]
+        # Per process and path: exact and lossless (per-path sums are one
+        # group-by away, while a per-path row would hide every process but one).
+        return [r.to_json() for r in self.by_process]
 
 
 def _path_key(io: FileIO) -> tuple[Any, ...]:
