@@ -327,3 +327,26 @@ def test_lost_count_is_exact_when_the_ring_buffer_overflows() -> None:
     assert lost > 0
     assert delivered + lost == attempts, (delivered, lost, attempts)
     assert delivered > 0
+
+
+def test_disable_unloads_and_enable_again_reseeds() -> None:
+    from ebpftop.probes.proctree import ProcTreeProbe
+    from tests.kernel.helpers import wait_progs_gone
+
+    probe = ProcTreeProbe()
+    probe.enable()
+    first = probe.read()
+    ids = set(probe.prog_ids())
+    assert len(ids) == 3 and first.seed and os.getpid() in {s.pid for s in first.seed}
+    probe.disable()
+    probe.disable()  # idempotent
+    assert wait_progs_gone(ids) == set()
+    assert probe.read().events == ()
+    probe.enable()
+    try:
+        again = probe.read()
+        assert again.seed and os.getpid() in {s.pid for s in again.seed}
+        subprocess.run(["/bin/true", "again"], check=True)
+        assert ["/bin/true", "again"] in [list(e.argv or ()) for e in probe.read().events]
+    finally:
+        probe.disable()
