@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterable
 
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import Static, Tree
 from textual.widgets.tree import TreeNode
@@ -57,6 +58,12 @@ def argv_text(view: ProcView, width: int = ARGV_WIDTH) -> str:
     return elide_middle(shown, width)
 
 
+class ProcessTree(Tree[Key]):
+    """Tree with the app's keys kept: space pauses like everywhere else (enter expands/collapses)."""
+
+    BINDINGS = [Binding("space", "app.pause", "Pause", show=False)]
+
+
 class ProcTreePane(Vertical):
     """The tree is patched in place when only labels change and rebuilt when its shape does;
     either way the selected process stays selected at the same screen row."""
@@ -78,7 +85,7 @@ class ProcTreePane(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static("", id="proctree-summary", classes="summary")
-        tree: Tree[Key] = Tree("processes", id="proctree-tree")
+        tree = ProcessTree("processes", id="proctree-tree")
         tree.show_root = False
         tree.guide_depth = 2
         yield tree

@@ -200,3 +200,28 @@ def test_age_format() -> None:
     assert age(3 * 3600 + 240) == "3h04m"
     assert age(2 * 86400 + 3 * 3600) == "2d03h"
     assert age(-1) == "0.0s"
+
+
+async def test_space_still_pauses_and_enter_collapses_and_f_filters() -> None:
+    source = ScriptedSource()
+    app, model = EbpftopApp(Settings(), source), ProcTreeModel()
+    async with app.run_test(size=(160, 40)) as pilot:
+        pane = await open_tree(pilot, app)
+        source.emit(procs_frame(model, first_sample()))
+        await pilot.pause()
+        tree = pane.tree
+        tree.move_cursor(find_node(tree, 100))
+        await pilot.pause()
+        await pilot.press("enter")
+        await pilot.pause()
+        assert not find_node(tree, 100).is_expanded
+        # The collapse survives a rebuild of the tree.
+        source.emit(procs_frame(model, ProcSample((ProcEvent(FORK, 300, 200, "bash", T0 + 0.1),), 0, T0 + 1)))
+        await pilot.pause()
+        assert not find_node(tree, 100).is_expanded and pane.selected_pid() == 100
+        await pilot.press("space")
+        await pilot.pause()
+        assert app.paused
+        await pilot.press("f")
+        await pilot.pause()
+        assert source.pids[-1] == frozenset({100})
