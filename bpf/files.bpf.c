@@ -32,6 +32,10 @@
  *   dups        LRU hash {tgid, fd, gen} -> {oldfd, oldgen}: CUMULATIVE until
  *               user space takes it; what a dup'ed fd is a copy of, so a
  *               shell's `open; dup2(fd, 1); close(fd)` still names fd 1.
+ *   seen        LRU hash {tgid, fd, gen} -> {ino, mode, name}: CUMULATIVE
+ *               until user space takes it; for fds of unknown origin, what
+ *               the task's fd table says (see files.h), taken when the key
+ *               is created each interval.
  *   scratch     per-CPU array[1]: room for one name (too big for the stack).
  *   lost        per-CPU array[FL_LOST_SLOTS]: CUMULATIVE events not counted
  *               or not named, by cause (see files.h).
@@ -44,6 +48,7 @@ BPF_PERCPU_HASH(stats, struct fl_key, struct fl_val, FL_MAX_ENTRIES);
 BPF_TABLE("lru_hash", struct fl_fd_key, struct fl_fd_val, fds, FL_MAX_FDS);
 BPF_TABLE("lru_hash", struct fl_key, struct fl_path, paths, FL_MAX_PATHS);
 BPF_TABLE("lru_hash", struct fl_key, struct fl_dup, dups, FL_MAX_DUPS);
+BPF_TABLE("lru_hash", struct fl_key, struct fl_seen, seen, FL_MAX_SEEN);
 BPF_PERCPU_ARRAY(scratch, struct fl_path, 1);
 BPF_PERCPU_ARRAY(lost, u64, FL_LOST_SLOTS);
 BPF_ARRAY(filter_on, u32, 1);
@@ -68,6 +73,42 @@ static __always_inline void count_lost(int cause)
 	u64 *n = lost.lookup(&cause);
 	if (n)
 		(*n)++;
+}
+
+static __always_inline void *kptr(void *p, int off)
+{
+	void *v = NULL;
+	bpf_probe_read_kernel(&v, sizeof(v), p + off);
+	return v;
+}
+
+/* current->files->fdt->fd[fd]: its inode's mode and number, and its dentry's name. */
+static __always_inline void remember_fd(struct fl_key *key)
+{
+#ifndef FL_NO_WALK
+	if (seen.lookup(key))
+		return;
+	void *task = (void *)bpf_get_current_task();
+	void *fdt = kptr(kptr(task, FL_OFF_TASK_FILES), FL_OFF_FILES_FDT);
+	u32 max_fds = 0;
+	if (!fdt || bpf_probe_read_kernel(&max_fds, sizeof(max_fds), fdt + FL_OFF_FDT_MAX_FDS) != 0)
+		return;
+	if ((u32)key->fd >= max_fds)
+		return;
+	void *file = kptr(kptr(fdt, FL_OFF_FDT_FD) + (u64)key->fd * sizeof(void *), 0);
+	void *inode = file ? kptr(file, FL_OFF_FILE_INODE) : NULL;
+	if (!inode)
+		return;
+	struct fl_seen rec = {};
+	u16 mode = 0;
+	bpf_probe_read_kernel(&mode, sizeof(mode), inode + FL_OFF_INODE_MODE);
+	bpf_probe_read_kernel(&rec.ino, sizeof(rec.ino), inode + FL_OFF_INODE_INO);
+	rec.mode = mode;
+	void *dentry = kptr(file, FL_OFF_FILE_PATH + FL_OFF_PATH_DENTRY);
+	if (dentry)
+		bpf_probe_read_kernel_str(rec.name, sizeof(rec.name), kptr(dentry, FL_OFF_DENTRY_NAME + FL_OFF_QSTR_NAME));
+	seen.update(key, &rec);
+#endif
 }
 
 static __always_inline void account(u32 tgid, s32 fd, u64 bytes, int write)
@@ -103,8 +144,13 @@ static __always_inline void account(u32 tgid, s32 fd, u64 bytes, int write)
 		init.read_bytes = bytes;
 	}
 	bpf_get_current_comm(&init.comm, sizeof(init.comm));
-	if (stats.update(&key, &init) != 0)
+	if (stats.update(&key, &init) != 0) {
 		count_lost(FL_LOST_STATS);
+		return;
+	}
+	u64 kind = key.gen & ((1 << FL_KIND_BITS) - 1);
+	if (kind == FL_KIND_NONE || kind == FL_KIND_DUP)
+		remember_fd(&key);
 }
 
 static __always_inline u64 set_gen(u32 tgid, s32 fd, u64 kind)

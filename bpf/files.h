@@ -130,6 +130,26 @@ struct fl_dup {
 	u64 oldgen;	/* ...in the generation it had then */
 };
 
+/*
+ * What the kernel itself says about an fd nobody saw being made (open before
+ * ebpftop started, inherited across fork, or made by a call not hooked here),
+ * read through the task's fd table when such a key first does I/O in an
+ * interval: user space falls back on it when /proc no longer has the fd
+ * (short-lived processes). Offsets come from BTF as -D defines
+ * (FL_OFF_*); without them (FL_NO_WALK) nothing is recorded.
+ */
+#ifndef FL_MAX_SEEN
+#define FL_MAX_SEEN 4096
+#endif
+#define FL_SEEN_NAME_LEN 64
+
+struct fl_seen {
+	u64 ino;
+	u32 mode;	/* inode i_mode: S_IFMT bits give the type (0: anon inode) */
+	u32 _pad;
+	char name[FL_SEEN_NAME_LEN];	/* the dentry's own name (last component) */
+};
+
 struct fl_path {
 	s32 dfd;	/* directory fd a relative name is relative to (AT_FDCWD: cwd) */
 	u32 _pad;

@@ -95,6 +95,25 @@ def absolute(tgid: int, dfd: int, name: bytes, proc: str = "/proc") -> bytes:
     return posixpath.join(base, name)
 
 
+def seen_name(mode: int, ino: int, name: bytes) -> tuple[str, str]:
+    """(type, path) from an inode's mode and number and its dentry's last component.
+
+    Sockets and pipes get the names /proc would give them; anon inodes
+    (no type bits) are named 'anon_inode:<name>'; files and devices only
+    have their last component, shown after an ellipsis so nobody takes it
+    for a whole path.
+    """
+    text = decode(name)
+    if stat.S_IFMT(mode) == 0:
+        return m.ANON, f"anon_inode:{text}"
+    kind = type_of_mode(mode)
+    if kind == m.SOCKET:
+        return kind, f"socket:[{ino}]"
+    if kind == m.PIPE and not text:
+        return kind, f"pipe:[{ino}]"
+    return kind, f"\u2026/{text}" if text else f"inode:{ino}"
+
+
 def type_of_path(path: bytes) -> str:
     try:
         return type_of_mode(os.stat(path).st_mode)
@@ -121,6 +140,38 @@ def pt_regs_cflags() -> list[str]:
     return [f"-DFL_PT_{name}={value}" for name, value in defines.items()]
 
 
+# (define, struct, member): the walk from a task to one fd's inode and name.
+_WALK = (
+    ("TASK_FILES", "task_struct", "files"),
+    ("FILES_FDT", "files_struct", "fdt"),
+    ("FDT_FD", "fdtable", "fd"),
+    ("FDT_MAX_FDS", "fdtable", "max_fds"),
+    ("FILE_INODE", "file", "f_inode"),
+    ("FILE_PATH", "file", "f_path"),
+    ("PATH_DENTRY", "path", "dentry"),
+    ("INODE_MODE", "inode", "i_mode"),
+    ("INODE_INO", "inode", "i_ino"),
+    ("DENTRY_NAME", "dentry", "d_name"),
+    ("QSTR_NAME", "qstr", "name"),
+)
+
+
+def fd_walk_cflags() -> list[str]:
+    """-D offsets for the fd-table walk, or FL_NO_WALK when the kernel's BTF lacks one of them."""
+    from ebpftop.probes.proctree import struct_offsets
+
+    out = []
+    try:
+        for define, struct_name, member in _WALK:
+            off = struct_offsets(struct_name).get(member)
+            if off is None:
+                return ["-DFL_NO_WALK"]
+            out.append(f"-DFL_OFF_{define}={off}")
+    except (ProbeError, OSError):
+        return ["-DFL_NO_WALK"]
+    return out
+
+
 class FilesProbe(Probe):
     name = "files"
     source = "files.bpf.c"
@@ -143,7 +194,7 @@ class FilesProbe(Probe):
         return None
 
     def cflags(self) -> list[str]:
-        return [f"-DFL_MAX_ENTRIES={self.max_entries}", f"-DFL_PATH_LEN={PATH_LEN}", *pt_regs_cflags()]
+        return [f"-DFL_MAX_ENTRIES={self.max_entries}", f"-DFL_PATH_LEN={PATH_LEN}", *pt_regs_cflags(), *fd_walk_cflags()]
 
     def attach(self) -> None:
         # Every TRACEPOINT_PROBE attached itself when bcc loaded it.
@@ -173,6 +224,20 @@ class FilesProbe(Probe):
             return None
         path = absolute(tgid, rec.dfd, name, self.proc)
         return type_of_path(path), decode(path)
+
+    def _seen_name(self, tgid: int, fd: int, gen: int) -> tuple[str, str] | None:
+        """Type and partial name the kernel read from the fd table, for an fd /proc no longer shows."""
+        seen = self.table("seen")
+        key = seen.Key(tgid, fd, gen)
+        try:
+            rec = seen[key]
+        except KeyError:
+            return None
+        try:
+            del seen[key]
+        except KeyError:
+            pass
+        return seen_name(int(rec.mode), int(rec.ino), bytes(rec.name))
 
     def _dup_name(self, tgid: int, fd: int, gen: int, depth: int) -> tuple[str, str] | None:
         """The name of the fd a dup'ed fd was copied from, when the kernel saw where that one came from."""
@@ -209,6 +274,8 @@ class FilesProbe(Probe):
             if kind == KIND_OPEN:
                 self._evicted += 1  # opened while we watched, but its name is gone
             named = resolve_fd(tgid, fd, self.proc)
+            if named[0] == m.UNKNOWN and kind in (KIND_NONE, KIND_DUP):
+                named = self._seen_name(tgid, fd, gen) or named
             made = _KERNEL_KINDS.get(kind)
             if made is not None and named[0] != made:
                 # /proc shows what the fd is now; the kernel saw what it was

@@ -284,3 +284,29 @@ def test_sigint_detaches_every_program() -> None:
         run.stop(signal.SIGINT)
     assert run.proc.returncode == 0
     assert wait_progs_gone(ids) == set()
+
+
+def test_inherited_fds_of_an_exited_child_named_by_the_kernel(tmp_path: Path) -> None:
+    """/proc has nothing left for a child that exited: the kernel's fd-table walk types and names it."""
+    from ebpftop.probes.files import FilesProbe
+
+    path = tmp_path / "inherited.txt"
+    fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
+    r, w = os.pipe()
+    probe = FilesProbe()
+    probe.enable()
+    try:
+        probe.read()
+        child = subprocess.Popen(
+            [sys.executable, "-c", f"import os; os.write({fd}, b'i' * 29); os.write({w}, b'w' * 31)"], pass_fds=(fd, w)
+        )
+        child.wait(30)
+        sample = probe.read()
+    finally:
+        probe.disable()
+        os.close(fd), os.close(w)
+    pipe_name = os.readlink(f"/proc/self/fd/{r}")
+    os.close(r)
+    mine = {(io.type, io.path, io.write_bytes, io.gen) for io in sample.io if io.tgid == child.pid and io.writes}
+    assert ("file", "\u2026/inherited.txt", 29, 0) in mine, mine
+    assert ("pipe", pipe_name, 31, 0) in mine, mine

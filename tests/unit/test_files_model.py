@@ -162,3 +162,16 @@ def test_model_imports_neither_bcc_nor_textual() -> None:
     code = "import sys, ebpftop.model.files; print('bcc' in sys.modules, 'textual' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]
+
+
+def test_seen_name_from_mode_ino_and_dentry() -> None:
+    from ebpftop.probes.files import seen_name
+
+    assert seen_name(stat.S_IFSOCK | 0o777, 55, b"") == (m.SOCKET, "socket:[55]")
+    assert seen_name(stat.S_IFIFO | 0o600, 66, b"") == (m.PIPE, "pipe:[66]")
+    assert seen_name(stat.S_IFIFO | 0o600, 66, b"myfifo") == (m.PIPE, "\u2026/myfifo")
+    assert seen_name(stat.S_IFREG | 0o644, 1, b"data.bin") == (m.FILE, "\u2026/data.bin")
+    assert seen_name(stat.S_IFCHR | 0o666, 4, b"null") == (m.DEVICE, "\u2026/null")
+    assert seen_name(0o600, 9, b"[eventfd]") == (m.ANON, "anon_inode:[eventfd]")
+    assert seen_name(stat.S_IFREG, 7, b"") == (m.FILE, "inode:7")
+    assert seen_name(stat.S_IFREG, 7, b"\xff\x1b") == (m.FILE, "\u2026/\udcff\x1b")  # exact; the pane sanitizes
