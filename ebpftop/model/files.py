@@ -154,7 +154,10 @@ def _rows(groups: dict[tuple[Any, ...], list[FileIO]], elapsed: float) -> tuple[
     return tuple(rows)
 
 
-def build(io: tuple[FileIO, ...], elapsed: float, pids: frozenset[int] | None = None) -> tuple[tuple[FileRow, ...], tuple[FileRow, ...]]:
+Rows = tuple[FileRow, ...]
+
+
+def build(io: tuple[FileIO, ...], elapsed: float, pids: frozenset[int] | None = None) -> tuple[Rows, Rows]:
     """(rows per path across processes, rows per process and path), busiest first."""
     by_path: dict[tuple[Any, ...], list[FileIO]] = defaultdict(list)
     by_process: dict[tuple[Any, ...], list[FileIO]] = defaultdict(list)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import os
 import posixpath
 import stat
@@ -131,7 +130,14 @@ def pt_regs_cflags() -> list[str]:
         raise ProbeError(f"pt_regs in the kernel's BTF has no {', '.join(missing)}")
     # cs sits in an anonymous union in BTF; it follows ip because pt_regs
     # ends with the hardware's iret frame (ip, cs, flags, sp, ss).
-    defines = {"ORIG_AX": off["orig_ax"], "DI": off["di"], "SI": off["si"], "DX": off["dx"], "R10": off["r10"], "CS": off["ip"] + 8}
+    defines = {
+        "ORIG_AX": off["orig_ax"],
+        "DI": off["di"],
+        "SI": off["si"],
+        "DX": off["dx"],
+        "R10": off["r10"],
+        "CS": off["ip"] + 8,
+    }
     span = [defines[k] for k in ("ORIG_AX", "DI", "SI", "DX", "CS")]
     start, length = min(span), max(span) + 8 - min(span)
     if length > 64 or any(v % 8 for v in span):
@@ -194,7 +200,8 @@ class FilesProbe(Probe):
         return None
 
     def cflags(self) -> list[str]:
-        return [f"-DFL_MAX_ENTRIES={self.max_entries}", f"-DFL_PATH_LEN={PATH_LEN}", *pt_regs_cflags(), *fd_walk_cflags()]
+        limits = [f"-DFL_MAX_ENTRIES={self.max_entries}", f"-DFL_PATH_LEN={PATH_LEN}"]
+        return [*limits, *pt_regs_cflags(), *fd_walk_cflags()]
 
     def attach(self) -> None:
         # Every TRACEPOINT_PROBE attached itself when bcc loaded it.
@@ -331,6 +338,3 @@ class FilesProbe(Probe):
         out = {c: int(table.sum(i).value) for i, c in enumerate(causes)}
         out["name_evicted"] = self._evicted
         return out
-
-
-

@@ -155,7 +155,8 @@ class FilesPane(Vertical):
         else:
             rows = data.rows(self.grouping)
             noun = "files" if self.grouping == m.BY_PATH else "process/file pairs"
-            line = f"{len(rows)} {noun}  ·  read {decimal(int(data.read_bps))}/s  write {decimal(int(data.write_bps))}/s"
+            line = f"{len(rows)} {noun}  ·  read {decimal(int(data.read_bps))}/s"
+            line += f"  write {decimal(int(data.write_bps))}/s"
             other = "per process" if self.grouping == m.BY_PATH else "per path"
             line += f"  ·  g: {other}"
             if data.lost:

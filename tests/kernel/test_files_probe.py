@@ -155,7 +155,7 @@ def test_fd_reuse_in_batch_json(tmp_path: Path) -> None:
     a, b = str(tmp_path / "a.txt"), str(tmp_path / "b.txt")
     pid, frames = run_batch(FD_REUSE, a, b, interval="2")
     rows = rows_for(frames, pid)
-    assert totals(rows, a) == {"reads": 0, "writes": 3, "read_bytes": 0, "write_bytes": 333}, (rows, [f["probes"] for f in frames])
+    assert totals(rows, a) == {"reads": 0, "writes": 3, "read_bytes": 0, "write_bytes": 333}, rows
     assert totals(rows, b) == {"reads": 0, "writes": 1, "read_bytes": 0, "write_bytes": 2222}
 
 

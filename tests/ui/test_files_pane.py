@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from textual.pilot import Pilot
 from textual.widgets import DataTable, Static, TabbedContent
 
 from ebpftop.model import files as m
@@ -44,7 +45,9 @@ def paths(table: DataTable) -> list[str]:
     return [str(table.get_row_at(i)[0]) for i in range(table.row_count)]
 
 
-async def _open(pilot, app: EbpftopApp, source: ScriptedSource, frame: Frame | None = None) -> tuple[FilesPane, DataTable]:
+async def _open(
+    pilot: Pilot, app: EbpftopApp, source: ScriptedSource, frame: Frame | None = None
+) -> tuple[FilesPane, DataTable]:
     app.query_one("#tabs", TabbedContent).active = "tab-files"
     source.emit(frame or files_frame())
     await pilot.pause()
@@ -60,7 +63,7 @@ async def test_files_is_first_tab_and_rows_hottest_first() -> None:
     app, source = make_app()
     async with app.run_test(size=(160, 30)) as pilot:
         assert app.query_one("#tabs", TabbedContent).active == "tab-files"
-        pane, table = await _open(pilot, app, source)
+        _pane, table = await _open(pilot, app, source)
         assert paths(table)[:3] == ["/dev/null", "/var/log/app.log", "socket:[1234]"]
         row = table.get_row_at(1)
         assert str(row[1]).strip() == "file"
@@ -79,7 +82,8 @@ async def test_toggle_grouping_gives_rows_per_process() -> None:
         await pilot.press("g")
         assert pane.grouping == m.BY_PROCESS
         assert table.row_count == 6
-        procs = sorted(str(table.get_row_at(i)[2]) for i in range(table.row_count) if str(table.get_row_at(i)[0]) == "/var/log/app.log")
+        rows = [table.get_row_at(i) for i in range(table.row_count)]
+        procs = sorted(str(row[2]) for row in rows if str(row[0]) == "/var/log/app.log")
         assert procs == ["other 200", "writer 100"]
         pane.toggle_grouping()
         assert pane.grouping == m.BY_PATH
@@ -120,7 +124,7 @@ async def test_header_click_sorts_by_that_column() -> None:
 async def test_hostile_path_and_comm_are_inert_text() -> None:
     app, source = make_app()
     async with app.run_test(size=(200, 30)) as pilot:
-        pane, table = await _open(pilot, app, source)
+        _pane, table = await _open(pilot, app, source)
         cells = [str(c) for i in range(table.row_count) for c in table.get_row_at(i)]
         assert not any("\x1b" in c or "\n" in c or "\x07" in c for c in cells)
         hostile = next(c for c in cells if c.startswith("/tmp/evil"))

@@ -14,7 +14,10 @@ from ebpftop.model import files as m
 from ebpftop.model.files import FileIO, FilesModel, FilesSample, build
 
 
-def io(tgid: int, fd: int, path: str, r: int = 0, w: int = 0, rb: int = 0, wb: int = 0, kind: str = m.FILE, comm: str = "c", gen: int = 1) -> FileIO:
+def io(
+    tgid: int, fd: int, path: str, r: int = 0, w: int = 0, rb: int = 0, wb: int = 0,
+    kind: str = m.FILE, comm: str = "c", gen: int = 1,
+) -> FileIO:
     return FileIO(tgid, fd, gen, path, kind, comm, r, w, rb, wb)
 
 
@@ -46,7 +49,12 @@ def test_same_fd_number_two_generations_are_two_files() -> None:
 
 def test_unknown_fds_of_different_processes_never_merge() -> None:
     by_path, _ = build(
-        (io(1, 5, "fd:5", r=1, kind=m.UNKNOWN), io(2, 5, "fd:5", r=1, kind=m.UNKNOWN), io(3, 6, "socket:[9]", r=1, kind=m.SOCKET), io(4, 7, "socket:[9]", w=1, kind=m.SOCKET)),
+        (
+            io(1, 5, "fd:5", r=1, kind=m.UNKNOWN),
+            io(2, 5, "fd:5", r=1, kind=m.UNKNOWN),
+            io(3, 6, "socket:[9]", r=1, kind=m.SOCKET),
+            io(4, 7, "socket:[9]", w=1, kind=m.SOCKET),
+        ),
         elapsed=1.0,
     )
     assert sorted((r.path, r.processes) for r in by_path) == [("fd:5", 1), ("fd:5", 1), ("socket:[9]", 2)]
@@ -69,9 +77,11 @@ def test_rates_guarded_on_zero_elapsed_and_empty_input() -> None:
 
 def test_json_shape_and_exact_hostile_strings() -> None:
     hostile = "/tmp/a\x1b[2J\n[bold]x\udcff"
-    table = FilesModel().update(FilesSample((io(7, 3, hostile, r=2, w=1, rb=20, wb=5, comm="\x1b]0;t\x07"),), lost=4), 2.0)
+    sample = FilesSample((io(7, 3, hostile, r=2, w=1, rb=20, wb=5, comm="\x1b]0;t\x07"),), lost=4)
+    table = FilesModel().update(sample, 2.0)
     (row,) = table.to_json()
-    assert set(row) == {"path", "type", "pid", "comm", "reads", "writes", "read_bytes", "write_bytes", "read_bps", "write_bps"}
+    fields = ("path", "type", "pid", "comm", "reads", "writes", "read_bytes", "write_bytes", "read_bps", "write_bps")
+    assert set(row) == set(fields)
     assert row == {
         "path": hostile, "type": "file", "pid": 7, "comm": "\x1b]0;t\x07", "reads": 2, "writes": 1,
         "read_bytes": 20, "write_bytes": 5, "read_bps": 10.0, "write_bps": 2.5,
@@ -118,7 +128,14 @@ def test_resolve_fd_from_proc(tmp_path: Path) -> None:
 
     real = tmp_path / "data.txt"
     real.write_text("x")
-    proc = _fake_proc(tmp_path, 42, {"fd/3": str(real), "fd/4": "socket:[77]", "fd/5": "pipe:[8]", "fd/6": "/dev/null", "fd/7": "anon_inode:[eventfd]"})
+    links = {
+        "fd/3": str(real),
+        "fd/4": "socket:[77]",
+        "fd/5": "pipe:[8]",
+        "fd/6": "/dev/null",
+        "fd/7": "anon_inode:[eventfd]",
+    }
+    proc = _fake_proc(tmp_path, 42, links)
     assert resolve_fd(42, 3, str(proc)) == (m.FILE, str(real))
     assert resolve_fd(42, 4, str(proc)) == (m.SOCKET, "socket:[77]")
     assert resolve_fd(42, 5, str(proc)) == (m.PIPE, "pipe:[8]")
