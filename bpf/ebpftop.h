@@ -29,7 +29,7 @@
 
 /* ---- syscalls.bpf.c ---------------------------------------------------- */
 #ifndef SC_MAX_ENTRIES
-#define SC_MAX_ENTRIES 16384
+#define SC_MAX_ENTRIES 65536
 #endif
 
 struct sc_key {

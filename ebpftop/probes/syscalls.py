@@ -14,7 +14,11 @@ from ebpftop.model.syscalls import SyscallCount, SyscallSample
 from ebpftop.probes import libbpf
 from ebpftop.probes.base import Probe, possible_cpus
 
-MAX_ENTRIES = 16384
+# Keys are (tgid, syscall) seen in one interval; a busy box with a thousand
+# short-lived processes reaches ~30k. Values are per CPU and preallocated, so
+# the size is capped by a memory budget (~24 MiB of values) on big machines.
+MAX_ENTRIES = 65536
+VALUE_BUDGET = 1 << 20  # keys x CPUs
 _KEY = struct.Struct("<II")  # struct sc_key {u32 tgid; u32 nr;}
 _COUNT = struct.Struct("<Q")  # struct sc_val {u64 count; char comm[16];}
 _VALUE_SIZE = 24
@@ -48,9 +52,9 @@ class SyscallsProbe(Probe):
     name = "syscalls"
     source = "syscalls.bpf.c"
 
-    def __init__(self, max_entries: int = MAX_ENTRIES) -> None:
+    def __init__(self, max_entries: int | None = None) -> None:
         super().__init__()
-        self.max_entries = max_entries
+        self.max_entries = max_entries or max(4096, min(MAX_ENTRIES, VALUE_BUDGET // possible_cpus()))
         self._reader: libbpf.BatchReader | None = None
         self._names: dict[int, str] = {}
 
@@ -76,7 +80,8 @@ class SyscallsProbe(Probe):
     def read(self) -> SyscallSample:
         if self._reader is None:
             return SyscallSample(())
-        keys, values, n = self._reader.drain()
+        keys, view, n = self._reader.drain()
+        values = view.tobytes()  # one copy; then plain int indexing
         stride, slot, ncpus = self._reader.value_stride, self._reader.slot_size, self._reader.ncpus
         counts = []
         for i in range(n):
@@ -87,10 +92,11 @@ class SyscallsProbe(Probe):
             for cpu in range(ncpus):
                 off = base + cpu * slot
                 (count,) = _COUNT.unpack_from(values, off)
-                if count:
-                    total += count
-                    if not comm:
-                        comm = bytes(values[off + 8 : off + _VALUE_SIZE])
+                total += count
+                # Only the CPU that created the key wrote comm; the others'
+                # slots were zeroed then and may count without one.
+                if not comm and values[off + 8]:
+                    comm = values[off + 8 : off + _VALUE_SIZE]
             if total:
                 counts.append(SyscallCount(tgid, nr, self.syscall_name(nr), total, decode(comm)))
         return SyscallSample(tuple(counts), self.lost())

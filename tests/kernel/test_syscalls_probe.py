@@ -8,7 +8,7 @@ import time
 import pytest
 
 from tests.kernel.helpers import batch, prog_ids_of, wait_progs_gone
-from tests.kernel.workloads import getppid_loop
+from tests.kernel.workloads import cpu_hop, getppid_loop
 
 CALLS = 200_000
 
@@ -46,6 +46,23 @@ def test_hostile_comm_is_exact_in_json() -> None:
     count, names = _getppid_count(frames, pid)
     assert count >= 1000
     assert names == {hostile}
+
+
+def test_comm_survives_a_process_moving_between_cpus() -> None:
+    import os
+
+    if len(os.sched_getaffinity(0)) < 2:
+        import pytest
+
+        pytest.skip("needs two CPUs")
+    with batch("--probes", "syscalls", "--interval", "0.5") as run:
+        run.wait_live("syscalls")
+        pid = cpu_hop("cpu-hopper")
+        time.sleep(0.6)
+        frames = run.stop()
+    count, names = _getppid_count(frames, pid)
+    assert count == 2000
+    assert names == {"cpu-hopper"}
 
 
 def test_pid_filter_in_kernel_keeps_only_that_pid() -> None:
