@@ -9,9 +9,11 @@
  * read pays ~35 ns with this program against ~90 ns for classic
  * sys_enter_read + sys_exit_read tracepoints doing the same work; any other
  * syscall pays one 8-byte register read and a switch.
- *   read, pread64, readv, preadv, preadv2        bytes read from fd
- *   write, pwrite64, writev, pwritev, pwritev2   bytes written to fd
- *   sendfile, copy_file_range                    read from one fd, written to another
+ *   read, pread64, readv, preadv, preadv2,
+ *   recvfrom (recv), recvmsg                     bytes read from fd
+ *   write, pwrite64, writev, pwritev, pwritev2,
+ *   sendto (send), sendmsg                       bytes written to fd
+ *   sendfile, copy_file_range, splice, tee       read from one fd, written to another
  *   open, openat, openat2, creat                 new generation + the name given
  *   close                                        new generation: named by /proc
  *   dup, dup2, dup3, fcntl(F_DUPFD*)             new generation named after the old fd
@@ -222,10 +224,12 @@ RAW_TRACEPOINT_PROBE(sys_exit)
 
 	switch (nr) {
 	case NR_write: case NR_pwrite64: case NR_writev: case NR_pwritev: case NR_pwritev2:
+	case NR_sendto: case NR_sendmsg:
 		write = 1;
 		/* fallthrough */
 	case NR_read: case NR_pread64: case NR_readv: case NR_preadv: case NR_preadv2:
-	case NR_sendfile: case NR_copy_file_range:
+	case NR_recvfrom: case NR_recvmsg:
+	case NR_sendfile: case NR_copy_file_range: case NR_splice: case NR_tee:
 	case NR_open: case NR_openat: case NR_openat2: case NR_creat:
 	case NR_close: case NR_dup: case NR_dup2: case NR_dup3: case NR_fcntl:
 		break;
@@ -254,14 +258,21 @@ RAW_TRACEPOINT_PROBE(sys_exit)
 
 	switch (nr) {
 	case NR_read: case NR_pread64: case NR_readv: case NR_preadv: case NR_preadv2:
+	case NR_recvfrom: case NR_recvmsg:
 	case NR_write: case NR_pwrite64: case NR_writev: case NR_pwritev: case NR_pwritev2:
+	case NR_sendto: case NR_sendmsg:
 		account(tgid, (s32)a[(FL_PT_DI - FL_PT_ARGS) / 8], ret, write);
 		break;
 	case NR_sendfile:	/* (out_fd, in_fd, ...) */
 		account(tgid, (s32)a[(FL_PT_SI - FL_PT_ARGS) / 8], ret, 0);
 		account(tgid, (s32)a[(FL_PT_DI - FL_PT_ARGS) / 8], ret, 1);
 		break;
+	case NR_tee:	/* (fd_in, fd_out, len, flags) */
+		account(tgid, (s32)a[(FL_PT_DI - FL_PT_ARGS) / 8], ret, 0);
+		account(tgid, (s32)a[(FL_PT_SI - FL_PT_ARGS) / 8], ret, 1);
+		break;
 	case NR_copy_file_range:	/* (fd_in, off_in, fd_out, ...) */
+	case NR_splice:		/* (fd_in, off_in, fd_out, ...) */
 		account(tgid, (s32)a[(FL_PT_DI - FL_PT_ARGS) / 8], ret, 0);
 		account(tgid, (s32)a[(FL_PT_DX - FL_PT_ARGS) / 8], ret, 1);
 		break;

@@ -67,6 +67,10 @@
 #define NR_dup2 33
 #define NR_sendfile 40
 #define NR_socket 41
+#define NR_sendto 44
+#define NR_recvfrom 45
+#define NR_sendmsg 46
+#define NR_recvmsg 47
 #define NR_accept 43
 #define NR_socketpair 53
 #define NR_fcntl 72
@@ -86,6 +90,8 @@
 #define NR_inotify_init1 294
 #define NR_preadv 295
 #define NR_pwritev 296
+#define NR_splice 275
+#define NR_tee 276
 #define NR_perf_event_open 298
 #define NR_memfd_create 319
 #define NR_copy_file_range 326

@@ -53,12 +53,18 @@ KINDS = r"""
 import os, socket
 s1, s2 = socket.socketpair()
 os.write(s1.fileno(), b"s" * 11)
-os.read(s2.fileno(), 64)
+assert len(os.read(s2.fileno(), 64)) == 11
+s1.send(b"s" * 5)
+assert len(s2.recv(64)) == 5
+s1.sendmsg([b"s" * 7])
+assert len(s2.recvmsg(64)[0]) == 7
 r, w = os.pipe()
 os.write(w, b"p" * 13)
-os.read(r, 64)
+assert len(os.read(r, 64)) == 13
 null = os.open("/dev/null", os.O_WRONLY)
 os.write(null, b"n" * 17)
+os.write(w, b"p" * 19)
+assert os.splice(r, null, 19) == 19
 """
 
 # Opens a relative name after chdir, then writes.
@@ -163,16 +169,16 @@ def test_socket_pipe_and_dev_null_are_typed() -> None:
     pid, frames = run_batch(KINDS)
     rows = rows_for(frames, pid)
 
-    def one(kind: str, nbytes: int, field: str) -> dict:
-        found = [r for r in rows if r["type"] == kind and r[field] == nbytes]
+    def one(kind: str, ops: int, nbytes: int, direction: str) -> dict:
+        found = [r for r in rows if r["type"] == kind and (r[f"{direction}s"], r[f"{direction}_bytes"]) == (ops, nbytes)]
         assert len(found) == 1, (kind, rows)
         return found[0]
 
-    one("socket", 11, "write_bytes")
-    one("socket", 11, "read_bytes")
-    one("pipe", 13, "write_bytes")
-    one("pipe", 13, "read_bytes")
-    assert one("device", 17, "write_bytes")["path"] == "/dev/null"
+    one("socket", 3, 23, "write")  # write, send, sendmsg
+    one("socket", 3, 23, "read")  # read, recv, recvmsg
+    one("pipe", 2, 32, "write")
+    one("pipe", 2, 32, "read")  # read, and splice's read side
+    assert one("device", 2, 36, "write")["path"] == "/dev/null"  # write, and splice's write side
 
 
 def test_hostile_file_name_is_exact_in_json(tmp_path: Path) -> None:
