@@ -26,8 +26,10 @@
  *   stats       per-CPU hash {tgid, fd, gen} -> {reads, writes, bytes, comm}:
  *               PER INTERVAL, emptied by user space with lookup-and-delete
  *               batch every read, so each read is an exact delta.
- *   fds         LRU hash {tgid, fd} -> {gen}: CUMULATIVE, the current
- *               generation of every fd seen starting or ending.
+ *   fds         LRU hash {tgid, fd} -> {gen, start}: CUMULATIVE, the current
+ *               generation of every fd seen starting or ending, and the start
+ *               time of the process that had it (checked once per key and
+ *               interval, so a reused PID never inherits a dead process's fds).
  *   paths       LRU hash {tgid, fd, gen} -> {dfd, name}: CUMULATIVE until
  *               user space takes the record; it outlives the close, so files
  *               opened, used and closed between two reads are still named.
@@ -84,6 +86,18 @@ static __always_inline void *kptr(void *p, int off)
 	return v;
 }
 
+/* current->group_leader->start_time: tells a reused PID from the process that had it. */
+static __always_inline u64 process_start(void)
+{
+	u64 start = 0;
+#ifndef FL_NO_WALK
+	void *leader = kptr((void *)bpf_get_current_task(), FL_OFF_TASK_GROUP_LEADER);
+	if (leader)
+		bpf_probe_read_kernel(&start, sizeof(start), leader + FL_OFF_TASK_START_TIME);
+#endif
+	return start;
+}
+
 /* current->files->fdt->fd[fd]: its inode's mode and number, and its dentry's name. */
 static __always_inline void remember_fd(struct fl_key *key)
 {
@@ -121,6 +135,15 @@ static __always_inline void account(u32 tgid, s32 fd, u64 bytes, int write)
 
 	/* Per-CPU value: plain increments are race-free on this CPU. */
 	struct fl_val *v = stats.lookup(&key);
+	if (!v && fv && fv->start != process_start()) {
+		/*
+		 * A new key: first check the generation is this process's and
+		 * not that of a dead one whose PID it got. If not, forget it.
+		 */
+		fds.delete(&fk);
+		key.gen = 0;
+		v = stats.lookup(&key);
+	}
 	if (v) {
 		if (write) {
 			v->writes++;
@@ -158,13 +181,15 @@ static __always_inline void account(u32 tgid, s32 fd, u64 bytes, int write)
 static __always_inline u64 set_gen(u32 tgid, s32 fd, u64 kind)
 {
 	u64 gen = (bpf_ktime_get_ns() << FL_KIND_BITS) | kind;
+	u64 start = process_start();
 	struct fl_fd_key fk = { .tgid = tgid, .fd = fd };
 	struct fl_fd_val *fv = fds.lookup(&fk);
 	if (fv) {
 		fv->gen = gen;
+		fv->start = start;
 		return gen;
 	}
-	struct fl_fd_val init = { .gen = gen };
+	struct fl_fd_val init = { .gen = gen, .start = start };
 	if (fds.update(&fk, &init) != 0)
 		count_lost(FL_LOST_FDS);
 	return gen;

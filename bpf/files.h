@@ -110,6 +110,7 @@ struct fl_fd_key {
 
 struct fl_fd_val {
 	u64 gen;
+	u64 start;	/* the process's start time then: a reused PID is another process */
 };
 
 struct fl_key {

@@ -146,8 +146,11 @@ def pt_regs_cflags() -> list[str]:
     return [f"-DFL_PT_{name}={value}" for name, value in defines.items()]
 
 
-# (define, struct, member): the walk from a task to one fd's inode and name.
+# (define, struct, member): the walk from a task to one fd's inode and name,
+# and to its process's start time.
 _WALK = (
+    ("TASK_GROUP_LEADER", "task_struct", "group_leader"),
+    ("TASK_START_TIME", "task_struct", "start_time"),
     ("TASK_FILES", "task_struct", "files"),
     ("FILES_FDT", "files_struct", "fdt"),
     ("FDT_FD", "fdtable", "fd"),

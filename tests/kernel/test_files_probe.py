@@ -170,7 +170,7 @@ def test_socket_pipe_and_dev_null_are_typed() -> None:
     rows = rows_for(frames, pid)
 
     def one(kind: str, ops: int, nbytes: int, direction: str) -> dict:
-        found = [r for r in rows if r["type"] == kind and (r[f"{direction}s"], r[f"{direction}_bytes"]) == (ops, nbytes)]
+        found = [r for r in rows if r["type"] == kind and (r[direction + "s"], r[direction + "_bytes"]) == (ops, nbytes)]
         assert len(found) == 1, (kind, rows)
         return found[0]
 
@@ -316,3 +316,62 @@ def test_inherited_fds_of_an_exited_child_named_by_the_kernel(tmp_path: Path) ->
     mine = {(io.type, io.path, io.write_bytes, io.gen) for io in sample.io if io.tgid == child.pid and io.writes}
     assert ("file", "\u2026/inherited.txt", 29, 0) in mine, mine
     assert ("pipe", pipe_name, 31, 0) in mine, mine
+
+
+# clone3 with set_tid: a child with exactly the PID a dead process had (root may ask for a free PID).
+_CLONE3 = 435
+
+
+def _spawn_with_pid(pid: int, argv: list[str]) -> int:
+    """Fork a child whose PID is ``pid`` and exec argv; it inherits every inheritable fd without a syscall."""
+    import ctypes
+
+    class CloneArgs(ctypes.Structure):
+        _fields_ = [(n, ctypes.c_uint64) for n in (
+            "flags", "pidfd", "child_tid", "parent_tid", "exit_signal", "stack", "stack_size", "tls",
+            "set_tid", "set_tid_size", "cgroup",
+        )]
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    tid = (ctypes.c_int32 * 1)(pid)
+    args = CloneArgs(exit_signal=signal.SIGCHLD, set_tid=ctypes.addressof(tid), set_tid_size=1)
+    ret = libc.syscall(_CLONE3, ctypes.byref(args), ctypes.c_size_t(ctypes.sizeof(args)))
+    if ret == 0:  # the child: no Python bookkeeping after a raw clone, so exec at once
+        try:
+            os.execv(argv[0], argv)
+        finally:
+            os._exit(127)
+    if ret < 0:
+        raise OSError(ctypes.get_errno(), "clone3 with set_tid")
+    return ret
+
+
+def test_reused_pid_never_inherits_a_dead_process_fd(tmp_path: Path) -> None:
+    from ebpftop.probes.files import FilesProbe
+
+    old = str(tmp_path / "old.txt")
+    probe = FilesProbe()
+    probe.enable()
+    try:
+        probe.read()
+        # The first process opens a file on fd 200 and dies without closing it.
+        script = f"import os; os.dup2(os.open({old!r}, os.O_CREAT | os.O_WRONLY), 200); os.write(200, b'o' * 5)"
+        first = run_child(script + "; os._exit(0)")
+        probe.read()
+        # A new process gets the same PID and inherits a pipe on fd 200 (no syscall of its own made it).
+        r, w = os.pipe()
+        os.dup2(w, 200)
+        os.close(w)
+        try:
+            pid = _spawn_with_pid(first, [sys.executable, "-c", "import os; os.write(200, b'n' * 37)"])
+        finally:
+            os.close(200)
+        assert os.waitpid(pid, 0)[1] == 0 and pid == first
+        assert os.read(r, 64) == b"n" * 37
+        sample = probe.read()
+        os.close(r)
+    finally:
+        probe.disable()
+    got = [(io.type, io.path) for io in sample.io if io.tgid == pid and io.write_bytes == 37]
+    assert len(got) == 1 and got[0][0] == "pipe" and got[0][1] != old, got
