@@ -170,7 +170,8 @@ def test_socket_pipe_and_dev_null_are_typed() -> None:
     rows = rows_for(frames, pid)
 
     def one(kind: str, ops: int, nbytes: int, direction: str) -> dict:
-        found = [r for r in rows if r["type"] == kind and (r[direction + "s"], r[direction + "_bytes"]) == (ops, nbytes)]
+        want = {"type": kind, direction + "s": ops, direction + "_bytes": nbytes}
+        found = [r for r in rows if all(r[k] == v for k, v in want.items())]
         assert len(found) == 1, (kind, rows)
         return found[0]
 
