@@ -125,3 +125,36 @@ def wait_progs_gone(ids: set[int], timeout: float = 5.0) -> set[int]:
         time.sleep(0.05)
         left = ids & loaded_prog_ids()
     return left
+
+
+def held_prog_ids() -> set[int]:
+    """Programs some live process holds an fd to (program or link fds), from every /proc/*/fdinfo."""
+    ids: set[int] = set()
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                ids.update(prog_ids_of(int(proc.name)))
+            except OSError:
+                continue  # it exited while we looked
+    return ids
+
+
+def prog_names(ids: set[int]) -> dict[int, str]:
+    out = subprocess.run(["bpftool", "-j", "prog", "show"], capture_output=True, text=True, check=True).stdout
+    return {p["id"]: p.get("name", "") for p in json.loads(out or "[]") if p["id"] in ids}
+
+
+def orphaned(before: set[int], names: set[str], timeout: float = 5.0) -> dict[int, str]:
+    """Programs named like ebpftop's, loaded since ``before``, that no live process holds.
+
+    That is what a dead ebpftop would have left in the kernel. Programs of
+    other BPF users running meanwhile are held by their processes, or (perf
+    event attachments, whose fdinfo does not name the program) have other
+    names, so this holds while other tools come and go.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        left = {i: n for i, n in prog_names(loaded_prog_ids() - before - held_prog_ids()).items() if n in names}
+        if not left or time.monotonic() > deadline:
+            return left
+        time.sleep(0.05)

@@ -1,0 +1,96 @@
+"""Signals at random moments (during compiles, while live, during toggles): nothing stays attached."""
+
+from __future__ import annotations
+
+import json
+import random
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.kernel.helpers import ROOT, batch, loaded_prog_ids, orphaned, prog_ids_of, prog_names
+
+NETNS = "ebpftop-test-signals"
+SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGKILL)
+# Fixed seed: the "random" moments are the same on every run, so a failure reproduces.
+MOMENTS = random.Random(20261123).sample([round(0.05 * i, 2) for i in range(1, 50)], 10)
+
+
+def link_ids() -> set[int]:
+    out = subprocess.run(["bpftool", "-j", "link", "show"], capture_output=True, text=True, check=True).stdout
+    return {link["id"] for link in json.loads(out or "[]")}
+
+
+def xdp_on_lo() -> bool:
+    out = subprocess.run(["ip", "-n", NETNS, "-j", "-d", "link", "show", "lo"], capture_output=True, text=True, check=True)
+    return "xdp" in json.loads(out.stdout)[0]
+
+
+@pytest.fixture(scope="module")
+def our_names() -> set[str]:
+    """The kernel names of every program ebpftop loads (all probes)."""
+    with batch("--interval", "0.3") as run:
+        run.wait_frames(1)
+        ids = set(prog_ids_of(run.proc.pid))
+        names = set(prog_names(ids).values())
+        run.stop()
+    assert len(names) >= 4
+    return names
+
+
+@pytest.fixture(scope="module")
+def netns():  # type: ignore[no-untyped-def]
+    subprocess.run(["ip", "netns", "del", NETNS], capture_output=True)
+    subprocess.run(["ip", "netns", "add", NETNS], check=True)
+    subprocess.run(["ip", "-n", NETNS, "link", "set", "lo", "up"], check=True)
+    yield NETNS
+    subprocess.run(["ip", "netns", "del", NETNS], capture_output=True)
+
+
+@pytest.mark.parametrize("index", range(len(MOMENTS)))
+def test_signal_at_any_moment_leaves_nothing(netns: str, our_names: set[str], index: int) -> None:
+    delay = MOMENTS[index]
+    sig = SIGNALS[index % len(SIGNALS)]
+    progs, links = loaded_prog_ids(), link_ids()
+    proc = subprocess.Popen(
+        ["ip", "netns", "exec", netns, sys.executable, "-m", "ebpftop", "--batch", "--interval", "0.2", "--xdp", "lo"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
+    )
+    time.sleep(delay)
+    proc.send_signal(sig)
+    proc.wait(30)
+    err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+    if sig != signal.SIGKILL:
+        assert proc.returncode == 0, err
+        assert "Traceback" not in err, err
+    assert orphaned(progs, our_names) == {}
+    deadline = time.monotonic() + 5
+    while link_ids() - links and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert link_ids() - links == set()
+    assert not xdp_on_lo()
+
+
+def test_signal_during_toggles_leaves_nothing(our_names: set[str]) -> None:
+    """Toggle probes off and on through the sampler while a signal-like stop lands mid-way."""
+    from ebpftop.registry import NAMES, SPECS
+    from ebpftop.sampler import Sampler
+    from ebpftop.settings import Settings
+
+    progs = loaded_prog_ids()
+    sampler = Sampler(SPECS, NAMES, 0.2, on_frame=lambda f: None, settings=Settings())
+    sampler.start()
+    time.sleep(1.0)
+    for name in NAMES:
+        sampler.toggle(name)
+        sampler.toggle(name)
+    time.sleep(0.3)
+    sampler.stop()
+    sampler.join(30)
+    assert not sampler.is_alive()
+    assert orphaned(progs, our_names) == {}
