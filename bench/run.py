@@ -119,10 +119,12 @@ class Running:
             self.lines.append(line)
             if pattern.search(line):
                 self.event.set()
-        self.event.set()
+        self.event.set()  # ended: wait_ready sees the exit and says why
 
     def wait_ready(self, timeout: float = 60.0) -> None:
-        if not self.event.wait(timeout) or self.proc.poll() is not None:
+        ok = self.event.wait(timeout)
+        time.sleep(0.2)  # a tool that failed right after its banner has exited by now
+        if not ok or self.proc.poll() is not None:
             tail = "".join(self.lines[-5:]).strip()
             raise RuntimeError(f"{self.tool.name} did not start: {tail or 'timeout'}")
 
@@ -154,7 +156,7 @@ def measure(section: Section, rounds: int, reps: int) -> None:
             try:
                 if running:
                     running.wait_ready()
-                    time.sleep(0.3)
+                    time.sleep(0.1)
                 values = [run_workload(section.workload, section.prefix) for _ in range(reps)]
                 section.samples[tool.name].extend(values)
                 print(f"  round {r + 1} {tool.name:<32} {statistics.median(values):12.1f} {section.unit}", flush=True)
@@ -266,9 +268,10 @@ def sections(env: dict[str, str], only: set[str] | None) -> list[Section]:
                         [
                             "bpftrace",
                             "-e",
-                            "tracepoint:syscalls:sys_enter_read { @fd[tid] = args.fd; } "
+                            # bpftrace 0.17 (Debian 12) spells tracepoint fields args->x
+                            "tracepoint:syscalls:sys_enter_read { @fd[tid] = args->fd; } "
                             "tracepoint:syscalls:sys_exit_read /@fd[tid]/ "
-                            "{ @bytes[pid, @fd[tid]] = sum(args.ret); delete(@fd[tid]); }",
+                            "{ @bytes[pid, @fd[tid]] = sum(args->ret); delete(@fd[tid]); }",
                         ],
                         r"Attaching",
                     ),
