@@ -122,7 +122,7 @@ def type_of_path(path: bytes) -> str:
 
 def pt_regs_cflags() -> list[str]:
     """-D defines for the pt_regs members the program reads, from the running kernel's BTF."""
-    from ebpftop.probes.proctree import struct_offsets
+    from ebpftop.probes.btf import struct_offsets
 
     off = struct_offsets("pt_regs")
     missing = [f for f in ("orig_ax", "di", "si", "dx", "r10", "ip") if f not in off]
@@ -167,7 +167,7 @@ _WALK = (
 
 def fd_walk_cflags() -> list[str]:
     """-D offsets for the fd-table walk, or FL_NO_WALK when the kernel's BTF lacks one of them."""
-    from ebpftop.probes.proctree import struct_offsets
+    from ebpftop.probes.btf import struct_offsets
 
     out = []
     try:

@@ -6,15 +6,14 @@ import ctypes
 import os
 import struct
 import time
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 from ebpftop.model.proctree import EXEC, EXIT, FORK, ProcEvent, ProcSample, ProcSeed, decode_status
 from ebpftop.model.sanitize import decode
 from ebpftop.probes.base import Probe, ProbeError
+from ebpftop.probes.btf import VMLINUX_BTF, struct_offsets
 
-VMLINUX_BTF = Path("/sys/kernel/btf/vmlinux")
 EXIT_FORMAT = Path("/sys/kernel/tracing/events/sched/sched_process_exit/format")
 
 # Documented argv limit: the first MAX_ARGS arguments of up to ARG_LEN bytes
@@ -44,97 +43,6 @@ def split_argv(area: bytes, total: int) -> tuple[tuple[str, ...], bool]:
         parts.pop()  # the NUL after the last argument
     truncated = cut or len(parts) > MAX_ARGS or any(len(p) > ARG_LEN for p in parts[:MAX_ARGS])
     return tuple(decode(p[:ARG_LEN]) for p in parts[:MAX_ARGS]), truncated
-
-
-_BTF_STRUCT, _BTF_UNION = 4, 5
-_BTF_MODIFIERS = (8, 9, 10, 11, 18)  # typedef, volatile, const, restrict, type_tag
-# Bytes after struct btf_type for each kind: (fixed, per vlen entry).
-_BTF_EXTRA = {
-    1: (4, 0),  # int
-    3: (12, 0),  # array
-    4: (0, 12),  # struct
-    5: (0, 12),  # union
-    6: (0, 8),  # enum
-    13: (0, 8),  # func_proto
-    14: (4, 0),  # var
-    15: (0, 12),  # datasec
-    17: (4, 0),  # decl_tag
-    19: (0, 12),  # enum64
-}
-
-
-class _Btf:
-    """Just enough of a BTF reader to find struct member offsets (anonymous members included)."""
-
-    def __init__(self, data: bytes) -> None:
-        magic, _ver, _flags, hdr_len, type_off, type_len, str_off, _str_len = struct.unpack_from("<HBBIIIII", data, 0)
-        if magic != 0xEB9F:
-            raise ProbeError("not BTF")
-        self.data = data
-        self.strings = hdr_len + str_off
-        self.pos: list[int] = [0]  # type id -> offset of its btf_type; id 0 is void
-        self.by_name: dict[str, int] = {}
-        pos, end = hdr_len + type_off, hdr_len + type_off + type_len
-        unpack = struct.Struct("<III").unpack_from
-        extra = _BTF_EXTRA
-        while pos < end:
-            name_off, info, _size = unpack(data, pos)
-            kind, vlen = (info >> 24) & 0x1F, info & 0xFFFF
-            if kind == _BTF_STRUCT and name_off:
-                self.by_name.setdefault(self.name(name_off), len(self.pos))
-            self.pos.append(pos)
-            fixed, per = extra.get(kind, (0, 0))
-            pos += 12 + fixed + per * vlen
-
-    def name(self, off: int) -> str:
-        start = self.strings + off
-        return self.data[start : self.data.index(b"\0", start)].decode()
-
-    def _resolve(self, type_id: int) -> tuple[int, int]:
-        """Follow typedef/const/volatile to the real type: (id, kind)."""
-        for _ in range(32):
-            _n, info, ref = struct.unpack_from("<III", self.data, self.pos[type_id])
-            kind = (info >> 24) & 0x1F
-            if kind not in _BTF_MODIFIERS:
-                return type_id, kind
-            type_id = ref
-        return type_id, 0
-
-    def members(self, type_id: int, base: int = 0) -> dict[str, int]:
-        """Byte offset of every named member, anonymous structs and unions flattened in (base in bits)."""
-        _n, info, _size = struct.unpack_from("<III", self.data, self.pos[type_id])
-        vlen, kflag = info & 0xFFFF, info >> 31
-        out: dict[str, int] = {}
-        at = self.pos[type_id] + 12
-        for i in range(vlen):
-            m_name, m_type, m_off = struct.unpack_from("<III", self.data, at + 12 * i)
-            bits = base + (m_off & 0xFFFFFF if kflag else m_off)
-            if m_name:
-                out.setdefault(self.name(m_name), bits // 8)
-            else:
-                tid, kind = self._resolve(m_type)
-                if kind in (_BTF_STRUCT, _BTF_UNION):
-                    for k, v in self.members(tid, bits).items():
-                        out.setdefault(k, v)
-        return out
-
-
-@cache
-def _vmlinux(path: Path) -> _Btf:
-    return _Btf(path.read_bytes())
-
-
-@cache
-def struct_offsets(struct_name: str, path: Path = VMLINUX_BTF) -> dict[str, int]:
-    """Byte offsets of a struct's members (anonymous ones flattened), from the running kernel's BTF."""
-    try:
-        btf = _vmlinux(path)
-    except ProbeError as exc:
-        raise ProbeError(f"{path}: {exc}") from None
-    type_id = btf.by_name.get(struct_name)
-    if type_id is None:
-        raise ProbeError(f"struct {struct_name} not in {path}")
-    return btf.members(type_id)
 
 
 def exit_has_group_dead(path: Path = EXIT_FORMAT) -> bool:
