@@ -11,7 +11,7 @@ from typing import Any
 
 from ebpftop.model.proctree import EXEC, EXIT, FORK, ProcEvent, ProcSample, ProcSeed, decode_status
 from ebpftop.model.sanitize import decode
-from ebpftop.probes.base import Probe, ProbeError
+from ebpftop.probes.base import Probe
 from ebpftop.probes.btf import VMLINUX_BTF, struct_offsets
 
 EXIT_FORMAT = Path("/sys/kernel/tracing/events/sched/sched_process_exit/format")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 
 from rich.filesize import decimal
 from rich.text import Text
@@ -16,20 +14,12 @@ from textual.widgets import DataTable, Static
 from ebpftop.model import files as m
 from ebpftop.model.files import FileRow, FilesTable
 from ebpftop.model.sanitize import elide_middle, sanitize
+from ebpftop.ui.table import Column, SortableTable, add_columns
 from ebpftop.ui.format import bytes_per_s, num, safe
 
 MAX_ROWS = 500
 PROCESS_WIDTH = 30
 MIN_PATH_WIDTH = 16
-
-
-@dataclass(frozen=True, slots=True)
-class Column:
-    key: str
-    label: str
-    sort: Callable[[FileRow], object]
-    descending: bool
-    width: int = 0  # right-aligned numeric column of this width (0: sized by content)
 
 
 COLUMNS = (
@@ -63,7 +53,7 @@ def process_cell(row: FileRow, grouping: str) -> Text:
     return text
 
 
-class FilesPane(Vertical):
+class FilesPane(SortableTable, Vertical):
     """Rows are rebuilt each frame; the cursor stays on the same file.
 
     ``g`` (or :meth:`toggle_grouping`) switches between one row per path
@@ -72,6 +62,7 @@ class FilesPane(Vertical):
     cycles through the columns, ``r`` reverses, a header click sorts by it.
     """
 
+    COLUMNS = COLUMNS
     BINDINGS = [Binding("g", "toggle_grouping", "Per path/process")]
 
     DEFAULT_CSS = """
@@ -88,8 +79,7 @@ class FilesPane(Vertical):
     def compose(self) -> ComposeResult:
         yield Static("", id="files-summary", classes="summary")
         table: DataTable[Text] = DataTable(id="files-table", cursor_type="row", zebra_stripes=True)
-        for col in COLUMNS:
-            table.add_column(col.label.rjust(col.width) if col.width else col.label, key=col.key)
+        add_columns(table, COLUMNS)
         yield table
 
     @property
@@ -97,14 +87,6 @@ class FilesPane(Vertical):
         return self.query_one("#files-table", DataTable)
 
     # -- the app's pane contract ---------------------------------------------
-    def sort_by(self, key: str) -> None:
-        index = next(i for i, c in enumerate(COLUMNS) if c.key == key)
-        if index == self.sort_index:
-            self.reverse = not self.reverse
-        else:
-            self.sort_index, self.reverse = index, False
-        self.refresh_rows()
-
     def sort_next(self) -> None:
         """Hottest -> PATH -> TYPE -> ... -> WRITE B/s -> hottest."""
         if self.sort_index is None:
@@ -114,10 +96,6 @@ class FilesPane(Vertical):
         else:
             self.sort_index = None
         self.reverse = False
-        self.refresh_rows()
-
-    def sort_reverse(self) -> None:
-        self.reverse = not self.reverse
         self.refresh_rows()
 
     def toggle_grouping(self) -> None:
@@ -139,10 +117,6 @@ class FilesPane(Vertical):
         return row.pid if row is not None else None
 
     # -- events ----------------------------------------------------------------
-    def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
-        event.stop()
-        self.sort_by(str(event.column_key.value))
-
     def on_resize(self, event: events.Resize) -> None:
         self.refresh_rows()
 
@@ -174,16 +148,9 @@ class FilesPane(Vertical):
         if not self.is_mounted:
             return
         table = self.table
-        for i, c in enumerate(COLUMNS):
-            arrow = (" ▲" if (c.descending == self.reverse) else " ▼") if i == self.sort_index else ""
-            label = c.label + arrow
-            table.columns[c.key].label = Text(label.rjust(c.width) if c.width else label)  # type: ignore[index]
-        rows = list(self.data.rows(self.grouping)) if self.data else []
+        rows = self.sorted_rows(list(self.data.rows(self.grouping)) if self.data else [])
         if self.sort_index is None:
             rows.sort(key=_hottest, reverse=not self.reverse)
-        else:
-            col = COLUMNS[self.sort_index]
-            rows.sort(key=col.sort, reverse=col.descending != self.reverse)
         selected = None
         if table.row_count:
             selected = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
@@ -12,18 +9,10 @@ from textual.widgets import DataTable, Sparkline, Static
 
 from ebpftop.model.syscalls import HISTORY, SyscallRow, SyscallTable
 from ebpftop.ui.format import count, num, right, safe, si
+from ebpftop.ui.table import Column, SortableTable, add_columns
 
 TOP_SHOWN = 4
 MAX_ROWS = 500
-
-
-@dataclass(frozen=True, slots=True)
-class Column:
-    key: str
-    label: str
-    sort: Callable[[SyscallRow], object]
-    descending: bool
-    width: int = 0  # right-aligned numeric column of this width
 
 
 COLUMNS = (
@@ -45,8 +34,10 @@ def _top(row: SyscallRow) -> Text:
     return text
 
 
-class SyscallsPane(Vertical):
+class SyscallsPane(SortableTable, Vertical):
     """Rows are rebuilt each frame; the cursor stays on the same PID."""
+
+    COLUMNS = COLUMNS
 
     def __init__(self) -> None:
         super().__init__(id="syscalls-pane")
@@ -58,34 +49,12 @@ class SyscallsPane(Vertical):
         yield Static("", id="syscalls-summary", classes="summary")
         yield Sparkline([], id="syscalls-spark", summary_function=max)
         table: DataTable[Text] = DataTable(id="syscalls-table", cursor_type="row", zebra_stripes=True)
-        for col in COLUMNS:
-            table.add_column(col.label, key=col.key)
+        add_columns(table, COLUMNS)
         yield table
 
     @property
     def table(self) -> DataTable[Text]:
         return self.query_one("#syscalls-table", DataTable)
-
-    def sort_by(self, key: str) -> None:
-        index = next(i for i, c in enumerate(COLUMNS) if c.key == key)
-        if index == self.sort_index:
-            self.reverse = not self.reverse
-        else:
-            self.sort_index, self.reverse = index, False
-        self.refresh_rows()
-
-    def sort_next(self) -> None:
-        self.sort_index = (self.sort_index + 1) % len(COLUMNS)
-        self.reverse = False
-        self.refresh_rows()
-
-    def sort_reverse(self) -> None:
-        self.reverse = not self.reverse
-        self.refresh_rows()
-
-    def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
-        event.stop()
-        self.sort_by(str(event.column_key.value))
 
     def show(self, data: SyscallTable | None) -> None:
         self.data = data
@@ -111,13 +80,7 @@ class SyscallsPane(Vertical):
 
     def refresh_rows(self) -> None:
         table = self.table
-        col = COLUMNS[self.sort_index]
-        for i, c in enumerate(COLUMNS):
-            arrow = (" ▲" if (c.descending == self.reverse) else " ▼") if i == self.sort_index else ""
-            label = c.label + arrow
-            table.columns[c.key].label = Text(label.rjust(c.width) if c.width else label)  # type: ignore[index]
-        rows = list(self.data.rows) if self.data else []
-        rows.sort(key=col.sort, reverse=col.descending != self.reverse)
+        rows = self.sorted_rows(list(self.data.rows) if self.data else [])
         selected = self.selected_pid()
         table.clear()
         for r in rows[:MAX_ROWS]:

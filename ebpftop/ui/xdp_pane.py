@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 
 from rich.filesize import decimal
 from rich.text import Text
@@ -16,20 +14,12 @@ from textual.widgets import DataTable, Sparkline, Static
 from ebpftop.model import xdp as m
 from ebpftop.model.sanitize import sanitize
 from ebpftop.model.xdp import HISTORY, XdpRow, XdpTable
+from ebpftop.ui.table import Column, SortableTable, add_columns
 from ebpftop.ui.format import bytes_per_s, num, right, safe, si
 
 PROTOS_SHOWN = 3
 
 _STATE_STYLE = {m.ATTACHED: "bold", m.BUSY: "italic", m.ERROR: "reverse", m.MISSING: "dim", m.OFF: "dim"}
-
-
-@dataclass(frozen=True, slots=True)
-class Column:
-    key: str
-    label: str
-    sort: Callable[[XdpRow], object]
-    descending: bool
-    width: int = 0  # right-aligned numeric column of this width
 
 
 COLUMNS = (
@@ -112,7 +102,7 @@ def breakdown(row: XdpRow) -> Text:
     return text
 
 
-class XdpPane(Vertical):
+class XdpPane(SortableTable, Vertical):
     """Rows are rebuilt each frame; the cursor stays on the same interface. Enter expands the selected row.
 
     ``a`` asks to attach or detach our counter on the selected interface by
@@ -120,6 +110,7 @@ class XdpPane(Vertical):
     which calls the probe's ``attach_iface`` / ``detach_iface``.
     """
 
+    COLUMNS = COLUMNS
     BINDINGS = [Binding("a", "attach_toggle", "Attach/detach XDP counter")]
 
     class AttachToggle(Message):
@@ -146,8 +137,7 @@ class XdpPane(Vertical):
         yield Static("", id="xdp-summary", classes="summary")
         yield Sparkline([], id="xdp-spark", summary_function=max)
         table: DataTable[Text] = DataTable(id="xdp-table", cursor_type="row", zebra_stripes=True)
-        for col in COLUMNS:
-            table.add_column(col.label.rjust(col.width) if col.width else col.label, key=col.key)
+        add_columns(table, COLUMNS)
         yield table
         detail = Static("", id="xdp-detail")
         detail.display = False
@@ -158,23 +148,6 @@ class XdpPane(Vertical):
         return self.query_one("#xdp-table", DataTable)
 
     # -- the app's pane contract -------------------------------------------------
-    def sort_by(self, key: str) -> None:
-        index = next(i for i, c in enumerate(COLUMNS) if c.key == key)
-        if index == self.sort_index:
-            self.reverse = not self.reverse
-        else:
-            self.sort_index, self.reverse = index, False
-        self.refresh_rows()
-
-    def sort_next(self) -> None:
-        self.sort_index = (self.sort_index + 1) % len(COLUMNS)
-        self.reverse = False
-        self.refresh_rows()
-
-    def sort_reverse(self) -> None:
-        self.reverse = not self.reverse
-        self.refresh_rows()
-
     def selected_pid(self) -> int | None:
         return None  # interfaces, not processes
 
@@ -207,10 +180,6 @@ class XdpPane(Vertical):
         self.refresh_detail()
 
     # -- events --------------------------------------------------------------------
-    def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
-        event.stop()
-        self.sort_by(str(event.column_key.value))
-
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
         self.toggle_expanded()
@@ -258,13 +227,7 @@ class XdpPane(Vertical):
 
     def refresh_rows(self) -> None:
         table = self.table
-        col = COLUMNS[self.sort_index]
-        for i, c in enumerate(COLUMNS):
-            arrow = (" ▲" if (c.descending == self.reverse) else " ▼") if i == self.sort_index else ""
-            label = c.label + arrow
-            table.columns[c.key].label = Text(label.rjust(c.width) if c.width else label)  # type: ignore[index]
-        rows = list(self.data.rows) if self.data else []
-        rows.sort(key=col.sort, reverse=col.descending != self.reverse)
+        rows = self.sorted_rows(list(self.data.rows) if self.data else [])
         selected = self.selected_iface()
         table.clear()
         for r in rows:

@@ -7,7 +7,7 @@ from textual.widgets import DataTable
 from ebpftop.settings import Settings
 from ebpftop.ui.app import EbpftopApp
 from ebpftop.ui.syscalls_pane import SyscallsPane
-from tests.ui.scripted import HOSTILE, ScriptedSource, syscall_frame
+from tests.ui.scripted import ScriptedSource, syscall_frame
 
 
 def make_app(pane: str = "syscalls") -> tuple[EbpftopApp, ScriptedSource]:
