@@ -219,11 +219,13 @@ def summarize(section: Section) -> list[str]:
         for other, cost in added.items():
             if other in (name, bare_name) or other.startswith("ebpftop"):
                 continue
-            if other.startswith("empty XDP"):
-                rows.append(f"- {name} adds {added[name] - cost:+.1f} ns per packet over an empty XDP program.")
+            if other.startswith("empty"):
+                rows.append(f"- {name} adds {added[name] - cost:+.1f} {section.unit} over the {other.split(' (')[0]}.")
                 continue
-            ratio = added[name] / cost if cost > 0 else float("nan")
-            rows.append(f"- {name} adds **{ratio:.2f}x** what {other} adds.")
+            if cost <= 0:
+                rows.append(f"- {other} added nothing measurable here, so no ratio (noise is larger than its cost).")
+                continue
+            rows.append(f"- {name} adds **{added[name] / cost:.2f}x** what {other} adds.")
         if name in section.bpf_ns:
             rows.append(f"- {name}: its programs' own run time from BPF stats: {section.bpf_ns[name]:.1f} ns per event.")
     rows.extend(f"- {note}" for note in section.notes)
@@ -241,6 +243,11 @@ def sections(env: dict[str, str], only: set[str] | None) -> list[Section]:
                 "ns/call",
                 [
                     Tool("bare", None),
+                    Tool(
+                        "empty raw tracepoint on sys_enter (the hook's own cost)",
+                        [sys.executable, str(HERE / "empty_prog.py"), "sys_enter"],
+                        ready=r"^attached",
+                    ),
                     ebpftop("syscalls"),
                     ebpftop("syscalls", "--bpf-stats", "always"),
                     peer("syscount-bpfcc -P", ["syscount-bpfcc", "-P"], r"Tracing|Ctrl", env),
@@ -307,7 +314,7 @@ def sections(env: dict[str, str], only: set[str] | None) -> list[Section]:
                     Tool("bare", None),
                     Tool(
                         "empty XDP_PASS program (generic XDP's own cost)",
-                        [*rx, sys.executable, str(HERE / "xdp_empty.py"), "ebt-rx"],
+                        [*rx, sys.executable, str(HERE / "empty_prog.py"), "xdp", "ebt-rx"],
                         ready=r"^attached",
                     ),
                     Tool(
