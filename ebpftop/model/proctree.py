@@ -346,7 +346,7 @@ class ProcTreeModel:
                 self._remove(node)
 
     # -- the view --------------------------------------------------------------
-    def _view(self, node: _Node, elapsed: float, depth: int = 0) -> ProcView:
+    def _view(self, node: _Node, elapsed: float, depth: int = 0, shown: set[Key] | None = None) -> ProcView:
         now = self._now
         if node.exit_time is not None:
             state = EXITED if now - node.exit_time < self.flash else GONE
@@ -356,9 +356,9 @@ class ProcTreeModel:
             age = now - node.start
         children: tuple[ProcView, ...] = ()
         if node.children and depth < MAX_DEPTH:
-            kids = [self._nodes[k] for k in node.children if k in self._nodes]
+            kids = [self._nodes[k] for k in node.children if k in self._nodes and (shown is None or k in shown)]
             kids.sort(key=lambda n: (n.pid, n.start))
-            children = tuple(self._view(k, elapsed, depth + 1) for k in kids)
+            children = tuple(self._view(k, elapsed, depth + 1, shown) for k in kids)
         return ProcView(
             pid=node.pid,
             ppid=node.ppid,
@@ -406,17 +406,29 @@ class ProcTreeModel:
 
         self._expire(sample.now)
         events = sample.events
+        shown: set[Key] | None = None
         if pids is not None:
+            # The matching processes with their descendants and, for context,
+            # their ancestors; events only of the matching subtrees.
             tops = [n for n in self._nodes.values() if n.pid in pids]
-            roots_nodes = sorted(tops, key=lambda n: (n.pid, n.start))
-            keep = self._subtree_pids(roots_nodes) | set(pids)
+            keep = self._subtree_pids(tops) | set(pids)
             events = tuple(e for e in events if e.pid in keep or e.ppid in keep)
-        else:
-            roots_nodes = sorted(
-                (n for n in self._nodes.values() if n.parent is None or n.parent not in self._nodes),
-                key=lambda n: (n.pid, n.start),
-            )
-        roots = tuple(self._view(n, elapsed) for n in roots_nodes)
+            shown = {n.key for n in self._nodes.values() if n.pid in keep}
+            for n in tops:
+                parent, hops = n.parent, 0
+                while parent is not None and parent in self._nodes and parent not in shown and hops < MAX_DEPTH:
+                    shown.add(parent)
+                    parent, hops = self._nodes[parent].parent, hops + 1
+        roots_nodes = sorted(
+            (
+                n
+                for n in self._nodes.values()
+                if (n.parent is None or n.parent not in self._nodes or (shown is not None and n.parent not in shown))
+                and (shown is None or n.key in shown)
+            ),
+            key=lambda n: (n.pid, n.start),
+        )
+        roots = tuple(self._view(n, elapsed, shown=shown) for n in roots_nodes)
         live = len(self._live)
         tree = ProcTree(
             roots=roots,

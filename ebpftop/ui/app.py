@@ -111,6 +111,7 @@ class EbpftopApp(App[int]):
 
     def on_mount(self) -> None:
         self._install_signal_handlers()
+        self.query_one(XdpPane).pid_filtered = self.pids is not None
         self.show_self()
         self.focus_active_pane()
         self.source.start(self.post_frame, self.post_status, self.post_notice)
@@ -216,6 +217,9 @@ class EbpftopApp(App[int]):
         """Filter every pane (in the kernel and the model) to these PIDs; None clears."""
         self.pids = pids
         self.source.set_pids(pids)
+        xdp = self.query_one(XdpPane)
+        xdp.pid_filtered = pids is not None
+        xdp.show(xdp.data)
         self.show_self()
 
     def action_filter(self) -> None:

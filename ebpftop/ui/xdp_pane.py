@@ -190,6 +190,8 @@ class XdpPane(SortableTable, Vertical):
         self.refresh_detail()
 
     # -- rendering -----------------------------------------------------------------
+    pid_filtered = False  # set by the app while a PID filter is active
+
     def show(self, data: XdpTable | None) -> None:
         self.data = data
         summary = self.query_one("#xdp-summary", Static)
@@ -203,6 +205,8 @@ class XdpPane(SortableTable, Vertical):
                 line += f"  ·  {len(busy)} busy with another XDP program (left untouched)"
             if data.drops:
                 line += f"  ·  {data.drops:,} packets not counted"
+            if self.pid_filtered:
+                line += "  ·  the PID filter does not apply here: packets belong to interfaces, not processes"
             line += "  ·  enter: breakdown  ·  a: attach/detach"
             summary.update(Text(line, no_wrap=True, overflow="ellipsis"))
         self.refresh_rows()

@@ -234,3 +234,19 @@ async def test_small_and_large_terminals_and_resizes() -> None:
             await pilot.pause()
         assert app.is_running
         assert app.query_one("#syscalls-table", DataTable).row_count == 4
+
+
+async def test_xdp_pane_says_the_pid_filter_does_not_apply() -> None:
+    from tests.ui.test_xdp_pane import xdp_frame
+    from ebpftop.model.xdp import XdpModel
+
+    app, source = make_app(pane="xdp")
+    async with app.run_test(size=(200, 30)) as pilot:
+        source.emit(xdp_frame(XdpModel()))
+        await pilot.pause()
+        app.set_pids(frozenset({1}))
+        await pilot.pause()
+        assert "does not apply" in str(app.query_one("#xdp-summary").render())
+        app.set_pids(None)
+        await pilot.pause()
+        assert "does not apply" not in str(app.query_one("#xdp-summary").render())

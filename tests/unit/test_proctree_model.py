@@ -230,13 +230,14 @@ def test_json_shape_matches_the_issue() -> None:
     assert out["lost"] == 0
 
 
-def test_pid_filter_keeps_the_subtree() -> None:
+def test_pid_filter_keeps_the_subtree_and_its_ancestors() -> None:
     m = ProcTreeModel()
     first(m)
     events = (fork(300, 200, T0 + 0.1), fork(301, 300, T0 + 0.2), fork(400, 100, T0 + 0.3))
     tree = step(m, events, T0 + 1, pids=frozenset({200}))
-    assert [r.pid for r in tree.roots] == [200]
-    assert {v.pid for v in tree.walk()} == {200, 300, 301}
+    assert [r.pid for r in tree.roots] == [1]
+    # 200's ancestors for context, 200 and its descendants; not 100's other child 400.
+    assert {v.pid for v in tree.walk()} == {1, 100, 200, 300, 301}
     assert {e.pid for e in tree.events} == {300, 301}
 
 
