@@ -41,6 +41,16 @@ def _count(text: str) -> int:
     return value
 
 
+def _linger(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"linger must be a number of seconds, not {text!r}") from None
+    if not 0 <= value <= 3600:
+        raise argparse.ArgumentTypeError(f"linger must be between 0 and 3600 seconds, not {text}")
+    return value
+
+
 def _probes(text: str) -> tuple[str, ...]:
     names = tuple(dict.fromkeys(p.strip() for p in text.split(",") if p.strip()))
     unknown = [n for n in names if n not in NAMES]
@@ -86,6 +96,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--xdp", type=_ifaces, default=None, metavar="IFACES", help="attach the XDP counter to these interfaces (comma separated, or 'all')")
     p.add_argument("--xdp-mode", choices=("generic", "native"), default="generic", help="XDP attach mode (default generic: never touches the driver)")
     p.add_argument(
+        "--linger",
+        type=_linger,
+        default=5.0,
+        metavar="S",
+        help="seconds an exited process stays (dimmed) in the tree (default 5)",
+    )
+    p.add_argument(
         "--bpf-stats",
         choices=("sampled", "always", "off"),
         default="sampled",
@@ -110,6 +127,7 @@ def parse(argv: list[str] | None = None) -> tuple[Settings, argparse.Namespace]:
         xdp_ifaces=ns.xdp,
         xdp_mode=ns.xdp_mode,
         bpf_stats=ns.bpf_stats,
+        proc_linger=ns.linger,
     )
     return settings, ns
 

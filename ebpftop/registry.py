@@ -16,15 +16,17 @@ class ProbeSpec:
     title: str
     probe: str  # "module:Class" under ebpftop.probes (imports bcc when built)
     model: str  # "module:Class" under ebpftop.model
-    # Probe constructor keyword -> Settings attribute it is built from.
+    # Probe / model constructor keyword -> Settings attribute it is built from.
     settings_args: tuple[tuple[str, str], ...] = ()
+    model_settings_args: tuple[tuple[str, str], ...] = ()
 
     def make_probe(self, settings: Any = None) -> Any:
         kwargs = {kw: getattr(settings, attr) for kw, attr in self.settings_args} if settings is not None else {}
         return _load(self.probe)(**kwargs)
 
-    def make_model(self) -> Any:
-        return _load(self.model)()
+    def make_model(self, settings: Any = None) -> Any:
+        kwargs = {kw: getattr(settings, attr) for kw, attr in self.model_settings_args} if settings is not None else {}
+        return _load(self.model)(**kwargs)
 
 
 def _load(path: str) -> Callable[[], Any]:
@@ -57,6 +59,7 @@ SPECS: tuple[ProbeSpec, ...] = (
         "Tree",
         "ebpftop.probes.proctree:ProcTreeProbe",
         "ebpftop.model.proctree:ProcTreeModel",
+        model_settings_args=(("linger", "proc_linger"),),
     ),
     ProbeSpec(
         "xdp",

@@ -249,7 +249,7 @@ class Sampler(threading.Thread):
             self._publish_status()
             return
         if slot.model is None:
-            slot.model = slot.spec.make_model()
+            slot.model = slot.spec.make_model(self._settings)
         slot.state = fr.LIVE
         slot.since = time.monotonic()
         slot.measured = (0.0, 0.0, 0.0)

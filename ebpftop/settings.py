@@ -15,3 +15,4 @@ class Settings:
     xdp_ifaces: tuple[str, ...] | None = None  # None: attach nowhere; ("all",) every interface
     xdp_mode: str = "generic"
     bpf_stats: str = "sampled"  # sampled (1 interval in 10) | always | off
+    proc_linger: float = 5.0  # seconds an exited process stays in the tree

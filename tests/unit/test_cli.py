@@ -27,6 +27,7 @@ def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
         (["--pid", "999999999"], "no process with PID 999999999"),
         (["--pid", "1,x,"], "no process named 'x'"),
         (["--xdp", "nosuch0"], "no interface named 'nosuch0'"),
+        (["--linger", "-3"], "linger must be between 0 and 3600"),
     ],
 )
 def test_bad_arguments_one_line_exit_2(args: list[str], needle: str) -> None:
@@ -55,6 +56,13 @@ def test_not_root_is_told_to_use_sudo() -> None:
 def test_defaults() -> None:
     settings, _ = parse([])
     assert settings.interval == 1.0 and not settings.batch and settings.pids is None
+
+
+def test_linger_reaches_the_tree_model() -> None:
+    from ebpftop.registry import BY_NAME
+
+    settings, _ = parse(["--linger", "12"])
+    assert BY_NAME["proctree"].make_model(settings).linger == 12.0
 
 
 def test_pid_list_and_interval() -> None:
