@@ -78,9 +78,10 @@ class BatchRun:
 
 
 @contextmanager
-def batch(*args: str, env: dict[str, str] | None = None) -> Iterator[BatchRun]:
+def batch(*args: str, env: dict[str, str] | None = None, prefix: tuple[str, ...] = ()) -> Iterator[BatchRun]:
+    """`ebpftop --batch ARGS` (behind ``prefix``, e.g. ip netns exec NS) with its frames collected."""
     proc = subprocess.Popen(
-        ebpftop_cmd("--batch", *args),
+        [*prefix, *ebpftop_cmd("--batch", *args)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

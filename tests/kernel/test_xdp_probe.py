@@ -13,16 +13,15 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from itertools import count
 from typing import Any
 
 import pytest
 
-from tests.kernel.helpers import ROOT, BatchRun, ebpftop_cmd, loaded_prog_ids, prog_ids_of, wait_progs_gone
+from tests.kernel.helpers import ROOT, BatchRun, batch, loaded_prog_ids, prog_ids_of, wait_progs_gone
 
 DATAGRAMS = 1000
 PAYLOAD = 100
@@ -59,26 +58,9 @@ def veth(ns_a: str, ns_b: str, a: str = "vxa", b: str = "vxb") -> None:
     run("ip", "-n", ns_b, "link", "set", b, "up")
 
 
-@contextmanager
-def batch_in(ns: str, *args: str, env: dict[str, str]) -> Iterator[BatchRun]:
+def batch_in(ns: str, *args: str, env: dict[str, str]) -> AbstractContextManager[BatchRun]:
     """helpers.batch, but with ebpftop inside ns."""
-    proc = subprocess.Popen(
-        ["ip", "netns", "exec", ns, *ebpftop_cmd("--batch", "--probes", "xdp", *args)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
-        env={**os.environ, **env},
-    )
-    batch = BatchRun(proc)
-    batch._thread = threading.Thread(target=batch._collect, daemon=True)  # type: ignore[attr-defined]
-    batch._thread.start()  # type: ignore[attr-defined]
-    try:
-        yield batch
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(10)
+    return batch("--probes", "xdp", *args, env=env, prefix=("ip", "netns", "exec", ns))
 
 
 def link_xdp(ns: str, dev: str) -> dict[str, Any] | None:
