@@ -44,6 +44,18 @@ class _Clock:
     cpu: float = field(default_factory=lambda: sum(os.times()[:2]))
 
 
+_PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def _rss_bytes() -> int:
+    """Our resident set from /proc/self/statm (one small read per frame); 0 if it cannot be read."""
+    try:
+        with open("/proc/self/statm", "rb") as f:
+            return int(f.read().split()[1]) * _PAGE
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
 class Sampler(threading.Thread):
     """Reads every enabled probe once per interval and hands each Frame to ``on_frame``.
 
@@ -298,6 +310,7 @@ class Sampler(threading.Thread):
 
     def _emit(self, clock: _Clock, final: bool = False) -> _Clock:
         now = _Clock()
+        work_start = time.monotonic()
         panes: dict[str, Any] = {}
         statuses = []
         for slot in self._slots.values():
@@ -318,6 +331,8 @@ class Sampler(threading.Thread):
             panes=panes,
             self_cpu_pct=rate(now.cpu - clock.cpu, elapsed) * 100.0,
             final=final,
+            work_s=time.monotonic() - work_start,
+            rss_bytes=_rss_bytes(),
         )
         self.frames += 1
         self._on_frame(frame)

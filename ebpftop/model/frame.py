@@ -52,6 +52,8 @@ class Frame:
     panes: dict[str, PaneData] = field(default_factory=dict)
     self_cpu_pct: float = 0.0  # ebpftop's own user+system CPU over the interval
     final: bool = False  # the last frame, flushed at exit
+    work_s: float = 0.0  # sampler time spent reading the maps and building this frame
+    rss_bytes: int = 0  # ebpftop's resident memory when the frame was built (0: unknown)
 
     def probe(self, name: str) -> ProbeStatus | None:
         for status in self.probes:
@@ -65,6 +67,8 @@ class Frame:
             "elapsed": round(self.elapsed, 6),
             "probes": {p.name: p.to_json() for p in self.probes},
             "self_cpu_pct": round(self.self_cpu_pct, 2),
+            "work_ms": round(self.work_s * 1000, 3),
+            "rss_bytes": self.rss_bytes,
         }
         for name, data in self.panes.items():
             out[name] = data.to_json()

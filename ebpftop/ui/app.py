@@ -168,8 +168,13 @@ class EbpftopApp(App[int]):
 
     # -- actions -------------------------------------------------------------
     def show_self(self) -> None:
+        frame = self.frame
         self.query_one(ProbeBar).show_self(
-            self.frame.self_cpu_pct if self.frame else 0.0, self.interval, self.paused, describe(self.pids)
+            frame.self_cpu_pct if frame else 0.0,
+            self.interval,
+            self.paused,
+            describe(self.pids),
+            frame.rss_bytes if frame else 0,
         )
 
     def action_pause(self) -> None:

@@ -61,12 +61,15 @@ class ProbeBar(Horizontal):
                 if badge.spec.name == status.name:
                     badge.show(status)
 
-    def show_self(self, cpu_pct: float, interval: float, paused: bool, pids: str = "") -> None:
+    def show_self(self, cpu_pct: float, interval: float, paused: bool, pids: str = "", rss_bytes: int = 0) -> None:
         label = Text(no_wrap=True, overflow="ellipsis")
         if pids:
             label.append(f"PID {pids}", style="bold")
             label.append("  ")
-        label.append(f"self {cpu_pct:.1f}% {interval:g}s")
+        label.append(f"self {cpu_pct:.1f}%")
+        if rss_bytes:
+            label.append(f" {rss_bytes / 2**20:.0f}MiB")
+        label.append(f" {interval:g}s")
         if paused:
             label.append("  PAUSED", style="bold reverse")
         self.query_one("#selfcpu", Static).update(label)
