@@ -114,10 +114,13 @@ def _path_key(io: FileIO) -> tuple[Any, ...]:
     return (io.type, io.path)
 
 
-def _rows(groups: dict[tuple[Any, ...], list[FileIO]], elapsed: float) -> tuple[FileRow, ...]:
-    rows = []
-    for items in groups.values():
-        per_pid: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+def _row(items: list[FileIO], elapsed: float) -> FileRow:
+    first = items[0]
+    if len(items) == 1:  # the common case (one fd, one process): no per-process bookkeeping
+        top, comm, processes = first.tgid, first.comm, 1
+        reads, writes, rbytes, wbytes = first.reads, first.writes, first.read_bytes, first.write_bytes
+    else:
+        per_pid: dict[int, list[int]] = {}
         comms: dict[int, tuple[int, str]] = {}
         reads = writes = rbytes = wbytes = 0
         for io in items:
@@ -125,31 +128,33 @@ def _rows(groups: dict[tuple[Any, ...], list[FileIO]], elapsed: float) -> tuple[
             writes += io.writes
             rbytes += io.read_bytes
             wbytes += io.write_bytes
-            weight = per_pid[io.tgid]
+            weight = per_pid.setdefault(io.tgid, [0, 0])
             weight[0] += io.read_bytes + io.write_bytes
             weight[1] += io.reads + io.writes
             ops = io.reads + io.writes
             if io.tgid not in comms or ops > comms[io.tgid][0]:
                 comms[io.tgid] = (ops, io.comm)
         top = min(per_pid, key=lambda pid: (-per_pid[pid][0], -per_pid[pid][1], pid))
-        first = items[0]
-        rows.append(
-            FileRow(
-                path=first.path,
-                type=first.type,
-                pid=top,
-                comm=comms[top][1],
-                processes=len(per_pid),
-                reads=reads,
-                writes=writes,
-                read_bytes=rbytes,
-                write_bytes=wbytes,
-                reads_per_s=rate(reads, elapsed),
-                writes_per_s=rate(writes, elapsed),
-                read_bps=rate(rbytes, elapsed),
-                write_bps=rate(wbytes, elapsed),
-            )
-        )
+        comm, processes = comms[top][1], len(per_pid)
+    return FileRow(
+        path=first.path,
+        type=first.type,
+        pid=top,
+        comm=comm,
+        processes=processes,
+        reads=reads,
+        writes=writes,
+        read_bytes=rbytes,
+        write_bytes=wbytes,
+        reads_per_s=rate(reads, elapsed),
+        writes_per_s=rate(writes, elapsed),
+        read_bps=rate(rbytes, elapsed),
+        write_bps=rate(wbytes, elapsed),
+    )
+
+
+def _rows(groups: dict[tuple[Any, ...], list[FileIO]], elapsed: float) -> tuple[FileRow, ...]:
+    rows = [_row(items, elapsed) for items in groups.values()]
     rows.sort(key=lambda r: (-(r.read_bytes + r.write_bytes), -(r.reads + r.writes), r.path, r.pid))
     return tuple(rows)
 
