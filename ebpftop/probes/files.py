@@ -268,6 +268,21 @@ class FilesProbe(Probe):
         named = self.resolve(tgid, oldfd, oldgen, depth + 1)
         return None if named[0] == m.UNKNOWN else named
 
+    def _fd_unchanged(self, tgid: int, fd: int, gen: int) -> bool:
+        """Whether (tgid, fd) still has generation gen (0: the kernel has seen it neither open nor close).
+
+        An fd whose entry the LRU evicted counts as changed: better unnamed
+        than named after a file it may no longer be.
+        """
+        if self._bpf is None:
+            return gen == 0
+        fds = self.table("fds")
+        try:
+            current = int(fds[fds.Key(tgid, fd)].gen)
+        except KeyError:
+            current = 0
+        return current == gen
+
     def resolve(self, tgid: int, fd: int, gen: int, depth: int = 0) -> tuple[str, str]:
         key = (tgid, fd, gen)
         hit = self._names.get(key)
@@ -283,7 +298,12 @@ class FilesProbe(Probe):
         if named is None:
             if kind == KIND_OPEN:
                 self._evicted += 1  # opened while we watched, but its name is gone
-            named = resolve_fd(tgid, fd, self.proc)
+            # /proc tells what the fd number holds now; that is this key's
+            # file only if the fd has not been opened or closed since.
+            if self._fd_unchanged(tgid, fd, gen):
+                named = resolve_fd(tgid, fd, self.proc)
+            else:
+                named = (m.UNKNOWN, f"fd:{fd}")
             if named[0] == m.UNKNOWN and kind in (KIND_NONE, KIND_DUP):
                 named = self._seen_name(tgid, fd, gen) or named
             made = _KERNEL_KINDS.get(kind)
