@@ -403,7 +403,7 @@ class Ebpftop:
     def _drain_lines(self) -> None:
         assert self.proc.stdout is not None
         for line in self.proc.stdout:
-            if line.startswith("{"):
+            if line.startswith("{") and line.endswith("\n"):  # a line cut by the stop is not a frame
                 if not self.frames:
                     self.t_first = time.monotonic() - self.start
                     self.first.set()

@@ -45,9 +45,9 @@ class ScriptedSource:
         self.stopped = True
 
 
-def syscall_frame(model: SyscallModel | None = None, elapsed: float = 1.0) -> Frame:
-    """A fixed frame: four processes, one of them named with an escape sequence and markup."""
-    counts = (
+def syscall_frame(model: SyscallModel | None = None, elapsed: float = 1.0, extra_pid: int | None = None) -> Frame:
+    """A fixed frame: four processes, one of them named with an escape sequence and markup (plus extra_pid)."""
+    counts: tuple[SyscallCount, ...] = (
         SyscallCount(4242, 110, "getppid", 200_000, "getppid-loop"),
         SyscallCount(4242, 1, "write", 12, "getppid-loop"),
         SyscallCount(1337, 0, "read", 5_000, HOSTILE),
@@ -55,6 +55,8 @@ def syscall_frame(model: SyscallModel | None = None, elapsed: float = 1.0) -> Fr
         SyscallCount(1, 7, "poll", 40, "systemd"),
         SyscallCount(777, 202, "futex", 1_234, "[link=http://x]y"),
     )
+    if extra_pid is not None:
+        counts += (SyscallCount(extra_pid, 39, "getpid", 1, "extra"),)
     table = (model or SyscallModel()).update(SyscallSample(counts), elapsed)
     statuses = tuple(
         ProbeStatus(s.name, fr.LIVE, events_per_s=207_186.0, avg_ns=41.5, cpu_pct=0.86) for s in SPECS

@@ -250,3 +250,29 @@ async def test_xdp_pane_says_the_pid_filter_does_not_apply() -> None:
         app.set_pids(None)
         await pilot.pause()
         assert "does not apply" not in str(app.query_one("#xdp-summary").render())
+
+
+async def test_hidden_panes_are_not_redrawn_and_catch_up_when_shown() -> None:
+    app, source = make_app(pane="files")
+    async with app.run_test(size=(120, 30)) as pilot:
+        source.emit(syscall_frame())
+        await pilot.pause()
+        # The Syscalls tab is hidden: its table is left alone (no work for an unseen pane).
+        assert app.query_one("#syscalls-table", DataTable).row_count == 0
+        await pilot.press("right_square_bracket")  # Files -> Syscalls
+        await pilot.pause()
+        assert cell_texts(app.query_one("#syscalls-table", DataTable), 0) == ["4242", "1337", "777", "1"]
+
+
+async def test_paused_tab_switch_shows_the_frozen_frame() -> None:
+    app, source = make_app(pane="files")
+    async with app.run_test(size=(120, 30)) as pilot:
+        source.emit(syscall_frame())
+        await pilot.pause()
+        await pilot.press("space")
+        source.emit(syscall_frame(extra_pid=9999))
+        await pilot.pause()
+        await pilot.press("right_square_bracket")
+        await pilot.pause()
+        # What was on screen when paused, not the frame that arrived after.
+        assert cell_texts(app.query_one("#syscalls-table", DataTable), 0) == ["4242", "1337", "777", "1"]
