@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import select
 import sys
 from typing import NoReturn
 
@@ -160,10 +162,28 @@ def run_tui(settings: Settings) -> int:
 
     source = LiveSource(settings)
     capture = StderrCapture()
-    app = EbpftopApp(settings, source, driver_class=driver_class(capture.terminal))
+
+    def on_hung(signum: int) -> None:
+        # Signalled, and the app did not end within its grace time (its
+        # terminal is gone or the UI is stuck): detach every probe from here,
+        # give the terminal back as far as it still exists, and leave.
+        try:
+            source.stop(timeout=5.0)
+            lines = capture.abandon()
+            note = "\n".join([*lines, f"ebpftop: the UI did not end after signal {signum}; probes detached, exiting"])
+            # Only what the terminal takes right now: one that stopped reading must not block the exit.
+            if select.select([], [2], [], 0)[1]:
+                os.write(2, b"\x1b[?1049l\x1b[?25h\x1b[0m" + note.encode() + b"\n")
+        except (OSError, ValueError):
+            pass  # the terminal is gone: nothing left to tell
+        finally:
+            os._exit(1)
+
+    app = EbpftopApp(settings, source, driver_class=driver_class(capture.terminal), on_hung=on_hung)
     try:
         app.run()
     finally:
+        app.cancel_hung_timer()
         source.stop()
         for line in capture.close():
             print(line, file=sys.stderr)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import Iterable
+import threading
+from collections.abc import Callable, Iterable
 from functools import partial
 from typing import Any
 
@@ -28,6 +29,7 @@ from ebpftop.ui.xdp_pane import XdpPane
 from ebpftop.ui.panes import PANES
 
 INTERVAL_STEPS = (0.25, 0.5, 1.0, 2.0, 5.0, 10.0)
+HUNG_GRACE = 5.0  # seconds an ending app may take before the emergency exit (see _install_signal_handlers)
 
 
 class EbpftopApp(App[int]):
@@ -53,14 +55,7 @@ class EbpftopApp(App[int]):
     ]
 
     class FrameReady(Message):
-        """A new frame from the source; a newer one waiting in the queue replaces it."""
-
-        def __init__(self, frame: Frame) -> None:
-            super().__init__()
-            self.frame = frame
-
-        def can_replace(self, message: Message) -> bool:
-            return isinstance(message, EbpftopApp.FrameReady)
+        """A new frame is waiting in the app's one-frame mailbox."""
 
     class StatusChanged(Message):
         """Probe states changed outside a frame (loading, live, failed, toggled)."""
@@ -86,8 +81,13 @@ class EbpftopApp(App[int]):
         specs: tuple[ProbeSpec, ...] = SPECS,
         driver_class: type[Driver] | None = None,
         initial_pane: str | None = None,
+        on_hung: Callable[[int], None] | None = None,
     ) -> None:
         super().__init__(driver_class=driver_class)
+        self._mailbox: Frame | None = None
+        self._mailbox_lock = threading.Lock()
+        self._on_hung = on_hung
+        self._hung_timer: threading.Timer | None = None
         self.initial_pane = initial_pane
         self.settings = settings
         self.source = source
@@ -130,16 +130,43 @@ class EbpftopApp(App[int]):
         self.focus_active_pane()
 
     def _install_signal_handlers(self) -> None:
-        try:
-            loop = asyncio.get_running_loop()
-            for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT, signal.SIGQUIT):
-                loop.add_signal_handler(sig, self.exit)
-        except (NotImplementedError, RuntimeError, ValueError):
-            pass  # not the main thread (tests): the runner owns signals
+        """TERM, HUP, INT and QUIT end the app; if the app cannot end, ``on_hung`` does it.
+
+        A plain Python handler (not loop.add_signal_handler) so it runs even
+        when the event loop is stuck: a terminal that went away (an SSH drop:
+        SIGHUP) can leave Textual blocked on a full output queue forever.
+        """
+        if threading.current_thread() is not threading.main_thread():
+            return  # tests run the app off the main thread: the runner owns signals
+        loop = asyncio.get_running_loop()
+
+        def handler(signum: int, _frame: Any) -> None:
+            loop.call_soon_threadsafe(self.exit)
+            if self._on_hung is not None and self._hung_timer is None:
+                self._hung_timer = threading.Timer(HUNG_GRACE, self._on_hung, args=(signum,))
+                self._hung_timer.daemon = True
+                self._hung_timer.start()
+
+        for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT, signal.SIGQUIT):
+            signal.signal(sig, handler)
+
+    def cancel_hung_timer(self) -> None:
+        """The app ended by itself: the emergency exit is not needed."""
+        if self._hung_timer is not None:
+            self._hung_timer.cancel()
 
     # -- from the source's thread ------------------------------------------
     def post_frame(self, frame: Frame) -> None:
-        self.post_message(self.FrameReady(frame))
+        """Latest frame wins: one frame and one message at most wait for the UI, however slow it is.
+
+        (A UI that cannot keep up, or a hung terminal, must never make the
+        sampler's frames pile up in memory.)
+        """
+        with self._mailbox_lock:
+            waiting = self._mailbox is not None
+            self._mailbox = frame
+        if not waiting:
+            self.post_message(self.FrameReady())
 
     def post_status(self, statuses: tuple[ProbeStatus, ...]) -> None:
         self.post_message(self.StatusChanged(statuses))
@@ -157,11 +184,15 @@ class EbpftopApp(App[int]):
     def on_xdp_pane_attach_toggle(self, message: XdpPane.AttachToggle) -> None:
         self.source.set_iface(message.ifname, message.attach)
 
-    def on_ebpftop_app_frame_ready(self, message: FrameReady) -> None:
-        self.frame = message.frame
+    def on_ebpftop_app_frame_ready(self, _message: FrameReady) -> None:
+        with self._mailbox_lock:
+            frame, self._mailbox = self._mailbox, None
+        if frame is None:
+            return
+        self.frame = frame
         self.frames_seen += 1
         if not self.paused:
-            self.render_frame(message.frame)
+            self.render_frame(frame)
 
     def render_frame(self, frame: Frame) -> None:
         self.displayed = frame

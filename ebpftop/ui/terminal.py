@@ -38,6 +38,12 @@ class StderrCapture:
         for raw in self._reader:
             self.lines.append(raw.decode("utf-8", "replace").rstrip("\n"))
 
+    def abandon(self) -> list[str]:
+        """Emergency hand-back: fd 2 is the terminal again, without flushing anything towards it
+        (a terminal that stopped reading would block the flush forever)."""
+        os.dup2(self._saved, 2)
+        return list(self.lines)
+
     def close(self) -> list[str]:
         """Restore fd 2 and return what was written to it."""
         sys.stderr.flush()
