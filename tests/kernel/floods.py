@@ -206,8 +206,8 @@ class Tui:
 
     LIVENESS = 15.0  # seconds a key's effect may take to show: generous, never a timing assert
 
-    def __init__(self, args: list[str], prefix: tuple[str, ...] = ()) -> None:
-        self.proc, self.master = spawn_in_pty([*prefix, sys.executable, "-m", "ebpftop", *args])
+    def __init__(self, args: list[str], prefix: tuple[str, ...] = (), cols: int = 160, rows: int = 40) -> None:
+        self.proc, self.master = spawn_in_pty([*prefix, sys.executable, "-m", "ebpftop", *args], cols, rows)
         self.out = bytearray()
 
     def wait_for(self, marker: bytes | re.Pattern[bytes], since: int = 0, timeout: float = LIVENESS) -> None:
@@ -250,8 +250,8 @@ class Tui:
 
 
 @contextmanager
-def tui(args: list[str], prefix: tuple[str, ...] = ()) -> Iterator[Tui]:
-    t = Tui(args, prefix)
+def tui(args: list[str], prefix: tuple[str, ...] = (), cols: int = 160, rows: int = 40) -> Iterator[Tui]:
+    t = Tui(args, prefix, cols, rows)
     try:
         yield t
     finally:
