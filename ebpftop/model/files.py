@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ebpftop.model.rates import rate
@@ -89,16 +88,34 @@ class FileRow:
 
 @dataclass(frozen=True, slots=True)
 class FilesTable:
-    """The files pane's data for one interval: both groupings, so the pane can switch without waiting."""
+    """The files pane's data for one interval; each grouping is built the first time it is asked for.
 
-    by_path: tuple[FileRow, ...]
-    by_process: tuple[FileRow, ...]
+    --batch only ever needs rows per process and the TUI mostly rows per
+    path, so building both every interval was half the model's cost.
+    """
+
+    io: tuple[FileIO, ...]
+    elapsed: float
+    pids: frozenset[int] | None
     read_bps: float
     write_bps: float
     lost: int
+    _built: dict[str, tuple[FileRow, ...]] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def by_path(self) -> tuple[FileRow, ...]:
+        return self.rows(BY_PATH)
+
+    @property
+    def by_process(self) -> tuple[FileRow, ...]:
+        return self.rows(BY_PROCESS)
 
     def rows(self, grouping: str = BY_PATH) -> tuple[FileRow, ...]:
-        return self.by_process if grouping == BY_PROCESS else self.by_path
+        grouping = BY_PROCESS if grouping == BY_PROCESS else BY_PATH
+        rows = self._built.get(grouping)
+        if rows is None:  # two threads may both build it: same result, last write wins
+            rows = self._built[grouping] = group(self.io, self.elapsed, self.pids, grouping)
+        return rows
 
     def to_json(self) -> list[dict[str, Any]]:
         # Per process and path: exact and lossless (per-path sums are one
@@ -162,17 +179,23 @@ def _rows(groups: dict[tuple[Any, ...], list[FileIO]], elapsed: float) -> tuple[
 Rows = tuple[FileRow, ...]
 
 
-def build(io: tuple[FileIO, ...], elapsed: float, pids: frozenset[int] | None = None) -> tuple[Rows, Rows]:
-    """(rows per path across processes, rows per process and path), busiest first."""
-    by_path: dict[tuple[Any, ...], list[FileIO]] = defaultdict(list)
-    by_process: dict[tuple[Any, ...], list[FileIO]] = defaultdict(list)
+def group(
+    io: tuple[FileIO, ...], elapsed: float, pids: frozenset[int] | None = None, grouping: str = BY_PATH
+) -> Rows:
+    """Rows per path across processes (BY_PATH) or per process and path (BY_PROCESS), busiest first."""
+    groups: dict[tuple[Any, ...], list[FileIO]] = {}
+    per_process = grouping == BY_PROCESS
     for item in io:
         if pids is not None and item.tgid not in pids:
             continue
         key = _path_key(item)
-        by_path[key].append(item)
-        by_process[(item.tgid, *key)].append(item)
-    return _rows(by_path, elapsed), _rows(by_process, elapsed)
+        groups.setdefault((item.tgid, *key) if per_process else key, []).append(item)
+    return _rows(groups, elapsed)
+
+
+def build(io: tuple[FileIO, ...], elapsed: float, pids: frozenset[int] | None = None) -> tuple[Rows, Rows]:
+    """(rows per path across processes, rows per process and path), busiest first."""
+    return group(io, elapsed, pids, BY_PATH), group(io, elapsed, pids, BY_PROCESS)
 
 
 class FilesModel:
@@ -180,12 +203,15 @@ class FilesModel:
 
     def update(self, sample: FilesSample | None, elapsed: float, pids: frozenset[int] | None = None) -> FilesTable:
         io = sample.io if sample is not None else ()
-        by_path, by_process = build(io, elapsed, pids)
-        rbytes = sum(r.read_bytes for r in by_path)
-        wbytes = sum(r.write_bytes for r in by_path)
+        rbytes = wbytes = 0
+        for item in io:
+            if pids is None or item.tgid in pids:
+                rbytes += item.read_bytes
+                wbytes += item.write_bytes
         return FilesTable(
-            by_path,
-            by_process,
+            io,
+            elapsed,
+            pids,
             rate(rbytes, elapsed),
             rate(wbytes, elapsed),
             sample.lost if sample is not None else 0,

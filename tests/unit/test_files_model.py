@@ -192,3 +192,15 @@ def test_seen_name_from_mode_ino_and_dentry() -> None:
     assert seen_name(0o600, 9, b"[eventfd]") == (m.ANON, "anon_inode:[eventfd]")
     assert seen_name(stat.S_IFREG, 7, b"") == (m.FILE, "inode:7")
     assert seen_name(stat.S_IFREG, 7, b"\xff\x1b") == (m.FILE, "\u2026/\udcff\x1b")  # exact; the pane sanitizes
+
+
+def test_table_builds_each_grouping_once_and_only_when_asked() -> None:
+    items = (io(10, 3, "/log", r=1, rb=5), io(20, 4, "/log", r=3, rb=7), io(20, 5, "/other", w=1, wb=1))
+    table = FilesModel().update(FilesSample(items), elapsed=2.0, pids=frozenset({20}))
+    assert (table.read_bps, table.write_bps) == (3.5, 0.5)  # totals need no grouping, and honour the filter
+    assert table._built == {}
+    table.to_json()  # --batch: rows per process only
+    assert set(table._built) == {m.BY_PROCESS}
+    assert table.by_process is table.by_process  # built once
+    by_path, by_process = build(items, 2.0, frozenset({20}))
+    assert (table.by_path, table.by_process) == (by_path, by_process)
