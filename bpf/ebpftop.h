@@ -42,4 +42,21 @@ struct sc_val {
 	char comm[EBPFTOP_COMM_LEN];	/* comm when the key was created */
 };
 
+/*
+ * The per-CPU direct-mapped cache in front of the counts hashes: 2 halves
+ * (one per epoch) of 2^SC_CACHE_BITS slots. A key's slot in a half is a
+ * multiplicative hash of {tgid, nr}; the first key to reach an empty slot
+ * in an interval owns it until user space zeroes the half.
+ */
+#ifndef SC_CACHE_BITS
+#define SC_CACHE_BITS 12
+#endif
+#define SC_CACHE_SLOTS (1u << SC_CACHE_BITS)
+
+struct sc_slot {
+	u64 tag;	/* (u64)tgid << 32 | nr; 0 while the slot is empty */
+	u64 count;
+	char comm[EBPFTOP_COMM_LEN];	/* comm when the slot was claimed */
+};
+
 #endif /* EBPFTOP_H */

@@ -4,52 +4,98 @@
  *
  * Hook: raw tracepoint sys_enter, the cheapest syscall hook on this kernel
  *       (no argument copying, unlike syscalls:sys_enter_*); args[1] is the id.
+ *
+ * Counting is double-buffered by an epoch so that user space reads a half
+ * nobody writes: each interval it flips epoch[0], waits for every program
+ * that read the old epoch to finish (membarrier(MEMBARRIER_CMD_GLOBAL), an
+ * RCU grace period; BPF on sys_enter runs inside one), then reads and
+ * empties the old half. Every event is counted exactly once: in its cache
+ * slot, else in its hash, else in drops.
+ *
  * Maps:
- *   counts       per-CPU hash {tgid, nr} -> {count, comm}: PER INTERVAL.
- *                User space empties it with lookup-and-delete batch every
- *                interval, so each read is an exact delta and the map only
- *                holds keys seen since the last read.
- *   drops        per-CPU array[1]: CUMULATIVE events not counted because
- *                counts was full (SC_MAX_ENTRIES keys in one interval).
+ *   cache        per-CPU array[2 * SC_CACHE_SLOTS] of struct sc_slot, half
+ *                e = epoch: PER INTERVAL (user space zeroes the slots it
+ *                read). The hot path: a hit is an inlined array lookup, a
+ *                compare and an increment (~3 ns here, against ~7 ns for the
+ *                hash lookup it saves). A slot taken by another key in this
+ *                interval sends the event on to the hash.
+ *   counts0/1    per-CPU hash {tgid, nr} -> {count, comm}, one per epoch:
+ *                PER INTERVAL (drained with lookup-and-delete batch once its
+ *                epoch is over, so nothing races the drain).
+ *   drops        per-CPU array[1]: CUMULATIVE events not counted because the
+ *                hash was full (SC_MAX_ENTRIES keys in one interval).
+ *   epoch        array[1]: which half programs write now (0 or 1).
  *   filter_on    array[1]: non-zero when the PID filter is active.
  *   filter_pids  hash tgid -> 1: PIDs to keep while the filter is active.
  */
 #include "ebpftop.h"
 
-BPF_PERCPU_HASH(counts, struct sc_key, struct sc_val, SC_MAX_ENTRIES);
+BPF_PERCPU_ARRAY(cache, struct sc_slot, 2 * SC_CACHE_SLOTS);
+BPF_PERCPU_HASH(counts0, struct sc_key, struct sc_val, SC_MAX_ENTRIES);
+BPF_PERCPU_HASH(counts1, struct sc_key, struct sc_val, SC_MAX_ENTRIES);
 BPF_PERCPU_ARRAY(drops, u64, 1);
+BPF_ARRAY(epoch, u32, 1);
 BPF_ARRAY(filter_on, u32, 1);
 BPF_HASH(filter_pids, u32, u8, FILTER_MAX_PIDS);
 
 RAW_TRACEPOINT_PROBE(sys_enter)
 {
-	struct sc_key key = {
-		.tgid = bpf_get_current_pid_tgid() >> 32,
-		.nr = (u32)ctx->args[1],
-	};
+	u64 id = bpf_get_current_pid_tgid();
+	u32 tgid = id >> 32;
+	u32 nr = (u32)ctx->args[1];
 	int zero = 0;
 
 	u32 *on = filter_on.lookup(&zero);
-	if (on && *on && !filter_pids.lookup(&key.tgid))
+	if (on && *on && !filter_pids.lookup(&tgid))
 		return 0;
 
-	/* Per-CPU value: a plain increment is race-free on this CPU. */
-	struct sc_val *val = counts.lookup(&key);
+	u32 *ep = epoch.lookup(&zero);
+	if (!ep)
+		return 0;	/* cannot happen: array index 0 */
+	u32 e = *ep & 1;
+
+	/*
+	 * The tag is built in registers: loading it as one u64 from a key the
+	 * program stored as two u32s stalls store forwarding (~3 ns here).
+	 * Slot: the top SC_CACHE_BITS of a 32-bit multiplicative hash.
+	 */
+	u64 tag = (id & 0xffffffff00000000ULL) | nr;
+	u32 h = (tgid ^ (nr << 16)) * 0x9E3779B1u;
+	u32 idx = (h >> (32 - SC_CACHE_BITS)) + (e << SC_CACHE_BITS);
+	struct sc_slot *s = cache.lookup(&idx);
+	if (!s)
+		return 0;	/* cannot happen: idx < 2 * SC_CACHE_SLOTS */
+	/* Per-CPU value: plain increments are race-free on this CPU. */
+	if (s->tag == tag) {
+		s->count++;
+		return 0;
+	}
+	if (s->count == 0) {
+		/* First key here this interval: it owns the slot; take comm now,
+		 * so a process that exits before the read still has its name. */
+		s->tag = tag;
+		s->count = 1;
+		bpf_get_current_comm(&s->comm, sizeof(s->comm));
+		return 0;
+	}
+
+	/* The slot belongs to another key: count in this epoch's hash. */
+	struct sc_key key = { .tgid = tgid, .nr = nr };
+	struct sc_val *val = e ? counts1.lookup(&key) : counts0.lookup(&key);
 	if (val) {
 		val->count++;
 		return 0;
 	}
-
 	/*
-	 * First event of this key in this interval: take comm now, so a
-	 * process that exits before the read still has its name. An update
-	 * from a program only writes this CPU's slot, so a racing insert on
-	 * another CPU cannot clobber its count. (bcc's .increment() is not
-	 * used: on per-CPU hashes it never creates the key on this kernel.)
+	 * First event of this key in this hash: an update from a program only
+	 * writes this CPU's slot, so a racing insert on another CPU cannot
+	 * clobber its count. (bcc's .increment() is not used: on per-CPU
+	 * hashes it never creates the key on this kernel.)
 	 */
 	struct sc_val init = { .count = 1 };
 	bpf_get_current_comm(&init.comm, sizeof(init.comm));
-	if (counts.update(&key, &init) != 0) {
+	int err = e ? counts1.update(&key, &init) : counts0.update(&key, &init);
+	if (err != 0) {
 		u64 *d = drops.lookup(&zero);
 		if (d)
 			(*d)++;

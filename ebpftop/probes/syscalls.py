@@ -1,10 +1,24 @@
-"""Syscall probe: raw sys_enter counts per (tgid, syscall), drained every interval."""
+"""Syscall probe: raw sys_enter counts per (tgid, syscall), drained every interval.
+
+The kernel side (bpf/syscalls.bpf.c) counts into one of two halves chosen by
+an epoch: a per-CPU direct-mapped cache plus a per-CPU hash for keys whose
+cache slot is taken. read() flips the epoch, waits one RCU grace period
+(membarrier) so no program still writes the old half, then reads and empties
+it: exact counts with no read/write race.
+"""
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import errno
 import glob
+import itertools
+import os
+import platform
 import re
 import struct
+import time
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -16,12 +30,98 @@ from ebpftop.probes.base import Probe, possible_cpus
 
 # Keys are (tgid, syscall) seen in one interval; a busy box with a thousand
 # short-lived processes reaches ~30k. Values are per CPU and preallocated, so
-# the size is capped by a memory budget (~24 MiB of values) on big machines.
+# the size is capped by a memory budget (~24 MiB of values for the two
+# hashes together) on big machines.
 MAX_ENTRIES = 65536
-VALUE_BUDGET = 1 << 20  # keys x CPUs
+VALUE_BUDGET = 1 << 19  # keys x CPUs, per hash (there are two)
+# Cache slots per half: 4096 up to 16 CPUs, fewer beyond so that one read
+# scans at most 64k (slot, CPU) pairs.
+CACHE_BITS_MAX, CACHE_BITS_MIN, CACHE_SCAN = 12, 8, 1 << 16
 _KEY = struct.Struct("<II")  # struct sc_key {u32 tgid; u32 nr;}
 _COUNT = struct.Struct("<Q")  # struct sc_val {u64 count; char comm[16];}
 _VALUE_SIZE = 24
+_SLOT_SIZE = 32  # struct sc_slot {u64 tag; u64 count; char comm[16];}
+
+# membarrier(MEMBARRIER_CMD_GLOBAL) returns after an RCU grace period, i.e.
+# after every BPF program that was running when it was called has finished.
+_MEMBARRIER_CMD_GLOBAL = 1
+_NR_MEMBARRIER = {"x86_64": 324, "aarch64": 283, "riscv64": 283, "ppc64le": 365, "s390x": 356}
+_GRACE_FALLBACK_S = 0.02  # without membarrier: programs run for nanoseconds
+
+
+@cache
+def _libc() -> ctypes.CDLL:
+    return ctypes.CDLL(None, use_errno=True)
+
+
+def wait_for_programs() -> None:
+    """Return once no BPF program that started before this call is still running."""
+    nr = _NR_MEMBARRIER.get(platform.machine())
+    if nr is not None and _libc().syscall(nr, _MEMBARRIER_CMD_GLOBAL, 0, 0) == 0:
+        return
+    time.sleep(_GRACE_FALLBACK_S)  # no membarrier (or nohz_full): a generous grace
+
+
+@cache
+def _bpf_lib() -> ctypes.CDLL:
+    """libbpf's array batch ops (probes/libbpf.py wraps only lookup-and-delete)."""
+    lib = ctypes.CDLL(ctypes.util.find_library("bpf") or "libbpf.so.1", use_errno=True)
+    lib.bpf_map_lookup_batch.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p,
+                                         ctypes.c_void_p, ctypes.POINTER(ctypes.c_uint32), ctypes.c_void_p]
+    lib.bpf_map_lookup_batch.restype = ctypes.c_int
+    lib.bpf_map_update_batch.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p,
+                                         ctypes.POINTER(ctypes.c_uint32), ctypes.c_void_p]
+    lib.bpf_map_update_batch.restype = ctypes.c_int
+    return lib
+
+
+def _err(ret: int) -> int:
+    return -ret if ret < -1 else ctypes.get_errno() if ret == -1 else 0
+
+
+class CacheHalves:
+    """Reads and zeroes one half of the per-CPU cache array with two batch syscalls."""
+
+    def __init__(self, map_fd: int, bits: int, ncpus: int) -> None:
+        self.map_fd, self.slots, self.ncpus = map_fd, 1 << bits, ncpus
+        self.stride = _SLOT_SIZE * ncpus
+        self._keys = (ctypes.c_uint32 * self.slots)()
+        self._values = ctypes.create_string_buffer(self.slots * self.stride)
+        self._zeros = ctypes.create_string_buffer(self.slots * self.stride)
+        self._in = ctypes.c_uint32(0)
+        self._out = ctypes.c_uint32(0)
+
+    def read(self, half: int) -> memoryview:
+        """The half's slots: slots x CPUs x struct sc_slot, as the kernel lays them out."""
+        count = ctypes.c_uint32(self.slots)
+        self._in.value = half * self.slots - 1  # the batch starts after in_batch
+        ret = _bpf_lib().bpf_map_lookup_batch(
+            self.map_fd, ctypes.byref(self._in) if half else None, ctypes.byref(self._out),
+            self._keys, self._values, ctypes.byref(count), None,
+        )
+        err = _err(ret)
+        if err not in (0, errno.ENOENT) or count.value != self.slots:
+            raise OSError(err or errno.EIO, f"bpf_map_lookup_batch on the syscall cache: {os.strerror(err)}")
+        return memoryview(self._values).cast("B")  # ctypes says "<c", which cast() refuses
+
+    def zero(self, half: int, slots: list[int]) -> None:
+        """Empty these slots of the half (every CPU's copy), ready for its next epoch."""
+        if not slots:
+            return
+        base = half * self.slots
+        for i, slot in enumerate(slots):
+            self._keys[i] = base + slot
+        count = ctypes.c_uint32(len(slots))
+        err = _err(_bpf_lib().bpf_map_update_batch(self.map_fd, self._keys, self._zeros, ctypes.byref(count), None))
+        if err:
+            raise OSError(err, f"bpf_map_update_batch on the syscall cache: {os.strerror(err)}")
+
+
+def cache_bits(ncpus: int) -> int:
+    bits = CACHE_BITS_MAX
+    while bits > CACHE_BITS_MIN and (1 << bits) * ncpus > CACHE_SCAN:
+        bits -= 1
+    return bits
 
 
 _UAPI_GLOB = "/usr/include/*-linux-gnu/asm/unistd_64.h"
@@ -55,20 +155,28 @@ class SyscallsProbe(Probe):
     def __init__(self, max_entries: int | None = None) -> None:
         super().__init__()
         self.max_entries = max_entries or max(4096, min(MAX_ENTRIES, VALUE_BUDGET // possible_cpus()))
-        self._reader: libbpf.BatchReader | None = None
+        self.cache_bits = cache_bits(possible_cpus())
+        self._readers: list[libbpf.BatchReader] = []
+        self._cache: CacheHalves | None = None
+        self._epoch = 0
         self._names: dict[int, str] = {}
 
     def cflags(self) -> list[str]:
-        return [f"-DSC_MAX_ENTRIES={self.max_entries}"]
+        return [f"-DSC_MAX_ENTRIES={self.max_entries}", f"-DSC_CACHE_BITS={self.cache_bits}"]
 
     def attach(self) -> None:
         # RAW_TRACEPOINT_PROBE(sys_enter) attached itself when bcc loaded it.
-        self._reader = libbpf.BatchReader(
-            self.table("counts").map_fd, _KEY.size, _VALUE_SIZE, self.max_entries, possible_cpus()
-        )
+        ncpus = possible_cpus()
+        self._readers = [
+            libbpf.BatchReader(self.table(name).map_fd, _KEY.size, _VALUE_SIZE, self.max_entries, ncpus)
+            for name in ("counts0", "counts1")
+        ]
+        self._cache = CacheHalves(self.table("cache").map_fd, self.cache_bits, ncpus)
+        self._epoch = 0
 
     def detach(self, bpf: Any) -> None:
-        self._reader = None
+        self._readers = []
+        self._cache = None
 
     def syscall_name(self, nr: int) -> str:
         name = self._names.get(nr)
@@ -78,12 +186,46 @@ class SyscallsProbe(Probe):
         return name
 
     def read(self) -> SyscallSample:
-        if self._reader is None:
+        if self._cache is None:
             return SyscallSample(())
-        keys, view, n = self._reader.drain()
-        values = view.tobytes()  # one copy; then plain int indexing
-        stride, slot, ncpus = self._reader.value_stride, self._reader.slot_size, self._reader.ncpus
+        done = self._epoch
+        self._epoch ^= 1
+        self.table("epoch")[ctypes.c_int(0)] = ctypes.c_uint32(self._epoch)
+        wait_for_programs()  # now nothing writes half `done`: read it whole
+        # (tgid << 32 | nr) -> [count, comm]
+        found: dict[int, list[Any]] = {}
+        self._read_cache(done, found)
+        self._read_hash(self._readers[done], found)
         counts = []
+        for tag, (total, comm) in found.items():
+            if total:
+                nr = tag & 0xFFFFFFFF
+                counts.append(SyscallCount(tag >> 32, nr, self.syscall_name(nr), total, decode(comm)))
+        return SyscallSample(tuple(counts), self.lost())
+
+    def _read_cache(self, half: int, found: dict[int, list[Any]]) -> None:
+        assert self._cache is not None
+        view = self._cache.read(half)
+        words = view.cast("Q")  # per (slot, CPU): tag, count, comm (2 words)
+        ncpus = self._cache.ncpus
+        used = itertools.compress(range(len(words) // 4), words[1::4].tolist())
+        slots: set[int] = set()
+        for i in used:  # i = slot * ncpus + cpu, only where count != 0
+            tag, count = words[4 * i], words[4 * i + 1]
+            slots.add(i // ncpus)
+            entry = found.get(tag)
+            if entry is None:
+                # The CPU that claimed the slot took comm when it did.
+                found[tag] = [count, bytes(view[32 * i + 16 : 32 * i + 32])]
+            else:
+                entry[0] += count
+        self._cache.zero(half, sorted(slots))
+
+    @staticmethod
+    def _read_hash(reader: libbpf.BatchReader, found: dict[int, list[Any]]) -> None:
+        keys, view, n = reader.drain()
+        values = view.tobytes()  # one copy; then plain int indexing
+        stride, slot, ncpus = reader.value_stride, reader.slot_size, reader.ncpus
         for i in range(n):
             tgid, nr = _KEY.unpack_from(keys, i * _KEY.size)
             base = i * stride
@@ -97,9 +239,16 @@ class SyscallsProbe(Probe):
                 # slots were zeroed then and may count without one.
                 if not comm and values[off + 8]:
                     comm = values[off + 8 : off + _VALUE_SIZE]
-            if total:
-                counts.append(SyscallCount(tgid, nr, self.syscall_name(nr), total, decode(comm)))
-        return SyscallSample(tuple(counts), self.lost())
+            if not total:
+                continue
+            tag = tgid << 32 | nr
+            entry = found.get(tag)
+            if entry is None:
+                found[tag] = [total, comm]
+            else:
+                entry[0] += total
+                if not entry[1].rstrip(b"\0"):
+                    entry[1] = comm
 
     def lost(self) -> int:
         if self._bpf is None:
