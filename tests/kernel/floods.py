@@ -201,6 +201,13 @@ def screen_text(raw: bytes) -> bytes:
     return _CSI.sub(b"", raw)
 
 
+# A probe's header badge when live: key, name, events/s.
+LIVE = {
+    name: re.compile(rb"%d %s [0-9.]+[kMG]?/s" % (key, name.encode()))
+    for key, name in ((1, "files"), (2, "syscalls"), (3, "proctree"), (4, "xdp"))
+}
+
+
 class Tui:
     """The real ebpftop TUI on a pty: send keys and wait for what must appear after them."""
 

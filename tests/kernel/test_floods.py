@@ -33,6 +33,7 @@ from typing import Any
 import pytest
 
 from tests.kernel.floods import (
+    LIVE,
     RX_IP,
     RssSampler,
     Workload,
@@ -284,8 +285,6 @@ def test_udp_flood_through_a_veth_counted_exactly(floods_bin: Path) -> None:
 
 # -- the real TUI under each flood ---------------------------------------------------------
 
-LIVE = {name: re.compile(rb"%d %s [0-9.]+[kMG]?/s" % (key, name.encode())) for key, name in
-        ((1, "files"), (2, "syscalls"), (3, "proctree"), (4, "xdp"))}
 # Seconds each TUI flood lasts. Under the spawn flood ebpftop's RSS climbs for
 # ~20 s (the tree fills up to its 2000 lingering exited processes and 5000
 # drawn nodes) and then stays flat, so that flood runs long enough for its

@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
-import fcntl
 import os
 import re
-import select
 import signal
-import struct
 import subprocess
 import sys
 import tempfile
-import termios
 import time
 from pathlib import Path
 
 import pytest
 
 from ebpftop.model.sanitize import sanitize
-from tests.kernel.helpers import ROOT, prog_ids_of, wait_progs_gone
+from tests.kernel.floods import read_until as _read_until
+from tests.kernel.floods import screen_text, tui
+from tests.kernel.floods import spawn_in_pty as _spawn_in_pty  # also used by test_terminal_loss.py
+from tests.kernel.helpers import prog_ids_of, wait_progs_gone
 
 # comm is 15 bytes at most: an OSC 0 title change; a C1 CSI (0x9b) after ESC[2J.
 HOSTILE_COMMS = (b"\x1b]0;EVIL\x07", b"\x1b[2J\x9b31mX")
@@ -47,37 +46,6 @@ RAW_PAYLOADS = (
     "\u202e".encode(),
     b"\x1b]8;;http://evil",
 )
-
-
-def _spawn_in_pty(args: list[str], cols: int = 160, rows: int = 40) -> tuple[subprocess.Popen[bytes], int]:
-    master, slave = os.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
-    proc = subprocess.Popen(
-        args,
-        stdin=slave,
-        stdout=slave,
-        stderr=slave,
-        cwd=ROOT,
-        env={**os.environ, "TERM": "xterm-256color", "COLUMNS": str(cols), "LINES": str(rows)},
-        start_new_session=True,
-        preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0),
-    )
-    os.close(slave)
-    return proc, master
-
-
-def _read_until(master: int, out: bytearray, seconds: float) -> None:
-    end = time.monotonic() + seconds
-    while (left := end - time.monotonic()) > 0:
-        ready, _, _ = select.select([master], [], [], min(left, 0.1))
-        if ready:
-            try:
-                chunk = os.read(master, 65536)
-            except OSError:
-                return
-            if not chunk:
-                return
-            out.extend(chunk)
 
 
 @pytest.mark.parametrize("how", ["q", "SIGTERM", "SIGHUP", "SIGQUIT"])
@@ -224,8 +192,6 @@ while True:
 
 
 def test_every_hostile_payload_in_every_place_stays_inert_on_a_real_terminal() -> None:
-    from tests.kernel.floods import screen_text, tui
-
     names = list(MATRIX)
     with tempfile.TemporaryDirectory(prefix="ebt-hostile-") as tmp:
         hexes = ",".join(MATRIX[n].hex() for n in names)

@@ -88,3 +88,46 @@ def test_signal_during_toggles_leaves_nothing(our_names: set[str]) -> None:
     sampler.join(30)
     assert not sampler.is_alive()
     assert orphaned(progs, our_names) == {}
+
+
+# The real TUI (in a pty, XDP attached to lo in the test's netns): a signal
+# during the startup compiles, or right after toggle keys while a probe is
+# being recompiled and XDP detached or re-attached. Fixed moments, so a
+# failure reproduces.
+TUI_CASES = [
+    *(("startup", sig, 0.5 + 0.5 * i) for i, sig in enumerate(SIGNALS)),
+    *(("toggle", sig, 0.1 * i) for i, sig in enumerate(SIGNALS)),
+]
+
+
+@pytest.mark.parametrize(
+    ("when", "sig", "delay"), TUI_CASES, ids=[f"{w}-{s.name}-{d:g}s" for w, s, d in TUI_CASES]
+)
+def test_signal_to_the_tui_leaves_nothing_and_restores_the_terminal(
+    netns: str, our_names: set[str], when: str, sig: signal.Signals, delay: float
+) -> None:
+    from tests.kernel.floods import LIVE, tui
+
+    progs = loaded_prog_ids()
+    with tui(["--interval", "0.3", "--xdp", "lo"], prefix=("ip", "netns", "exec", netns)) as t:
+        if when == "toggle":
+            for marker in LIVE.values():
+                t.wait_for(marker, timeout=60)
+            assert xdp_on_lo()
+            t.press(b"2", b"2 syscalls off")
+            os.write(t.master, b"24")  # syscalls recompiling, XDP detaching
+        t.drain(delay)
+        t.proc.send_signal(sig)
+        deadline = time.monotonic() + 30
+        while t.proc.poll() is None and time.monotonic() < deadline:
+            t.drain(0.2)
+        t.drain(0.3)
+        rc = t.proc.wait(5)
+        out = bytes(t.out)
+    if sig != signal.SIGKILL:
+        assert rc == 0, out[-2000:]
+        assert b"Traceback" not in out
+        if b"\x1b[?1049h" in out:  # the app had taken the screen: it gives it back
+            assert b"\x1b[?1049l" in out[out.rindex(b"\x1b[?1049h") :]
+    assert orphaned(progs, our_names) == {}
+    assert not xdp_on_lo()
