@@ -23,9 +23,16 @@
  * so an fd number reused for another file (even within one interval) is
  * always another row.
  * Maps:
- *   stats       per-CPU hash {tgid, fd, gen} -> {reads, writes, bytes, comm}:
- *               PER INTERVAL, emptied by user space with lookup-and-delete
- *               batch every read, so each read is an exact delta.
+ *   stats,      two per-CPU hashes {tgid, fd, gen} -> {reads, writes, bytes,
+ *   stats_b     comm}: PER INTERVAL, double-buffered. Programs count into the
+ *               one active[0] names; each read user space flips active[0],
+ *               waits for an RCU grace period (membarrier), so no program is
+ *               still incrementing the other one in place, and only then
+ *               empties it with lookup-and-delete batch. Draining the map
+ *               being written lost increments that landed between the
+ *               batch's copy and delete of a key (measured: ~10 of 13 M
+ *               reads over 30 drains), uncounted and unreported.
+ *   active      array[1]: 0 = stats, 1 = stats_b (set by user space).
  *   fds         LRU hash {tgid, fd} -> {gen, start}: CUMULATIVE, the current
  *               generation of every fd seen starting or ending, and the start
  *               time of the process that had it (checked once per key and
@@ -49,6 +56,8 @@
 #include "files.h"
 
 BPF_PERCPU_HASH(stats, struct fl_key, struct fl_val, FL_MAX_ENTRIES);
+BPF_PERCPU_HASH(stats_b, struct fl_key, struct fl_val, FL_MAX_ENTRIES);
+BPF_ARRAY(active, u32, 1);
 BPF_TABLE("lru_hash", struct fl_fd_key, struct fl_fd_val, fds, FL_MAX_FDS);
 BPF_TABLE("lru_hash", struct fl_key, struct fl_path, paths, FL_MAX_PATHS);
 BPF_TABLE("lru_hash", struct fl_key, struct fl_dup, dups, FL_MAX_DUPS);
@@ -127,14 +136,33 @@ static __always_inline void remember_fd(struct fl_key *key)
 #endif
 }
 
+/* The stats buffer programs count into now (see active above). */
+static __always_inline u32 active_buffer(void)
+{
+	int zero = 0;
+	u32 *b = active.lookup(&zero);
+	return b ? *b : 0;
+}
+
+static __always_inline struct fl_val *stats_lookup(u32 buf, struct fl_key *key)
+{
+	return buf ? stats_b.lookup(key) : stats.lookup(key);
+}
+
+static __always_inline int stats_insert(u32 buf, struct fl_key *key, struct fl_val *val)
+{
+	return buf ? stats_b.update(key, val) : stats.update(key, val);
+}
+
 static __always_inline void account(u32 tgid, s32 fd, u64 bytes, int write)
 {
 	struct fl_fd_key fk = { .tgid = tgid, .fd = fd };
 	struct fl_fd_val *fv = fds.lookup(&fk);
 	struct fl_key key = { .tgid = tgid, .fd = fd, .gen = fv ? fv->gen : 0 };
+	u32 buf = active_buffer();
 
 	/* Per-CPU value: plain increments are race-free on this CPU. */
-	struct fl_val *v = stats.lookup(&key);
+	struct fl_val *v = stats_lookup(buf, &key);
 	if (!v && fv && fv->start != process_start()) {
 		/*
 		 * A new key: first check the generation is this process's and
@@ -142,7 +170,7 @@ static __always_inline void account(u32 tgid, s32 fd, u64 bytes, int write)
 		 */
 		fds.delete(&fk);
 		key.gen = 0;
-		v = stats.lookup(&key);
+		v = stats_lookup(buf, &key);
 	}
 	if (v) {
 		if (write) {
@@ -169,7 +197,7 @@ static __always_inline void account(u32 tgid, s32 fd, u64 bytes, int write)
 		init.read_bytes = bytes;
 	}
 	bpf_get_current_comm(&init.comm, sizeof(init.comm));
-	if (stats.update(&key, &init) != 0) {
+	if (stats_insert(buf, &key, &init) != 0) {
 		count_lost(FL_LOST_STATS);
 		return;
 	}

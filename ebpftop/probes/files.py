@@ -6,6 +6,7 @@ import os
 import posixpath
 import stat
 import struct
+import time
 from collections import OrderedDict
 from typing import Any
 
@@ -181,6 +182,21 @@ def fd_walk_cflags() -> list[str]:
     return out
 
 
+_MEMBARRIER = 324  # x86-64 __NR_membarrier (this probe is x86-64 only)
+_MEMBARRIER_CMD_GLOBAL = 1  # synchronize_rcu() in the kernel (on more than one CPU)
+
+
+def _synchronize_rcu() -> None:
+    """Wait until every BPF program running now has returned (an RCU grace period)."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.syscall(_MEMBARRIER, _MEMBARRIER_CMD_GLOBAL, 0, 0) != 0:
+        # nohz_full kernels refuse it: a millisecond is far longer than a
+        # program run (~100 ns), short of a preempted one.
+        time.sleep(0.001)
+
+
 class FilesProbe(Probe):
     name = "files"
     source = "files.bpf.c"
@@ -189,7 +205,9 @@ class FilesProbe(Probe):
         super().__init__()
         self.max_entries = max_entries
         self.proc = proc
-        self._reader: libbpf.BatchReader | None = None
+        # One reader per stats buffer; the kernel counts into the other.
+        self._readers: tuple[libbpf.BatchReader, libbpf.BatchReader] | None = None
+        self._active = 0
         # (tgid, fd, gen) -> (type, path): a key's file never changes, so each
         # is resolved once and remembered while it is in use.
         self._names: OrderedDict[tuple[int, int, int], tuple[str, str]] = OrderedDict()
@@ -208,12 +226,15 @@ class FilesProbe(Probe):
 
     def attach(self) -> None:
         # Every TRACEPOINT_PROBE attached itself when bcc loaded it.
-        self._reader = libbpf.BatchReader(
-            self.table("stats").map_fd, _KEY.size, _VALUE_SIZE, self.max_entries, possible_cpus()
+        ncpus = possible_cpus()
+        self._readers = tuple(  # type: ignore[assignment]
+            libbpf.BatchReader(self.table(name).map_fd, _KEY.size, _VALUE_SIZE, self.max_entries, ncpus)
+            for name in ("stats", "stats_b")
         )
+        self._active = 0
 
     def detach(self, bpf: Any) -> None:
-        self._reader = None
+        self._readers = None
         self._names.clear()
 
     # -- naming ---------------------------------------------------------------
@@ -318,11 +339,26 @@ class FilesProbe(Probe):
         return named
 
     # -- reading --------------------------------------------------------------
+    def _swap(self) -> libbpf.BatchReader:
+        """Point the programs at the other stats buffer; the reader of the one they no longer write.
+
+        After the flip a program that read the old index may still be
+        incrementing a value in the old buffer; programs run inside an RCU
+        read-side section, so once a grace period has passed none is.
+        """
+        assert self._readers is not None
+        old, self._active = self._active, 1 - self._active
+        table = self.table("active")
+        table[table.Key(0)] = table.Leaf(self._active)
+        _synchronize_rcu()
+        return self._readers[old]
+
     def read(self) -> FilesSample:
-        if self._reader is None:
+        if self._readers is None:
             return FilesSample(())
-        keys, values, n = self._reader.drain()
-        stride, slot, ncpus = self._reader.value_stride, self._reader.slot_size, self._reader.ncpus
+        reader = self._swap()
+        keys, values, n = reader.drain()
+        stride, slot, ncpus = reader.value_stride, reader.slot_size, reader.ncpus
         out = []
         for i in range(n):
             tgid, fd, gen = _KEY.unpack_from(keys, i * _KEY.size)
