@@ -9,11 +9,12 @@ from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
 
 from ebpftop.model import files as m
 from ebpftop.model.files import FileRow, FilesTable
 from ebpftop.model.sanitize import elide_middle, sanitize
+from ebpftop.ui.fasttable import FastTable
 from ebpftop.ui.table import Column, SortableTable, add_columns
 from ebpftop.ui.format import bytes_per_s, num, safe
 
@@ -78,13 +79,13 @@ class FilesPane(SortableTable, Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static("", id="files-summary", classes="summary")
-        table: DataTable[Text] = DataTable(id="files-table", cursor_type="row", zebra_stripes=True)
+        table = FastTable(id="files-table", zebra_stripes=True)
         add_columns(table, COLUMNS)
         yield table
 
     @property
-    def table(self) -> DataTable[Text]:
-        return self.query_one("#files-table", DataTable)
+    def table(self) -> FastTable:
+        return self.query_one("#files-table", FastTable)
 
     # -- the app's pane contract ---------------------------------------------
     def sort_next(self) -> None:
@@ -109,7 +110,7 @@ class FilesPane(SortableTable, Vertical):
         table = self.table
         if not table.row_count or self.data is None:
             return None
-        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        key = table.cursor_key
         return next((r for r in self.data.rows(self.grouping) if row_key(r, self.grouping) == key), None)
 
     def selected_pid(self) -> int | None:
@@ -135,7 +136,7 @@ class FilesPane(SortableTable, Vertical):
             line += f"  ·  g: {other}"
             if data.lost:
                 line += f"  ·  {data.lost:,} lost (map full or name evicted)"
-            summary.update(Text(line, no_wrap=True, overflow="ellipsis"))
+            summary.update(Text(line, no_wrap=True, overflow="ellipsis"), layout=False)  # one fixed line
         self.refresh_rows()
 
     def path_width(self) -> int:
@@ -153,7 +154,7 @@ class FilesPane(SortableTable, Vertical):
             rows.sort(key=_hottest, reverse=not self.reverse)
         selected = None
         if table.row_count:
-            selected = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+            selected = table.cursor_key
         width = self.path_width()
         table.clear()
         for r in rows[:MAX_ROWS]:

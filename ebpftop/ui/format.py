@@ -25,7 +25,7 @@ def si(value: float, precision: int = 1) -> str:
     return f"{value:.{precision}f}"
 
 
-# DataTable sizes columns to their content and ignores Text.justify, so
+# Tables size columns to their content and ignore Text.justify, so
 # numeric cells are padded to their column's width instead.
 def right(text: str, width: int, style: str = "") -> Text:
     return Text(text.rjust(width), style=style, no_wrap=True)

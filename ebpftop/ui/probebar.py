@@ -22,6 +22,7 @@ class ProbeBadge(Static):
         super().__init__(id=f"badge-{spec.name}", classes="badge -off")
         self.spec = spec
         self.status = ProbeStatus(spec.name, fr.OFF)
+        self._width = -1
 
     def on_mount(self) -> None:
         self.show(self.status)
@@ -38,7 +39,9 @@ class ProbeBadge(Static):
                 text.append(f" lost {si(status.lost)}", style="bold")
         else:
             text.append(status.state)
-        self.update(text)
+        # Same width as before: no layout pass (a reflow of the whole screen every interval otherwise).
+        self.update(text, layout=text.cell_len != self._width)
+        self._width = text.cell_len
         # The reason can be long (a compiler error): full text on hover.
         self.tooltip = status.reason
 
@@ -72,4 +75,4 @@ class ProbeBar(Horizontal):
         label.append(f" {interval:g}s")
         if paused:
             label.append("  PAUSED", style="bold reverse")
-        self.query_one("#selfcpu", Static).update(label)
+        self.query_one("#selfcpu", Static).update(label, layout=False)  # 1fr wide: its text never moves anything

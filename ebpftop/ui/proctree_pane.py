@@ -125,7 +125,7 @@ class ProcTreePane(Vertical):
                 line.append(f"  ·  {data.lost_total:,} events lost", style="bold")
                 if data.lost:
                     line.append(f" (+{data.lost:,})", style="bold")
-            summary.update(line)
+            summary.update(line, layout=False)  # one fixed line
         self._redraw()
 
     # -- user expand/collapse is remembered across rebuilds --------------------

@@ -5,10 +5,11 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.widgets import DataTable, Sparkline, Static
+from textual.widgets import Sparkline, Static
 
 from ebpftop.model.syscalls import HISTORY, SyscallRow, SyscallTable
 from ebpftop.ui.format import count, num, right, safe, si
+from ebpftop.ui.fasttable import FastTable
 from ebpftop.ui.table import Column, SortableTable, add_columns
 
 TOP_SHOWN = 4
@@ -48,13 +49,13 @@ class SyscallsPane(SortableTable, Vertical):
     def compose(self) -> ComposeResult:
         yield Static("", id="syscalls-summary", classes="summary")
         yield Sparkline([], id="syscalls-spark", summary_function=max)
-        table: DataTable[Text] = DataTable(id="syscalls-table", cursor_type="row", zebra_stripes=True)
+        table = FastTable(id="syscalls-table", zebra_stripes=True)
         add_columns(table, COLUMNS)
         yield table
 
     @property
-    def table(self) -> DataTable[Text]:
-        return self.query_one("#syscalls-table", DataTable)
+    def table(self) -> FastTable:
+        return self.query_one("#syscalls-table", FastTable)
 
     def show(self, data: SyscallTable | None) -> None:
         self.data = data
@@ -68,14 +69,14 @@ class SyscallsPane(SortableTable, Vertical):
             line = f"{si(data.total_rate)} syscalls/s from {len(data.rows)} processes"
             if data.drops:
                 line += f"  ·  {data.drops:,} events dropped (map full)"
-            summary.update(Text(line, no_wrap=True))
+            summary.update(Text(line, no_wrap=True), layout=False)  # one fixed line
         self.refresh_rows()
 
     def selected_pid(self) -> int | None:
         table = self.table
         if not table.row_count:
             return None
-        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        key = table.cursor_key
         return int(key) if key is not None else None
 
     def refresh_rows(self) -> None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from rich.text import Text
-from textual.widgets import DataTable
+from ebpftop.ui.fasttable import FastTable
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,7 +23,7 @@ class Column:
         return label.rjust(self.width) if self.width else label
 
 
-def add_columns(table: DataTable[Any], columns: tuple[Column, ...]) -> None:
+def add_columns(table: FastTable, columns: tuple[Column, ...]) -> None:
     for col in columns:
         table.add_column(col.header(), key=col.key)
 
@@ -35,7 +35,7 @@ class SortableTable:
     COLUMNS: ClassVar[tuple[Column, ...]]
     sort_index: int | None
     reverse: bool
-    table: DataTable[Any]
+    table: FastTable
 
     def refresh_rows(self) -> None:
         raise NotImplementedError
@@ -58,15 +58,15 @@ class SortableTable:
         self.reverse = not self.reverse
         self.refresh_rows()
 
-    def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
+    def on_fast_table_header_selected(self, event: FastTable.HeaderSelected) -> None:
         event.stop()
-        self.sort_by(str(event.column_key.value))
+        self.sort_by(event.column_key)
 
     def sorted_rows(self, rows: list[Any]) -> list[Any]:
         """Rows in the chosen order, and the header arrows to match."""
         for i, c in enumerate(self.COLUMNS):
             arrow = (" ▲" if c.descending == self.reverse else " ▼") if i == self.sort_index else ""
-            self.table.columns[c.key].label = Text(c.header(arrow))  # type: ignore[index]
+            self.table.set_label(c.key, Text(c.header(arrow)))
         if self.sort_index is not None:
             col = self.COLUMNS[self.sort_index]
             rows.sort(key=col.sort, reverse=col.descending != self.reverse)

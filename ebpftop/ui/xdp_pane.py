@@ -9,11 +9,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
-from textual.widgets import DataTable, Sparkline, Static
+from textual.widgets import Sparkline, Static
 
 from ebpftop.model import xdp as m
 from ebpftop.model.sanitize import sanitize
 from ebpftop.model.xdp import HISTORY, XdpRow, XdpTable
+from ebpftop.ui.fasttable import FastTable
 from ebpftop.ui.table import Column, SortableTable, add_columns
 from ebpftop.ui.format import bytes_per_s, num, right, safe, si
 
@@ -136,7 +137,7 @@ class XdpPane(SortableTable, Vertical):
     def compose(self) -> ComposeResult:
         yield Static("", id="xdp-summary", classes="summary")
         yield Sparkline([], id="xdp-spark", summary_function=max)
-        table: DataTable[Text] = DataTable(id="xdp-table", cursor_type="row", zebra_stripes=True)
+        table = FastTable(id="xdp-table", zebra_stripes=True)
         add_columns(table, COLUMNS)
         yield table
         detail = Static("", id="xdp-detail")
@@ -144,8 +145,8 @@ class XdpPane(SortableTable, Vertical):
         yield detail
 
     @property
-    def table(self) -> DataTable[Text]:
-        return self.query_one("#xdp-table", DataTable)
+    def table(self) -> FastTable:
+        return self.query_one("#xdp-table", FastTable)
 
     # -- the app's pane contract -------------------------------------------------
     def selected_pid(self) -> int | None:
@@ -156,7 +157,7 @@ class XdpPane(SortableTable, Vertical):
         table = self.table
         if not table.row_count:
             return None
-        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        key = table.cursor_key
         return str(key) if key is not None else None
 
     def selected_row(self) -> XdpRow | None:
@@ -180,11 +181,11 @@ class XdpPane(SortableTable, Vertical):
         self.refresh_detail()
 
     # -- events --------------------------------------------------------------------
-    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+    def on_fast_table_row_selected(self, event: FastTable.RowSelected) -> None:
         event.stop()
         self.toggle_expanded()
 
-    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+    def on_fast_table_row_highlighted(self, event: FastTable.RowHighlighted) -> None:
         event.stop()
         self.refresh_spark()
         self.refresh_detail()
@@ -208,7 +209,7 @@ class XdpPane(SortableTable, Vertical):
             if self.pid_filtered:
                 line += "  ·  the PID filter does not apply here: packets belong to interfaces, not processes"
             line += "  ·  enter: breakdown  ·  a: attach/detach"
-            summary.update(Text(line, no_wrap=True, overflow="ellipsis"))
+            summary.update(Text(line, no_wrap=True, overflow="ellipsis"), layout=False)  # one fixed line
         self.refresh_rows()
 
     def refresh_spark(self) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from textual.widgets import DataTable
+from ebpftop.ui.fasttable import FastTable as DataTable
 
 from ebpftop.settings import Settings
 from ebpftop.ui.app import EbpftopApp

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from textual.pilot import Pilot
-from textual.widgets import DataTable, Static, TabbedContent
+from textual.widgets import Static, TabbedContent
+
+from ebpftop.ui.fasttable import FastTable as DataTable
 
 from ebpftop.model import files as m
 from ebpftop.model.files import FileIO, FilesModel, FilesSample

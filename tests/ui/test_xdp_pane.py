@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from textual.widgets import DataTable, Static, TabbedContent
+from textual.widgets import Static, TabbedContent
+
+from ebpftop.ui.fasttable import FastTable as DataTable
 
 import ebpftop.ui.app as app_module
 
