@@ -526,8 +526,15 @@ def self_cost(seconds: float = 15.0, warmup: float = 4.0) -> list[str]:
             if tmp is not None:
                 shutil.rmtree(tmp, ignore_errors=True)
     live = [time_to_live() for _ in range(3)]
+    ui = {
+        n: float(subprocess.run([sys.executable, str(HERE / "ui_refresh.py"), str(n)], capture_output=True, text=True,
+                                check=True, cwd=ROOT).stdout)
+        for n in (30, 500)
+    }
     rows += [
         "",
+        f"- TUI refresh, UI thread only (bench/ui_refresh.py: the app headless at 160x40 fed scripted Files frames):"
+        f" {ui[30]:.1f} ms CPU per frame with 30 rows, {ui[500]:.1f} ms with 500 (the most a pane shows).",
         f"- All probes live (compiled, loaded, attached): {statistics.median(live):.2f} s median of 3"
         f" ({', '.join(f'{v:.2f}' for v in live)}), from the first `--batch` frame at a 0.1 s interval.",
         "- TUI first frame: exec to the first full paint (header, tabs and probe badges with their loading state);"
