@@ -635,6 +635,7 @@ def write_results(
         f"Machine: {platform.node()}, {os.cpu_count()} CPUs, kernel {uname.release} ({uname.machine}).",
         f"Method: {rounds} rounds x {reps} runs per scenario, scenarios interleaved round-robin in one run;",
         "each figure is ns per operation from the C workload in bench/loops.c; 'added' is median minus bare median.",
+        "Profiles behind these figures, and what was changed because of them: bench/PROFILE.md.",
         "",
     ]
     for section in done:
