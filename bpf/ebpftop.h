@@ -48,6 +48,10 @@ struct sc_val {
  * multiplicative hash of {tgid, nr}; the first key to reach an empty slot
  * in an interval owns it until user space zeroes the half.
  */
+/* syscalls.bpf.c's filter_on[0] is a control word (see there). */
+#define SC_CTL_FILTER	1u
+#define SC_CTL_EPOCH	2u
+
 #ifndef SC_CACHE_BITS
 #define SC_CACHE_BITS 12
 #endif

@@ -41,6 +41,7 @@ _KEY = struct.Struct("<II")  # struct sc_key {u32 tgid; u32 nr;}
 _COUNT = struct.Struct("<Q")  # struct sc_val {u64 count; char comm[16];}
 _VALUE_SIZE = 24
 _SLOT_SIZE = 32  # struct sc_slot {u64 tag; u64 count; char comm[16];}
+_CTL_FILTER, _CTL_EPOCH = 1, 2  # bits of filter_on[0] (SC_CTL_* in bpf/ebpftop.h)
 
 # membarrier(MEMBARRIER_CMD_GLOBAL) returns after an RCU grace period, i.e.
 # after every BPF program that was running when it was called has finished.
@@ -159,6 +160,7 @@ class SyscallsProbe(Probe):
         self._readers: list[libbpf.BatchReader] = []
         self._cache: CacheHalves | None = None
         self._epoch = 0
+        self._filtering = False
         self._names: dict[int, str] = {}
 
     def cflags(self) -> list[str]:
@@ -173,6 +175,7 @@ class SyscallsProbe(Probe):
         ]
         self._cache = CacheHalves(self.table("cache").map_fd, self.cache_bits, ncpus)
         self._epoch = 0
+        self._filtering = False
 
     def detach(self, bpf: Any) -> None:
         self._readers = []
@@ -190,7 +193,7 @@ class SyscallsProbe(Probe):
             return SyscallSample(())
         done = self._epoch
         self._epoch ^= 1
-        self.table("epoch")[ctypes.c_int(0)] = ctypes.c_uint32(self._epoch)
+        self._write_ctl()
         wait_for_programs()  # now nothing writes half `done`: read it whole
         # (tgid << 32 | nr) -> [count, comm]
         found: dict[int, list[Any]] = {}
@@ -202,6 +205,26 @@ class SyscallsProbe(Probe):
                 nr = tag & 0xFFFFFFFF
                 counts.append(SyscallCount(tag >> 32, nr, self.syscall_name(nr), total, decode(comm)))
         return SyscallSample(tuple(counts), self.lost())
+
+    # -- control word: filter_on[0] carries the PID filter bit and the epoch --
+    def _write_ctl(self) -> None:
+        word = (_CTL_FILTER if self._filtering else 0) | (_CTL_EPOCH if self._epoch else 0)
+        self.table("filter_on")[ctypes.c_int(0)] = ctypes.c_uint32(word)
+
+    def _apply_filter(self) -> None:
+        """Probe._apply_filter, but keeping the epoch bit of the shared control word."""
+        if self._bpf is None:
+            return
+        table = self.table("filter_pids")
+        # Off before editing and on after, so no event ever sees a half-written set.
+        self._filtering = False
+        self._write_ctl()
+        table.clear()
+        if self._pids:
+            for pid in self._pids:
+                table[ctypes.c_uint32(pid)] = ctypes.c_uint8(1)
+            self._filtering = True
+            self._write_ctl()
 
     def _read_cache(self, half: int, found: dict[int, list[Any]]) -> None:
         assert self._cache is not None
