@@ -153,10 +153,11 @@ class SyscallsProbe(Probe):
     name = "syscalls"
     source = "syscalls.bpf.c"
 
-    def __init__(self, max_entries: int | None = None) -> None:
+    def __init__(self, max_entries: int | None = None, cache_slots_log2: int | None = None) -> None:
         super().__init__()
         self.max_entries = max_entries or max(4096, min(MAX_ENTRIES, VALUE_BUDGET // possible_cpus()))
-        self.cache_bits = cache_bits(possible_cpus())
+        # cache_slots_log2: tests shrink the cache to send most keys to the hashes.
+        self.cache_bits = cache_slots_log2 or cache_bits(possible_cpus())
         self._readers: list[libbpf.BatchReader] = []
         self._cache: CacheHalves | None = None
         self._epoch = 0

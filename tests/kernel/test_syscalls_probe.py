@@ -114,3 +114,40 @@ def test_count_ends_after_n_frames() -> None:
     assert len(frames) == 3
     assert all(f["probes"]["syscalls"]["state"] == "live" for f in frames)
     assert all(f["elapsed"] > 0 for f in frames)
+
+
+@pytest.mark.parametrize("cache_slots_log2", [None, 1], ids=["cache", "hash"])
+def test_exact_across_back_to_back_drains(cache_slots_log2: int | None) -> None:
+    """A million getppid calls while the probe is drained as fast as it can be: exactly a million.
+
+    Each read flips the epoch and empties the half nobody writes any more; with
+    a 2-slot cache almost every key goes through the hashes instead.
+    """
+    import os
+    import threading
+
+    from ebpftop.probes.syscalls import SyscallsProbe
+
+    calls = 1_000_000
+    probe = SyscallsProbe(cache_slots_log2=cache_slots_log2)
+    probe.enable()
+    try:
+        probe.read()
+        done: list[int] = []
+        worker = threading.Thread(target=lambda: done.append(getppid_loop("drain-race", calls)))
+        worker.start()
+        samples = []
+        while worker.is_alive():
+            samples.append(probe.read())
+        worker.join()
+        samples.append(probe.read())
+        (pid,) = done
+        total = sum(c.count for s in samples for c in s.counts if c.tgid == pid and c.name == "getppid")
+        comms = {c.comm for s in samples for c in s.counts if c.tgid == pid and c.name == "getppid"}
+        assert total == calls
+        assert comms == {"drain-race"}
+        assert len(samples) > 10, "the loop ended before many drains happened"
+        assert probe.lost() == 0
+        assert os.getpid() in {c.tgid for s in samples for c in s.counts}
+    finally:
+        probe.disable()
