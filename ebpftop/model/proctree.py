@@ -244,7 +244,10 @@ class ProcTreeModel:
             self._nodes[node.parent].children.pop(node.key, None)
         node.ppid = ppid
         parent_key = self._live.get(ppid) if ppid != node.pid else None
-        if parent_key is not None and any(n is node for n in self._ancestry(self._nodes[parent_key])):
+        # Only a node with descendants can close a loop (the parent would be
+        # one of them); a just-forked node has none, so the walk is skipped
+        # for the common case (under a fork flood it was the model's top cost).
+        if parent_key is not None and node.children and any(n is node for n in self._ancestry(self._nodes[parent_key])):
             parent_key = None  # would close a loop (a stale view of a reused PID): a root instead
         node.parent = parent_key
         if parent_key is not None:

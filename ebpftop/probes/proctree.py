@@ -181,6 +181,7 @@ class ProcTreeProbe(Probe):
         self._clock = _BootClock()
         self._cb: Any = None
         self._orphans = _Orphans(())
+        self._comms: dict[bytes, str] = {}
 
     def available(self) -> str | None:
         if not VMLINUX_BTF.exists():
@@ -227,17 +228,27 @@ class ProcTreeProbe(Probe):
         self._seed = None
         self._cb = None
 
+    def _comm(self, raw: bytes) -> str:
+        """decode() of a comm, remembered: a flood repeats a handful of names thousands of times."""
+        text = self._comms.get(raw)
+        if text is None:
+            if len(self._comms) >= 4096:
+                self._comms.clear()
+            text = self._comms[raw] = decode(raw)
+        return text
+
     def _parse(self, rec: bytes) -> ProcEvent | None:
         if len(rec) < _HDR.size:
             return None
-        kind, pid, ppid, aux, time_ns, flags, comm = _HDR.unpack_from(rec, 0)
+        kind, pid, ppid, aux, time_ns, flags, raw_comm = _HDR.unpack_from(rec, 0)
         typ = _TYPES.get(kind)
         when = self._clock.epoch(time_ns)
+        comm = self._comm(raw_comm)
         if typ == FORK:
-            return ProcEvent(FORK, pid, ppid, decode(comm), when, clone_flags=flags)
+            return ProcEvent(FORK, pid, ppid, comm, when, clone_flags=flags)
         if typ == EXIT:
             code, sig, core = decode_status(aux)
-            return ProcEvent(EXIT, pid, ppid, decode(comm), when, exit_code=code, signal=sig, core=core)
+            return ProcEvent(EXIT, pid, ppid, comm, when, exit_code=code, signal=sig, core=core)
         if typ == EXEC and len(rec) >= _HDR.size + _EXEC_TAIL.size:
             filename, total, args_len = _EXEC_TAIL.unpack_from(rec, _HDR.size)
             start = _HDR.size + _EXEC_TAIL.size
@@ -246,7 +257,7 @@ class ProcTreeProbe(Probe):
                 EXEC,
                 pid,
                 ppid,
-                decode(comm),
+                comm,
                 when,
                 filename=decode(filename),
                 argv=argv,
