@@ -24,6 +24,8 @@
  * itself):
  *   filter_on[0]    non-zero while a filter is set (array lookups are inlined
  *                   by the verifier, so the unfiltered path costs ~1 ns);
+ *                   syscalls.bpf.c uses bit 0 of it and keeps its epoch in
+ *                   bit 1 (SyscallsProbe writes the word itself);
  *   filter_pids     tgid -> 1 for every PID the user asked for.
  */
 
@@ -42,16 +44,16 @@ struct sc_val {
 	char comm[EBPFTOP_COMM_LEN];	/* comm when the key was created */
 };
 
+/* syscalls.bpf.c's filter_on[0] is a control word (see there). */
+#define SC_CTL_FILTER	1u
+#define SC_CTL_EPOCH	2u
+
 /*
  * The per-CPU direct-mapped cache in front of the counts hashes: 2 halves
  * (one per epoch) of 2^SC_CACHE_BITS slots. A key's slot in a half is a
  * multiplicative hash of {tgid, nr}; the first key to reach an empty slot
  * in an interval owns it until user space zeroes the half.
  */
-/* syscalls.bpf.c's filter_on[0] is a control word (see there). */
-#define SC_CTL_FILTER	1u
-#define SC_CTL_EPOCH	2u
-
 #ifndef SC_CACHE_BITS
 #define SC_CACHE_BITS 12
 #endif
