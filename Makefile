@@ -4,7 +4,7 @@ PY      := $(VENV)/bin/python
 ARGS    ?=
 PYTEST  ?=
 
-.PHONY: setup run test test-unit test-ui test-kernel bench install uninstall screenshots lint clean
+.PHONY: setup run test test-unit test-ui test-kernel bench soak install uninstall screenshots lint clean
 
 setup:
 	@scripts/setup.sh
@@ -26,6 +26,9 @@ test-kernel: setup
 
 bench: setup
 	$(PY) bench/run.py
+
+soak: setup
+	$(PY) bench/soak.py $(or $(MINUTES),10)
 
 screenshots: setup
 	$(PY) scripts/screenshots.py
