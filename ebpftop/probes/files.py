@@ -6,7 +6,6 @@ import os
 import posixpath
 import stat
 import struct
-import time
 from collections import OrderedDict
 from typing import Any
 
@@ -182,21 +181,6 @@ def fd_walk_cflags() -> list[str]:
     return out
 
 
-_MEMBARRIER = 324  # x86-64 __NR_membarrier (this probe is x86-64 only)
-_MEMBARRIER_CMD_GLOBAL = 1  # synchronize_rcu() in the kernel (on more than one CPU)
-
-
-def _synchronize_rcu() -> None:
-    """Wait until every BPF program running now has returned (an RCU grace period)."""
-    import ctypes
-
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.syscall(_MEMBARRIER, _MEMBARRIER_CMD_GLOBAL, 0, 0) != 0:
-        # nohz_full kernels refuse it: a millisecond is far longer than a
-        # program run (~100 ns), short of a preempted one.
-        time.sleep(0.001)
-
-
 class FilesProbe(Probe):
     name = "files"
     source = "files.bpf.c"
@@ -350,7 +334,7 @@ class FilesProbe(Probe):
         old, self._active = self._active, 1 - self._active
         table = self.table("active")
         table[table.Key(0)] = table.Leaf(self._active)
-        _synchronize_rcu()
+        libbpf.wait_for_programs()
         return self._readers[old]
 
     def read(self) -> FilesSample:

@@ -6,6 +6,8 @@ import ctypes
 import ctypes.util
 import errno
 import os
+import platform
+import time
 from dataclasses import dataclass
 from functools import cache
 
@@ -225,3 +227,20 @@ def xdp_query_id(ifindex: int, flags: int = 0) -> int:
     prog_id = ctypes.c_uint32(0)
     _check(_lib().bpf_xdp_query_id(ifindex, flags, ctypes.byref(prog_id)), "bpf_xdp_query_id")
     return prog_id.value
+
+
+# membarrier(MEMBARRIER_CMD_GLOBAL) returns after an RCU grace period, i.e.
+# after every BPF program that was running when it was called has returned
+# (tracing programs run inside rcu_read_lock). The double-buffered probes
+# (syscalls, files) flip their epoch, wait for this, then read the idle half.
+_MEMBARRIER_CMD_GLOBAL = 1
+_NR_MEMBARRIER = {"x86_64": 324, "aarch64": 283, "riscv64": 283, "ppc64le": 365, "s390x": 356}
+_GRACE_FALLBACK_S = 0.02  # no membarrier (or nohz_full refuses it): far longer than any program run
+
+
+def wait_for_programs() -> None:
+    """Return once no BPF program that started before this call is still running."""
+    nr = _NR_MEMBARRIER.get(platform.machine())
+    if nr is not None and ctypes.CDLL(None, use_errno=True).syscall(nr, _MEMBARRIER_CMD_GLOBAL, 0, 0) == 0:
+        return
+    time.sleep(_GRACE_FALLBACK_S)

@@ -15,10 +15,8 @@ import errno
 import glob
 import itertools
 import os
-import platform
 import re
 import struct
-import time
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -42,26 +40,6 @@ _COUNT = struct.Struct("<Q")  # struct sc_val {u64 count; char comm[16];}
 _VALUE_SIZE = 24
 _SLOT_SIZE = 32  # struct sc_slot {u64 tag; u64 count; char comm[16];}
 _CTL_FILTER, _CTL_EPOCH = 1, 2  # bits of filter_on[0] (SC_CTL_* in bpf/ebpftop.h)
-
-# membarrier(MEMBARRIER_CMD_GLOBAL) returns after an RCU grace period, i.e.
-# after every BPF program that was running when it was called has finished.
-_MEMBARRIER_CMD_GLOBAL = 1
-_NR_MEMBARRIER = {"x86_64": 324, "aarch64": 283, "riscv64": 283, "ppc64le": 365, "s390x": 356}
-_GRACE_FALLBACK_S = 0.02  # without membarrier: programs run for nanoseconds
-
-
-@cache
-def _libc() -> ctypes.CDLL:
-    return ctypes.CDLL(None, use_errno=True)
-
-
-def wait_for_programs() -> None:
-    """Return once no BPF program that started before this call is still running."""
-    nr = _NR_MEMBARRIER.get(platform.machine())
-    if nr is not None and _libc().syscall(nr, _MEMBARRIER_CMD_GLOBAL, 0, 0) == 0:
-        return
-    time.sleep(_GRACE_FALLBACK_S)  # no membarrier (or nohz_full): a generous grace
-
 
 @cache
 def _bpf_lib() -> ctypes.CDLL:
@@ -195,7 +173,7 @@ class SyscallsProbe(Probe):
         done = self._epoch
         self._epoch ^= 1
         self._write_ctl()
-        wait_for_programs()  # now nothing writes half `done`: read it whole
+        libbpf.wait_for_programs()  # now nothing writes half `done`: read it whole
         # (tgid << 32 | nr) -> [count, comm]
         found: dict[int, list[Any]] = {}
         self._read_cache(done, found)
