@@ -25,6 +25,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -94,6 +95,17 @@ def peer(name: str, cmd: list[str], ready: str, env: dict[str, str] | None = Non
     return Tool(name, [exe, *cmd[1:]], ready, env=env or {})
 
 
+def interrupt(proc: subprocess.Popen[Any]) -> None:
+    """SIGINT to the tool's process group (how a user stops it), SIGKILL if it has not ended in 20 s."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGINT)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+
+
 class Running:
     """A tool process; its output is drained by a thread so it never blocks on a full pipe."""
 
@@ -131,13 +143,7 @@ class Running:
             raise RuntimeError(f"{self.tool.name} did not start: {tail or 'timeout'}")
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGINT)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(10)
+        interrupt(self.proc)
         self.thread.join(5)
 
 
@@ -473,13 +479,7 @@ class Ebpftop:
         return 0
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGINT)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(10)
+        interrupt(self.proc)
         self.thread.join(5)
         if hasattr(self, "_master"):
             os.close(self._master)

@@ -79,41 +79,35 @@ class FastTable(ScrollView, can_focus=True):
 
     cursor_row: reactive[int] = reactive(0, always_update=False)
 
-    class RowHighlighted(Message):
+    class _Event(Message):
+        def __init__(self, table: FastTable) -> None:
+            super().__init__()
+            self.table = table
+
+        @property
+        def control(self) -> FastTable:
+            return self.table
+
+    class RowHighlighted(_Event):
         """The cursor is on another row (or another row came under it)."""
 
         def __init__(self, table: FastTable, row_key: str | None) -> None:
-            super().__init__()
-            self.table = table
+            super().__init__(table)
             self.row_key = row_key
 
-        @property
-        def control(self) -> FastTable:
-            return self.table
-
-    class RowSelected(Message):
+    class RowSelected(_Event):
         """Enter on a row, or a click on the row under the cursor."""
 
         def __init__(self, table: FastTable, row_key: str | None) -> None:
-            super().__init__()
-            self.table = table
+            super().__init__(table)
             self.row_key = row_key
 
-        @property
-        def control(self) -> FastTable:
-            return self.table
-
-    class HeaderSelected(Message):
+    class HeaderSelected(_Event):
         """A click on a column header."""
 
         def __init__(self, table: FastTable, column_key: str) -> None:
-            super().__init__()
-            self.table = table
+            super().__init__(table)
             self.column_key = column_key
-
-        @property
-        def control(self) -> FastTable:
-            return self.table
 
     def __init__(self, *, zebra_stripes: bool = True, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
