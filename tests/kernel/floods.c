@@ -71,6 +71,18 @@ static void report(struct slot *s, int n)
 	fflush(stdout);
 }
 
+/* The children wait on the go pipe: open it after the gate, reap them, print their counts. */
+static int release_and_report(int go[2], struct slot *s, int n)
+{
+	close(go[0]);
+	gate();
+	close(go[1]);
+	while (wait(NULL) > 0)
+		;
+	report(s, n);
+	return 0;
+}
+
 /* Start n children running fn(i, arg...) after the gate; wait for them all. */
 static int spin(int n, double seconds)
 {
@@ -99,13 +111,7 @@ static int spin(int n, double seconds)
 		}
 		s[i].pid = pid;
 	}
-	close(go[0]);
-	gate();
-	close(go[1]);
-	while (wait(NULL) > 0)
-		;
-	report(s, n);
-	return 0;
+	return release_and_report(go, s, n);
 }
 
 static int forks(int n, double seconds, double rate)
@@ -148,13 +154,7 @@ static int forks(int n, double seconds, double rate)
 		}
 		s[i].pid = pid;
 	}
-	close(go[0]);
-	gate();
-	close(go[1]);
-	while (wait(NULL) > 0)
-		;
-	report(s, n);
-	return 0;
+	return release_and_report(go, s, n);
 }
 
 static int files(const char *mode, const char *dir, long n)
