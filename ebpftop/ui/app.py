@@ -27,12 +27,14 @@ from ebpftop.ui.probebar import ProbeBar
 from ebpftop.ui.source import FrameSource
 from ebpftop.ui.xdp_pane import XdpPane
 from ebpftop.ui.panes import PANES
+from ebpftop.ui.htopkeys import HTOP_BINDINGS, HtopKeys
+from ebpftop.ui.procview import ProcessScreen
 
 INTERVAL_STEPS = (0.25, 0.5, 1.0, 2.0, 5.0, 10.0)
 HUNG_GRACE = 5.0  # seconds an ending app may take before the emergency exit (see _install_signal_handlers)
 
 
-class EbpftopApp(App[int]):
+class EbpftopApp(HtopKeys, App[int]):
     CSS_PATH = "app.tcss"
     TITLE = "ebpftop"
     ENABLE_COMMAND_PALETTE = True
@@ -52,6 +54,7 @@ class EbpftopApp(App[int]):
         Binding("left_square_bracket", "previous_pane", "Previous pane", show=False, key_display="["),
         Binding("question_mark,f1", "help", "Help", key_display="?"),
         *(Binding(spec.key, f"toggle_probe('{spec.name}')", spec.title) for spec in SPECS),
+        *HTOP_BINDINGS,
     ]
 
     class FrameReady(Message):
@@ -199,6 +202,9 @@ class EbpftopApp(App[int]):
         self.query_one(ProbeBar).show(frame.probes)
         self.show_self()
         self.show_active_pane(frame)
+        for screen in self.screen_stack:
+            if isinstance(screen, ProcessScreen):
+                screen.show_frame(frame)
 
     def show_active_pane(self, frame: Frame | None) -> None:
         """Only the visible pane is redrawn; the others catch up when their tab is shown.

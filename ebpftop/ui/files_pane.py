@@ -39,9 +39,56 @@ def _hottest(r: FileRow) -> object:
     return (r.read_bps + r.write_bps, r.reads_per_s + r.writes_per_s)
 
 
+def process_totals(rows: tuple[FileRow, ...]) -> list[FileRow]:
+    """One row per process: its totals across all its files (``processes`` holds how many files), named by its busiest file.
+
+    Rates are linear, so the sum of a process's per-file rates is the rate of its total.
+    """
+    by_pid: dict[int, list[FileRow]] = {}
+    for r in rows:  # busiest first, so each list's first row is the process's busiest file
+        by_pid.setdefault(r.pid, []).append(r)
+    out = []
+    for pid, items in by_pid.items():
+        top = items[0]
+        out.append(
+            FileRow(
+                path=top.path,
+                type=top.type,
+                pid=pid,
+                comm=top.comm,
+                processes=len(items),
+                reads=sum(r.reads for r in items),
+                writes=sum(r.writes for r in items),
+                read_bytes=sum(r.read_bytes for r in items),
+                write_bytes=sum(r.write_bytes for r in items),
+                reads_per_s=sum(r.reads_per_s for r in items),
+                writes_per_s=sum(r.writes_per_s for r in items),
+                read_bps=sum(r.read_bps for r in items),
+                write_bps=sum(r.write_bps for r in items),
+            )
+        )
+    return out
+
+
+def path_cell(row: FileRow, grouping: str, width: int) -> Text:
+    """The path, elided in the middle to width; per process: how many files, then the busiest."""
+    marker = " (deleted)" if getattr(row, "deleted", False) else ""
+    if grouping == m.BY_PROCESS:
+        head = f"{row.processes} file{'s' if row.processes != 1 else ''}: "
+        text = Text(head, style="dim", no_wrap=True)
+        text.append(elide_middle(sanitize(row.path, 4096), max(1, width - len(head) - len(marker))))
+    else:
+        text = Text(elide_middle(sanitize(row.path, 4096), max(1, width - len(marker))), no_wrap=True)
+    if marker:
+        text.append(marker, style="bold")
+    return text
+
+
 def row_key(row: FileRow, grouping: str) -> str:
     """Unique within one grouping, stable across frames (the cursor follows it)."""
-    if grouping == m.BY_PROCESS or row.type == m.UNKNOWN:
+    if grouping == m.BY_PROCESS:
+        return str(row.pid)  # one row per process
+    if row.type == m.UNKNOWN:
         return f"{row.pid}\0{row.type}\0{row.path}"
     return f"{row.type}\0{row.path}"
 
@@ -59,12 +106,14 @@ class FilesPane(SortableTable, Vertical):
 
     ``g`` (or :meth:`toggle_grouping`) switches between one row per path
     (all processes summed, the busiest one named) and one row per process
-    and path. Sorting starts hottest first (read + write bytes/s); ``s``
+    (all its files summed, the busiest one named). Enter opens the process
+    view of the row's process. Sorting starts hottest first (read + write bytes/s); ``s``
     cycles through the columns, ``r`` reverses, a header click sorts by it.
     """
 
     COLUMNS = COLUMNS
-    BINDINGS = [Binding("g", "toggle_grouping", "Per path/process")]
+    BINDINGS = [Binding("g", "toggle_grouping", "Per path/process totals")]
+    HTOP_SORTS = {"P": "hottest (B/s)"}  # no memory or time column
 
     DEFAULT_CSS = """
     FilesPane { height: 1fr; }
@@ -76,6 +125,7 @@ class FilesPane(SortableTable, Vertical):
         self.reverse = False
         self.grouping = m.BY_PATH
         self.data: FilesTable | None = None
+        self._shown: list[FileRow] = []  # the rows on screen, in order
 
     def compose(self) -> ComposeResult:
         yield Static("", id="files-summary", classes="summary")
@@ -108,10 +158,28 @@ class FilesPane(SortableTable, Vertical):
 
     def selected_row(self) -> FileRow | None:
         table = self.table
-        if not table.row_count or self.data is None:
+        if not table.row_count or not self._shown:
             return None
-        key = table.cursor_key
-        return next((r for r in self.data.rows(self.grouping) if row_key(r, self.grouping) == key), None)
+        return self._shown[min(table.cursor_row, len(self._shown) - 1)]
+
+    # -- htop's keys ---------------------------------------------------------------
+    def sort_choices(self) -> list[str]:
+        return ["hottest (B/s)"] + [c.label for c in COLUMNS]
+
+    def current_sort(self) -> int:
+        return 0 if self.sort_index is None else self.sort_index + 1
+
+    def set_sort(self, index: int) -> None:
+        self.sort_index, self.reverse = (None if index == 0 else index - 1), False
+        self.refresh_rows()
+
+    def search_lines(self) -> list[str]:
+        return [f"{r.path} {r.type} {r.comm} {r.pid}" for r in self._shown]
+
+    def on_fast_table_row_selected(self, event: FastTable.RowSelected) -> None:
+        """Enter on a row opens the process view of its process."""
+        event.stop()
+        self.app.run_action("process_view")
 
     def selected_pid(self) -> int | None:
         row = self.selected_row()
@@ -128,8 +196,8 @@ class FilesPane(SortableTable, Vertical):
         if data is None:
             summary.update("files probe off")
         else:
-            rows = data.rows(self.grouping)
-            noun = "files" if self.grouping == m.BY_PATH else "process/file pairs"
+            rows = self._rows()
+            noun = "files" if self.grouping == m.BY_PATH else "processes"
             line = f"{len(rows)} {noun}  ·  read {decimal(int(data.read_bps))}/s"
             line += f"  write {decimal(int(data.write_bps))}/s"
             other = "per process" if self.grouping == m.BY_PATH else "per path"
@@ -145,11 +213,18 @@ class FilesPane(SortableTable, Vertical):
         fixed = sum(widths) + 2 * len(COLUMNS)
         return max(MIN_PATH_WIDTH, self.size.width - fixed - 2)
 
+    def _rows(self) -> list[FileRow]:
+        if self.data is None:
+            return []
+        if self.grouping == m.BY_PROCESS:
+            return process_totals(self.data.rows(m.BY_PROCESS))
+        return list(self.data.rows(m.BY_PATH))
+
     def refresh_rows(self) -> None:
         if not self.is_mounted:
             return
         table = self.table
-        rows = self.sorted_rows(list(self.data.rows(self.grouping)) if self.data else [])
+        rows = self.sorted_rows(self._rows())
         if self.sort_index is None:
             rows.sort(key=_hottest, reverse=not self.reverse)
         selected = None
@@ -157,9 +232,10 @@ class FilesPane(SortableTable, Vertical):
             selected = table.cursor_key
         width = self.path_width()
         table.clear()
-        for r in rows[:MAX_ROWS]:
+        self._shown = rows[:MAX_ROWS]
+        for r in self._shown:
             table.add_row(
-                Text(elide_middle(sanitize(r.path, 4096), width), no_wrap=True),
+                path_cell(r, self.grouping, width),
                 Text(r.type.ljust(TYPE_WIDTH), no_wrap=True),
                 process_cell(r, self.grouping),
                 num(r.reads_per_s, 9),

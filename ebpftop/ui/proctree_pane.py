@@ -11,11 +11,12 @@ from textual.containers import Vertical
 from textual.widgets import Static, Tree
 from textual.widgets.tree import TreeNode
 
-from ebpftop.model.proctree import EXITED, GONE, NEW, ProcTree, ProcView
+from ebpftop.model.proctree import EXIT, EXITED, GONE, NEW, ProcTree, ProcView
 from ebpftop.model.sanitize import elide_middle, sanitize
 from ebpftop.ui.format import si
 
-ARGV_WIDTH = 80
+ARGV_WIDTH = 80  # when the pane's width is not known yet
+MIN_ARGV_WIDTH = 20
 COMM_WIDTH = 32
 MAX_NODES = 5000  # a fork storm past this shows a note instead of freezing the UI
 COLLAPSED_BY_DEFAULT = frozenset({2})  # kthreadd: hundreds of kernel threads
@@ -61,7 +62,11 @@ def argv_text(view: ProcView, width: int = ARGV_WIDTH) -> str:
 class ProcessTree(Tree[Key]):
     """Tree with the app's keys kept: space pauses like everywhere else (enter expands/collapses)."""
 
-    BINDINGS = [Binding("space", "app.pause", "Pause", show=False)]
+    BINDINGS = [
+        Binding("space", "app.pause", "Pause", show=False),
+        Binding("pageup", "page_up", "Page up", show=False),
+        Binding("pagedown", "page_down", "Page down", show=False),
+    ]
 
 
 class ProcTreePane(Vertical):
@@ -73,11 +78,16 @@ class ProcTreePane(Vertical):
     ProcTreePane > Tree { height: 1fr; }
     """
 
+    BINDINGS = [Binding("x", "toggle_exited", "Hide/show exited")]
+    HTOP_SORTS = {"P": "rate", "T": "age"}  # no memory column
+
     def __init__(self) -> None:
         super().__init__(id="proctree-pane")
         self.data: ProcTree | None = None
         self.sort_index = 0
         self.reverse = False
+        self.hide_exited = False
+        self._views: dict[Key, ProcView] = {}
         self._tree_nodes: dict[Key, TreeNode[Key]] = {}
         self._shape: tuple[tuple[Key, Key | None], ...] = ()
         self._collapsed: set[Key] = set()
@@ -105,28 +115,99 @@ class ProcTreePane(Vertical):
         self._redraw(force=True)
 
     def selected_pid(self) -> int | None:
+        key = self.selected_key()
+        return key[0] if key is not None else None
+
+    def selected_key(self) -> Key | None:
+        """(PID, start time) of the process under the cursor: a reused PID is another process."""
         node = self.tree.cursor_node
         if node is None or node.data is None:
             return None
-        return node.data[0]
+        return node.data
+
+    # -- htop's keys: sort menu, search, hide exited ----------------------------
+    def sort_choices(self) -> list[str]:
+        return [name for name, _key in SORTS]
+
+    def current_sort(self) -> int:
+        return self.sort_index
+
+    def set_sort(self, index: int) -> None:
+        self.sort_index, self.reverse = index, False
+        self._redraw(force=True)
+        self._summary()
+
+    def _lines(self) -> list[TreeNode[Key]]:
+        tree = self.tree
+        return [n for n in (tree.get_node_at_line(i) for i in range(tree.last_line + 1)) if n is not None]
+
+    def search_lines(self) -> list[str]:
+        out = []
+        for node in self._lines():
+            v = self._views.get(node.data) if node.data is not None else None
+            out.append(f"{v.comm} {v.pid} {' '.join(v.argv)}" if v is not None else str(node.label))
+        return out
+
+    def search_cursor(self) -> int:
+        return max(0, self.tree.cursor_line)
+
+    def search_move(self, index: int) -> None:
+        self.tree.cursor_line = index
+        self.tree.scroll_to_line(index, animate=False)
+
+    def action_toggle_exited(self) -> None:
+        self.hide_exited = not self.hide_exited
+        self._redraw(force=True)
+        self._summary()
+        self.app.notify("exited processes hidden (x shows them)" if self.hide_exited else "exited processes shown", timeout=2)
 
     def show(self, data: ProcTree | None) -> None:
         self.data = data
+        self._redraw()
+        self._summary()
+
+    def _counts(self, data: ProcTree) -> tuple[int, int, float, float, float]:
+        """(live, exited, forks/s, execs/s, exits/s) of what the tree shows: the filtered processes when a PID filter is on."""
+        pids = getattr(self.app, "pids", None)
+        if pids is None:
+            return data.live, data.exited, data.forks_per_s, data.execs_per_s, data.exits_per_s
+        live = exited = 0
+        forks = execs = 0.0
+        stack = [(v, False) for v in data.roots]
+        while stack:
+            v, inside = stack.pop()
+            matched = inside or v.pid in pids
+            if matched:  # ancestors shown for context are not counted
+                live += not v.exited
+                exited += v.exited
+            if v.pid in pids and not inside:
+                forks += v.forks_per_s  # the subtree's, counted once at its top
+                execs += v.execs_per_s
+            stack.extend((c, matched) for c in v.children)
+        exits = sum(e.type == EXIT for e in data.events)  # the model keeps only the filtered subtrees' events
+        frame = getattr(self.app, "displayed", None)
+        elapsed = frame.elapsed if frame is not None and frame.elapsed > 0 else 1.0
+        return live, exited, forks, execs, exits / elapsed
+
+    def _summary(self) -> None:
+        data = self.data
         summary = self.query_one("#proctree-summary", Static)
         if data is None:
             summary.update("process tree probe off")
         else:
+            live, exited, forks, execs, exits = self._counts(data)
             line = Text(no_wrap=True, overflow="ellipsis")
-            line.append(f"{data.live:,} processes  ·  {data.exited:,} exited  ·  ")
-            line.append(f"{si(data.forks_per_s)} forks/s  {si(data.execs_per_s)} execs/s  ")
-            line.append(f"{si(data.exits_per_s)} exits/s")
+            line.append(f"{live:,} processes  ·  {exited:,} exited{' (hidden, x)' if self.hide_exited else ''}  ·  ")
+            line.append(f"{si(forks)} forks/s  {si(execs)} execs/s  ")
+            line.append(f"{si(exits)} exits/s")
+            if getattr(self.app, "pids", None) is not None:
+                line.append("  ·  filtered")
             line.append(f"  ·  sort: {SORTS[self.sort_index][0]}{' ▲' if self.reverse else ''}")
             if data.lost_total:
                 line.append(f"  ·  {data.lost_total:,} events lost", style="bold")
                 if data.lost:
                     line.append(f" (+{data.lost:,})", style="bold")
             summary.update(line, layout=False)  # one fixed line
-        self._redraw()
 
     # -- user expand/collapse is remembered across rebuilds --------------------
     def on_tree_node_collapsed(self, event: Tree.NodeCollapsed[Key]) -> None:
@@ -143,14 +224,28 @@ class ProcTreePane(Vertical):
             v = self.app.get_css_variables()
         except Exception:  # noqa: BLE001 - no app yet
             v = {}
-        return {NEW: v.get("success", "green"), EXITED: v.get("error", "red")}
+        return {NEW: v.get("success", "green"), "error": v.get("error", "red"), "warning": v.get("warning", "yellow")}
 
-    def _label(self, v: ProcView, colors: dict[str, str]) -> Text:
+    def _argv_width(self, depth: int, v: ProcView) -> int:
+        """What is left of the pane's width for argv on this node's line (indent, name, pid, age and rates take the rest)."""
+        width = self.size.width
+        if not width:
+            return ARGV_WIDTH
+        fixed = (depth + 1) * (self.tree.guide_depth + 2) + len(sanitize(v.comm, COMM_WIDTH)) + len(str(v.pid)) + 14
+        if v.forks_per_s or v.execs_per_s:
+            fixed += 28
+        if v.exited:
+            fixed += 30
+        return max(MIN_ARGV_WIDTH, width - fixed)
+
+    def _label(self, v: ProcView, colors: dict[str, str], depth: int = 0) -> Text:
         text = Text(no_wrap=True, overflow="ellipsis")
-        style = "dim" if v.state == GONE else (f"bold {colors[v.state]}" if v.state in colors else "")
+        # New: the theme's success colour; just exited: bold; gone (lingering): dim. How it ended
+        # is coloured on its own: a signal as an error, a non-zero exit as a warning.
+        style = "dim" if v.state == GONE else ("bold" if v.state == EXITED else (f"bold {colors[NEW]}" if v.state == NEW else ""))
         text.append(sanitize(v.comm, COMM_WIDTH), style=f"bold {style}".strip())
         text.append(f" {v.pid}", style="dim" if not style else style)
-        args = argv_text(v)
+        args = argv_text(v, self._argv_width(depth, v))
         if args:
             text.append("  ")
             text.append(args, style=style)
@@ -158,13 +253,18 @@ class ProcTreePane(Vertical):
         if v.forks_per_s or v.execs_per_s:
             text.append(f"  {si(v.forks_per_s)} forks/s {si(v.execs_per_s)} execs/s", style=style)
         if v.exited:
+            end_style = style
             if v.signal is not None:
                 end = f"killed by {v.signal}" + (" (core)" if v.core else "")
+                end_style = f"bold {colors['error']}"
             elif v.exit_code is not None:
                 end = f"exit {v.exit_code}"
+                if v.exit_code:
+                    end_style = f"bold {colors['warning']}"
             else:
                 end = "exited"
-            text.append(f"  [{end} after {age(v.age)}]", style=style)
+            text.append("  ")
+            text.append(f"[{end} after {age(v.age)}]", style=end_style)
         return text
 
     def _ordered(self, views: Iterable[ProcView]) -> list[ProcView]:
@@ -172,14 +272,20 @@ class ProcTreePane(Vertical):
         return sorted(views, key=key, reverse=self.reverse)  # type: ignore[arg-type]
 
     def _flatten(self) -> list[tuple[ProcView, Key | None]]:
-        """Every view in display order with its parent's key, at most MAX_NODES."""
+        """Every view in display order with its parent's key, at most MAX_NODES (exited ones left out when hidden)."""
         out: list[tuple[ProcView, Key | None]] = []
+        self._depth: dict[Key, int] = {}
         if self.data is None:
             return out
         stack: list[tuple[ProcView, Key | None]] = [(v, None) for v in reversed(self._ordered(self.data.roots))]
         while stack and len(out) < MAX_NODES:
             v, parent = stack.pop()
+            if self.hide_exited and v.exited:
+                # Its children (rare: live ones are re-parented at its exit) hang from its parent.
+                stack.extend((c, parent) for c in reversed(self._ordered(v.children)))
+                continue
             out.append((v, parent))
+            self._depth[v.key] = self._depth.get(parent, -1) + 1 if parent is not None else 0
             stack.extend((c, v.key) for c in reversed(self._ordered(v.children)))
         return out
 
@@ -187,6 +293,7 @@ class ProcTreePane(Vertical):
         tree = self.tree
         flat = self._flatten()
         colors = self._colors()
+        self._views = {v.key: v for v, _parent in flat}
         shape = tuple((v.key, parent) for v, parent in flat)
         if force or shape != self._shape:
             self._rebuild(flat, colors)
@@ -195,7 +302,9 @@ class ProcTreePane(Vertical):
             for v, _parent in flat:
                 node = self._tree_nodes.get(v.key)
                 if node is not None:
-                    node.set_label(self._label(v, colors))
+                    node.set_label(self._label(v, colors, self._depth.get(v.key, 0)))
+        if tree.cursor_line < 0 and self._tree_nodes:
+            tree.cursor_line = 0  # a cursor from the first frame: arrows and k act at once
         tree.refresh()
 
     def _rebuild(self, flat: list[tuple[ProcView, Key | None]], colors: dict[str, str]) -> None:
@@ -222,7 +331,7 @@ class ProcTreePane(Vertical):
                 self._collapsed.add(v.key)
             self._seen.add(v.key)
             nodes[v.key] = parent.add(
-                self._label(v, colors), data=v.key, expand=v.key not in self._collapsed, allow_expand=bool(v.children)
+                self._label(v, colors, self._depth.get(v.key, 0)), data=v.key, expand=v.key not in self._collapsed, allow_expand=bool(v.children)
             )
         self._tree_nodes = nodes
         self._seen &= set(nodes)

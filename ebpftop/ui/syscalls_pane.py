@@ -39,6 +39,7 @@ class SyscallsPane(SortableTable, Vertical):
     """Rows are rebuilt each frame; the cursor stays on the same PID."""
 
     COLUMNS = COLUMNS
+    HTOP_SORTS = {"P": "SYSCALLS/s"}  # no memory or time column here
 
     def __init__(self) -> None:
         super().__init__(id="syscalls-pane")
@@ -78,6 +79,11 @@ class SyscallsPane(SortableTable, Vertical):
             return None
         key = table.cursor_key
         return int(key) if key is not None else None
+
+    def on_fast_table_row_selected(self, event: FastTable.RowSelected) -> None:
+        """Enter on a process opens the process view."""
+        event.stop()
+        self.app.run_action("process_view")
 
     def refresh_rows(self) -> None:
         table = self.table

@@ -1,0 +1,132 @@
+"""Facts about a live process that kernel events do not carry, read only through calls that cannot hang.
+
+Every read here is of a /proc file whose kernel handler takes no lock a
+stuck process can hold forever: ``stat`` (no mmap lock since 4.x: vsize is
+read without it), ``cgroup`` (cgroup locks only) and the ``cwd`` symlink
+(the task's fs_struct). ``cmdline`` and ``environ`` (mmap lock: a process
+stuck in a page fault blocks the reader) are never read here; argv comes
+from the tree's exec events or its seed.
+
+A PID alone does not name a process: it is reused. A process is (PID, start
+time), the start time as /proc's clock ticks since boot; every fact read is
+checked to come from the same start time, and a signal goes through a
+pidfd opened before that check (a pidfd never reaches a later process with
+the same number).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from dataclasses import dataclass
+
+from ebpftop.model.sanitize import decode
+
+TICK = os.sysconf("SC_CLK_TCK")
+# The tree's start times (bpf boot clock, or the same /proc ticks for seeded
+# processes) and /proc's differ by a tick and by the realtime/boot clock
+# offset drift since the sampler last synced it: well under a second.
+START_SLACK = 1.0
+
+
+def starttime_ticks(pid: int) -> int | None:
+    """Field 22 of /proc/PID/stat (clock ticks after boot), None when there is no such process."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return None
+    rpar = stat.rfind(b")")  # comm may hold spaces and ')': it ends at the last one
+    fields = stat[rpar + 2 :].split()
+    try:
+        return int(fields[19])
+    except (IndexError, ValueError):
+        return None
+
+
+def ticks_to_epoch(ticks: int) -> float:
+    """/proc start ticks to epoch seconds, on the same boot clock the tree probe converts with."""
+    return time.time() - time.clock_gettime(time.CLOCK_BOOTTIME) + ticks / TICK
+
+
+def matches_start(ticks: int, start: float) -> bool:
+    """Does a /proc start time name the process the tree saw start at ``start`` (epoch seconds)?"""
+    return abs(ticks_to_epoch(ticks) - start) <= START_SLACK
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """One process: its PID and its start time in /proc clock ticks."""
+
+    pid: int
+    ticks: int
+
+    @classmethod
+    def of(cls, pid: int, start: float | None = None) -> Identity | str:
+        """The process now at ``pid``, or why not; with ``start`` (the tree's), only if it is that process."""
+        ticks = starttime_ticks(pid)
+        if ticks is None:
+            return f"PID {pid} has exited"
+        if start is not None and not matches_start(ticks, start):
+            return f"PID {pid} now belongs to another process (started {ticks_to_epoch(ticks) - start:+.1f}s later)"
+        return cls(pid, ticks)
+
+    def alive(self) -> bool:
+        return starttime_ticks(self.pid) == self.ticks
+
+
+def read_cwd(ident: Identity) -> str | None:
+    """The working directory (exact, surrogate-escaped), None if unknown or the PID changed hands."""
+    try:
+        cwd = os.readlink(f"/proc/{ident.pid}/cwd")
+    except OSError:
+        return None
+    return cwd if ident.alive() else None
+
+
+def read_cgroup(ident: Identity) -> str | None:
+    """The v2 cgroup path (else the v1 lines joined), None if unknown or the PID changed hands."""
+    try:
+        with open(f"/proc/{ident.pid}/cgroup", "rb") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return None
+    if not ident.alive():
+        return None
+    unified = [line[3:] for line in lines if line.startswith(b"0::")]
+    if unified and unified[0] != b"/":
+        chosen = unified[0]
+    else:  # v1 or hybrid with the process at the v2 root: the v1 controllers that place it somewhere
+        chosen = b"; ".join(line for line in lines if not line.endswith(b":/")) or b"/"
+    return decode(chosen)
+
+
+def send_signal(ident: Identity, signum: int) -> str | None:
+    """Signal exactly that process; None when sent, else why not (it exited, its PID was reused, EPERM).
+
+    The pidfd is opened first and the start time checked after: if the check
+    passes, the pidfd names either that process or an earlier holder of the
+    number that has since died (a pidfd to a dead process only gives ESRCH),
+    never a later one.
+    """
+    try:
+        pidfd = os.pidfd_open(ident.pid)
+    except ProcessLookupError:
+        return f"PID {ident.pid} has exited: nothing sent"
+    except OSError as exc:
+        return f"PID {ident.pid}: {exc.strerror}: nothing sent"
+    try:
+        if not ident.alive():
+            now = starttime_ticks(ident.pid)
+            if now is None:
+                return f"PID {ident.pid} has exited: nothing sent"
+            return f"PID {ident.pid} now belongs to another process: nothing sent"
+        signal.pidfd_send_signal(pidfd, signum)
+    except ProcessLookupError:
+        return f"PID {ident.pid} has exited: nothing sent"
+    except OSError as exc:
+        return f"PID {ident.pid}: {exc.strerror}: nothing sent"
+    finally:
+        os.close(pidfd)
+    return None

@@ -1,0 +1,148 @@
+"""htop's keys for the app: F3 search, F4 filter, F5 tree, F6 sort menu, F9/k kill, F10 quit, P/M/T/I sorts, v process view.
+
+A mixin of EbpftopApp (kept apart so the app's own file stays about layout
+and frames). Every key either acts or says in a notification why it does
+nothing in this pane.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.binding import Binding
+
+from ebpftop.procinfo import Identity
+from ebpftop.ui import search
+from ebpftop.ui.killmenu import KillConfirm, KillMenu
+from ebpftop.ui.procview import ProcessScreen, Target, target_for
+from ebpftop.ui.search import SearchScreen
+from ebpftop.ui.sortmenu import SortMenu, apply_sort, current_sort, htop_sort, sort_choices
+
+# F-keys cannot be typed into a prompt, so they are priority bindings: acted
+# on as they are read, before the keys after them are routed. In a burst
+# (``F3 nginx`` over a laggy link) the search prompt is on screen before
+# "n" is routed, so every letter reaches the prompt.
+HTOP_BINDINGS = (
+    Binding("f3", "search", "Search", key_display="F3", priority=True),
+    Binding("n", "search_next(1)", "Next search match", show=False),
+    Binding("N", "search_next(-1)", "Previous search match", show=False),
+    Binding("f4", "filter", "Filter (as /)", show=False, key_display="F4", priority=True),
+    Binding("f5", "tree", "Tree pane", show=False, key_display="F5", priority=True),
+    Binding("f6", "sort_menu", "Sort menu", key_display="F6", priority=True),
+    Binding("f9", "kill", "Kill", key_display="F9", priority=True),
+    Binding("k", "kill", "Kill", show=False),
+    Binding("f10", "quit", "Quit", show=False, key_display="F10", priority=True),
+    Binding("P", "htop_sort('P')", "Sort by rate (htop P)", show=False),
+    Binding("M", "htop_sort('M')", "Sort by size (htop M)", show=False),
+    Binding("T", "htop_sort('T')", "Sort by time (htop T)", show=False),
+    Binding("I", "sort_reverse", "Invert sort (htop I)", show=False),
+    Binding("v", "process_view", "Process view", key_display="v"),
+)
+# Actions that act on the main screen's pane: off while another screen
+# (help, a menu, the process view) or the filter prompt has the keys.
+PANE_ACTIONS = frozenset({"search", "search_next", "filter", "tree", "sort_menu", "kill", "htop_sort", "process_view"})
+
+
+class HtopKeys:
+    """Actions behind HTOP_BINDINGS; ``self`` is the EbpftopApp."""
+
+    last_search: str = ""
+
+    def check_action(self: Any, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in PANE_ACTIONS:
+            from textual.widgets import Input
+
+            if self.screen is not self.screen_stack[0] or isinstance(self.focused, Input):
+                return False
+        return super().check_action(action, parameters)  # type: ignore[misc]
+
+    def _pane_title(self: Any) -> str:
+        from ebpftop.ui.panes import PANES
+
+        pane = self.active_pane()
+        return next((title for _key, title, widget in PANES if widget is type(pane)), "this")
+
+    # -- F3 / n / N ------------------------------------------------------------
+    def action_search(self: Any) -> None:
+        def done(text: str | None) -> None:
+            if text:
+                self.last_search = text
+            self.focus_active_pane()
+
+        self.push_screen(SearchScreen(self.active_pane(), ""), callback=done)
+
+    def action_search_next(self: Any, step: int) -> None:
+        if not self.last_search:
+            self.notify("nothing searched yet: F3 searches this list", timeout=3)
+        elif not search.jump(self.active_pane(), self.last_search, step):
+            self.notify(f"not found in the {self._pane_title()} pane: {self.last_search}", severity="warning", timeout=3)
+
+    # -- F5 / F6 / P M T ---------------------------------------------------------
+    def action_tree(self: Any) -> None:
+        self._show_pane("procs")
+
+    def action_sort_menu(self: Any) -> None:
+        pane = self.active_pane()
+        choices = sort_choices(pane)
+
+        def chosen(index: int | None) -> None:
+            if index is not None:
+                apply_sort(pane, index)
+            self.focus_active_pane()
+
+        self.push_screen(SortMenu(self._pane_title(), choices, current_sort(pane)), callback=chosen)
+
+    def action_htop_sort(self: Any, letter: str) -> None:
+        line = htop_sort(self.active_pane(), letter, self._pane_title())
+        self.notify(line, timeout=3, severity="information" if line.startswith("sorted") else "warning")
+
+    # -- the selected process --------------------------------------------------
+    def selected_target(self: Any) -> Target | str:
+        """The process under the cursor in the active pane, or why there is none."""
+        pane = self.active_pane()
+        key = pane.selected_key() if hasattr(pane, "selected_key") else None
+        pid = key[0] if key is not None else pane.selected_pid()
+        if pid is None:
+            from ebpftop.ui.xdp_pane import XdpPane
+
+            if isinstance(pane, XdpPane):
+                return f"the {self._pane_title()} pane's rows are not processes"
+            return f"no process selected in the {self._pane_title()} pane"
+        return target_for(self.frame, pid, key[1] if key is not None else None)
+
+    def action_process_view(self: Any) -> None:
+        target = self.selected_target()
+        if isinstance(target, str):
+            self.notify(f"v shows one process: {target}", severity="warning", timeout=3)
+            return
+        self.push_screen(ProcessScreen(target, self.displayed or self.frame), callback=lambda _r: self.focus_active_pane())
+
+    # -- F9 / k ------------------------------------------------------------------
+    def action_kill(self: Any) -> None:
+        target = self.selected_target()
+        if isinstance(target, str):
+            self.notify(f"k signals one process: {target}", severity="warning", timeout=3)
+            return
+        self.open_kill_menu(target)
+
+    def open_kill_menu(self: Any, target: Target) -> None:
+        """Signal menu, then confirmation, for the process now at target.pid if it is the one the probes saw."""
+        ident = Identity.of(target.pid, target.start)
+        if isinstance(ident, str):
+            self.notify(f"nothing sent: {ident}", severity="error", timeout=5)
+            return
+
+        def confirmed(sent: bool | None) -> None:
+            screen = confirm_screen[0]
+            line = screen.result_line if screen is not None and screen.result_line else "nothing sent"
+            self.notify(line, severity="information" if sent else "warning", timeout=5)
+
+        confirm_screen: list[KillConfirm | None] = [None]
+
+        def chosen(signum: int | None) -> None:
+            if signum is None:
+                return
+            confirm_screen[0] = KillConfirm(ident, target.comm, signum)
+            self.push_screen(confirm_screen[0], callback=confirmed)
+
+        self.push_screen(KillMenu(ident, target.comm), callback=chosen)

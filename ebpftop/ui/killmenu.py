@@ -1,0 +1,79 @@
+"""F9 / k: send a signal to one process, chosen from a menu and confirmed by name.
+
+The target is a process identity (PID + start time, see ebpftop.procinfo)
+fixed when the menu opens; the signal goes only to that process: if the PID
+now belongs to another one, nothing is sent and the screen says so.
+"""
+
+from __future__ import annotations
+
+import signal
+from typing import ClassVar
+
+from rich.text import Text
+from textual.binding import Binding, BindingType
+
+from ebpftop.model.sanitize import sanitize
+from ebpftop.procinfo import Identity, send_signal
+from ebpftop.ui.menu import MenuScreen
+
+SIGNALS: tuple[tuple[str, int], ...] = (
+    ("TERM", signal.SIGTERM),
+    ("KILL", signal.SIGKILL),
+    ("INT", signal.SIGINT),
+    ("HUP", signal.SIGHUP),
+    ("QUIT", signal.SIGQUIT),
+    ("STOP", signal.SIGSTOP),
+    ("CONT", signal.SIGCONT),
+    ("USR1", signal.SIGUSR1),
+    ("USR2", signal.SIGUSR2),
+)
+
+
+def who(ident: Identity, comm: str) -> str:
+    return f"PID {ident.pid} ({sanitize(comm, 32)})"
+
+
+class KillMenu(MenuScreen[int]):
+    """Step 1: which signal. Dismisses with the signal number (the app then asks for confirmation)."""
+
+    def __init__(self, ident: Identity, comm: str) -> None:
+        items = [(f"{int(num):>2} {name}", int(num)) for name, num in SIGNALS]
+        super().__init__(Text(f"Send a signal to {who(ident, comm)}"), items)
+        self.ident, self.comm = ident, comm
+
+
+class KillConfirm(MenuScreen[bool]):
+    """Step 2: 'Send TERM to PID 1234 (sleep)?' y sends, n/Esc (or Enter on "No") does not.
+
+    Dismisses with True when the signal was sent; ``result_line`` says what happened.
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("y", "answer(True)", "Yes"),
+        Binding("n", "answer(False)", "No"),
+    ]
+
+    def __init__(self, ident: Identity, comm: str, signum: int) -> None:
+        self.ident, self.comm, self.signum = ident, comm, signum
+        name = signal.Signals(signum).name.removeprefix("SIG")
+        self.signame = name
+        super().__init__(
+            Text(f"Send {name} to {who(ident, comm)}?"),
+            [("No", False), (f"Yes, send {name}", True)],
+            hint="y send · n/Esc cancel",
+        )
+        self.result_line: str | None = None
+
+    def action_answer(self, yes: bool) -> None:
+        self.index = 1 if yes else 0
+        self.action_choose()
+
+    def action_choose(self) -> None:
+        if self.items[self.index][1]:
+            error = send_signal(self.ident, self.signum)
+            self.result_line = error or f"sent {self.signame} to {who(self.ident, self.comm)}"
+            self.dismiss(error is None)
+        else:
+            self.result_line = "nothing sent"
+            self.dismiss(False)
