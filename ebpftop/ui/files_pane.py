@@ -179,7 +179,7 @@ class FilesPane(SortableTable, Vertical):
     def on_fast_table_row_selected(self, event: FastTable.RowSelected) -> None:
         """Enter on a row opens the process view of its process."""
         event.stop()
-        self.app.run_action("process_view")
+        self.app.action_process_view()  # type: ignore[attr-defined]
 
     def selected_pid(self) -> int | None:
         row = self.selected_row()

@@ -86,6 +86,7 @@ class SearchScreen(ModalScreen[str]):
         self.text = initial
         self.origin = cursor(pane)
         self.missing = False
+        self.closing = False
 
     def compose(self) -> ComposeResult:
         yield Static(self._line(), id="search-line")
@@ -120,6 +121,18 @@ class SearchScreen(ModalScreen[str]):
         self._redraw()
 
     def on_key(self, event: events.Key) -> None:
+        if self.closing:
+            # Typed after Enter/Esc in the same burst: routed here before the
+            # prompt closed. They belong to the app, in the order typed.
+            event.stop()
+            event.prevent_default()
+            self.app.post_message(events.Key(event.key, event.character))
+            return
+        if event.key in ("enter", "escape"):
+            event.stop()
+            event.prevent_default()
+            self.action_done()
+            return
         if event.key == "backspace":
             self.text = self.text[:-1]
         elif event.is_printable and event.character and event.key not in ("enter",):
@@ -136,4 +149,6 @@ class SearchScreen(ModalScreen[str]):
             self._redraw()
 
     def action_done(self) -> None:
-        self.dismiss(self.text)
+        if not self.closing:
+            self.closing = True
+            self.dismiss(self.text)

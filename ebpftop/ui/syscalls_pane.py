@@ -46,6 +46,7 @@ class SyscallsPane(SortableTable, Vertical):
         self.sort_index = 2  # SYSCALLS/s
         self.reverse = False
         self.data: SyscallTable | None = None
+        self._shown: list[SyscallRow] = []  # the rows on screen, in order
 
     def compose(self) -> ComposeResult:
         yield Static("", id="syscalls-summary", classes="summary")
@@ -80,17 +81,22 @@ class SyscallsPane(SortableTable, Vertical):
         key = table.cursor_key
         return int(key) if key is not None else None
 
+    def search_lines(self) -> list[str]:
+        """F3 finds a process by its name or PID (not by the numbers in its other columns)."""
+        return [f"{r.pid} {r.comm}" for r in self._shown]
+
     def on_fast_table_row_selected(self, event: FastTable.RowSelected) -> None:
         """Enter on a process opens the process view."""
         event.stop()
-        self.app.run_action("process_view")
+        self.app.action_process_view()  # type: ignore[attr-defined]
 
     def refresh_rows(self) -> None:
         table = self.table
         rows = self.sorted_rows(list(self.data.rows) if self.data else [])
         selected = self.selected_pid()
         table.clear()
-        for r in rows[:MAX_ROWS]:
+        self._shown = rows[:MAX_ROWS]
+        for r in self._shown:
             table.add_row(
                 right(str(r.pid), 7),
                 safe(r.comm, 64),
