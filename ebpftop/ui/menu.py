@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import ClassVar, Generic, TypeVar
 
+from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -55,12 +56,14 @@ class MenuScreen(ModalScreen[T | None], Generic[T]):
             yield Static(self._body(), id="menu-body")
             yield Static(Text(self.hint), classes="menu-hint")
 
-    def _body(self) -> Text:
-        body = Text(no_wrap=True)
+    def _body(self) -> Table:
+        # A grid, not one Text: leading blanks of a Text's lines do not survive the Static.
+        body = Table.grid(padding=(0, 1))
+        body.add_column(no_wrap=True)
+        body.add_column(no_wrap=True)
         for i, (label, _value) in enumerate(self.items):
-            if i:
-                body.append("\n")
-            body.append(("▶ " if i == self.index else "  ") + label, style="reverse" if i == self.index else "")
+            chosen = i == self.index
+            body.add_row(Text("▶") if chosen else Text("·", style="dim"), Text(label, style="reverse" if chosen else ""))
         return body
 
     def _redraw(self) -> None:
