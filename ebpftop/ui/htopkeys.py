@@ -38,6 +38,11 @@ HTOP_BINDINGS = (
     Binding("I", "sort_reverse", "Invert sort (htop I)", show=False),
     Binding("v", "process_view", "Process view", key_display="v"),
 )
+PANE_ONLY = {
+    "g": ("Files", "one row per path or per process"),
+    "x": ("Tree", "hides or shows exited processes"),
+    "a": ("XDP", "attaches or detaches the XDP counter"),
+}
 # Actions that act on the main screen's pane: off while another screen
 # (help, a menu, the process view) or the filter prompt has the keys.
 PANE_ACTIONS = frozenset({"search", "search_next", "filter", "tree", "sort_menu", "kill", "htop_sort", "process_view"})
@@ -95,6 +100,23 @@ class HtopKeys:
     def action_htop_sort(self: Any, letter: str) -> None:
         line = htop_sort(self.active_pane(), letter, self._pane_title())
         self.notify(line, timeout=3, severity="information" if line.startswith("sorted") else "warning")
+
+    # A pane's own key pressed in another pane reaches these (Textual calls key_<name>
+    # on the app only when no binding took the key): say where it works.
+    def _pane_only(self: Any, key: str) -> None:
+        if self.screen is not self.screen_stack[0]:
+            return
+        pane, what = PANE_ONLY[key]
+        self.notify(f"{key} {what}: it works in the {pane} pane, not in {self._pane_title()}", severity="warning", timeout=3)
+
+    def key_g(self) -> None:
+        self._pane_only("g")
+
+    def key_x(self) -> None:
+        self._pane_only("x")
+
+    def key_a(self) -> None:
+        self._pane_only("a")
 
     # -- the selected process --------------------------------------------------
     def selected_target(self: Any) -> Target | str:

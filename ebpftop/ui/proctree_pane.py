@@ -64,8 +64,11 @@ class ProcessTree(Tree[Key]):
 
     BINDINGS = [
         Binding("space", "app.pause", "Pause", show=False),
+        # Tree moves its cursor on these already (as the tables do); bound here so it cannot depend on that.
         Binding("pageup", "page_up", "Page up", show=False),
         Binding("pagedown", "page_down", "Page down", show=False),
+        Binding("home", "scroll_home", "First line", show=False),
+        Binding("end", "scroll_end", "Last line", show=False),
     ]
 
 

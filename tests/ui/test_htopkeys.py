@@ -259,6 +259,10 @@ async def test_process_view_reads_cwd_of_a_real_process() -> None:
                 await pilot.pause()
             assert screen.facts["cwd"] == "/tmp"
             assert screen.facts["cgroup"] not in ("", "…")
+            await pilot.press("k")  # from the view: the signal menu for this very process
+            assert isinstance(app.screen, KillMenu) and app.screen.ident == procinfo.Identity(child.pid, ticks)
+            await pilot.press("escape")
+            assert isinstance(app.screen, ProcessScreen)
     finally:
         child.kill()
         child.wait()
@@ -333,3 +337,55 @@ async def test_kill_refuses_a_pid_that_now_belongs_to_another_process() -> None:
         if second is not None:
             second.kill()
             second.wait()
+
+
+async def test_a_pane_key_in_another_pane_says_where_it_works() -> None:
+    app, source = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        source.emit(syscall_frame())
+        await settle(pilot)
+        for key, where in (("g", "Files"), ("x", "Tree"), ("a", "XDP")):
+            await pilot.press(key)
+            assert f"it works in the {where} pane, not in Syscalls" in messages(app)[-1]
+        count = len(messages(app))
+        app.query_one("#tabs", TabbedContent).active = "tab-procs"
+        await settle(pilot)
+        app.active_pane().tree.focus()
+        await pilot.press("x")  # the Tree's own key: acts, no "works in" line
+        assert app.active_pane().hide_exited
+        assert not any("it works in" in m for m in messages(app)[count:])
+
+
+async def test_lists_move_with_arrows_pages_home_end() -> None:
+    from ebpftop.model.proctree import ProcSeed
+
+    app, source = make_app("procs")
+    seed = SEED + tuple(ProcSeed(1000 + i, 1, "sleep", ("sleep", "1h"), T0 - 10) for i in range(80))
+    async with app.run_test(size=(100, 24)) as pilot:
+        source.emit(Frame(T0, 1.0, syscall_frame().probes, {"procs": ProcTreeModel().update(ProcSample((), 0, T0, seed=seed, scan_time=T0), 1.0)}))
+        await settle(pilot)
+        tree = app.active_pane().tree
+        tree.focus()
+        await pilot.press("down")
+        assert tree.cursor_line == 1
+        await pilot.press("pagedown")
+        assert tree.cursor_line > 10
+        await pilot.press("end")
+        assert tree.cursor_line == tree.last_line
+        await pilot.press("pageup")
+        assert tree.cursor_line < tree.last_line - 10
+        await pilot.press("home")
+        assert tree.cursor_line == 0
+        app.query_one("#tabs", TabbedContent).active = "tab-syscalls"
+        source.emit(syscall_frame())
+        await settle(pilot)
+        table = app.query_one("#syscalls-table", FastTable)
+        table.focus()
+        await pilot.press("end")
+        assert table.cursor_row == table.row_count - 1
+        await pilot.press("home", "down")
+        assert table.cursor_row == 1
+        await pilot.press("pagedown")
+        assert table.cursor_row == table.row_count - 1
+        await pilot.press("pageup")
+        assert table.cursor_row == 0
