@@ -57,13 +57,12 @@ class MenuScreen(ModalScreen[T | None], Generic[T]):
             yield Static(Text(self.hint), classes="menu-hint")
 
     def _body(self) -> Table:
-        # A grid, not one Text: leading blanks of a Text's lines do not survive the Static.
         body = Table.grid(padding=(0, 1))
         body.add_column(no_wrap=True)
         body.add_column(no_wrap=True)
         for i, (label, _value) in enumerate(self.items):
             chosen = i == self.index
-            body.add_row(Text("▶") if chosen else Text("·", style="dim"), Text(label, style="reverse" if chosen else ""))
+            body.add_row(Text("▶" if chosen else " "), Text(label, style="reverse" if chosen else ""))
         return body
 
     def _redraw(self) -> None:

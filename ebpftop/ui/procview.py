@@ -243,6 +243,8 @@ class ProcessScreen(ModalScreen[None]):
         view = self.view()
         if view is not None and self.target.start is None:
             self.target = Target(self.target.pid, view.start, view.comm)
+        if not self.read_proc:
+            self.facts = {"cwd": UNKNOWN, "cgroup": UNKNOWN}
         comm = view.comm if view is not None else self.target.comm
         title = Text(f"Process {self.target.pid} ", style="bold")
         title.append(sanitize(comm, 64), style="bold")
@@ -252,10 +254,9 @@ class ProcessScreen(ModalScreen[None]):
         self.query_one("#proc-files", Static).update(files_table(frame, self.target.pid))
         self.query_one("#proc-tree", Static).update(subtree_text(view, self.colors()))
         if self.read_proc:
+            # Off the UI thread; the latest read wins (exclusive), one at a time.
             exited = view.exited if view is not None else False
             self.run_worker(lambda: self._read(exited), thread=True, exclusive=True, group="procfacts")
-        else:
-            self._set_facts({"cwd": UNKNOWN, "cgroup": UNKNOWN})
 
     def _read(self, exited: bool) -> None:
         facts = read_facts(self.target.pid, self.target.start, exited)

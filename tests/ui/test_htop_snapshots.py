@@ -6,6 +6,8 @@ then look at the SVGs in tests/ui/__snapshots__/ before committing them.
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from ebpftop.procinfo import Identity
@@ -24,8 +26,18 @@ def _app() -> tuple[EbpftopApp, ScriptedSource]:
     return EbpftopApp(Settings(), source, initial_pane="syscalls"), source
 
 
+@pytest.fixture
+def utc(monkeypatch):  # type: ignore[no-untyped-def]
+    """The process view shows local time: pin the zone so the snapshot is the same everywhere."""
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
 @pytest.mark.parametrize("size", SIZES, ids=["80x24", "200x60"])
-def test_process_view(snap_compare, size) -> None:  # type: ignore[no-untyped-def]
+def test_process_view(snap_compare, size, utc) -> None:  # type: ignore[no-untyped-def]
     app, source = _app()
 
     async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
