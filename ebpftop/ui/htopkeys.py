@@ -154,17 +154,14 @@ class HtopKeys:
             self.notify(f"nothing sent: {ident}", severity="error", timeout=5)
             return
 
-        def confirmed(sent: bool | None) -> None:
-            screen = confirm_screen[0]
-            line = screen.result_line if screen is not None and screen.result_line else "nothing sent"
-            self.notify(line, severity="information" if sent else "warning", timeout=5)
-
-        confirm_screen: list[KillConfirm | None] = [None]
-
         def chosen(signum: int | None) -> None:
             if signum is None:
                 return
-            confirm_screen[0] = KillConfirm(ident, target.comm, signum)
-            self.push_screen(confirm_screen[0], callback=confirmed)
+            confirm = KillConfirm(ident, target.comm, signum)
+
+            def answered(line: str | None) -> None:
+                self.notify(line or "nothing sent", severity="information" if confirm.sent else "warning", timeout=5)
+
+            self.push_screen(confirm, callback=answered)
 
         self.push_screen(KillMenu(ident, target.comm), callback=chosen)

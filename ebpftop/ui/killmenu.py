@@ -8,7 +8,7 @@ now belongs to another one, nothing is sent and the screen says so.
 from __future__ import annotations
 
 import signal
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from rich.text import Text
 from textual.binding import Binding, BindingType
@@ -43,10 +43,10 @@ class KillMenu(MenuScreen[int]):
         self.ident, self.comm = ident, comm
 
 
-class KillConfirm(MenuScreen[bool]):
+class KillConfirm(MenuScreen[Any]):
     """Step 2: 'Send TERM to PID 1234 (sleep)?' y sends, n/Esc (or Enter on "No") does not.
 
-    Dismisses with True when the signal was sent; ``result_line`` says what happened.
+    Dismisses with the line saying what happened (sent, or why nothing was); ``sent`` tells which.
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -63,17 +63,19 @@ class KillConfirm(MenuScreen[bool]):
             [("No", False), (f"Yes, send {name}", True)],
             hint="y send · n/Esc cancel",
         )
-        self.result_line: str | None = None
+        self.sent = False
 
     def action_answer(self, yes: bool) -> None:
         self.index = 1 if yes else 0
         self.action_choose()
 
     def action_choose(self) -> None:
-        if self.items[self.index][1]:
-            error = send_signal(self.ident, self.signum)
-            self.result_line = error or f"sent {self.signame} to {who(self.ident, self.comm)}"
-            self.dismiss(error is None)
-        else:
-            self.result_line = "nothing sent"
-            self.dismiss(False)
+        if not self.items[self.index][1]:
+            self.dismiss("nothing sent")
+            return
+        error = send_signal(self.ident, self.signum)
+        self.sent = error is None
+        self.dismiss(error or f"sent {self.signame} to {who(self.ident, self.comm)}")
+
+    def action_dismiss_none(self) -> None:
+        self.dismiss("nothing sent")

@@ -278,6 +278,9 @@ async def test_kill_sends_term_to_a_real_child_after_confirmation() -> None:
             await settle(pilot)
             burst(app, "f3", *str(child.pid), "enter")
             await settle(pilot)
+            burst(app, "k", "enter", "n")  # asked, and declined
+            await settle(pilot)
+            assert messages(app)[-1] == "nothing sent" and child.poll() is None
             burst(app, "k")  # the menu opens on TERM
             await settle(pilot)
             assert isinstance(app.screen, KillMenu)
