@@ -10,8 +10,8 @@ from the tree's exec events or its seed.
 A PID alone does not name a process: it is reused. A process is (PID, start
 time), the start time as /proc's clock ticks since boot; every fact read is
 checked to come from the same start time, and a signal goes through a
-pidfd opened before that check (a pidfd never reaches a later process with
-the same number).
+pidfd opened before that check and held until it is sent (a pidfd never
+reaches a later process with the same number).
 """
 
 from __future__ import annotations
@@ -102,31 +102,52 @@ def read_cgroup(ident: Identity) -> str | None:
     return decode(chosen)
 
 
-def send_signal(ident: Identity, signum: int) -> str | None:
-    """Signal exactly that process; None when sent, else why not (it exited, its PID was reused, EPERM).
+class Pinned:
+    """One process held by a pidfd from the moment it was checked: a signal reaches it or nobody.
 
     The pidfd is opened first and the start time checked after: if the check
     passes, the pidfd names either that process or an earlier holder of the
     number that has since died (a pidfd to a dead process only gives ESRCH),
-    never a later one.
+    never a later one. Holding it, the signal cannot reach a process that
+    took the PID over later, even within the same clock tick of /proc's
+    start time.
     """
-    try:
-        pidfd = os.pidfd_open(ident.pid)
-    except ProcessLookupError:
-        return f"PID {ident.pid} has exited: nothing sent"
-    except OSError as exc:
-        return f"PID {ident.pid}: {exc.strerror}: nothing sent"
-    try:
-        if not ident.alive():
-            now = starttime_ticks(ident.pid)
-            if now is None:
-                return f"PID {ident.pid} has exited: nothing sent"
-            return f"PID {ident.pid} now belongs to another process: nothing sent"
-        signal.pidfd_send_signal(pidfd, signum)
-    except ProcessLookupError:
-        return f"PID {ident.pid} has exited: nothing sent"
-    except OSError as exc:
-        return f"PID {ident.pid}: {exc.strerror}: nothing sent"
-    finally:
-        os.close(pidfd)
-    return None
+
+    def __init__(self, ident: Identity, pidfd: int | None) -> None:
+        self.ident = ident
+        self.pidfd = pidfd
+
+    @classmethod
+    def open(cls, pid: int, start: float | None = None) -> Pinned | str:
+        """Pin the process now at pid (the one the tree saw start at ``start``, if given), or say why not."""
+        try:
+            pidfd = os.pidfd_open(pid)
+        except ProcessLookupError:
+            return f"PID {pid} has exited"
+        except OSError as exc:
+            return f"PID {pid}: {exc.strerror}"
+        ident = Identity.of(pid, start)
+        if isinstance(ident, str):
+            os.close(pidfd)
+            return ident
+        return cls(ident, pidfd)
+
+    def send(self, signum: int) -> str | None:
+        """None when sent, else why nothing was (it exited, its PID now names another process, EPERM)."""
+        pid = self.ident.pid
+        if self.pidfd is None:
+            return f"PID {pid} is not held: nothing sent"
+        try:
+            signal.pidfd_send_signal(self.pidfd, signum)
+        except ProcessLookupError:
+            if starttime_ticks(pid) is not None:
+                return f"PID {pid} now belongs to another process: nothing sent"
+            return f"PID {pid} has exited: nothing sent"
+        except OSError as exc:
+            return f"PID {pid}: {exc.strerror}: nothing sent"
+        return None
+
+    def close(self) -> None:
+        if self.pidfd is not None:
+            os.close(self.pidfd)
+            self.pidfd = None

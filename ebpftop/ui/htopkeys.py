@@ -11,7 +11,7 @@ from typing import Any
 
 from textual.binding import Binding
 
-from ebpftop.procinfo import Identity
+from ebpftop.procinfo import Pinned
 from ebpftop.ui import search
 from ebpftop.ui.killmenu import KillConfirm, KillMenu
 from ebpftop.ui.procview import ProcessScreen, Target, target_for
@@ -148,20 +148,25 @@ class HtopKeys:
         self.open_kill_menu(target)
 
     def open_kill_menu(self: Any, target: Target) -> None:
-        """Signal menu, then confirmation, for the process now at target.pid if it is the one the probes saw."""
-        ident = Identity.of(target.pid, target.start)
-        if isinstance(ident, str):
-            self.notify(f"nothing sent: {ident}", severity="error", timeout=5)
+        """Signal menu, then confirmation, for the process at target.pid if it is the one the probes saw.
+
+        The process is pinned (a pidfd) now, and released whichever way the menus end.
+        """
+        pinned = Pinned.open(target.pid, target.start)
+        if isinstance(pinned, str):
+            self.notify(f"nothing sent: {pinned}", severity="error", timeout=5)
             return
 
         def chosen(signum: int | None) -> None:
             if signum is None:
+                pinned.close()
                 return
-            confirm = KillConfirm(ident, target.comm, signum)
+            confirm = KillConfirm(pinned, target.comm, signum)
 
             def answered(line: str | None) -> None:
+                pinned.close()
                 self.notify(line or "nothing sent", severity="information" if confirm.sent else "warning", timeout=5)
 
             self.push_screen(confirm, callback=answered)
 
-        self.push_screen(KillMenu(ident, target.comm), callback=chosen)
+        self.push_screen(KillMenu(pinned.ident, target.comm), callback=chosen)

@@ -1,8 +1,9 @@
 """F9 / k: send a signal to one process, chosen from a menu and confirmed by name.
 
-The target is a process identity (PID + start time, see ebpftop.procinfo)
-fixed when the menu opens; the signal goes only to that process: if the PID
-now belongs to another one, nothing is sent and the screen says so.
+The target is pinned when the menu opens (a pidfd, checked against the start
+time the probes saw, see ebpftop.procinfo.Pinned); the signal goes only to
+that process: if it exited or its PID now belongs to another one, nothing is
+sent and the notification says so.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from rich.text import Text
 from textual.binding import Binding, BindingType
 
 from ebpftop.model.sanitize import sanitize
-from ebpftop.procinfo import Identity, send_signal
+from ebpftop.procinfo import Identity, Pinned
 from ebpftop.ui.menu import MenuScreen
 
 SIGNALS: tuple[tuple[str, int], ...] = (
@@ -54,8 +55,9 @@ class KillConfirm(MenuScreen[Any]):
         Binding("n", "answer(False)", "No"),
     ]
 
-    def __init__(self, ident: Identity, comm: str, signum: int) -> None:
-        self.ident, self.comm, self.signum = ident, comm, signum
+    def __init__(self, pinned: Pinned, comm: str, signum: int) -> None:
+        self.pinned, self.comm, self.signum = pinned, comm, signum
+        ident = self.ident = pinned.ident
         name = signal.Signals(signum).name.removeprefix("SIG")
         self.signame = name
         super().__init__(
@@ -73,7 +75,7 @@ class KillConfirm(MenuScreen[Any]):
         if not self.items[self.index][1]:
             self.dismiss("nothing sent")
             return
-        error = send_signal(self.ident, self.signum)
+        error = self.pinned.send(self.signum)
         self.sent = error is None
         self.dismiss(error or f"sent {self.signame} to {who(self.ident, self.comm)}")
 

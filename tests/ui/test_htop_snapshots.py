@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from ebpftop.procinfo import Identity
+from ebpftop.procinfo import Identity, Pinned
 from ebpftop.settings import Settings
 from ebpftop.ui.app import EbpftopApp
 from ebpftop.ui.killmenu import KillConfirm, KillMenu
@@ -70,7 +70,7 @@ def test_kill_confirmation(snap_compare) -> None:  # type: ignore[no-untyped-def
     async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
         source.emit(all_panes_frame())
         await pilot.pause()
-        await app.push_screen(KillConfirm(Identity(300, 12345), "make", 15))
+        await app.push_screen(KillConfirm(Pinned(Identity(300, 12345), None), "make", 15))
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)

@@ -329,7 +329,7 @@ async def test_kill_refuses_a_pid_that_now_belongs_to_another_process() -> None:
                 await pilot.pause()
             second = spawn_at(first.pid)
             assert second is not None, "could not get the same PID again"
-            time.sleep(0.02)  # a later clock tick than the first: /proc's start time differs
+            # Same /proc start tick or not, the pidfd taken when the menu opened names the first process only.
             burst(app, "y")
             await settle(pilot)
             assert "now belongs to another process: nothing sent" in messages(app)[-1]
@@ -392,3 +392,33 @@ async def test_lists_move_with_arrows_pages_home_end() -> None:
         assert table.cursor_row == table.row_count - 1
         await pilot.press("pageup")
         assert table.cursor_row == 0
+
+
+async def test_kill_from_the_tree_checks_the_start_time_the_tree_saw() -> None:
+    """The row is stale: the tree saw a process start at PID N 100 s before the one now at N."""
+    child = subprocess.Popen(["sleep", "60"])
+    try:
+        ticks = None
+        while ticks is None:
+            ticks = procinfo.starttime_ticks(child.pid)
+        real_start = procinfo.ticks_to_epoch(ticks)
+        for claimed, opens in ((real_start - 100.0, False), (real_start, True)):
+            seed = (*SEED, ProcSeed(child.pid, 1, "sleep", ("sleep", "60"), claimed))
+            procs = ProcTreeModel().update(ProcSample((), 0, time.time(), seed=seed, scan_time=time.time()), 1.0)
+            app, source = make_app("procs")
+            async with app.run_test(size=(160, 40)) as pilot:
+                source.emit(Frame(time.time(), 1.0, syscall_frame().probes, {"procs": procs}))
+                await settle(pilot)
+                burst(app, "f3", *str(child.pid), "enter", "k")
+                await settle(pilot)
+                if opens:
+                    assert isinstance(app.screen, KillMenu)
+                    burst(app, "escape")
+                    await settle(pilot)
+                else:
+                    assert not isinstance(app.screen, KillMenu)
+                    assert f"nothing sent: PID {child.pid} now belongs to another process" in messages(app)[-1]
+        assert child.poll() is None
+    finally:
+        child.kill()
+        child.wait()
