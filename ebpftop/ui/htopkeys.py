@@ -1,4 +1,4 @@
-"""htop's keys for the app: F3 search, F4 filter, F5 tree, F6 sort menu, F9/k kill, F10 quit, P/M/T/I sorts, v process view.
+"""htop's keys: F3 search, F4 filter, F5 tree, F6 sort menu, F9/k kill, F10 quit, P/M/T/I sorts, v process view.
 
 A mixin of EbpftopApp (kept apart so the app's own file stays about layout
 and frames). Every key either acts or says in a notification why it does

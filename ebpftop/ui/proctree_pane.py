@@ -212,6 +212,11 @@ class ProcTreePane(Vertical):
                     line.append(f" (+{data.lost:,})", style="bold")
             summary.update(line, layout=False)  # one fixed line
 
+    def on_resize(self) -> None:
+        """argv takes the pane's width: relabel for the new one now, not at the next frame."""
+        if self.data is not None:
+            self._redraw()
+
     # -- user expand/collapse is remembered across rebuilds --------------------
     def on_tree_node_collapsed(self, event: Tree.NodeCollapsed[Key]) -> None:
         if event.node.data is not None:

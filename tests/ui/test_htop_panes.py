@@ -17,7 +17,7 @@ from tests.ui.test_proctree_pane import T0, find_node, first_sample, open_tree, 
 
 EVENTS = (
     ProcEvent(FORK, 300, 200, "bash", T0 - 0.5),
-    ProcEvent(EXEC, 300, 200, "make", T0 - 0.4, filename="/usr/bin/make", argv=("make", "-j4", "x" * 150, "END")),
+    ProcEvent(EXEC, 300, 200, "make", T0 - 0.4, filename="/usr/bin/make", argv=("make", "-j4", "x" * 100, "END")),
     ProcEvent(FORK, 301, 300, "make", T0 - 0.3),
     ProcEvent(EXIT, 301, 300, "make", T0 - 0.2, exit_code=2),
     ProcEvent(FORK, 302, 300, "make", T0 - 0.2),
@@ -46,8 +46,8 @@ async def test_tree_cursor_colours_hide_and_width() -> None:
         assert exit2["[exit 2 after 0.1s]"] == f"bold {colors['warning']}"
         assert killed["[killed by KILL after 0.1s]"] == f"bold {colors['error']}"
         assert colors["error"] not in clean["[exit 0 after 0.1s]"] and colors["warning"] not in clean["[exit 0 after 0.1s]"]
-        # argv uses the width: 150 x's and the last argument fit on a 200-column line.
-        assert "END" in str(find_node(pane.tree, 300).label)
+        # argv uses the width: 100 x's and the last argument fit on a 200-column line.
+        assert "x" * 100 + " END" in str(find_node(pane.tree, 300).label)
         await pilot.press("x")
         await pilot.pause()
         pids: set[int] = set()
@@ -103,3 +103,17 @@ async def test_files_g_gives_per_process_totals() -> None:
 
         assert isinstance(app.screen, ProcessScreen) and app.screen.target.pid == 100
         assert isinstance(table, FastTable)
+
+
+async def test_tree_argv_follows_a_resize() -> None:
+    source = ScriptedSource()
+    app, model = EbpftopApp(Settings(), source), ProcTreeModel(linger=60.0)
+    async with app.run_test(size=(100, 40)) as pilot:
+        pane = await open_tree(pilot, app)
+        source.emit(procs_frame(model, first_sample(EVENTS)))
+        await pilot.pause()
+        assert "…" in str(find_node(pane.tree, 300).label)  # elided in the middle at 100 columns
+        await pilot.resize_terminal(240, 40)
+        await pilot.pause()
+        await pilot.pause()
+        assert "x" * 100 + " END" in str(find_node(pane.tree, 300).label)  # whole, with no new frame
