@@ -27,13 +27,17 @@ class FileIO:
     tgid: int
     fd: int
     gen: int  # changes whenever the fd number is opened or closed; 0: seen neither
-    path: str  # exact (surrogate-escaped); absolute where it could be made so
+    path: str  # exact (surrogate-escaped): the kernel's path of the file, or how /proc names a pseudo file
     type: str  # one of TYPES
     comm: str  # exact comm captured in the kernel at the interval's first I/O
     reads: int
     writes: int
     read_bytes: int
     write_bytes: int
+    dev: int | None = None  # the inode's device (as os.stat's st_dev) and number; None: unknown
+    ino: int | None = None
+    deleted: bool = False  # unlinked when named (path ends " (deleted)")
+    truncated: bool = False  # path cut at the capture limit (starts with "…", the leaf side kept)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +65,10 @@ class FileRow:
     writes_per_s: float
     read_bps: float
     write_bps: float
+    dev: int | None = None
+    ino: int | None = None
+    deleted: bool = False
+    truncated: bool = False
 
     @property
     def bps(self) -> float:
@@ -83,6 +91,10 @@ class FileRow:
             "write_bytes": self.write_bytes,
             "read_bps": round(self.read_bps, 3),
             "write_bps": round(self.write_bps, 3),
+            "dev": self.dev,
+            "ino": self.ino,
+            "deleted": self.deleted,
+            "truncated": self.truncated,
         }
 
 
@@ -128,7 +140,9 @@ def _path_key(io: FileIO) -> tuple[Any, ...]:
     # with another process's fd of the same number.
     if io.type == UNKNOWN:
         return (io.type, io.path, io.tgid)
-    return (io.type, io.path)
+    # Two files shown under one path (one deleted and recreated, or the same
+    # path in two mount namespaces) are two rows: identity is (dev, ino).
+    return (io.type, io.path, io.dev, io.ino)
 
 
 def _row(items: list[FileIO], elapsed: float) -> FileRow:
@@ -167,6 +181,10 @@ def _row(items: list[FileIO], elapsed: float) -> FileRow:
         writes_per_s=rate(writes, elapsed),
         read_bps=rate(rbytes, elapsed),
         write_bps=rate(wbytes, elapsed),
+        dev=first.dev,
+        ino=first.ino,
+        deleted=first.deleted,
+        truncated=first.truncated,
     )
 
 
