@@ -206,7 +206,7 @@ static __always_inline void name_file(struct fl_scratch *s, void *file)
 	if (dentry == parent && dentry != mnt_root) {
 		/* Not reachable from any mount's root: a pseudo file; its own name. */
 		rec->flags |= FL_NAME_PSEUDO;
-		if (rec->len == 0) {
+		if (rec->len == 0 && !(rec->flags & FL_NAME_SOCK)) {
 			int n = bpf_probe_read_kernel_str(rec->name, sizeof(rec->name),
 							  kptr(dentry, FL_OFF_DENTRY_NAME + FL_OFF_QSTR_NAME));
 			rec->len = n > 0 ? n - 1 : 0;
