@@ -140,13 +140,15 @@ def _path_key(io: FileIO) -> tuple[Any, ...]:
     # with another process's fd of the same number.
     if io.type == UNKNOWN:
         return (io.type, io.path, io.tgid)
-    # Two files shown under one path (one deleted and recreated, or the same
-    # path in two mount namespaces) are two rows: identity is (dev, ino).
-    return (io.type, io.path, io.dev, io.ino)
+    # Rows are per path: two files under one path in an interval (a log
+    # rotated, the same path in two mount namespaces) share a row whose
+    # dev/ino are then unknown (see _row).
+    return (io.type, io.path)
 
 
 def _row(items: list[FileIO], elapsed: float) -> FileRow:
     first = items[0]
+    same = all(io.dev == first.dev and io.ino == first.ino for io in items)  # one file: its identity
     if len(items) == 1:  # the common case (one fd, one process): no per-process bookkeeping
         top, comm, processes = first.tgid, first.comm, 1
         reads, writes, rbytes, wbytes = first.reads, first.writes, first.read_bytes, first.write_bytes
@@ -181,8 +183,8 @@ def _row(items: list[FileIO], elapsed: float) -> FileRow:
         writes_per_s=rate(writes, elapsed),
         read_bps=rate(rbytes, elapsed),
         write_bps=rate(wbytes, elapsed),
-        dev=first.dev,
-        ino=first.ino,
+        dev=first.dev if same else None,
+        ino=first.ino if same else None,
         deleted=first.deleted,
         truncated=first.truncated,
     )

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from ebpftop.model import files as m
-from ebpftop.model.files import FileIO, FilesModel, FilesSample, build
+from ebpftop.model.files import FileIO, FilesModel, FilesSample, build, group
 
 
 def io(
@@ -58,6 +58,18 @@ def test_unknown_fds_of_different_processes_never_merge() -> None:
         elapsed=1.0,
     )
     assert sorted((r.path, r.processes) for r in by_path) == [("fd:5", 1), ("fd:5", 1), ("socket:[9]", 2)]
+
+
+def test_identity_kept_for_one_file_and_unknown_when_a_path_held_two() -> None:
+    one = FileIO(1, 3, 5, "/log", m.FILE, "a", 0, 1, 0, 10, dev=2049, ino=7)
+    same = FileIO(2, 4, 6, "/log", m.FILE, "b", 0, 1, 0, 20, dev=2049, ino=7)
+    rotated = FileIO(1, 3, 9, "/log", m.FILE, "a", 0, 1, 0, 30, dev=2049, ino=8)
+    (row,) = group((one, same), 1.0)
+    assert (row.dev, row.ino, row.write_bytes) == (2049, 7, 30)
+    (row,) = group((one, rotated), 1.0)
+    assert (row.dev, row.ino, row.write_bytes) == (None, None, 40)
+    (row,) = FilesModel().update(FilesSample((rotated,)), 1.0).to_json()
+    assert (row["dev"], row["ino"], row["deleted"], row["truncated"]) == (2049, 8, False, False)
 
 
 def test_hottest_first_and_pid_filter() -> None:
