@@ -304,6 +304,24 @@ static __always_inline int stats_insert(u32 buf, struct fl_key *key, struct fl_v
 	return buf ? stats_b.update(key, val) : stats.update(key, val);
 }
 
+/*
+ * The file's dentry, with bit 0 set when it is unlinked (d_unlinked():
+ * unhashed and not a root; dentries are 8-byte aligned). Kept with each
+ * generation: a file unlinked since then starts a new one at its next key,
+ * so it is named again, " (deleted)".
+ */
+static __always_inline u64 file_dentry(void *file)
+{
+	if (!file)
+		return 0;
+	void *dentry = kptr(file, FL_OFF_FILE_PATH + FL_OFF_PATH_DENTRY);
+	if (!dentry)
+		return 0;
+	void *pprev = kptr(dentry, FL_OFF_DENTRY_HASH + FL_OFF_HLIST_PPREV);
+	int unlinked = !pprev && kptr(dentry, FL_OFF_DENTRY_PARENT) != dentry;
+	return (u64)dentry | unlinked;
+}
+
 static __always_inline u64 new_gen(u64 kind)
 {
 	return (bpf_ktime_get_ns() << FL_KIND_BITS) | kind;
@@ -314,7 +332,7 @@ static __always_inline u64 set_gen_file(u32 tgid, s32 fd, u64 kind, void *file)
 {
 	u64 gen = new_gen(kind);
 	u64 start = process_start();
-	u64 dentry = file ? (u64)kptr(file, FL_OFF_FILE_PATH + FL_OFF_PATH_DENTRY) : 0;
+	u64 dentry = file_dentry(file);
 	struct fl_fd_key fk = { .tgid = tgid, .fd = fd };
 	struct fl_fd_val *fv = fds.lookup(&fk);
 	if (fv) {
@@ -377,7 +395,7 @@ static __always_inline void account_new(u32 tgid, s32 fd, u64 bytes, int write, 
 	struct fl_key key = { .tgid = tgid, .fd = fd, .gen = fv ? fv->gen : 0 };
 	struct fl_val *v = NULL;
 	void *file = fd_file(fd);
-	u64 dentry = file ? (u64)kptr(file, FL_OFF_FILE_PATH + FL_OFF_PATH_DENTRY) : 0;
+	u64 dentry = file_dentry(file);
 
 	if (!fv || fv->start != process_start() || fv->file != (u64)file || fv->dentry != dentry) {
 		key.gen = set_gen_file(tgid, fd, FL_KIND_OTHER, file);

@@ -132,8 +132,9 @@ struct fl_fd_key {
 struct fl_fd_val {
 	u64 gen;
 	u64 start;	/* the process's start time then: a reused PID is another process */
-	u64 file;	/* the struct file and its dentry the fd held when gen was set: */
-	u64 dentry;	/* another one there at a key's first I/O starts a new generation */
+	u64 file;	/* the struct file and its dentry the fd held when gen was set */
+	u64 dentry;	/* (bit 0: unlinked then): another one, or the file unlinked since,
+			   at a key's first I/O starts a new generation */
 };
 
 struct fl_key {

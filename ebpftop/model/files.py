@@ -26,7 +26,7 @@ class FileIO:
 
     tgid: int
     fd: int
-    gen: int  # changes whenever the fd number is opened or closed; 0: seen neither
+    gen: int  # changes whenever the fd number starts holding another file; 0: the kernel's fds map was full
     path: str  # exact (surrogate-escaped): the kernel's path of the file, or how /proc names a pseudo file
     type: str  # one of TYPES
     comm: str  # exact comm captured in the kernel at the interval's first I/O

@@ -28,10 +28,14 @@ ELLIPSIS = "\u2026"
 NAME_LEN, MAX_DEPTH = 512, 40  # the caps (FL_NAME_LEN, FL_MAX_DEPTH), checked against fdnames below
 
 
-def test_caps_are_the_probe_caps() -> None:
+def test_caps_are_the_probe_caps_and_btf_gives_every_offset() -> None:
     from ebpftop.probes import fdnames
 
     assert (fdnames.NAME_LEN, fdnames.MAX_DEPTH) == (NAME_LEN, MAX_DEPTH)
+    flags = fdnames.cflags()
+    assert "-DFL_NO_SOCK" not in flags  # this kernel's BTF names sockets by their endpoints
+    defined = {f.split("=")[0][len("-DFL_OFF_"):] for f in flags if f.startswith("-DFL_OFF_")}
+    assert defined == {d for d, _, _ in fdnames.NAME_OFFSETS + fdnames.SOCKET_OFFSETS}
 
 
 @pytest.fixture(scope="module")
@@ -262,6 +266,37 @@ def test_unlinked_file_is_marked_deleted(probe: Any, tmp_path: Path) -> None:
     pid, info, ios = run(probe, UNLINKED, str(path))
     io = one(ios, write_bytes=19)
     assert (io.path, getattr(io, "deleted", None), getattr(io, "truncated", None), identity(io)) == (f"{path} (deleted)", True, False, info)
+
+
+UNLINKED_LATER = r"""
+fd = os.open(sys.argv[1], os.O_CREAT | os.O_WRONLY, 0o600)
+os.write(fd, b"a" * 41)
+print("wrote", flush=True)
+sys.stdin.readline()                              # ebpftop reads: the next I/O starts a new interval
+os.unlink(sys.argv[1])
+os.write(fd, b"b" * 43)
+done(ident(fd))
+"""
+
+
+def test_file_unlinked_while_in_use_is_marked_deleted_from_the_next_interval(probe: Any, tmp_path: Path) -> None:
+    path = tmp_path / "busy.log"
+    probe.read()
+    proc = subprocess.Popen(
+        [sys.executable, "-c", PRELUDE + UNLINKED_LATER, str(path)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "wrote"
+    first = [io for io in probe.read().io if io.tgid == proc.pid]
+    out, _ = proc.communicate("\n", timeout=30)
+    assert proc.returncode == 0
+    pid, info = json.loads(out.strip().splitlines()[-1])
+    second = [io for io in probe.read().io if io.tgid == pid]
+    before, after = one(first, write_bytes=41), one(second, write_bytes=43)
+    assert (before.path, getattr(before, "deleted", None)) == (str(path), False)
+    assert (after.path, getattr(after, "deleted", None), identity(after)) == (f"{path} (deleted)", True, info)
+    assert identity(before) == identity(after)
 
 
 WRITE = r"""
