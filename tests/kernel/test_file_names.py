@@ -446,3 +446,28 @@ def test_stalled_fuse_server_and_sigkill_leave_nothing(stalled_fuse: tuple[int, 
         run.proc.send_signal(signal.SIGKILL)
         run.proc.wait(10)
     assert names and orphaned(before, names) == {}
+
+
+SOCKETPAIR = r"""
+import socket
+a, b = socket.socketpair()
+a.send(b"k" * 47); assert len(b.recv(64)) == 47
+done(ident(a.fileno()))
+"""
+
+
+def test_without_socket_fields_in_btf_sockets_are_still_named_by_inode(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A kernel whose BTF lacks a socket member: the program still loads (FL_NO_SOCK) and says socket:[ino]."""
+    from ebpftop.probes import fdnames
+    from ebpftop.probes.files import FilesProbe
+
+    monkeypatch.setattr(fdnames, "SOCKET_OFFSETS", (*fdnames.SOCKET_OFFSETS, ("X", "sock", "no_such_member")))
+    assert "-DFL_NO_SOCK" in fdnames.cflags()
+    p = FilesProbe()
+    p.enable()
+    try:
+        pid, info, ios = run(p, SOCKETPAIR)
+    finally:
+        p.disable()
+    io = one(ios, write_bytes=47)
+    assert (io.type, io.path, identity(io)) == ("socket", f"socket:[{info[1]}]", info)

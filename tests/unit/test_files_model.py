@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import stat
 import subprocess
 import sys
-from pathlib import Path
 
 from ebpftop.model import files as m
 from ebpftop.model.files import FileIO, FilesModel, FilesSample, build, group
