@@ -471,3 +471,33 @@ def test_without_socket_fields_in_btf_sockets_are_still_named_by_inode(monkeypat
         p.disable()
     io = one(ios, write_bytes=47)
     assert (io.type, io.path, identity(io)) == ("socket", f"socket:[{info[1]}]", info)
+
+
+DUP2_STDOUT = r"""
+fd = os.open(sys.argv[1], os.O_CREAT | os.O_WRONLY, 0o600)
+saved = os.dup(1)
+os.dup2(fd, 1)
+os.close(fd)
+os.write(1, b"o" * 53)                            # a shell's `cmd > file`
+info = ident(1)
+os.dup2(saved, 1)
+done(info)
+"""
+
+
+def test_dup2_onto_stdout_is_named_after_the_file(probe: Any, tmp_path: Path) -> None:
+    path = tmp_path / "out.txt"
+    pid, info, ios = run(probe, DUP2_STDOUT, str(path))
+    io = one(ios, write_bytes=53)
+    assert (io.fd, io.path, identity(io)) == (1, str(path), info)
+
+
+def test_file_on_a_mount_of_a_private_namespace_is_named_across_it(probe: Any, tmp_path: Path) -> None:
+    """A tmpfs only the workload's mount namespace has: the path crosses that mount, the dev is the tmpfs's."""
+    mnt = tmp_path / "private"
+    mnt.mkdir()
+    prefix = ("unshare", "-m", "sh", "-c", f'mount -t tmpfs none "{mnt}" && exec "$0" "$@"')
+    pid, info, ios = run(probe, WRITE, str(mnt / "f.bin"), "59", prefix=prefix)
+    io = one(ios, write_bytes=59)
+    assert (io.path, identity(io)) == (str(mnt / "f.bin"), info)
+    assert info[0] != os.stat(tmp_path).st_dev and not (mnt / "f.bin").exists()
