@@ -14,14 +14,27 @@
  *   write, pwrite64, writev, pwritev, pwritev2,
  *   sendto (send), sendmsg                       bytes written to fd
  *   sendfile, copy_file_range, splice, tee       read from one fd, written to another
- *   open, openat, openat2, creat                 new generation + the name given
- *   close                                        new generation: named by /proc
- *   dup, dup2, dup3, fcntl(F_DUPFD*)             new generation named after the old fd
+ *   open, openat, openat2, creat                 new generation
+ *   close                                        new generation (no file)
+ *   dup, dup2, dup3, fcntl(F_DUPFD*)             new generation
  *   socket, accept*, socketpair, pipe*, eventfd*, epoll_create*, timerfd_create,
- *   signalfd*, inotify_init*, memfd_create, pidfd_open, perf_event_open
+ *   signalfd*, inotify_init*, memfd_create, pidfd_open, perf_event_open,
+ *   pidfd_getfd, open_by_handle_at, open_tree, fsopen, fsmount, fspick,
+ *   userfaultfd, io_uring_setup, fanotify_init, memfd_secret, mq_open
  *                                                new generation typed by the call
  * so an fd number reused for another file (even within one interval) is
- * always another row.
+ * always another row. Each generation remembers the struct file the fd held;
+ * when a key is created (its first I/O in an interval) and the fd table
+ * holds another one (filled by a call not hooked here: close_range then
+ * SCM_RIGHTS, seccomp addfd...), that starts a new generation too.
+ *
+ * Names: at a key's creation the program reads the fd's struct file and
+ * composes its path from the dentry chain and the mount tree, up to the root
+ * of the mount namespace (see name_file), with the inode's dev, ino and
+ * mode, and a socket's endpoints. So a name is what the kernel opened, at
+ * the event: never the string given to open() joined later to a cwd, and
+ * user space makes no filesystem call to name or type anything. The per-I/O
+ * path (the key exists) is unchanged: naming costs once per key.
  * Maps:
  *   stats,      two per-CPU hashes {tgid, fd, gen} -> {reads, writes, bytes,
  *   stats_b     comm}: PER INTERVAL, double-buffered. Programs count into the
@@ -33,21 +46,15 @@
  *               batch's copy and delete of a key (measured: ~10 of 13 M
  *               reads over 30 drains), uncounted and unreported.
  *   active      array[1]: 0 = stats, 1 = stats_b (set by user space).
- *   fds         LRU hash {tgid, fd} -> {gen, start}: CUMULATIVE, the current
- *               generation of every fd seen starting or ending, and the start
- *               time of the process that had it (checked once per key and
- *               interval, so a reused PID never inherits a dead process's fds).
- *   paths       LRU hash {tgid, fd, gen} -> {dfd, name}: CUMULATIVE until
- *               user space takes the record; it outlives the close, so files
- *               opened, used and closed between two reads are still named.
- *   dups        LRU hash {tgid, fd, gen} -> {oldfd, oldgen}: CUMULATIVE until
- *               user space takes it; what a dup'ed fd is a copy of, so a
- *               shell's `open; dup2(fd, 1); close(fd)` still names fd 1.
- *   seen        LRU hash {tgid, fd, gen} -> {ino, mode, name}: CUMULATIVE
- *               until user space takes it; for fds of unknown origin, what
- *               the task's fd table says (see files.h), taken when the key
- *               is created each interval.
- *   scratch     per-CPU array[1]: room for one name (too big for the stack).
+ *   fds         LRU hash {tgid, fd} -> {gen, start, file, dentry}: CUMULATIVE,
+ *               the current generation of every fd seen, the start time of
+ *               the process that had it (checked once per key and interval,
+ *               so a reused PID never inherits a dead process's fds) and the
+ *               struct file it held (checked likewise).
+ *   names       LRU hash {tgid, fd, gen} -> struct fl_name: CUMULATIVE; a
+ *               key's name, written at its first I/O; it outlives the close,
+ *               so files opened, used and closed between two reads are named.
+ *   scratch     per-CPU array[1]: a record and a path being composed.
  *   lost        per-CPU array[FL_LOST_SLOTS]: CUMULATIVE events not counted
  *               or not named, by cause (see files.h).
  *   filter_on   array[1]: non-zero when the PID filter is active.
@@ -59,10 +66,8 @@ BPF_PERCPU_HASH(stats, struct fl_key, struct fl_val, FL_MAX_ENTRIES);
 BPF_PERCPU_HASH(stats_b, struct fl_key, struct fl_val, FL_MAX_ENTRIES);
 BPF_ARRAY(active, u32, 1);
 BPF_TABLE("lru_hash", struct fl_fd_key, struct fl_fd_val, fds, FL_MAX_FDS);
-BPF_TABLE("lru_hash", struct fl_key, struct fl_path, paths, FL_MAX_PATHS);
-BPF_TABLE("lru_hash", struct fl_key, struct fl_dup, dups, FL_MAX_DUPS);
-BPF_TABLE("lru_hash", struct fl_key, struct fl_seen, seen, FL_MAX_SEEN);
-BPF_PERCPU_ARRAY(scratch, struct fl_path, 1);
+BPF_TABLE("lru_hash", struct fl_key, struct fl_name, names, FL_MAX_NAMES);
+BPF_PERCPU_ARRAY(scratch, struct fl_scratch, 1);
 BPF_PERCPU_ARRAY(lost, u64, FL_LOST_SLOTS);
 BPF_ARRAY(filter_on, u32, 1);
 BPF_HASH(filter_pids, u32, u8, FILTER_MAX_PIDS);
@@ -99,41 +104,186 @@ static __always_inline void *kptr(void *p, int off)
 static __always_inline u64 process_start(void)
 {
 	u64 start = 0;
-#ifndef FL_NO_WALK
 	void *leader = kptr((void *)bpf_get_current_task(), FL_OFF_TASK_GROUP_LEADER);
 	if (leader)
 		bpf_probe_read_kernel(&start, sizeof(start), leader + FL_OFF_TASK_START_TIME);
-#endif
 	return start;
 }
 
-/* current->files->fdt->fd[fd]: its inode's mode and number, and its dentry's name. */
-static __always_inline void remember_fd(struct fl_key *key)
+/* current->files->fdt->fd[fd]: the struct file an fd number holds now (NULL: none). */
+static __always_inline void *fd_file(s32 fd)
 {
-#ifndef FL_NO_WALK
-	if (seen.lookup(key))
-		return;
 	void *task = (void *)bpf_get_current_task();
 	void *fdt = kptr(kptr(task, FL_OFF_TASK_FILES), FL_OFF_FILES_FDT);
 	u32 max_fds = 0;
 	if (!fdt || bpf_probe_read_kernel(&max_fds, sizeof(max_fds), fdt + FL_OFF_FDT_MAX_FDS) != 0)
+		return NULL;
+	if (fd < 0 || (u32)fd >= max_fds)
+		return NULL;
+	return kptr(kptr(fdt, FL_OFF_FDT_FD) + (u64)fd * sizeof(void *), 0);
+}
+
+#define FL_NAME_MASK (FL_NAME_LEN - 1)
+
+/*
+ * A socket's endpoints: file->private_data is its struct socket, ->sk its
+ * struct sock (struct sock_common first). AF_UNIX: the bound path of this
+ * end, else of its peer (unix_sock->addr).
+ */
+static __always_inline void name_socket(struct fl_name *rec, void *file)
+{
+#ifndef FL_NO_SOCK
+	void *sk = kptr(kptr(file, FL_OFF_FILE_PRIVATE), FL_OFF_SOCKET_SK);
+	if (!sk)
 		return;
-	if ((u32)key->fd >= max_fds)
+	bpf_probe_read_kernel(&rec->sk_family, 2, sk + FL_OFF_SK_FAMILY);
+	bpf_probe_read_kernel(&rec->sk_type, 2, sk + FL_OFF_SK_TYPE);
+	bpf_probe_read_kernel(&rec->sk_protocol, 2, sk + FL_OFF_SK_PROTOCOL);
+	rec->flags |= FL_NAME_SOCK;
+	if (rec->sk_family == 2 /* AF_INET */) {
+		bpf_probe_read_kernel(rec->sk_saddr, 4, sk + FL_OFF_SK_RCV_SADDR);
+		bpf_probe_read_kernel(rec->sk_daddr, 4, sk + FL_OFF_SK_DADDR);
+	} else if (rec->sk_family == 10 /* AF_INET6 */) {
+		bpf_probe_read_kernel(rec->sk_saddr, 16, sk + FL_OFF_SK_V6_RCV_SADDR);
+		bpf_probe_read_kernel(rec->sk_daddr, 16, sk + FL_OFF_SK_V6_DADDR);
+	} else if (rec->sk_family == 1 /* AF_UNIX */) {
+		void *addr = kptr(sk, FL_OFF_UNIX_ADDR);
+		if (!addr) {
+			void *peer = kptr(sk, FL_OFF_UNIX_PEER);
+			addr = peer ? kptr(peer, FL_OFF_UNIX_ADDR) : NULL;
+			if (addr)
+				rec->sk_type |= 0x8000;	/* the peer's address, not ours */
+		}
+		int len = 0;
+		if (addr)
+			bpf_probe_read_kernel(&len, sizeof(len), addr + FL_OFF_UNIX_ADDR_LEN);
+		len -= 2;	/* sizeof(sun_family) */
+		if (len > 0 && len <= 108) {
+			bpf_probe_read_kernel(rec->name, len & 127, addr + FL_OFF_UNIX_ADDR_NAME + 2);
+			rec->len = len;
+		}
 		return;
-	void *file = kptr(kptr(fdt, FL_OFF_FDT_FD) + (u64)key->fd * sizeof(void *), 0);
-	void *inode = file ? kptr(file, FL_OFF_FILE_INODE) : NULL;
-	if (!inode)
+	} else {
 		return;
-	struct fl_seen rec = {};
-	u16 mode = 0;
-	bpf_probe_read_kernel(&mode, sizeof(mode), inode + FL_OFF_INODE_MODE);
-	bpf_probe_read_kernel(&rec.ino, sizeof(rec.ino), inode + FL_OFF_INODE_INO);
-	rec.mode = mode;
-	void *dentry = kptr(file, FL_OFF_FILE_PATH + FL_OFF_PATH_DENTRY);
-	if (dentry)
-		bpf_probe_read_kernel_str(rec.name, sizeof(rec.name), kptr(dentry, FL_OFF_DENTRY_NAME + FL_OFF_QSTR_NAME));
-	seen.update(key, &rec);
+	}
+	bpf_probe_read_kernel(&rec->sk_sport, 2, sk + FL_OFF_SK_NUM);
+	bpf_probe_read_kernel(&rec->sk_dport, 2, sk + FL_OFF_SK_DPORT);
 #endif
+}
+
+/*
+ * The struct file's path as d_path() composes it, but up to the root mount
+ * of the mount namespace rather than the task's root: dentry by dentry up
+ * d_parent to its mount's root, then across to the mountpoint in the parent
+ * mount (struct mount: mnt_parent, mnt_mountpoint, the embedded vfsmount
+ * `mnt` and its mnt_root), until a mount is its own parent. Components are
+ * written backwards into scratch->buf, the path ending at FL_NAME_LEN.
+ */
+static __always_inline void name_file(struct fl_scratch *s, void *file)
+{
+	struct fl_name *rec = &s->rec;
+	void *inode = kptr(file, FL_OFF_FILE_INODE);
+	if (inode) {
+		u16 mode = 0;
+		u32 dev = 0;
+		bpf_probe_read_kernel(&mode, sizeof(mode), inode + FL_OFF_INODE_MODE);
+		bpf_probe_read_kernel(&rec->ino, sizeof(rec->ino), inode + FL_OFF_INODE_INO);
+		bpf_probe_read_kernel(&dev, sizeof(dev), kptr(inode, FL_OFF_INODE_SB) + FL_OFF_SB_DEV);
+		rec->mode = mode;
+		rec->dev = dev;
+		if ((mode & 0170000) == 0140000 /* S_IFSOCK */)
+			name_socket(rec, file);
+	}
+	void *dentry = kptr(file, FL_OFF_FILE_PATH + FL_OFF_PATH_DENTRY);
+	void *vfsmnt = kptr(file, FL_OFF_FILE_PATH + FL_OFF_PATH_MNT);
+	if (!dentry || !vfsmnt)
+		return;
+	void *mnt = vfsmnt - FL_OFF_MOUNT_MNT;	/* container_of(vfsmnt, struct mount, mnt) */
+	void *mnt_parent = kptr(mnt, FL_OFF_MOUNT_PARENT);
+	void *mnt_root = kptr(vfsmnt, FL_OFF_VFSMOUNT_ROOT);
+	void *parent = kptr(dentry, FL_OFF_DENTRY_PARENT);
+
+	if (dentry == parent && dentry != mnt_root) {
+		/* Not reachable from any mount's root: a pseudo file; its own name. */
+		rec->flags |= FL_NAME_PSEUDO;
+		if (rec->len == 0 && !(rec->flags & FL_NAME_SOCK)) {
+			int n = bpf_probe_read_kernel_str(rec->name, sizeof(rec->name),
+							  kptr(dentry, FL_OFF_DENTRY_NAME + FL_OFF_QSTR_NAME));
+			rec->len = n > 0 ? n - 1 : 0;
+		}
+		return;
+	}
+	rec->len = 0;	/* a unix socket file bound in a directory is named by its path */
+	/* d_unlinked(): unhashed and not a root. */
+	void *pprev = kptr(dentry, FL_OFF_DENTRY_HASH + FL_OFF_HLIST_PPREV);
+	if (!pprev && dentry != parent)
+		rec->flags |= FL_NAME_DELETED;
+
+	/*
+	 * s->pos bytes are written, ending at buf[FL_NAME_LEN]: the path is
+	 * buf[FL_NAME_LEN - pos, FL_NAME_LEN). pos lives in the map value, so
+	 * every iteration starts with the same verifier state whichever branch
+	 * the last one took (a register would carry a different range from
+	 * each, and the paths would multiply past the complexity limit).
+	 */
+	s->pos = 0;
+	int done = 0;
+	#pragma clang loop unroll(disable)
+	for (int i = 0; i < FL_MAX_DEPTH; i++) {
+		if (dentry == mnt_root || dentry == parent) {
+			if (dentry != mnt_root || mnt == mnt_parent || !mnt_parent) {
+				done = 1;	/* the namespace's root (or a detached tree) */
+				break;
+			}
+			dentry = kptr(mnt, FL_OFF_MOUNT_MOUNTPOINT);
+			mnt = mnt_parent;
+			mnt_parent = kptr(mnt, FL_OFF_MOUNT_PARENT);
+			mnt_root = kptr(mnt + FL_OFF_MOUNT_MNT, FL_OFF_VFSMOUNT_ROOT);
+			parent = kptr(dentry, FL_OFF_DENTRY_PARENT);
+			continue;
+		}
+		u32 len = 0;
+		bpf_probe_read_kernel(&len, sizeof(len), dentry + FL_OFF_DENTRY_NAME + FL_OFF_QSTR_LEN);
+		u32 pos = s->pos;
+		if (pos + len + 1 >= FL_NAME_LEN)
+			break;	/* no room: truncated, the leaf side kept */
+		pos = (pos + len + 1) & FL_NAME_MASK;
+		s->pos = pos;
+		u32 off = FL_NAME_LEN - pos;
+		s->buf[off & FL_NAME_MASK] = '/';
+		bpf_probe_read_kernel(&s->buf[(off + 1) & FL_NAME_MASK], len & FL_NAME_MASK,
+				      kptr(dentry, FL_OFF_DENTRY_NAME + FL_OFF_QSTR_NAME));
+		dentry = parent;
+		parent = kptr(dentry, FL_OFF_DENTRY_PARENT);
+	}
+	u32 pos = s->pos;
+	if (!done)
+		rec->flags |= FL_NAME_TRUNCATED;
+	if (pos == 0) {	/* the root itself */
+		rec->name[0] = '/';
+		rec->len = 1;
+		return;
+	}
+	bpf_probe_read_kernel(rec->name, pos & FL_NAME_MASK, &s->buf[(FL_NAME_LEN - pos) & FL_NAME_MASK]);
+	rec->len = pos;
+}
+
+/* Name a key from the struct file its fd holds, once per key (names keeps it). */
+static __always_inline void name_key(struct fl_key *key, void *file)
+{
+	if (!file || (key->gen && names.lookup(key)))
+		return;	/* no file: the fd was closed under the I/O; user space says unknown */
+	int zero = 0;
+	struct fl_scratch *s = scratch.lookup(&zero);
+	if (!s)
+		return;
+	__builtin_memset(&s->rec, 0, sizeof(s->rec) - FL_NAME_LEN);
+	s->rec.name[0] = 0;
+	name_file(s, file);
+	if (s->rec.len < FL_NAME_LEN)
+		s->rec.name[s->rec.len & FL_NAME_MASK] = 0;
+	if (names.update(key, &s->rec) != 0)
+		count_lost(FL_LOST_PATH);
 }
 
 /* The stats buffer programs count into now (see active above). */
@@ -154,23 +304,105 @@ static __always_inline int stats_insert(u32 buf, struct fl_key *key, struct fl_v
 	return buf ? stats_b.update(key, val) : stats.update(key, val);
 }
 
-static __always_inline void account(u32 tgid, s32 fd, u64 bytes, int write)
+/*
+ * The file's dentry, with bit 0 set when it is unlinked (d_unlinked():
+ * unhashed and not a root; dentries are 8-byte aligned). Kept with each
+ * generation: a file unlinked since then starts a new one at its next key,
+ * so it is named again, " (deleted)".
+ */
+static __always_inline u64 file_dentry(void *file)
+{
+	if (!file)
+		return 0;
+	void *dentry = kptr(file, FL_OFF_FILE_PATH + FL_OFF_PATH_DENTRY);
+	if (!dentry)
+		return 0;
+	void *pprev = kptr(dentry, FL_OFF_DENTRY_HASH + FL_OFF_HLIST_PPREV);
+	int unlinked = !pprev && kptr(dentry, FL_OFF_DENTRY_PARENT) != dentry;
+	return (u64)dentry | unlinked;
+}
+
+static __always_inline u64 new_gen(u64 kind)
+{
+	return (bpf_ktime_get_ns() << FL_KIND_BITS) | kind;
+}
+
+/* Start a generation of (tgid, fd) that holds file (NULL: closed). */
+static __always_inline u64 set_gen_file(u32 tgid, s32 fd, u64 kind, void *file)
+{
+	u64 gen = new_gen(kind);
+	u64 start = process_start();
+	u64 dentry = file_dentry(file);
+	struct fl_fd_key fk = { .tgid = tgid, .fd = fd };
+	struct fl_fd_val *fv = fds.lookup(&fk);
+	if (fv) {
+		fv->gen = gen;
+		fv->start = start;
+		fv->file = (u64)file;
+		fv->dentry = dentry;
+		return gen;
+	}
+	struct fl_fd_val init = { .gen = gen, .start = start, .file = (u64)file, .dentry = dentry };
+	if (fds.update(&fk, &init) != 0) {
+		count_lost(FL_LOST_FDS);
+		return 0;
+	}
+	return gen;
+}
+
+static __always_inline u64 set_gen(u32 tgid, s32 fd, u64 kind)
+{
+	return set_gen_file(tgid, fd, kind, fd_file(fd));
+}
+
+/*
+ * The per-I/O path: count into the key's value when the key exists this
+ * interval (the common case). Returns 1 when it does not: account_new()
+ * then creates it, after the sys_exit switch, in the one place the program
+ * has that code (so the naming walk is verified once, not per call site).
+ */
+static __always_inline int account(u32 tgid, s32 fd, u64 bytes, int write, u32 buf)
 {
 	struct fl_fd_key fk = { .tgid = tgid, .fd = fd };
 	struct fl_fd_val *fv = fds.lookup(&fk);
 	struct fl_key key = { .tgid = tgid, .fd = fd, .gen = fv ? fv->gen : 0 };
-	u32 buf = active_buffer();
 
 	/* Per-CPU value: plain increments are race-free on this CPU. */
 	struct fl_val *v = stats_lookup(buf, &key);
-	if (!v && fv && fv->start != process_start()) {
-		/*
-		 * A new key: first check the generation is this process's and
-		 * not that of a dead one whose PID it got. If not, forget it.
-		 */
-		fds.delete(&fk);
-		key.gen = 0;
-		v = stats_lookup(buf, &key);
+	if (!v)
+		return 1;
+	if (write) {
+		v->writes++;
+		v->write_bytes += bytes;
+	} else {
+		v->reads++;
+		v->read_bytes += bytes;
+	}
+	return 0;
+}
+
+/*
+ * First I/O of a key this interval. Check the generation still describes
+ * the fd: made by this process (not a dead one whose PID it got) and
+ * holding the struct file it held when the generation began (not one
+ * installed since by a call not hooked here). If not, start a new one; an
+ * fd never seen gets one now. Then create the key and name it.
+ */
+static __always_inline void account_new(u32 tgid, s32 fd, u64 bytes, int write, u32 buf)
+{
+	struct fl_fd_key fk = { .tgid = tgid, .fd = fd };
+	struct fl_fd_val *fv = fds.lookup(&fk);
+	struct fl_key key = { .tgid = tgid, .fd = fd, .gen = fv ? fv->gen : 0 };
+	struct fl_val *v = NULL;
+	void *file = fd_file(fd);
+	u64 dentry = file_dentry(file);
+
+	if (!fv || fv->start != process_start() || fv->file != (u64)file || fv->dentry != dentry) {
+		key.gen = set_gen_file(tgid, fd, FL_KIND_OTHER, file);
+		if (key.gen == 0)	/* fds full: counted under generation 0 */
+			v = stats_lookup(buf, &key);
+	} else {
+		v = stats_lookup(buf, &key);	/* another CPU or the other fd of this call made it */
 	}
 	if (v) {
 		if (write) {
@@ -183,10 +415,10 @@ static __always_inline void account(u32 tgid, s32 fd, u64 bytes, int write)
 		return;
 	}
 	/*
-	 * First I/O of this key this interval: take comm now so a process
-	 * that exits before the read is still named. A program's update only
-	 * writes this CPU's slot, so a racing insert elsewhere loses nothing.
-	 * (bcc's .increment() never creates per-CPU keys on this kernel.)
+	 * Take comm now so a process that exits before the read is still
+	 * named. A program's update only writes this CPU's slot, so a racing
+	 * insert elsewhere loses nothing. (bcc's .increment() never creates
+	 * per-CPU keys on this kernel.)
 	 */
 	struct fl_val init = {};
 	if (write) {
@@ -201,53 +433,7 @@ static __always_inline void account(u32 tgid, s32 fd, u64 bytes, int write)
 		count_lost(FL_LOST_STATS);
 		return;
 	}
-	u64 kind = key.gen & ((1 << FL_KIND_BITS) - 1);
-	if (kind == FL_KIND_NONE || kind == FL_KIND_DUP)
-		remember_fd(&key);
-}
-
-static __always_inline u64 set_gen(u32 tgid, s32 fd, u64 kind)
-{
-	u64 gen = (bpf_ktime_get_ns() << FL_KIND_BITS) | kind;
-	u64 start = process_start();
-	struct fl_fd_key fk = { .tgid = tgid, .fd = fd };
-	struct fl_fd_val *fv = fds.lookup(&fk);
-	if (fv) {
-		fv->gen = gen;
-		fv->start = start;
-		return gen;
-	}
-	struct fl_fd_val init = { .gen = gen, .start = start };
-	if (fds.update(&fk, &init) != 0)
-		count_lost(FL_LOST_FDS);
-	return gen;
-}
-
-static __always_inline void record_open(u32 tgid, s32 dfd, s32 fd, u64 name)
-{
-	u64 gen = set_gen(tgid, fd, FL_KIND_OPEN);
-	int zero = 0;
-	struct fl_path *p = scratch.lookup(&zero);
-	if (!p)
-		return;
-	p->dfd = dfd;
-	/* At exit the kernel has just copied this string, so it is paged in. */
-	if (bpf_probe_read_user_str(p->name, sizeof(p->name), (void *)name) < 0)
-		p->name[0] = 0;
-	struct fl_key pk = { .tgid = tgid, .fd = fd, .gen = gen };
-	if (paths.update(&pk, p) != 0)
-		count_lost(FL_LOST_PATH);
-}
-
-static __always_inline void record_dup(u32 tgid, s32 oldfd, s32 newfd)
-{
-	struct fl_fd_key ok = { .tgid = tgid, .fd = oldfd };
-	struct fl_fd_val *ov = fds.lookup(&ok);
-	struct fl_dup d = { .oldfd = oldfd, .oldgen = ov ? ov->gen : 0 };
-	u64 gen = set_gen(tgid, newfd, FL_KIND_DUP);
-	struct fl_key dk = { .tgid = tgid, .fd = newfd, .gen = gen };
-	if (dups.update(&dk, &d) != 0)
-		count_lost(FL_LOST_PATH);
+	name_key(&key, file);
 }
 
 /* pipe/pipe2/socketpair return their two fds through user memory. */
@@ -297,6 +483,11 @@ RAW_TRACEPOINT_PROBE(sys_exit)
 	case NR_inotify_init1: case NR_memfd_create: case NR_pidfd_open: case NR_perf_event_open:
 		kind = FL_KIND_ANON;
 		break;
+	case NR_pidfd_getfd: case NR_open_by_handle_at: case NR_open_tree: case NR_fsopen:
+	case NR_fsmount: case NR_fspick: case NR_userfaultfd: case NR_io_uring_setup:
+	case NR_fanotify_init: case NR_memfd_secret: case NR_mq_open:
+		kind = FL_KIND_OTHER;
+		break;
 	default:
 		return 0;
 	}
@@ -309,43 +500,57 @@ RAW_TRACEPOINT_PROBE(sys_exit)
 	if (skip_tgid(tgid))
 		return 0;
 
+	/* Up to two fds of this call whose key does not exist yet: see account(). */
+	s32 new0 = -1, new1 = -1;
+	int w0 = 0;
+	u32 buf;
+
 	switch (nr) {
 	case NR_read: case NR_pread64: case NR_readv: case NR_preadv: case NR_preadv2:
 	case NR_recvfrom: case NR_recvmsg:
 	case NR_write: case NR_pwrite64: case NR_writev: case NR_pwritev: case NR_pwritev2:
-	case NR_sendto: case NR_sendmsg:
-		account(tgid, (s32)a[(FL_PT_DI - FL_PT_ARGS) / 8], ret, write);
+	case NR_sendto: case NR_sendmsg: {
+		s32 fd = (s32)a[(FL_PT_DI - FL_PT_ARGS) / 8];
+		buf = active_buffer();
+		if (account(tgid, fd, ret, write, buf)) {
+			new0 = fd;
+			w0 = write;
+		}
 		break;
+	}
 	case NR_sendfile:	/* (out_fd, in_fd, ...) */
-		account(tgid, (s32)a[(FL_PT_SI - FL_PT_ARGS) / 8], ret, 0);
-		account(tgid, (s32)a[(FL_PT_DI - FL_PT_ARGS) / 8], ret, 1);
-		break;
-	case NR_tee:	/* (fd_in, fd_out, len, flags) */
-		account(tgid, (s32)a[(FL_PT_DI - FL_PT_ARGS) / 8], ret, 0);
-		account(tgid, (s32)a[(FL_PT_SI - FL_PT_ARGS) / 8], ret, 1);
-		break;
+	case NR_tee:		/* (fd_in, fd_out, len, flags) */
 	case NR_copy_file_range:	/* (fd_in, off_in, fd_out, ...) */
-	case NR_splice:		/* (fd_in, off_in, fd_out, ...) */
-		account(tgid, (s32)a[(FL_PT_DI - FL_PT_ARGS) / 8], ret, 0);
-		account(tgid, (s32)a[(FL_PT_DX - FL_PT_ARGS) / 8], ret, 1);
+	case NR_splice: {	/* (fd_in, off_in, fd_out, ...) */
+		s32 in = (s32)a[(FL_PT_DI - FL_PT_ARGS) / 8];
+		s32 out = (s32)a[(FL_PT_DX - FL_PT_ARGS) / 8];
+		if (nr == NR_sendfile) {
+			out = in;
+			in = (s32)a[(FL_PT_SI - FL_PT_ARGS) / 8];
+		} else if (nr == NR_tee) {
+			out = (s32)a[(FL_PT_SI - FL_PT_ARGS) / 8];
+		}
+		buf = active_buffer();
+		if (account(tgid, in, ret, 0, buf))
+			new0 = in;
+		if (account(tgid, out, ret, 1, buf))
+			new1 = out;
 		break;
-	case NR_open: case NR_creat:
-		record_open(tgid, -100 /* AT_FDCWD */, ret, a[(FL_PT_DI - FL_PT_ARGS) / 8]);
-		break;
-	case NR_openat: case NR_openat2:
-		record_open(tgid, (s32)a[(FL_PT_DI - FL_PT_ARGS) / 8], ret, a[(FL_PT_SI - FL_PT_ARGS) / 8]);
+	}
+	case NR_open: case NR_creat: case NR_openat: case NR_openat2:
+		set_gen(tgid, ret, FL_KIND_OPEN);
 		break;
 	case NR_close:
-		set_gen(tgid, (s32)a[(FL_PT_DI - FL_PT_ARGS) / 8], FL_KIND_NONE);
+		set_gen_file(tgid, (s32)a[(FL_PT_DI - FL_PT_ARGS) / 8], FL_KIND_NONE, NULL);
 		break;
 	case NR_fcntl: {
 		u64 cmd = a[(FL_PT_SI - FL_PT_ARGS) / 8];
 		if (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC)
-			record_dup(tgid, (s32)a[(FL_PT_DI - FL_PT_ARGS) / 8], ret);
+			set_gen(tgid, ret, FL_KIND_DUP);
 		break;
 	}
 	case NR_dup: case NR_dup2: case NR_dup3:
-		record_dup(tgid, (s32)a[(FL_PT_DI - FL_PT_ARGS) / 8], ret);
+		set_gen(tgid, ret, FL_KIND_DUP);
 		break;
 	case NR_pipe: case NR_pipe2:
 		new_pair(tgid, a[(FL_PT_DI - FL_PT_ARGS) / 8], kind);
@@ -356,6 +561,15 @@ RAW_TRACEPOINT_PROBE(sys_exit)
 	default:	/* every other call returns the new fd */
 		set_gen(tgid, ret, kind);
 		break;
+	}
+	if (new0 < 0 && new1 < 0)
+		return 0;
+	buf = active_buffer();
+	#pragma clang loop unroll(disable)
+	for (int k = 0; k < 2; k++) {
+		s32 fd = k ? new1 : new0;
+		if (fd >= 0)
+			account_new(tgid, fd, ret, k ? 1 : w0, buf);
 	}
 	return 0;
 }

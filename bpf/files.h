@@ -14,26 +14,35 @@
 #ifndef FL_MAX_FDS
 #define FL_MAX_FDS 65536	/* (tgid, fd) -> generation */
 #endif
-#ifndef FL_MAX_PATHS
-#define FL_MAX_PATHS 8192	/* open records not yet read by user space, and recent ones */
+#ifndef FL_MAX_NAMES
+#define FL_MAX_NAMES 8192	/* names of recent keys (LRU): user space reads each once */
 #endif
-#ifndef FL_PATH_LEN
-#define FL_PATH_LEN 512		/* bytes of the name given to open(), NUL included */
+#ifndef FL_NAME_LEN
+#define FL_NAME_LEN 512		/* bytes of a composed path, NUL included (a power of 2) */
+#endif
+#ifndef FL_MAX_DEPTH
+#define FL_MAX_DEPTH 40		/* path components plus mount crossings walked per name */
+#endif
+#if FL_NAME_LEN & (FL_NAME_LEN - 1)
+#error "FL_NAME_LEN must be a power of 2"
 #endif
 
 /* Indexes of the lost[] counters. */
 #define FL_LOST_STATS 0		/* stats map full: an I/O not counted */
-#define FL_LOST_PATH 1		/* name of an open not stored (paths update failed) */
+#define FL_LOST_PATH 1		/* name of a key not stored (names update failed) */
 #define FL_LOST_FDS 2		/* fds update failed: I/O on that fd may land on an older generation */
 #define FL_LOST_SLOTS 3
 
 /*
  * Generations: bpf_ktime_get_ns() << FL_KIND_BITS | kind, set whenever an
  * fd number starts or stops meaning a file. The kind says what made it:
- * an open (its name is in paths), a socket or pipe call, an anon-inode
- * call, or a close/dup (FL_KIND_NONE: ask /proc). Generation 0: the fd was
- * never seen starting (open before ebpftop started, or its fds entry was
- * evicted).
+ * an open, a socket or pipe call, an anon-inode call, a close, a dup, or
+ * (FL_KIND_OTHER) another fd-making call, or the fd table holding another
+ * struct file than the one last seen there (close_range + an unhooked
+ * install: SCM_RIGHTS, pidfd_getfd, seccomp addfd), or an fd first seen at
+ * its I/O (open before ebpftop started). Names never depend on the kind:
+ * every key is named from its struct file (see fl_name). Generation 0: the
+ * fds map was full.
  */
 #define FL_KIND_BITS 3
 #define FL_KIND_NONE 0
@@ -41,7 +50,8 @@
 #define FL_KIND_SOCKET 2
 #define FL_KIND_PIPE 3
 #define FL_KIND_ANON 4
-#define FL_KIND_DUP 5		/* a copy of another fd: dups says which */
+#define FL_KIND_DUP 5		/* a copy of another fd */
+#define FL_KIND_OTHER 6		/* any other origin, or first seen at its I/O */
 
 /*
  * pt_regs member offsets, from the running kernel's BTF (the loader passes
@@ -99,6 +109,17 @@
 #define NR_pwritev2 328
 #define NR_pidfd_open 434
 #define NR_openat2 437
+#define NR_mq_open 240
+#define NR_fanotify_init 300
+#define NR_open_by_handle_at 304
+#define NR_userfaultfd 323
+#define NR_io_uring_setup 425
+#define NR_open_tree 428
+#define NR_fsopen 430
+#define NR_fsmount 432
+#define NR_fspick 433
+#define NR_pidfd_getfd 438
+#define NR_memfd_secret 447
 
 #define F_DUPFD 0
 #define F_DUPFD_CLOEXEC 1030
@@ -111,6 +132,9 @@ struct fl_fd_key {
 struct fl_fd_val {
 	u64 gen;
 	u64 start;	/* the process's start time then: a reused PID is another process */
+	u64 file;	/* the struct file and its dentry the fd held when gen was set */
+	u64 dentry;	/* (bit 0: unlinked then): another one, or the file unlinked since,
+			   at a key's first I/O starts a new generation */
 };
 
 struct fl_key {
@@ -127,40 +151,43 @@ struct fl_val {
 	char comm[EBPFTOP_COMM_LEN];	/* comm when the key was created */
 };
 
-#ifndef FL_MAX_DUPS
-#define FL_MAX_DUPS 4096	/* dup records not yet read by user space */
-#endif
-
-struct fl_dup {
-	s32 oldfd;	/* the fd this one was copied from... */
-	u32 _pad;
-	u64 oldgen;	/* ...in the generation it had then */
-};
-
 /*
- * What the kernel itself says about an fd nobody saw being made (open before
- * ebpftop started, inherited across fork, or made by a call not hooked here),
- * read through the task's fd table when such a key first does I/O in an
- * interval: user space falls back on it when /proc no longer has the fd
- * (short-lived processes). Offsets come from BTF as -D defines
- * (FL_OFF_*); without them (FL_NO_WALK) nothing is recorded.
+ * What the kernel says an fd is, read from its struct file when a key first
+ * does I/O in an interval (and kept while the key lives, so once per key):
+ * the path composed like d_path() but up to the root of the process's mount
+ * namespace (a chroot does not hide where the file is), the inode's
+ * identity and type, and for sockets their endpoints. Offsets come from BTF
+ * as -D defines (FL_OFF_*); the socket ones are optional (FL_NO_SOCK).
  */
-#ifndef FL_MAX_SEEN
-#define FL_MAX_SEEN 4096
-#endif
-#define FL_SEEN_NAME_LEN 64
+#define FL_NAME_TRUNCATED 1	/* a cap was hit: name holds the last components */
+#define FL_NAME_DELETED 2	/* the dentry is unlinked (d_path's " (deleted)") */
+#define FL_NAME_PSEUDO 4	/* not in any mount tree (pipe, socket, anon inode, memfd):
+				   name is the dentry's own name */
+#define FL_NAME_SOCK 8		/* sk_* fields below are set */
 
-struct fl_seen {
+struct fl_name {
 	u64 ino;
-	u32 mode;	/* inode i_mode: S_IFMT bits give the type (0: anon inode) */
-	u32 _pad;
-	char name[FL_SEEN_NAME_LEN];	/* the dentry's own name (last component) */
+	u32 dev;	/* sb->s_dev, kernel encoding: major << 20 | minor */
+	u32 mode;	/* i_mode (0 type bits: anon inode) */
+	u16 flags;	/* FL_NAME_* */
+	u16 len;	/* bytes in name, NUL not counted */
+	u16 sk_family;
+	u16 sk_type;
+	u16 sk_protocol;
+	u16 sk_sport;	/* local port, host order */
+	u16 sk_dport;	/* remote port, network order (as the kernel keeps it) */
+	u16 _pad;
+	u8 sk_saddr[16];	/* local address (4 bytes for AF_INET) */
+	u8 sk_daddr[16];	/* remote address */
+	char name[FL_NAME_LEN];	/* path, or a unix socket's bound path */
 };
 
-struct fl_path {
-	s32 dfd;	/* directory fd a relative name is relative to (AT_FDCWD: cwd) */
+/* Per-CPU scratch: the record being built and room to compose a path backwards. */
+struct fl_scratch {
+	struct fl_name rec;
+	u32 pos;	/* bytes composed so far (kept here, not in a register: see name_file) */
 	u32 _pad;
-	char name[FL_PATH_LEN];
+	char buf[2 * FL_NAME_LEN];
 };
 
 #endif /* EBPFTOP_FILES_H */

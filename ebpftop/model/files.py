@@ -26,14 +26,18 @@ class FileIO:
 
     tgid: int
     fd: int
-    gen: int  # changes whenever the fd number is opened or closed; 0: seen neither
-    path: str  # exact (surrogate-escaped); absolute where it could be made so
+    gen: int  # changes whenever the fd number starts holding another file; 0: the kernel's fds map was full
+    path: str  # exact (surrogate-escaped): the kernel's path of the file, or how /proc names a pseudo file
     type: str  # one of TYPES
     comm: str  # exact comm captured in the kernel at the interval's first I/O
     reads: int
     writes: int
     read_bytes: int
     write_bytes: int
+    dev: int | None = None  # the inode's device (as os.stat's st_dev) and number; None: unknown
+    ino: int | None = None
+    deleted: bool = False  # unlinked when named (path ends " (deleted)")
+    truncated: bool = False  # path cut at the capture limit (starts with "…", the leaf side kept)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +65,10 @@ class FileRow:
     writes_per_s: float
     read_bps: float
     write_bps: float
+    dev: int | None = None
+    ino: int | None = None
+    deleted: bool = False
+    truncated: bool = False
 
     @property
     def bps(self) -> float:
@@ -83,6 +91,10 @@ class FileRow:
             "write_bytes": self.write_bytes,
             "read_bps": round(self.read_bps, 3),
             "write_bps": round(self.write_bps, 3),
+            "dev": self.dev,
+            "ino": self.ino,
+            "deleted": self.deleted,
+            "truncated": self.truncated,
         }
 
 
@@ -128,11 +140,15 @@ def _path_key(io: FileIO) -> tuple[Any, ...]:
     # with another process's fd of the same number.
     if io.type == UNKNOWN:
         return (io.type, io.path, io.tgid)
+    # Rows are per path: two files under one path in an interval (a log
+    # rotated, the same path in two mount namespaces) share a row whose
+    # dev/ino are then unknown (see _row).
     return (io.type, io.path)
 
 
 def _row(items: list[FileIO], elapsed: float) -> FileRow:
     first = items[0]
+    same = all(io.dev == first.dev and io.ino == first.ino for io in items)  # one file: its identity
     if len(items) == 1:  # the common case (one fd, one process): no per-process bookkeeping
         top, comm, processes = first.tgid, first.comm, 1
         reads, writes, rbytes, wbytes = first.reads, first.writes, first.read_bytes, first.write_bytes
@@ -167,6 +183,10 @@ def _row(items: list[FileIO], elapsed: float) -> FileRow:
         writes_per_s=rate(writes, elapsed),
         read_bps=rate(rbytes, elapsed),
         write_bps=rate(wbytes, elapsed),
+        dev=first.dev if same else None,
+        ino=first.ino if same else None,
+        deleted=first.deleted,
+        truncated=first.truncated,
     )
 
 

@@ -99,3 +99,34 @@ def struct_offsets(struct_name: str, path: Path = VMLINUX_BTF) -> dict[str, int]
     if type_id is None:
         raise ProbeError(f"struct {struct_name} not in {path}")
     return btf.members(type_id)
+
+
+def offset_defines(
+    prefix: str, spec: tuple[tuple[str, str, str], ...], path: Path = VMLINUX_BTF
+) -> tuple[list[str], list[str]]:
+    """-D{prefix}{define}={offset} for each (define, struct, member), and the 'struct.member' names BTF lacks.
+
+    A member may be a dotted path through named (not anonymous) members,
+    e.g. ("SK_FAMILY", "sock", "__sk_common.skc_family"); its offset is
+    the sum, each step's struct being the one named in the next step's
+    owner (given as "sock/sock_common" for the struct of each step).
+    """
+    out: list[str] = []
+    missing: list[str] = []
+    for define, struct_name, member in spec:
+        structs, members = struct_name.split("/"), member.split(".")
+        if len(structs) != len(members):
+            raise ValueError(f"{define}: {struct_name} and {member} differ in depth")
+        total = 0
+        for s_name, m_name in zip(structs, members):
+            try:
+                off = struct_offsets(s_name, path).get(m_name)
+            except (ProbeError, OSError):
+                off = None
+            if off is None:
+                missing.append(f"{s_name}.{m_name}")
+                break
+            total += off
+        else:
+            out.append(f"-D{prefix}{define}={total}")
+    return out, missing

@@ -100,8 +100,8 @@ def test_hostile_strings_never_reach_the_terminal_raw(how: str) -> None:
 #
 # Places: process names (comm: Syscalls, Files and Tree panes), argv (Tree,
 # from exec events and from the /proc seed), file names (Files pane) and cwd
-# (the Files pane shows a relative open made absolute with the process's cwd
-# from /proc, so a hostile directory name reaches the screen that way).
+# (the Files pane shows the kernel's whole path of a relative open, so a
+# hostile directory name reaches the screen that way).
 #
 # NUL cannot be part of any of them: comm, argv elements and path components
 # are NUL-terminated by the kernel, so a NUL is only ever an argv element
@@ -246,10 +246,11 @@ def test_every_hostile_payload_in_every_place_stays_inert_on_a_real_terminal() -
         ):
             assert expected[:7].encode() in text, (name, where, expected)
     # The long ones were drawn too, cut to their cells: the 255-byte name,
-    # and the file opened relative to a cwd longer than PATH_MAX (which /proc
-    # cannot give, so the name stays relative), both by the 'longpath' process.
+    # and the file opened relative to a cwd longer than PATH_MAX (its path is
+    # longer than the kernel-side cap: its leaf side, marked cut with a
+    # leading ellipsis), both by the 'longpath' process.
     assert re.search(rb"f%dLLLL\S*\s+file\s+longpath" % len(names), text)
-    assert re.search(rb"\sLLLL\S*\s+file\s+longpath", text)
+    assert re.search(rb"\s\xe2\x80\xa6/LLLL\S*\s+file\s+longpath", text)
     # 100 000-byte argument among 5000: the tree shows the start of it.
     assert re.search(rb"true \d+  /bin/true HHHH", text)
     assert wait_progs_gone(held) == set()

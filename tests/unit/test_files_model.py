@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import stat
 import subprocess
 import sys
-from pathlib import Path
 
 from ebpftop.model import files as m
-from ebpftop.model.files import FileIO, FilesModel, FilesSample, build
+from ebpftop.model.files import FileIO, FilesModel, FilesSample, build, group
 
 
 def io(
@@ -60,6 +58,18 @@ def test_unknown_fds_of_different_processes_never_merge() -> None:
     assert sorted((r.path, r.processes) for r in by_path) == [("fd:5", 1), ("fd:5", 1), ("socket:[9]", 2)]
 
 
+def test_identity_kept_for_one_file_and_unknown_when_a_path_held_two() -> None:
+    one = FileIO(1, 3, 5, "/log", m.FILE, "a", 0, 1, 0, 10, dev=2049, ino=7)
+    same = FileIO(2, 4, 6, "/log", m.FILE, "b", 0, 1, 0, 20, dev=2049, ino=7)
+    rotated = FileIO(1, 3, 9, "/log", m.FILE, "a", 0, 1, 0, 30, dev=2049, ino=8)
+    (row,) = group((one, same), 1.0)
+    assert (row.dev, row.ino, row.write_bytes) == (2049, 7, 30)
+    (row,) = group((one, rotated), 1.0)
+    assert (row.dev, row.ino, row.write_bytes) == (None, None, 40)
+    (row,) = FilesModel().update(FilesSample((rotated,)), 1.0).to_json()
+    assert (row["dev"], row["ino"], row["deleted"], row["truncated"]) == (2049, 8, False, False)
+
+
 def test_hottest_first_and_pid_filter() -> None:
     by_path, _ = build((io(1, 3, "/cold", r=1, rb=1), io(2, 3, "/hot", w=1, wb=10)), elapsed=1.0)
     assert [r.path for r in by_path] == ["/hot", "/cold"]
@@ -80,32 +90,43 @@ def test_json_shape_and_exact_hostile_strings() -> None:
     sample = FilesSample((io(7, 3, hostile, r=2, w=1, rb=20, wb=5, comm="\x1b]0;t\x07"),), lost=4)
     table = FilesModel().update(sample, 2.0)
     (row,) = table.to_json()
-    fields = ("path", "type", "pid", "comm", "reads", "writes", "read_bytes", "write_bytes", "read_bps", "write_bps")
+    fields = ("path", "type", "pid", "comm", "reads", "writes", "read_bytes", "write_bytes", "read_bps", "write_bps",
+              "dev", "ino", "deleted", "truncated")
     assert set(row) == set(fields)
     assert row == {
         "path": hostile, "type": "file", "pid": 7, "comm": "\x1b]0;t\x07", "reads": 2, "writes": 1,
         "read_bytes": 20, "write_bytes": 5, "read_bps": 10.0, "write_bps": 2.5,
+        "dev": None, "ino": None, "deleted": False, "truncated": False,
     }
     text = json.dumps(row, ensure_ascii=True)
     assert "\x1b" not in text and json.loads(text)["path"] == hostile
     assert table.lost == 4 and table.read_bps == 10.0 and table.write_bps == 2.5
 
 
-# -- the probe's /proc side (pure helpers; no bcc needed) ---------------------------
+# -- naming from the kernel's record (pure; no bcc needed) -------------------------
 
-def test_classify_link_targets() -> None:
-    from ebpftop.probes.files import classify_link
+def rec(
+    name: bytes = b"", mode: int = stat.S_IFREG | 0o644, ino: int = 7, dev: int = (8 << 20) | 3, flags: int = 0,
+    family: int = 0, sk_type: int = 0, proto: int = 0, sport: int = 0, dport: int = 0,
+    saddr: bytes = b"", daddr: bytes = b"",
+) -> bytes:
+    """A struct fl_name as the kernel writes it (dport in network order, as the kernel keeps it)."""
+    from ebpftop.probes.fdnames import _HEAD, NAME_LEN
 
-    assert classify_link("socket:[123]") == (m.SOCKET, "socket:[123]")
-    assert classify_link("pipe:[9]") == (m.PIPE, "pipe:[9]")
-    assert classify_link("anon_inode:[eventfd]") == (m.ANON, "anon_inode:[eventfd]")
-    assert classify_link("anon_inode:inotify")[0] == m.ANON
-    assert classify_link("/memfd:x (deleted)")[0] == m.ANON
-    assert classify_link("/var/log/x (deleted)") == (m.FILE, "/var/log/x (deleted)")
+    dport_raw = int.from_bytes(dport.to_bytes(2, "big"), "little")
+    head = _HEAD.pack(ino, dev, mode, flags, len(name), family, sk_type, proto, sport, dport_raw, 0,
+                      saddr.ljust(16, b"\0"), daddr.ljust(16, b"\0"))
+    return head + name.ljust(NAME_LEN, b"\0")
+
+
+def test_record_size_matches_the_c_struct() -> None:
+    from ebpftop.probes.fdnames import NAME_LEN, RECORD_SIZE
+
+    assert RECORD_SIZE == 64 + NAME_LEN  # struct fl_name: 64 bytes of fields, then name
 
 
 def test_type_of_mode() -> None:
-    from ebpftop.probes.files import type_of_mode
+    from ebpftop.probes.fdnames import type_of_mode
 
     assert type_of_mode(stat.S_IFREG | 0o644) == m.FILE
     assert type_of_mode(stat.S_IFDIR) == m.FILE
@@ -113,85 +134,72 @@ def test_type_of_mode() -> None:
     assert type_of_mode(stat.S_IFBLK) == m.DEVICE
     assert type_of_mode(stat.S_IFIFO) == m.PIPE
     assert type_of_mode(stat.S_IFSOCK) == m.SOCKET
+    assert type_of_mode(0o600) == m.ANON  # anon inodes have no type bits
 
 
-def _fake_proc(tmp_path: Path, tgid: int, links: dict[str, str]) -> Path:
-    proc = tmp_path / "proc"
-    (proc / str(tgid) / "fd").mkdir(parents=True)
-    for name, target in links.items():
-        os.symlink(target, proc / str(tgid) / name)
-    return proc
+def test_describe_paths_identity_and_markers() -> None:
+    from ebpftop.probes.fdnames import DELETED, PSEUDO, TRUNCATED, FdName, describe
+
+    dev = os.makedev(8, 3)
+    assert describe(rec(b"/var/log/x.log")) == FdName(m.FILE, "/var/log/x.log", dev, 7)
+    assert describe(rec(b"/dev/null", mode=stat.S_IFCHR | 0o666)).type == m.DEVICE
+    assert describe(rec(b"/tmp/#7", flags=DELETED)) == FdName(m.FILE, "/tmp/#7 (deleted)", dev, 7, deleted=True)
+    cut = describe(rec(b"/c/d/e", flags=TRUNCATED))
+    assert (cut.path, cut.truncated) == ("\u2026/c/d/e", True)
+    # A file whose own name ends " (deleted)" is told apart by the flag.
+    hostile = describe(rec(b"/tmp/x (deleted)"))
+    assert (hostile.path, hostile.deleted) == ("/tmp/x (deleted)", False)
+    assert describe(rec(b"/abs\xff\x1b")).path == "/abs\udcff\x1b"  # exact; the pane sanitizes
+    assert describe(rec(b"", mode=stat.S_IFIFO | 0o600, ino=66, flags=PSEUDO)).path == "pipe:[66]"
+    assert describe(rec(b"[eventfd]", mode=0o600, flags=PSEUDO)) == FdName(m.ANON, "anon_inode:[eventfd]", dev, 7)
+    assert describe(rec(b"memfd:x", flags=PSEUDO)) == FdName(m.ANON, "memfd:x", dev, 7)
+    assert describe(rec(b"", mode=stat.S_IFSOCK, ino=55, flags=PSEUDO)).path == "socket:[55]"
 
 
-def test_resolve_fd_from_proc(tmp_path: Path) -> None:
-    from ebpftop.probes.files import resolve_fd
+def test_describe_socket_endpoints() -> None:
+    from ebpftop.probes.fdnames import PSEUDO, SOCK, UNIX_PEER, describe
 
-    real = tmp_path / "data.txt"
-    real.write_text("x")
-    links = {
-        "fd/3": str(real),
-        "fd/4": "socket:[77]",
-        "fd/5": "pipe:[8]",
-        "fd/6": "/dev/null",
-        "fd/7": "anon_inode:[eventfd]",
-    }
-    proc = _fake_proc(tmp_path, 42, links)
-    assert resolve_fd(42, 3, str(proc)) == (m.FILE, str(real))
-    assert resolve_fd(42, 4, str(proc)) == (m.SOCKET, "socket:[77]")
-    assert resolve_fd(42, 5, str(proc)) == (m.PIPE, "pipe:[8]")
-    assert resolve_fd(42, 6, str(proc)) == (m.DEVICE, "/dev/null")
-    assert resolve_fd(42, 7, str(proc)) == (m.ANON, "anon_inode:[eventfd]")
-    assert resolve_fd(42, 9, str(proc)) == (m.UNKNOWN, "fd:9")
-    assert resolve_fd(43, 3, str(proc)) == (m.UNKNOWN, "fd:3")
-
-
-def test_resolve_fd_on_a_live_socket_and_pipe() -> None:
-    from ebpftop.probes.files import resolve_fd
-
-    a, b = socket.socketpair()
-    r, w = os.pipe()
-    try:
-        assert resolve_fd(os.getpid(), a.fileno())[0] == m.SOCKET
-        assert resolve_fd(os.getpid(), r)[0] == m.PIPE
-    finally:
-        a.close(), b.close(), os.close(r), os.close(w)
+    lo = bytes([127, 0, 0, 1])
+    flags, mode = SOCK | PSEUDO, stat.S_IFSOCK | 0o777
+    tcp = describe(rec(mode=mode, flags=flags, family=2, sk_type=1, proto=6, sport=5432, dport=41822,
+                       saddr=lo, daddr=lo))
+    assert (tcp.type, tcp.path) == (m.SOCKET, "tcp 127.0.0.1:5432 \u2192 127.0.0.1:41822")
+    listen = describe(rec(mode=mode, flags=flags, family=2, sk_type=1, proto=6, sport=80))
+    assert listen.path == "tcp 0.0.0.0:80"
+    udp6 = describe(rec(mode=mode, flags=flags, family=10, sk_type=2, proto=17, sport=53, dport=9,
+                        saddr=bytes(15) + b"\1", daddr=bytes(15) + b"\1"))
+    assert udp6.path == "udp [::1]:53 \u2192 [::1]:9"
+    assert describe(rec(b"/run/x.sock", mode=mode, flags=flags, family=1, sk_type=1)).path == "unix /run/x.sock"
+    peer = describe(rec(b"/run/x.sock", mode=mode, flags=flags, family=1, sk_type=1 | UNIX_PEER))
+    assert peer.path == "unix \u2192 /run/x.sock"
+    assert describe(rec(b"\0abs", mode=mode, flags=flags, family=1, sk_type=2)).path == "unix @abs"
+    assert describe(rec(b"", mode=mode, ino=9, flags=flags, family=1, sk_type=1)).path == "unix socket:[9]"
+    assert describe(rec(b"", mode=mode, ino=9, flags=flags, family=16, sk_type=3)).path == "netlink socket:[9]"
 
 
-def test_absolute_uses_cwd_or_dirfd(tmp_path: Path) -> None:
-    from ebpftop.probes.files import AT_FDCWD, absolute
+def test_probe_makes_no_filesystem_call_to_name() -> None:
+    """The sampler holds BPF programs: no stat/readlink/open of a user's path may be reachable from naming."""
+    import ast
+    import inspect
 
-    proc = _fake_proc(tmp_path, 42, {"cwd": "/srv/app", "fd/9": "/etc"})
-    assert absolute(42, AT_FDCWD, b"log/x.txt", str(proc)) == b"/srv/app/log/x.txt"
-    assert absolute(42, AT_FDCWD, b"./x", str(proc)) == b"/srv/app/x"
-    assert absolute(42, 9, b"passwd", str(proc)) == b"/etc/passwd"
-    assert absolute(42, AT_FDCWD, b"/abs\xff", str(proc)) == b"/abs\xff"
-    assert absolute(99, AT_FDCWD, b"rel", str(proc)) == b"rel"  # process gone: no guess
+    from ebpftop.probes import fdnames, files
 
-
-def test_type_of_path() -> None:
-    from ebpftop.probes.files import type_of_path
-
-    assert type_of_path(b"/dev/null") == m.DEVICE
-    assert type_of_path(b"/no/such/file") == m.FILE
+    for module in (files, fdnames):
+        tree = ast.parse(inspect.getsource(module))
+        calls = {
+            f"{n.func.value.id}.{n.func.attr}"
+            for n in ast.walk(tree)
+            if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and isinstance(n.func.value, ast.Name)
+        }
+        banned = {"os.stat", "os.lstat", "os.readlink", "os.open", "os.listdir", "os.path.exists", "os.scandir"}
+        assert not calls & banned, (module.__name__, calls & banned)
+        assert "open(" not in inspect.getsource(module).replace("os.uname", "")
 
 
 def test_model_imports_neither_bcc_nor_textual() -> None:
     code = "import sys, ebpftop.model.files; print('bcc' in sys.modules, 'textual' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]
-
-
-def test_seen_name_from_mode_ino_and_dentry() -> None:
-    from ebpftop.probes.files import seen_name
-
-    assert seen_name(stat.S_IFSOCK | 0o777, 55, b"") == (m.SOCKET, "socket:[55]")
-    assert seen_name(stat.S_IFIFO | 0o600, 66, b"") == (m.PIPE, "pipe:[66]")
-    assert seen_name(stat.S_IFIFO | 0o600, 66, b"myfifo") == (m.PIPE, "\u2026/myfifo")
-    assert seen_name(stat.S_IFREG | 0o644, 1, b"data.bin") == (m.FILE, "\u2026/data.bin")
-    assert seen_name(stat.S_IFCHR | 0o666, 4, b"null") == (m.DEVICE, "\u2026/null")
-    assert seen_name(0o600, 9, b"[eventfd]") == (m.ANON, "anon_inode:[eventfd]")
-    assert seen_name(stat.S_IFREG, 7, b"") == (m.FILE, "inode:7")
-    assert seen_name(stat.S_IFREG, 7, b"\xff\x1b") == (m.FILE, "\u2026/\udcff\x1b")  # exact; the pane sanitizes
 
 
 def test_table_builds_each_grouping_once_and_only_when_asked() -> None:
