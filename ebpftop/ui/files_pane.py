@@ -72,13 +72,18 @@ def process_totals(rows: tuple[FileRow, ...]) -> list[FileRow]:
 
 def path_cell(row: FileRow, grouping: str, width: int) -> Text:
     """The path, elided in the middle to width; per process: how many files, then the busiest."""
-    marker = " (deleted)" if getattr(row, "deleted", False) else ""
+    marker = " (deleted)" if row.deleted else ""
+    path = row.path
+    if marker and path.endswith(marker):
+        # The kernel's name already ends with the marker (as d_path's does):
+        # elide the path alone so the marker is never cut off, and show it once.
+        path = path[: -len(marker)]
     if grouping == m.BY_PROCESS:
         head = f"{row.processes} file{'s' if row.processes != 1 else ''}: "
         text = Text(head, style="dim", no_wrap=True)
-        text.append(elide_middle(sanitize(row.path, 4096), max(1, width - len(head) - len(marker))))
+        text.append(elide_middle(sanitize(path, 4096), max(1, width - len(head) - len(marker))))
     else:
-        text = Text(elide_middle(sanitize(row.path, 4096), max(1, width - len(marker))), no_wrap=True)
+        text = Text(elide_middle(sanitize(path, 4096), max(1, width - len(marker))), no_wrap=True)
     if marker:
         text.append(marker, style="bold")
     return text

@@ -119,18 +119,18 @@ async def test_tree_argv_follows_a_resize() -> None:
         assert "x" * 100 + " END" in str(find_node(pane.tree, 300).label)  # whole, with no new frame
 
 
-def test_files_path_cell_shows_deleted_when_the_model_marks_it() -> None:
-    """The model's deleted marker comes from another change; any row carrying ``deleted`` is shown so."""
-    from dataclasses import dataclass
+def test_files_path_cell_shows_deleted_once_and_never_cut() -> None:
+    """The kernel's name of an unlinked file ends with ' (deleted)' (as d_path's): shown once, after the elision."""
+    import dataclasses
 
     from ebpftop.model.files import FileRow
     from ebpftop.ui.files_pane import path_cell
 
-    @dataclass(frozen=True, slots=True)
-    class MarkedRow(FileRow):
-        deleted: bool = True
-
-    row = MarkedRow("/tmp/" + "d" * 60 + ".log", m.FILE, 1, "x", 1, 0, 0, 0, 0, 0.0, 0.0, 0.0, 0.0)
+    row = FileRow("/tmp/" + "d" * 60 + ".log (deleted)", m.FILE, 1, "x", 1, 0, 0, 0, 0, 0.0, 0.0, 0.0, 0.0)
+    row = dataclasses.replace(row, deleted=True)
     cell = path_cell(row, m.BY_PATH, 40)
     assert str(cell) == "/tmp/ddddddddd…ddddddddddd.log (deleted)" and cell.cell_len == 40
+    assert str(cell).count("(deleted)") == 1
     assert str(path_cell(row, m.BY_PROCESS, 40)).startswith("1 file: /tmp/d")
+    wide = path_cell(row, m.BY_PATH, 200)
+    assert str(wide) == "/tmp/" + "d" * 60 + ".log (deleted)"
