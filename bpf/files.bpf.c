@@ -50,8 +50,12 @@
  *   scratch     per-CPU array[1]: room for one name (too big for the stack).
  *   lost        per-CPU array[FL_LOST_SLOTS]: CUMULATIVE events not counted
  *               or not named, by cause (see files.h).
- *   filter_on   array[1]: non-zero when the PID filter is active.
- *   filter_pids hash tgid -> 1: PIDs to keep while the filter is active.
+ *   filter_on   array[1]: FILTER_ON while the process filter is active,
+ *               FILTER_NAMES too while a name filter is live (ebpftop.h).
+ *   filter_pids hash tgid -> process start: the processes to keep while the
+ *               filter is active; task_rename adds those that take a
+ *               filtered name.
+ *   filter_names hash comm -> 1: the live name filter.
  */
 #include "files.h"
 
@@ -65,7 +69,8 @@ BPF_TABLE("lru_hash", struct fl_key, struct fl_seen, seen, FL_MAX_SEEN);
 BPF_PERCPU_ARRAY(scratch, struct fl_path, 1);
 BPF_PERCPU_ARRAY(lost, u64, FL_LOST_SLOTS);
 BPF_ARRAY(filter_on, u32, 1);
-BPF_HASH(filter_pids, u32, u8, FILTER_MAX_PIDS);
+BPF_F_TABLE("hash", u32, u64, filter_pids, FILTER_MAX_PIDS, BPF_F_NO_PREALLOC);
+BPF_F_TABLE("hash", struct filter_name, u8, filter_names, FILTER_MAX_NAMES, BPF_F_NO_PREALLOC);
 
 static __always_inline u64 reg(void *regs, int off)
 {
@@ -78,7 +83,21 @@ static __always_inline int skip_tgid(u32 tgid)
 {
 	int zero = 0;
 	u32 *on = filter_on.lookup(&zero);
-	return on && *on && !filter_pids.lookup(&tgid);
+	return on && (*on & FILTER_ON) && !filter_keeps(*on, filter_pids.lookup(&tgid));
+}
+
+/* The live name filter: a process that takes a filtered name joins. */
+TRACEPOINT_PROBE(task, task_rename)
+{
+	int zero = 0;
+	u32 *ctl = filter_on.lookup(&zero);
+	struct filter_name key = {};
+	if (ctl && filter_rename_key(*ctl, args->pid, args->newcomm, &key) && filter_names.lookup(&key)) {
+		u32 tgid = bpf_get_current_pid_tgid() >> 32;
+		u64 start = ebpftop_task_start((void *)bpf_get_current_task());
+		filter_pids.update(&tgid, &start);
+	}
+	return 0;
 }
 
 static __always_inline void count_lost(int cause)

@@ -13,6 +13,7 @@ from typing import Any
 from ebpftop.model import frame as fr
 from ebpftop.model.frame import Frame, ProbeStatus
 from ebpftop.model.rates import average, counter_delta, rate
+from ebpftop.pids import PidFilter
 from ebpftop.probes.base import Probe, ProbeCost, ProbeError
 from ebpftop.registry import ProbeSpec
 
@@ -73,7 +74,7 @@ class Sampler(threading.Thread):
         on_frame: FrameSink,
         on_status: StatusSink | None = None,
         count: int | None = None,
-        pids: frozenset[int] | None = None,
+        pids: PidFilter | None = None,
         stats: str = "sampled",
         stats_every: int = 10,
         settings: Any = None,
@@ -115,7 +116,7 @@ class Sampler(threading.Thread):
     def set_interval(self, seconds: float) -> None:
         self.command("interval", seconds)
 
-    def set_pids(self, pids: frozenset[int] | None) -> None:
+    def set_pids(self, pids: PidFilter | None) -> None:
         self.command("pids", pids)
 
     def set_iface(self, ifname: str, attach: bool) -> None:
