@@ -31,7 +31,7 @@
  *                   one of these names (exec, prctl PR_SET_NAME) joins
  *                   filter_pids at that moment, in the kernel (task_rename).
  * Capacity: FILTER_MAX_PIDS processes, FILTER_MAX_NAMES names; user space
- * refuses a bigger filter, and a join past the limit is counted as lost.
+ * refuses a bigger filter; a join by name past the limit is not recorded.
  */
 #ifndef FILTER_MAX_PIDS
 #define FILTER_MAX_PIDS 65536
