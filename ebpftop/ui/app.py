@@ -20,7 +20,7 @@ from ebpftop.model.frame import Frame, ProbeStatus
 from ebpftop.registry import SPECS, ProbeSpec
 from ebpftop.settings import Settings
 from ebpftop.model.sanitize import sanitize
-from ebpftop.pids import GONE, PidFilter, describe, parse_pids
+from ebpftop.pids import GONE, PidFilter, describe, of_pids, parse_pids
 from ebpftop.ui.filterbar import FilterBar
 from ebpftop.ui.help import HelpScreen
 from ebpftop.ui.probebar import ProbeBar
@@ -98,7 +98,7 @@ class EbpftopApp(App[int]):
         self.displayed: Frame | None = None  # the frame on screen (older than frame while paused)
         self._drawn: dict[type, Frame] = {}  # pane class -> the frame it last drew
         self.frames_seen = 0
-        self.pids: PidFilter | None = settings.pids
+        self.pids: PidFilter | None = of_pids(settings.pids)
 
     def compose(self) -> ComposeResult:
         yield ProbeBar(self.specs)
