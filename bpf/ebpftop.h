@@ -72,17 +72,39 @@ static __always_inline u64 ebpftop_task_start(void *task)
 #endif
 }
 
+/* filter_pids value. */
+struct filter_proc {
+	u64 start;	/* ebpftop_task_start() of the process meant */
+	u64 seen;	/* 1 once an event of that very process matched start */
+};
+
 /*
  * THE filter check of every per-process program. ctl: filter_on[0] as read;
  * want: filter_pids.lookup(&tgid), which the caller makes only when
  * ctl & FILTER_ON (so the unfiltered hot path is one inlined array load).
  * Keep: no filter, or the PID is in it and it is the same process.
+ *
+ * The start is read (two kernel reads and a division, ~110 ns here) only
+ * until one event of the process matched it; from then on `seen` vouches
+ * for it, because the entry goes when that process ends (filter_forget(),
+ * at sched_process_exit of the whole group), before its PID can be given
+ * to anyone else. Without group_dead (EBPFTOP_NO_GROUP_DEAD) the start is
+ * compared on every event.
  */
-static __always_inline int filter_keeps(u32 ctl, const u64 *want)
+static __always_inline int filter_keeps(u32 ctl, struct filter_proc *want)
 {
 	if (!(ctl & FILTER_ON))
 		return 1;
-	return want && *want == ebpftop_task_start((void *)bpf_get_current_task());
+	if (!want)
+		return 0;
+#ifndef EBPFTOP_NO_GROUP_DEAD
+	if (want->seen)
+		return 1;
+#endif
+	if (want->start != ebpftop_task_start((void *)bpf_get_current_task()))
+		return 0;
+	want->seen = 1;
+	return 1;
 }
 
 /*

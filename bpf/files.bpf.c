@@ -69,7 +69,7 @@ BPF_TABLE("lru_hash", struct fl_key, struct fl_seen, seen, FL_MAX_SEEN);
 BPF_PERCPU_ARRAY(scratch, struct fl_path, 1);
 BPF_PERCPU_ARRAY(lost, u64, FL_LOST_SLOTS);
 BPF_ARRAY(filter_on, u32, 1);
-BPF_F_TABLE("hash", u32, u64, filter_pids, FILTER_MAX_PIDS, BPF_F_NO_PREALLOC);
+BPF_F_TABLE("hash", u32, struct filter_proc, filter_pids, FILTER_MAX_PIDS, BPF_F_NO_PREALLOC);
 BPF_F_TABLE("hash", struct filter_name, u8, filter_names, FILTER_MAX_NAMES, BPF_F_NO_PREALLOC);
 
 static __always_inline u64 reg(void *regs, int off)
@@ -94,9 +94,25 @@ TRACEPOINT_PROBE(task, task_rename)
 	struct filter_name key = {};
 	if (ctl && filter_rename_key(*ctl, args->pid, args->newcomm, &key) && filter_names.lookup(&key)) {
 		u32 tgid = bpf_get_current_pid_tgid() >> 32;
-		u64 start = ebpftop_task_start((void *)bpf_get_current_task());
-		filter_pids.update(&tgid, &start);
+		struct filter_proc me = { .start = ebpftop_task_start((void *)bpf_get_current_task()), .seen = 1 };
+		filter_pids.update(&tgid, &me);
 	}
+	return 0;
+}
+
+/* The filtered process ended: its entry goes before its PID can be reused (see filter_keeps). */
+TRACEPOINT_PROBE(sched, sched_process_exit)
+{
+#ifndef EBPFTOP_NO_GROUP_DEAD
+	if (!args->group_dead)
+		return 0;
+	int zero = 0;
+	u32 *ctl = filter_on.lookup(&zero);
+	if (ctl && (*ctl & FILTER_ON)) {
+		u32 tgid = bpf_get_current_pid_tgid() >> 32;
+		filter_pids.delete(&tgid);
+	}
+#endif
 	return 0;
 }
 

@@ -51,7 +51,7 @@ BPF_PERCPU_HASH(counts0, struct sc_key, struct sc_val, SC_MAX_ENTRIES);
 BPF_PERCPU_HASH(counts1, struct sc_key, struct sc_val, SC_MAX_ENTRIES);
 BPF_PERCPU_ARRAY(drops, u64, 1);
 BPF_ARRAY(filter_on, u32, 1);
-BPF_F_TABLE("hash", u32, u64, filter_pids, FILTER_MAX_PIDS, BPF_F_NO_PREALLOC);
+BPF_F_TABLE("hash", u32, struct filter_proc, filter_pids, FILTER_MAX_PIDS, BPF_F_NO_PREALLOC);
 BPF_F_TABLE("hash", struct filter_name, u8, filter_names, FILTER_MAX_NAMES, BPF_F_NO_PREALLOC);
 BPF_TABLE("lru_hash", u32, struct filter_name, names, SC_MAX_NAMES);
 
@@ -132,8 +132,8 @@ TRACEPOINT_PROBE(task, task_rename)
 	u32 *ctl = filter_on.lookup(&zero);
 	struct filter_name key = {};
 	if (ctl && filter_rename_key(*ctl, args->pid, args->newcomm, &key) && filter_names.lookup(&key)) {
-		u64 start = ebpftop_task_start((void *)bpf_get_current_task());
-		filter_pids.update(&tgid, &start);
+		struct filter_proc me = { .start = ebpftop_task_start((void *)bpf_get_current_task()), .seen = 1 };
+		filter_pids.update(&tgid, &me);
 	}
 	return 0;
 }
@@ -144,5 +144,21 @@ TRACEPOINT_PROBE(task, task_newtask)
 		return 0;
 	u32 tgid = args->pid;
 	names.delete(&tgid);
+	return 0;
+}
+
+/* The filtered process ended: its entry goes before its PID can be reused (see filter_keeps). */
+TRACEPOINT_PROBE(sched, sched_process_exit)
+{
+#ifndef EBPFTOP_NO_GROUP_DEAD
+	if (!args->group_dead)
+		return 0;
+	int zero = 0;
+	u32 *ctl = filter_on.lookup(&zero);
+	if (ctl && (*ctl & FILTER_ON)) {
+		u32 tgid = bpf_get_current_pid_tgid() >> 32;
+		filter_pids.delete(&tgid);
+	}
+#endif
 	return 0;
 }

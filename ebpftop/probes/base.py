@@ -248,7 +248,9 @@ class Probe(ABC):
             self._write_filter_word(FILTER_NAMES)
             starts.update(self._named_now(flt))
         for pid, start in starts.items():
-            pids_t[ctypes.c_uint32(pid)] = ctypes.c_uint64(start)
+            leaf = pids_t.Leaf()  # struct filter_proc: seen stays 0 until the kernel checks start
+            leaf.start = start
+            pids_t[ctypes.c_uint32(pid)] = leaf
         self._write_filter_word(FILTER_ON | (FILTER_NAMES if flt.names else 0))
 
     def _named_now(self, flt: PidFilter) -> dict[int, int]:
@@ -267,7 +269,11 @@ class Probe(ABC):
         from ebpftop.pids import FILTER_MAX_NAMES, FILTER_MAX_PIDS
         from ebpftop.probes.btf import struct_offsets
 
+        from ebpftop.probes.proctree import exit_has_group_dead
+
         flags = [f"-DFILTER_MAX_PIDS={FILTER_MAX_PIDS}", f"-DFILTER_MAX_NAMES={FILTER_MAX_NAMES}"]
+        if not exit_has_group_dead():
+            flags.append("-DEBPFTOP_NO_GROUP_DEAD")
         try:
             task = struct_offsets("task_struct")
             leader, start = task["group_leader"], task["start_boottime"]

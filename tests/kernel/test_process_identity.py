@@ -124,7 +124,7 @@ def test_1100_processes_by_one_name_are_all_held(tmp_path: Path, monkeypatch: py
             for probe in probes:
                 probe.enable()
                 probe.set_pid_filter(flt)
-                held = {int(k.value): int(v.value) for k, v in probe.table("filter_pids").items()}
+                held = {int(k.value): int(v.start) for k, v in probe.table("filter_pids").items()}
                 assert held == {p.pid: _start_ticks(p.pid) for p in procs}
         finally:
             for probe in probes:
