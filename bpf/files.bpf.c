@@ -52,9 +52,10 @@
  *               or not named, by cause (see files.h).
  *   filter_on   array[1]: FILTER_ON while the process filter is active,
  *               FILTER_NAMES too while a name filter is live (ebpftop.h).
- *   filter_pids hash tgid -> process start: the processes to keep while the
- *               filter is active; task_rename adds those that take a
- *               filtered name.
+ *   filter_pids hash tgid -> struct filter_proc (ebpftop.h): the processes
+ *               to keep while the filter is active; task:task_rename adds
+ *               those that take a filtered name, sched:sched_process_exit
+ *               removes one that ended.
  *   filter_names hash comm -> 1: the live name filter.
  */
 #include "files.h"

@@ -29,9 +29,10 @@
  *                active, FILTER_NAMES (bit 2) while a name filter is live,
  *                SC_CTL_EPOCH (bit 1) the half programs write now. One
  *                inlined lookup serves all (~0.4 ns less than two).
- *   filter_pids  hash tgid -> process start (see ebpftop.h): the processes
- *                to keep while the filter is active; task_rename adds the
- *                ones that take a filtered name.
+ *   filter_pids  hash tgid -> struct filter_proc (see ebpftop.h): the
+ *                processes to keep while the filter is active; task_rename
+ *                adds the ones that take a filtered name, sched_process_exit
+ *                removes a process that ended.
  *   filter_names hash comm -> 1: the live name filter (see ebpftop.h).
  *   names        LRU hash tgid -> comm: CUMULATIVE, the name a process took
  *                at its last rename (exec, prctl PR_SET_NAME, a write to
@@ -40,9 +41,9 @@
  *                made; a new process (task_newtask) starts with no entry,
  *                so a reused PID never shows its predecessor's name.
  *
- * Hooks besides sys_enter: task:task_rename (names, filter joins) and
- * task:task_newtask (forget a reused PID's name); both fire per process
- * event, not per syscall.
+ * Hooks besides sys_enter: task:task_rename (names, filter joins),
+ * task:task_newtask (forget a reused PID's name) and sched:sched_process_exit
+ * (a filtered process ended); each fires per process event, not per syscall.
  */
 #include "ebpftop.h"
 
