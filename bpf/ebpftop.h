@@ -14,20 +14,112 @@
 
 #define EBPFTOP_COMM_LEN 16
 
+/*
+ * Live process filter, the same maps in every per-process program (bcc only
+ * rewrites map calls written in the main file, so each program declares them
+ * itself and hands what it looked up to the helpers below):
+ *   filter_on[0]    FILTER_ON while a filter is set (array lookups are
+ *                   inlined by the verifier, so the unfiltered path costs
+ *                   ~1 ns), FILTER_NAMES too while a name filter is live;
+ *                   syscalls.bpf.c keeps its epoch in the same word (bit 1,
+ *                   SC_CTL_EPOCH; SyscallsProbe writes the word itself);
+ *   filter_pids     tgid -> start of the process meant (its group leader's
+ *                   start_boottime in clock ticks, as /proc/PID/stat's
+ *                   field 22 gives it): a process is (PID, start), so a new
+ *                   process that gets a filtered PID is not in the filter;
+ *   filter_names    comm -> 1, the live name filter: a process that takes
+ *                   one of these names (exec, prctl PR_SET_NAME) joins
+ *                   filter_pids at that moment, in the kernel (task_rename).
+ * Capacity: FILTER_MAX_PIDS processes, FILTER_MAX_NAMES names; user space
+ * refuses a bigger filter; a join by name past the limit is not recorded.
+ */
 #ifndef FILTER_MAX_PIDS
-#define FILTER_MAX_PIDS 1024
+#define FILTER_MAX_PIDS 65536
+#endif
+#ifndef FILTER_MAX_NAMES
+#define FILTER_MAX_NAMES 64
+#endif
+#define FILTER_ON	1u
+#define FILTER_NAMES	4u
+
+/* The loader passes these for every program (Probe.filter_cflags), or
+ * EBPFTOP_NO_START when the kernel's BTF lacks them: then a process is its
+ * PID alone (start 0 on both sides). */
+#if !defined(EBPFTOP_NO_START) && (!defined(EBPFTOP_OFF_TASK_GROUP_LEADER) || \
+	!defined(EBPFTOP_OFF_TASK_START_BOOTTIME) || !defined(EBPFTOP_TICK_NS))
+#error "EBPFTOP_OFF_TASK_GROUP_LEADER, EBPFTOP_OFF_TASK_START_BOOTTIME (BTF) and EBPFTOP_TICK_NS, or EBPFTOP_NO_START, are required"
 #endif
 
+struct filter_name {
+	char comm[EBPFTOP_COMM_LEN];	/* NUL-padded */
+};
+
+/* A task's process start: task->group_leader->start_boottime in clock ticks,
+ * the unit /proc/PID/stat gives user space, so both sides name a process the
+ * same way. */
+static __always_inline u64 ebpftop_task_start(void *task)
+{
+#ifdef EBPFTOP_NO_START
+	return 0;
+#else
+	void *leader = NULL;
+	u64 ns = 0;
+
+	bpf_probe_read_kernel(&leader, sizeof(leader), task + EBPFTOP_OFF_TASK_GROUP_LEADER);
+	if (leader)
+		bpf_probe_read_kernel(&ns, sizeof(ns), leader + EBPFTOP_OFF_TASK_START_BOOTTIME);
+	return ns / EBPFTOP_TICK_NS;
+#endif
+}
+
+/* filter_pids value. */
+struct filter_proc {
+	u64 start;	/* ebpftop_task_start() of the process meant */
+	u64 seen;	/* 1 once an event of that very process matched start */
+};
+
 /*
- * Live PID filter, the same two maps in every per-process program (bcc only
- * rewrites map calls written in the main file, so each program declares them
- * itself):
- *   filter_on[0]    non-zero while a filter is set (array lookups are inlined
- *                   by the verifier, so the unfiltered path costs ~1 ns);
- *                   syscalls.bpf.c uses bit 0 of it and keeps its epoch in
- *                   bit 1 (SyscallsProbe writes the word itself);
- *   filter_pids     tgid -> 1 for every PID the user asked for.
+ * THE filter check of every per-process program. ctl: filter_on[0] as read;
+ * want: filter_pids.lookup(&tgid), which the caller makes only when
+ * ctl & FILTER_ON (so the unfiltered hot path is one inlined array load).
+ * Keep: no filter, or the PID is in it and it is the same process.
+ *
+ * The start is read (two kernel reads and a division, ~110 ns here) only
+ * until one event of the process matched it; from then on `seen` vouches
+ * for it, because the entry goes when that process ends (filter_forget(),
+ * at sched_process_exit of the whole group), before its PID can be given
+ * to anyone else. Without group_dead (EBPFTOP_NO_GROUP_DEAD) the start is
+ * compared on every event.
  */
+static __always_inline int filter_keeps(u32 ctl, struct filter_proc *want)
+{
+	if (!(ctl & FILTER_ON))
+		return 1;
+	if (!want)
+		return 0;
+#ifndef EBPFTOP_NO_GROUP_DEAD
+	if (want->seen)
+		return 1;
+#endif
+	if (want->start != ebpftop_task_start((void *)bpf_get_current_task()))
+		return 0;
+	want->seen = 1;
+	return 1;
+}
+
+/*
+ * The live name filter, for a task:task_rename program: 1 when the renamed
+ * task is its process's leader (a thread's name is not the process's) and a
+ * name filter is live; then *name holds the new name, NUL-padded, for a
+ * filter_names lookup.
+ */
+static __always_inline int filter_rename_key(u32 ctl, int pid, const char *newcomm, struct filter_name *name)
+{
+	if (!(ctl & FILTER_NAMES) || (u32)pid != (u32)(bpf_get_current_pid_tgid() >> 32))
+		return 0;
+	bpf_probe_read_kernel_str(name->comm, sizeof(name->comm), newcomm);
+	return 1;
+}
 
 /* ---- syscalls.bpf.c ---------------------------------------------------- */
 #ifndef SC_MAX_ENTRIES
@@ -44,9 +136,12 @@ struct sc_val {
 	char comm[EBPFTOP_COMM_LEN];	/* comm when the key was created */
 };
 
-/* syscalls.bpf.c's filter_on[0] is a control word (see there). */
-#define SC_CTL_FILTER	1u
+/* syscalls.bpf.c's filter_on[0] is a control word (see there): FILTER_ON,
+ * FILTER_NAMES and its epoch bit. */
 #define SC_CTL_EPOCH	2u
+#ifndef SC_MAX_NAMES
+#define SC_MAX_NAMES 16384
+#endif
 
 /*
  * The per-CPU direct-mapped cache in front of the counts hashes: 2 halves

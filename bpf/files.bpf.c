@@ -57,8 +57,13 @@
  *   scratch     per-CPU array[1]: a record and a path being composed.
  *   lost        per-CPU array[FL_LOST_SLOTS]: CUMULATIVE events not counted
  *               or not named, by cause (see files.h).
- *   filter_on   array[1]: non-zero when the PID filter is active.
- *   filter_pids hash tgid -> 1: PIDs to keep while the filter is active.
+ *   filter_on   array[1]: FILTER_ON while the process filter is active,
+ *               FILTER_NAMES too while a name filter is live (ebpftop.h).
+ *   filter_pids hash tgid -> struct filter_proc (ebpftop.h): the processes
+ *               to keep while the filter is active; task:task_rename adds
+ *               those that take a filtered name, sched:sched_process_exit
+ *               removes one that ended.
+ *   filter_names hash comm -> 1: the live name filter.
  */
 #include "files.h"
 
@@ -70,7 +75,8 @@ BPF_TABLE("lru_hash", struct fl_key, struct fl_name, names, FL_MAX_NAMES);
 BPF_PERCPU_ARRAY(scratch, struct fl_scratch, 1);
 BPF_PERCPU_ARRAY(lost, u64, FL_LOST_SLOTS);
 BPF_ARRAY(filter_on, u32, 1);
-BPF_HASH(filter_pids, u32, u8, FILTER_MAX_PIDS);
+BPF_F_TABLE("hash", u32, struct filter_proc, filter_pids, FILTER_MAX_PIDS, BPF_F_NO_PREALLOC);
+BPF_F_TABLE("hash", struct filter_name, u8, filter_names, FILTER_MAX_NAMES, BPF_F_NO_PREALLOC);
 
 static __always_inline u64 reg(void *regs, int off)
 {
@@ -83,7 +89,37 @@ static __always_inline int skip_tgid(u32 tgid)
 {
 	int zero = 0;
 	u32 *on = filter_on.lookup(&zero);
-	return on && *on && !filter_pids.lookup(&tgid);
+	return on && (*on & FILTER_ON) && !filter_keeps(*on, filter_pids.lookup(&tgid));
+}
+
+/* The live name filter: a process that takes a filtered name joins. */
+TRACEPOINT_PROBE(task, task_rename)
+{
+	int zero = 0;
+	u32 *ctl = filter_on.lookup(&zero);
+	struct filter_name key = {};
+	if (ctl && filter_rename_key(*ctl, args->pid, args->newcomm, &key) && filter_names.lookup(&key)) {
+		u32 tgid = bpf_get_current_pid_tgid() >> 32;
+		struct filter_proc me = { .start = ebpftop_task_start((void *)bpf_get_current_task()), .seen = 1 };
+		filter_pids.update(&tgid, &me);
+	}
+	return 0;
+}
+
+/* The filtered process ended: its entry goes before its PID can be reused (see filter_keeps). */
+TRACEPOINT_PROBE(sched, sched_process_exit)
+{
+#ifndef EBPFTOP_NO_GROUP_DEAD
+	if (!args->group_dead)
+		return 0;
+	int zero = 0;
+	u32 *ctl = filter_on.lookup(&zero);
+	if (ctl && (*ctl & FILTER_ON)) {
+		u32 tgid = bpf_get_current_pid_tgid() >> 32;
+		filter_pids.delete(&tgid);
+	}
+#endif
+	return 0;
 }
 
 static __always_inline void count_lost(int cause)

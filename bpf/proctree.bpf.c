@@ -3,8 +3,13 @@
  * proctree.bpf.c - every process start, exec and end, for the fork/exec tree.
  *
  * Hooks (tracepoints only: no kprobes or fentry on this kernel):
- *   task:task_newtask            a new task; CLONE_THREAD ones are threads
+ *   task_newtask (raw)           a new task; CLONE_THREAD ones are threads
  *                                and are skipped, the rest are processes.
+ *                                Raw, for the new task itself: its start
+ *                                (the process's identity with its PID).
+ *   task:task_rename             a process's leader took a new name (exec,
+ *                                prctl PR_SET_NAME, /proc/PID/comm), so the
+ *                                tree names a process as it is now.
  *   sched:sched_process_exec     a successful exec (execve and execveat
  *                                alike): filename, and argv read from the new
  *                                program's argument area (mm->arg_start..end),
@@ -28,7 +33,8 @@
  *   attempts  per-CPU array[1] (only with -DPT_SELFCHECK): CUMULATIVE records
  *             tried, so tests can prove delivered + lost == attempts.
  *
- * Kernel struct fields (task_struct exit_code, real_parent, tgid, mm;
+ * Kernel struct fields (task_struct exit_code, real_parent, tgid, comm, mm,
+ * group_leader, start_boottime;
  * mm_struct arg_start, arg_end) are read only at offsets taken from the
  * running kernel's BTF by the loader and passed as -DTASK_*_OFF / -DMM_*_OFF,
  * never through the (other-version) headers bcc sees.
@@ -47,6 +53,9 @@
 #endif
 #ifndef TASK_TGID_OFF
 #error "TASK_TGID_OFF (task_struct.tgid from BTF) is required"
+#endif
+#ifndef TASK_COMM_OFF
+#error "TASK_COMM_OFF (task_struct.comm from BTF) is required"
 #endif
 #if !defined(TASK_MM_OFF) || !defined(MM_ARG_START_OFF) || !defined(MM_ARG_END_OFF)
 #error "TASK_MM_OFF, MM_ARG_START_OFF and MM_ARG_END_OFF (from BTF) are required"
@@ -93,9 +102,11 @@ static __always_inline u32 parent_tgid(u64 task)
 	return tgid;
 }
 
-TRACEPOINT_PROBE(task, task_newtask)
+RAW_TRACEPOINT_PROBE(task_newtask)
 {
-	u64 flags = args->clone_flags;
+	/* TP_PROTO(struct task_struct *task, u64 clone_flags) */
+	void *task = (void *)ctx->args[0];
+	u64 flags = ctx->args[1];
 
 	if (flags & PT_CLONE_THREAD)
 		return 0;	/* a thread of an existing process: not a node */
@@ -107,7 +118,8 @@ TRACEPOINT_PROBE(task, task_newtask)
 		return 0;
 	}
 	e->type = PT_FORK;
-	e->pid = args->pid;
+	e->pid = 0;
+	bpf_probe_read_kernel(&e->pid, sizeof(e->pid), task + TASK_TGID_OFF);
 	/* CLONE_PARENT makes the child a sibling of the caller. */
 	if (flags & PT_CLONE_PARENT)
 		e->ppid = parent_tgid(bpf_get_current_task());
@@ -116,7 +128,33 @@ TRACEPOINT_PROBE(task, task_newtask)
 	e->aux = 0;
 	e->time_ns = bpf_ktime_get_boot_ns();
 	e->flags = flags;
-	__builtin_memcpy(e->comm, args->comm, sizeof(e->comm));
+	e->start = ebpftop_task_start(task);
+	bpf_probe_read_kernel(e->comm, sizeof(e->comm), task + TASK_COMM_OFF);
+	events.ringbuf_submit(e, 0);
+	return 0;
+}
+
+TRACEPOINT_PROBE(task, task_rename)
+{
+	u64 id = bpf_get_current_pid_tgid();
+	if ((u32)args->pid != (u32)(id >> 32))
+		return 0;	/* a thread's name, not the process's */
+	note_attempt();
+	struct pt_hdr *e = events.ringbuf_reserve(sizeof(struct pt_hdr));
+	if (!e) {
+		note_lost();
+		return 0;
+	}
+	u64 task = bpf_get_current_task();
+	e->type = PT_RENAME;
+	e->pid = id >> 32;
+	e->ppid = parent_tgid(task);
+	e->aux = 0;
+	e->time_ns = bpf_ktime_get_boot_ns();
+	e->flags = 0;
+	e->start = ebpftop_task_start((void *)task);
+	__builtin_memset(e->comm, 0, sizeof(e->comm));
+	bpf_probe_read_kernel_str(e->comm, sizeof(e->comm), args->newcomm);
 	events.ringbuf_submit(e, 0);
 	return 0;
 }
@@ -135,6 +173,7 @@ TRACEPOINT_PROBE(sched, sched_process_exec)
 	e->hdr.aux = args->old_pid;	/* the thread that called exec */
 	e->hdr.time_ns = bpf_ktime_get_boot_ns();
 	e->hdr.flags = 0;
+	e->hdr.start = ebpftop_task_start((void *)task);
 	bpf_get_current_comm(&e->hdr.comm, sizeof(e->hdr.comm));
 	unsigned short loc = args->data_loc_filename & 0xFFFF;
 	bpf_probe_read_kernel_str(&e->filename, sizeof(e->filename), (char *)args + loc);
@@ -201,6 +240,7 @@ TRACEPOINT_PROBE(sched, sched_process_exit)
 	e->aux = code;
 	e->time_ns = bpf_ktime_get_boot_ns();
 	e->flags = 0;
+	e->start = ebpftop_task_start((void *)task);
 	bpf_get_current_comm(&e->comm, sizeof(e->comm));
 	events.ringbuf_submit(e, 0);
 	return 0;

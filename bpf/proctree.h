@@ -3,8 +3,8 @@
  * proctree.h - events and limits of proctree.bpf.c, mirrored field for field
  * by the struct formats in ebpftop/probes/proctree.py.
  *
- * Every record in the ring buffer starts with struct pt_hdr; fork and exit
- * records are the header alone, an exec record is struct pt_exec cut after
+ * Every record in the ring buffer starts with struct pt_hdr; fork, exit and
+ * rename records are the header alone, an exec record is struct pt_exec cut after
  * its last used argv byte (variable length).
  */
 #ifndef PROCTREE_H
@@ -33,6 +33,7 @@
 #define PT_FORK 1
 #define PT_EXEC 2
 #define PT_EXIT 3
+#define PT_RENAME 4	/* a process's name changed (exec, prctl PR_SET_NAME, /proc/PID/comm) */
 
 /* pt_hdr.flags of an exec record */
 #define PT_ARGV_FAULT 1		/* the argument strings could not be read */
@@ -43,8 +44,9 @@ struct pt_hdr {
 	u32 ppid;	/* tgid of its parent (real_parent) at the event */
 	s32 aux;	/* exec: thread id that called exec; exit: task exit_code */
 	u64 time_ns;	/* CLOCK_BOOTTIME */
-	u64 flags;	/* fork: clone_flags; exec: PT_ARGV_*; exit: 0 */
-	char comm[EBPFTOP_COMM_LEN];
+	u64 flags;	/* fork: clone_flags; exec: PT_ARGV_*; exit, rename: 0 */
+	u64 start;	/* the process's start in clock ticks (ebpftop_task_start) */
+	char comm[EBPFTOP_COMM_LEN];	/* rename: the new name */
 };
 
 struct pt_exec {

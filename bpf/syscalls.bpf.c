@@ -25,10 +25,25 @@
  *   drops        per-CPU array[1]: CUMULATIVE events not counted because the
  *                hash was full (SC_MAX_ENTRIES keys in one interval).
  *   filter_on    array[1]: this program's control word, written only by
- *                user space: bit 0 (SC_CTL_FILTER) set while the PID filter
- *                is active, bit 1 (SC_CTL_EPOCH) the half programs write now.
- *                One inlined lookup serves both (~0.4 ns less than two).
- *   filter_pids  hash tgid -> 1: PIDs to keep while the filter is active.
+ *                user space: FILTER_ON (bit 0) while the process filter is
+ *                active, FILTER_NAMES (bit 2) while a name filter is live,
+ *                SC_CTL_EPOCH (bit 1) the half programs write now. One
+ *                inlined lookup serves all (~0.4 ns less than two).
+ *   filter_pids  hash tgid -> struct filter_proc (see ebpftop.h): the
+ *                processes to keep while the filter is active; task_rename
+ *                adds the ones that take a filtered name, sched_process_exit
+ *                removes a process that ended.
+ *   filter_names hash comm -> 1: the live name filter (see ebpftop.h).
+ *   names        LRU hash tgid -> comm: CUMULATIVE, the name a process took
+ *                at its last rename (exec, prctl PR_SET_NAME, a write to
+ *                /proc/PID/comm), so a row is named as the process is now,
+ *                not as it was when its first count of the interval was
+ *                made; a new process (task_newtask) starts with no entry,
+ *                so a reused PID never shows its predecessor's name.
+ *
+ * Hooks besides sys_enter: task:task_rename (names, filter joins),
+ * task:task_newtask (forget a reused PID's name) and sched:sched_process_exit
+ * (a filtered process ended); each fires per process event, not per syscall.
  */
 #include "ebpftop.h"
 
@@ -37,7 +52,9 @@ BPF_PERCPU_HASH(counts0, struct sc_key, struct sc_val, SC_MAX_ENTRIES);
 BPF_PERCPU_HASH(counts1, struct sc_key, struct sc_val, SC_MAX_ENTRIES);
 BPF_PERCPU_ARRAY(drops, u64, 1);
 BPF_ARRAY(filter_on, u32, 1);
-BPF_HASH(filter_pids, u32, u8, FILTER_MAX_PIDS);
+BPF_F_TABLE("hash", u32, struct filter_proc, filter_pids, FILTER_MAX_PIDS, BPF_F_NO_PREALLOC);
+BPF_F_TABLE("hash", struct filter_name, u8, filter_names, FILTER_MAX_NAMES, BPF_F_NO_PREALLOC);
+BPF_TABLE("lru_hash", u32, struct filter_name, names, SC_MAX_NAMES);
 
 RAW_TRACEPOINT_PROBE(sys_enter)
 {
@@ -50,7 +67,7 @@ RAW_TRACEPOINT_PROBE(sys_enter)
 	if (!ctl)
 		return 0;	/* cannot happen: array index 0 */
 	u32 c = *ctl;
-	if ((c & SC_CTL_FILTER) && !filter_pids.lookup(&tgid))
+	if ((c & FILTER_ON) && !filter_keeps(c, filter_pids.lookup(&tgid)))
 		return 0;
 	u32 e = (c & SC_CTL_EPOCH) ? 1 : 0;
 
@@ -100,5 +117,49 @@ RAW_TRACEPOINT_PROBE(sys_enter)
 		if (d)
 			(*d)++;
 	}
+	return 0;
+}
+
+TRACEPOINT_PROBE(task, task_rename)
+{
+	u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	if ((u32)args->pid != tgid)
+		return 0;	/* a thread's name, not the process's */
+	struct filter_name name = {};
+	bpf_probe_read_kernel_str(name.comm, sizeof(name.comm), args->newcomm);
+	names.update(&tgid, &name);
+
+	int zero = 0;
+	u32 *ctl = filter_on.lookup(&zero);
+	struct filter_name key = {};
+	if (ctl && filter_rename_key(*ctl, args->pid, args->newcomm, &key) && filter_names.lookup(&key)) {
+		struct filter_proc me = { .start = ebpftop_task_start((void *)bpf_get_current_task()), .seen = 1 };
+		filter_pids.update(&tgid, &me);
+	}
+	return 0;
+}
+
+TRACEPOINT_PROBE(task, task_newtask)
+{
+	if (args->clone_flags & 0x00010000ULL)	/* CLONE_THREAD */
+		return 0;
+	u32 tgid = args->pid;
+	names.delete(&tgid);
+	return 0;
+}
+
+/* The filtered process ended: its entry goes before its PID can be reused (see filter_keeps). */
+TRACEPOINT_PROBE(sched, sched_process_exit)
+{
+#ifndef EBPFTOP_NO_GROUP_DEAD
+	if (!args->group_dead)
+		return 0;
+	int zero = 0;
+	u32 *ctl = filter_on.lookup(&zero);
+	if (ctl && (*ctl & FILTER_ON)) {
+		u32 tgid = bpf_get_current_pid_tgid() >> 32;
+		filter_pids.delete(&tgid);
+	}
+#endif
 	return 0;
 }

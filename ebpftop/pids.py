@@ -1,39 +1,196 @@
-"""Turning what a user typed ('1234,nginx') into PIDs that exist now, with a reason when it can't."""
+"""What a user typed ('1234,nginx') as a process filter: processes by (PID, start), and live names.
+
+The one parser for the command line and the `/` prompt. A process is its PID
+and its start (the group leader's start in clock ticks since boot, field 22
+of /proc/PID/stat, which the BPF programs compute the same way from
+task_struct.start_boottime), so a new process that is given a filtered PID
+later is not in the filter. A name is kept as a name: the kernel adds every
+process that takes it later (exec, prctl PR_SET_NAME) to the filter itself.
+"""
 
 from __future__ import annotations
 
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
 
-def parse_pids(text: str) -> frozenset[int]:
-    """'123,456' or process names ('nginx') -> PIDs that exist now; ValueError with the reason otherwise."""
-    import psutil
+# Documented limits (README): processes held in the kernel's filter map, and
+# names in a live name filter. The BPF programs get them with -D.
+FILTER_MAX_PIDS = 65536
+FILTER_MAX_NAMES = 64
+COMM_LEN = 15  # bytes of a name the kernel keeps (TASK_COMM_LEN - 1)
+PID_MAX_PATH = Path("/proc/sys/kernel/pid_max")
+PID_MAX_LIMIT = 4194304  # the kernel's own ceiling (PID_MAX_LIMIT on 64-bit)
+GONE = (1 << 64) - 1  # the start of a process that has exited: no running process has it
 
-    pids: set[int] = set()
+
+@dataclass(frozen=True, slots=True, eq=False)
+class PidFilter:
+    """A process filter: exact processes, plus names that keep admitting new processes."""
+
+    procs: frozenset[tuple[int, int]]  # (pid, start in clock ticks since boot)
+    names: frozenset[str] = frozenset()  # live: processes that take one of these names join
+    by_name: frozenset[int] = frozenset()  # PIDs that were in procs because of a name
+    pids: frozenset[int] = field(init=False, compare=False, repr=False)
+    starts: dict[int, frozenset[int]] = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        starts: dict[int, set[int]] = {}
+        for pid, start in self.procs:
+            starts.setdefault(pid, set()).add(start)
+        object.__setattr__(self, "pids", frozenset(starts))
+        object.__setattr__(self, "starts", {p: frozenset(s) for p, s in starts.items()})
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, PidFilter):
+            return (self.procs, self.names) == (other.procs, other.names)
+        if isinstance(other, (set, frozenset)):  # a filter of processes equals the set of their PIDs
+            return not self.names and self.pids == other
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash((self.procs, self.names))
+
+    def __contains__(self, pid: object) -> bool:
+        """Whether data under this PID may belong to the filter, for data that carries no start.
+
+        Such data was filtered in the kernel, which compared the start; with
+        a live name any PID may have joined there since, so every PID may.
+        """
+        return bool(self.names) or pid in self.pids
+
+    def keeps(self, pid: int, start: int | None, comm: str | None = None) -> bool:
+        """This process (PID and start; None: not known) is in the filter, or has one of its names now."""
+        if comm is not None and self.names and comm in self.names:
+            return True
+        starts = self.starts.get(pid)
+        return starts is not None and (start is None or start in starts)
+
+    @property
+    def typed_pids(self) -> list[int]:
+        return sorted(self.pids - self.by_name)
+
+    def describe(self, limit: int = 6) -> str:
+        """'nginx, 123, 456 (+3 more)' for the header: the names as names, then the PIDs typed."""
+        items = [*sorted(self.names), *map(str, self.typed_pids)]
+        text = ", ".join(items[:limit])
+        if len(items) > limit:
+            text += f" (+{len(items) - limit} more)"
+        return text
+
+    def text(self) -> str:
+        """What goes back into the prompt: the names and the PIDs typed."""
+        return ",".join([*sorted(self.names), *map(str, self.typed_pids)])
+
+    def to_json(self) -> dict[str, list[str] | list[int]]:
+        return {"names": sorted(self.names), "pids": self.typed_pids}
+
+
+def pid_max() -> int:
+    try:
+        return int(PID_MAX_PATH.read_text())
+    except (OSError, ValueError):
+        return PID_MAX_LIMIT
+
+
+def read_stat(pid: int, proc: str = "/proc") -> tuple[bytes, int, int] | None:
+    """(comm, tgid-or-0, start ticks) of a PID now, None when it is gone. Thread IDs give tgid 0."""
+    try:
+        stat = Path(f"{proc}/{pid}/stat").read_bytes()
+    except (OSError, ValueError):
+        return None
+    # comm may hold spaces and parentheses: it ends at the last ')'.
+    lpar, rpar = stat.find(b"("), stat.rfind(b")")
+    if lpar < 0 or rpar < lpar:
+        return None
+    fields = stat[rpar + 2 :].split()
+    try:
+        return stat[lpar + 1 : rpar], int(stat[:lpar]), int(fields[19])
+    except (IndexError, ValueError):
+        return None
+
+
+def _is_thread(pid: int, proc: str) -> bool:
+    """A thread ID that is not its process's leader (/proc shows both)."""
+    try:
+        for line in Path(f"{proc}/{pid}/status").read_bytes().splitlines():
+            if line.startswith(b"Tgid:"):
+                return int(line.split()[1]) != pid
+    except (OSError, ValueError, IndexError):
+        pass
+    return False
+
+
+def parse_pid(item: str, limit: int | None = None) -> int:
+    """One PID as typed: ASCII digits only, 1..pid_max; ValueError with the one-line reason."""
+    top = limit if limit is not None else pid_max()
+    if not item.isascii() or not item.isdigit():
+        raise ValueError(f"not a PID: {item!r} (PIDs are ASCII digits 0-9)")
+    if len(item) > 10 or not 1 <= int(item) <= top:
+        raise ValueError(f"PID {item} is out of range: PIDs here are 1 to {top} (/proc/sys/kernel/pid_max)")
+    return int(item)
+
+
+def parse_pids(text: str, proc: str = "/proc") -> PidFilter:
+    """'123,456' or process names ('nginx') -> a PidFilter of processes that exist now; ValueError otherwise.
+
+    A name also stays live: processes that take it later join the filter.
+    """
+    procs: set[tuple[int, int]] = set()
+    names: set[str] = set()
+    by_name: set[int] = set()
+    top = pid_max()
     for item in (p.strip() for p in text.split(",")):
         if not item:
             continue
-        if item.isdigit():
-            pid = int(item)
-            if pid <= 0 or not psutil.pid_exists(pid):
+        if item.isdigit() or (item[:1] in "-+" and item[1:].isdigit()):
+            if item[:1] == "-":
+                raise ValueError(f"a PID must be positive, not {item}")
+            pid = parse_pid(item.lstrip("+"), top)
+            stat = read_stat(pid, proc)
+            if stat is None or _is_thread(pid, proc):
                 raise ValueError(f"no process with PID {pid}")
-            pids.add(pid)
+            procs.add((pid, stat[2]))
             continue
-        if item.startswith("-") and item[1:].isdigit():
-            raise ValueError(f"a PID must be positive, not {item}")
-        matches = {p.pid for p in psutil.process_iter(["name"]) if p.info["name"] == item}
-        if not matches:
+        if len(os.fsencode(item)) > COMM_LEN:
+            raise ValueError(f"process name {item!r} is longer than the kernel's {COMM_LEN} bytes; type its first {COMM_LEN}")
+        names.add(item)
+        if len(names) > FILTER_MAX_NAMES:
+            raise ValueError(f"more than {FILTER_MAX_NAMES} names in one filter")
+        want = os.fsencode(item)
+        found = False
+        for entry in os.scandir(proc):
+            if not entry.name.isdigit():
+                continue
+            stat = read_stat(int(entry.name), proc)
+            if stat is not None and stat[0] == want:
+                procs.add((int(entry.name), stat[2]))
+                by_name.add(int(entry.name))
+                found = True
+        if not found:
             raise ValueError(f"no process named {item!r}")
-        pids |= matches
-    if not pids:
+    if not procs:
         raise ValueError("no PID given")
-    return frozenset(pids)
+    if len(procs) > FILTER_MAX_PIDS:
+        raise ValueError(f"{len(procs)} processes match; a filter holds at most {FILTER_MAX_PIDS}")
+    return PidFilter(frozenset(procs), frozenset(names), frozenset(by_name))
 
 
-def describe(pids: frozenset[int] | None, limit: int = 6) -> str:
-    """'123, 456 (+3 more)' for the header."""
+def of_pids(pids: frozenset[int] | PidFilter | None, proc: str = "/proc") -> PidFilter | None:
+    """A filter of the processes that have these PIDs now (one that has exited: GONE, matching nothing)."""
+    if pids is None or isinstance(pids, PidFilter):
+        return pids
+    procs = set()
+    for pid in pids:
+        stat = read_stat(pid, proc)
+        procs.add((pid, stat[2] if stat is not None else GONE))
+    return PidFilter(frozenset(procs))
+
+
+def describe(pids: PidFilter | frozenset[int] | None, limit: int = 6) -> str:
+    """'nginx, 123 (+3 more)' for the header (a bare set of PIDs is shown as its numbers)."""
     if not pids:
         return ""
-    ordered = sorted(pids)
-    text = ", ".join(map(str, ordered[:limit]))
-    if len(ordered) > limit:
-        text += f" (+{len(ordered) - limit} more)"
-    return text
+    if isinstance(pids, PidFilter):
+        return pids.describe(limit)
+    return PidFilter(frozenset((p, 0) for p in pids)).describe(limit)

@@ -13,6 +13,7 @@ from typing import Any
 from ebpftop.model import frame as fr
 from ebpftop.model.frame import Frame, ProbeStatus
 from ebpftop.model.rates import average, counter_delta, rate
+from ebpftop.pids import PidFilter, of_pids
 from ebpftop.probes.base import Probe, ProbeCost, ProbeError
 from ebpftop.registry import ProbeSpec
 
@@ -73,7 +74,7 @@ class Sampler(threading.Thread):
         on_frame: FrameSink,
         on_status: StatusSink | None = None,
         count: int | None = None,
-        pids: frozenset[int] | None = None,
+        pids: PidFilter | frozenset[int] | None = None,
         stats: str = "sampled",
         stats_every: int = 10,
         settings: Any = None,
@@ -89,7 +90,7 @@ class Sampler(threading.Thread):
         self._on_status = on_status
         self._on_notice = on_notice
         self._count = count
-        self._pids = pids
+        self._pids = of_pids(pids)  # a bare set of PIDs: the processes that have them now
         self._commands: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
         self._wake = threading.Event()
         self._stopping = False
@@ -115,7 +116,7 @@ class Sampler(threading.Thread):
     def set_interval(self, seconds: float) -> None:
         self.command("interval", seconds)
 
-    def set_pids(self, pids: frozenset[int] | None) -> None:
+    def set_pids(self, pids: PidFilter | None) -> None:
         self.command("pids", pids)
 
     def set_iface(self, ifname: str, attach: bool) -> None:
@@ -209,7 +210,7 @@ class Sampler(threading.Thread):
                 case ("iface", ifname, attach) if "xdp" in self._slots:
                     self._iface(self._slots["xdp"], ifname, attach)
                 case ("pids", pids):
-                    self._pids = pids
+                    self._pids = of_pids(pids)
                     for slot in self._slots.values():
                         if slot.probe is not None and slot.probe.enabled:
                             self._guard(slot, lambda s=slot: s.probe.set_pid_filter(self._pids))

@@ -16,11 +16,14 @@ from __future__ import annotations
 
 import signal as _signal
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ebpftop.model.rates import rate
 
-FORK, EXEC, EXIT = "fork", "exec", "exit"
+if TYPE_CHECKING:
+    from ebpftop.pids import PidFilter
+
+FORK, EXEC, EXIT, RENAME = "fork", "exec", "exit", "rename"
 
 LINGER = 5.0  # seconds an exited process stays visible
 FLASH = 2.0  # seconds a new or exited process is highlighted
@@ -68,13 +71,14 @@ class ProcSeed:
     start: float  # epoch seconds
     exe: str | None = None
     zombie: bool = False
+    start_ticks: int | None = None  # start in clock ticks since boot (/proc/PID/stat field 22), if known
 
 
 @dataclass(frozen=True, slots=True)
 class ProcEvent:
     """One kernel event; strings exact (surrogate-escaped), time in epoch seconds."""
 
-    type: str  # FORK, EXEC, EXIT
+    type: str  # FORK, EXEC, EXIT, RENAME (comm is the new name)
     pid: int
     ppid: int
     comm: str
@@ -86,6 +90,9 @@ class ProcEvent:
     signal: str | None = None  # exit, killed: 'KILL'
     core: bool = False  # exit: core dumped
     clone_flags: int = 0  # fork
+    # The process's start in clock ticks since boot, as the kernel has it (its
+    # identity with the PID, what a filter compares); None when not known.
+    start_ticks: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -201,6 +208,7 @@ class _Node:
     children: dict[Key, None] = field(default_factory=dict)
     forks: int = 0  # this interval, subtree
     execs: int = 0
+    ticks: int | None = None  # start in clock ticks, as the kernel and /proc count it (None: unknown)
 
     @property
     def key(self) -> Key:
@@ -228,7 +236,7 @@ class ProcTreeModel:
         self._scan_time = scan_time
         self._lost_prev = 0
         for s in seed:
-            node = _Node(s.pid, s.start, s.ppid, s.comm, s.argv, s.exe, first_seen=-1e18, seeded=True)
+            node = _Node(s.pid, s.start, s.ppid, s.comm, s.argv, s.exe, first_seen=-1e18, seeded=True, ticks=s.start_ticks)
             self._nodes[node.key] = node
             self._live[s.pid] = node.key
         for s in seed:
@@ -294,6 +302,7 @@ class ProcTreeModel:
                 parent.filename if parent else None,
                 first_seen=self._now,
                 argv_truncated=parent.argv_truncated if parent else False,
+                ticks=ev.start_ticks,
             )
             self._nodes[child.key] = child
             self._live[ev.pid] = child.key
@@ -303,10 +312,11 @@ class ProcTreeModel:
         elif ev.type == EXEC:
             if node is None:
                 # Its fork predates us and the seed missed it (or the fork was lost).
-                node = _Node(ev.pid, ev.time, ev.ppid, ev.comm, (), None, first_seen=self._now)
+                node = _Node(ev.pid, ev.time, ev.ppid, ev.comm, (), None, first_seen=self._now, ticks=ev.start_ticks)
                 self._nodes[node.key] = node
                 self._live[ev.pid] = node.key
                 self._attach(node, ev.ppid)
+            node.ticks = node.ticks if node.ticks is not None else ev.start_ticks
             node.comm = ev.comm
             node.filename = ev.filename
             node.argv = ev.argv or ()
@@ -315,6 +325,11 @@ class ProcTreeModel:
                 self._attach(node, ev.ppid)
             for n in self._ancestry(node):
                 n.execs += 1
+        elif ev.type == RENAME:
+            # The name it has from now on (prctl PR_SET_NAME, exec): the tree
+            # and the syscall pane both show the name the kernel last gave it.
+            if node is not None and (node.ticks is None or ev.start_ticks is None or node.ticks == ev.start_ticks):
+                node.comm = ev.comm
         elif ev.type == EXIT:
             if node is None:
                 return  # exited before the seed scan, or its fork was lost
@@ -380,16 +395,21 @@ class ProcTreeModel:
             children=children,
         )
 
-    def _subtree_pids(self, roots: list[_Node]) -> set[int]:
-        out: set[int] = set()
+    def _subtree_keys(self, roots: list[_Node]) -> set[Key]:
+        out: set[Key] = set()
         stack = list(roots)
         while stack:
             n = stack.pop()
-            out.add(n.pid)
+            if n.key in out:
+                continue
+            out.add(n.key)
             stack.extend(self._nodes[k] for k in n.children if k in self._nodes)
         return out
 
-    def update(self, sample: ProcSample, elapsed: float, pids: frozenset[int] | None = None) -> ProcTree:
+    def _subtree_pids(self, roots: list[_Node]) -> set[int]:
+        return {k[0] for k in self._subtree_keys(roots)}
+
+    def update(self, sample: ProcSample, elapsed: float, pids: PidFilter | None = None) -> ProcTree:
         self._now = sample.now
         self._ended_now.clear()
         if sample.seed is not None:
@@ -413,10 +433,13 @@ class ProcTreeModel:
         if pids is not None:
             # The matching processes with their descendants and, for context,
             # their ancestors; events only of the matching subtrees.
-            tops = [n for n in self._nodes.values() if n.pid in pids]
-            keep = self._subtree_pids(tops) | set(pids)
+            # A process is its PID and its start: a later process given a
+            # filtered PID is not in the filter; a live name admits whoever
+            # has it now.
+            tops = [n for n in self._nodes.values() if pids.keeps(n.pid, n.ticks, n.comm)]
+            keep = self._subtree_pids(tops)
             events = tuple(e for e in events if e.pid in keep or e.ppid in keep)
-            shown = {n.key for n in self._nodes.values() if n.pid in keep}
+            shown = set(self._subtree_keys(tops))
             for n in tops:
                 parent, hops = n.parent, 0
                 while parent is not None and parent in self._nodes and parent not in shown and hops < MAX_DEPTH:

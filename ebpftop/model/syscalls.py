@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections import defaultdict, deque
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ebpftop.model.rates import rate
+
+if TYPE_CHECKING:
+    from ebpftop.pids import PidFilter
 
 HISTORY = 120  # sparkline points kept
 
@@ -69,17 +72,23 @@ class SyscallTable:
         ]
 
 
-def build_rows(counts: tuple[SyscallCount, ...], elapsed: float, pids: frozenset[int] | None = None) -> tuple[SyscallRow, ...]:
-    """Group counts by process, busiest first; keep only ``pids`` when given."""
+def build_rows(counts: tuple[SyscallCount, ...], elapsed: float, pids: PidFilter | None = None) -> tuple[SyscallRow, ...]:
+    """Group counts by process, busiest first; keep only the filter's processes when given.
+
+    The kernel already kept only the filter's processes (PID and start, and
+    those that took a filtered name); counts carry no start, so here a count
+    is kept by its PID or its (current) name, for the interval in which the
+    filter was set.
+    """
     per_pid: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     comms: dict[int, tuple[int, str]] = {}
     for c in counts:
-        if pids is not None and c.tgid not in pids:
+        if pids is not None and not pids.keeps(c.tgid, None, c.comm):
             continue
         per_pid[c.tgid][c.name] += c.count
-        # One name per process: its keys were created at different times
-        # (possibly across an exec or by differently named threads); the
-        # busiest key's comm wins.
+        # One name per process: the probe gives every count the name the
+        # process has now (its last rename); where the kernel saw none, the
+        # keys were named when created, and the busiest key's comm wins.
         if c.tgid not in comms or c.count > comms[c.tgid][0]:
             comms[c.tgid] = (c.count, c.comm)
     rows = []
@@ -97,7 +106,7 @@ class SyscallModel:
     def __init__(self, history: int = HISTORY) -> None:
         self._history: deque[float] = deque(maxlen=history)
 
-    def update(self, sample: SyscallSample, elapsed: float, pids: frozenset[int] | None = None) -> SyscallTable:
+    def update(self, sample: SyscallSample, elapsed: float, pids: PidFilter | None = None) -> SyscallTable:
         rows = build_rows(sample.counts, elapsed, pids)
         total = rate(sum(r.count for r in rows), elapsed)
         self._history.append(total)

@@ -10,7 +10,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
+from ebpftop.pids import GONE, PidFilter, read_stat
 from ebpftop.probes import libbpf
+
+# filter_on[0] bits (bpf/ebpftop.h)
+FILTER_ON, FILTER_NAMES = 1, 4
 
 _BPF_DIR_ENV = "EBPFTOP_BPF_DIR"
 
@@ -120,7 +124,8 @@ class Probe(ABC):
 
     def __init__(self) -> None:
         self._bpf: Any = None
-        self._pids: frozenset[int] | None = None
+        self._pids: PidFilter | None = None
+        self._has_start = True  # filter_cflags() found the process start in BTF
 
     # -- life cycle -------------------------------------------------------
     def available(self) -> str | None:
@@ -130,7 +135,7 @@ class Probe(ABC):
     def enable(self) -> None:
         if self._bpf is not None:
             return
-        self._bpf = compile_program(self.source, self.cflags())
+        self._bpf = compile_program(self.source, [*self.cflags(), *self.filter_cflags()])
         try:
             self.attach()
             self._apply_filter()
@@ -199,25 +204,87 @@ class Probe(ABC):
                 pass
         return ids
 
-    # -- PID filter ---------------------------------------------------------
-    def set_pid_filter(self, pids: frozenset[int] | None) -> None:
-        """Keep only these tgids in the kernel (None: everything); no recompile."""
-        self._pids = pids
+    # -- process filter ------------------------------------------------------
+    def set_pid_filter(self, pids: PidFilter | frozenset[int] | None) -> None:
+        """Keep only these processes in the kernel (None: everything); no recompile.
+
+        A bare set of PIDs means the processes that have them now.
+        """
+        from ebpftop.pids import of_pids
+
+        self._pids = of_pids(pids)
         self._apply_filter()
+
+    def _write_filter_word(self, word: int) -> None:
+        """filter_on[0] = word (a probe that shares the word with other bits overrides this)."""
+        import ctypes
+
+        assert self.filter_maps is not None
+        self.table(self.filter_maps[0])[ctypes.c_int(0)] = ctypes.c_uint32(word)
 
     def _apply_filter(self) -> None:
         if self._bpf is None or self.filter_maps is None:
             return
         import ctypes
 
-        on_name, pids_name = self.filter_maps
-        on, table = self.table(on_name), self.table(pids_name)
-        zero = ctypes.c_int(0)
-        # Switch off before editing and on after, so no event ever sees a
-        # half-written set.
-        on[zero] = ctypes.c_uint32(0)
-        table.clear()
-        if self._pids:
-            for pid in self._pids:
-                table[ctypes.c_uint32(pid)] = ctypes.c_uint8(1)
-            on[zero] = ctypes.c_uint32(1)
+        flt = self._pids
+        pids_t = self.table(self.filter_maps[1])
+        names_t = self.table("filter_names")
+        # Off before editing, so no event ever sees a half-written set.
+        self._write_filter_word(0)
+        pids_t.clear()
+        names_t.clear()
+        if not flt:
+            return
+        starts = dict(flt.procs) if self._has_start else {pid: 0 for pid, start in flt.procs if start != GONE}
+        if flt.names:
+            for name in flt.names:
+                key = names_t.Key()
+                key.comm = os.fsencode(name)[:15]
+                names_t[key] = ctypes.c_uint8(1)
+            # Joins first (the kernel adds whoever takes a name from here
+            # on), then whoever has a name now, then filter: nothing that
+            # has or takes a name meanwhile is missed.
+            self._write_filter_word(FILTER_NAMES)
+            starts.update(self._named_now(flt))
+        for pid, start in starts.items():
+            leaf = pids_t.Leaf()  # struct filter_proc: seen stays 0 until the kernel checks start
+            leaf.start = start
+            pids_t[ctypes.c_uint32(pid)] = leaf
+        self._write_filter_word(FILTER_ON | (FILTER_NAMES if flt.names else 0))
+
+    def _named_now(self, flt: PidFilter) -> dict[int, int]:
+        """pid -> start of every process that has one of the filter's names now (/proc/PID/stat only)."""
+        want = {os.fsencode(n)[:15] for n in flt.names}
+        out = {}
+        for entry in os.scandir("/proc"):
+            if entry.name.isdigit():
+                stat = read_stat(int(entry.name))
+                if stat is not None and stat[0] in want:
+                    out[int(entry.name)] = stat[2] if self._has_start else 0
+        return out
+
+    def filter_cflags(self) -> list[str]:
+        """-D for ebpftop.h's filter: capacity, and where a process's start is (BTF), or EBPFTOP_NO_START."""
+        from ebpftop.pids import FILTER_MAX_NAMES, FILTER_MAX_PIDS
+        from ebpftop.probes.btf import struct_offsets
+
+        from ebpftop.probes.proctree import exit_has_group_dead
+
+        flags = [f"-DFILTER_MAX_PIDS={FILTER_MAX_PIDS}", f"-DFILTER_MAX_NAMES={FILTER_MAX_NAMES}"]
+        if not exit_has_group_dead():
+            flags.append("-DEBPFTOP_NO_GROUP_DEAD")
+        try:
+            task = struct_offsets("task_struct")
+            leader, start = task["group_leader"], task["start_boottime"]
+        except (ProbeError, OSError, KeyError):
+            self._has_start = False
+            return [*flags, "-DEBPFTOP_NO_START"]
+        self._has_start = True
+        tick_ns = 1_000_000_000 // os.sysconf("SC_CLK_TCK")
+        return [
+            *flags,
+            f"-DEBPFTOP_OFF_TASK_GROUP_LEADER={leader}",
+            f"-DEBPFTOP_OFF_TASK_START_BOOTTIME={start}",
+            f"-DEBPFTOP_TICK_NS={tick_ns}",
+        ]

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import ctypes
+import dataclasses
 import os
 import struct
 import time
 from pathlib import Path
 from typing import Any
 
-from ebpftop.model.proctree import EXEC, EXIT, FORK, ProcEvent, ProcSample, ProcSeed, decode_status
+from ebpftop.model.proctree import EXEC, EXIT, FORK, RENAME, ProcEvent, ProcSample, ProcSeed, decode_status
 from ebpftop.model.sanitize import decode
 from ebpftop.probes.base import Probe
 from ebpftop.probes.btf import VMLINUX_BTF, struct_offsets
@@ -24,10 +25,10 @@ ARGV_AREA = 4096  # bytes, power of two; 16 x (128 + NUL) fits with room to spar
 FILENAME_LEN = 256
 RINGBUF_PAGES = 1024  # 4 MiB: ~9000 short processes per interval
 
-# struct pt_hdr {u32 type, pid, ppid; s32 aux; u64 time_ns; u64 flags; char comm[16];}
-_HDR = struct.Struct("<IIIiQQ16s")
+# struct pt_hdr {u32 type, pid, ppid; s32 aux; u64 time_ns; u64 flags; u64 start; char comm[16];}
+_HDR = struct.Struct("<IIIiQQQ16s")
 _EXEC_TAIL = struct.Struct(f"<{FILENAME_LEN}sII")  # filename, args_total, args_len; args follow
-_TYPES = {1: FORK, 2: EXEC, 3: EXIT}
+_TYPES = {1: FORK, 2: EXEC, 3: EXIT, 4: RENAME}
 _ARGV_FAULT = 1
 
 
@@ -194,6 +195,7 @@ class ProcTreeProbe(Probe):
             f"-DTASK_EXIT_CODE_OFF={task['exit_code']}",
             f"-DTASK_REAL_PARENT_OFF={task['real_parent']}",
             f"-DTASK_TGID_OFF={task['tgid']}",
+            f"-DTASK_COMM_OFF={task['comm']}",
             f"-DTASK_MM_OFF={task['mm']}",
             f"-DMM_ARG_START_OFF={mm['arg_start']}",
             f"-DMM_ARG_END_OFF={mm['arg_end']}",
@@ -220,8 +222,20 @@ class ProcTreeProbe(Probe):
         self._cb = on_event
         self.table("events").open_ring_buffer(on_event)
         self._clock.sync()
-        self._seed, self._scan_time = scan_processes(self._clock)
+        seed, self._scan_time = scan_processes(self._clock)
+        self._seed = self._with_ticks(seed)
         self._orphans = _Orphans(self._seed)
+
+    def _with_ticks(self, seed: tuple[ProcSeed, ...]) -> tuple[ProcSeed, ...]:
+        """Each seed's start back in clock ticks (what /proc gave, what the kernel compares).
+
+        scan_processes made ``start`` from /proc's ticks with this clock's
+        offset, unchanged since: the inverse rounds back to the exact ticks.
+        """
+        if not self._has_start:
+            return seed
+        tick, offset = os.sysconf("SC_CLK_TCK"), self._clock.offset
+        return tuple(dataclasses.replace(s, start_ticks=round((s.start - offset) * tick)) for s in seed)
 
     def detach(self, bpf: Any) -> None:
         self._raw.clear()
@@ -240,15 +254,18 @@ class ProcTreeProbe(Probe):
     def _parse(self, rec: bytes) -> ProcEvent | None:
         if len(rec) < _HDR.size:
             return None
-        kind, pid, ppid, aux, time_ns, flags, raw_comm = _HDR.unpack_from(rec, 0)
+        kind, pid, ppid, aux, time_ns, flags, ticks, raw_comm = _HDR.unpack_from(rec, 0)
         typ = _TYPES.get(kind)
         when = self._clock.epoch(time_ns)
         comm = self._comm(raw_comm)
+        ident = ticks if self._has_start else None
         if typ == FORK:
-            return ProcEvent(FORK, pid, ppid, comm, when, clone_flags=flags)
+            return ProcEvent(FORK, pid, ppid, comm, when, clone_flags=flags, start_ticks=ident)
+        if typ == RENAME:
+            return ProcEvent(RENAME, pid, ppid, comm, when, start_ticks=ident)
         if typ == EXIT:
             code, sig, core = decode_status(aux)
-            return ProcEvent(EXIT, pid, ppid, comm, when, exit_code=code, signal=sig, core=core)
+            return ProcEvent(EXIT, pid, ppid, comm, when, exit_code=code, signal=sig, core=core, start_ticks=ident)
         if typ == EXEC and len(rec) >= _HDR.size + _EXEC_TAIL.size:
             filename, total, args_len = _EXEC_TAIL.unpack_from(rec, _HDR.size)
             start = _HDR.size + _EXEC_TAIL.size
@@ -262,6 +279,7 @@ class ProcTreeProbe(Probe):
                 filename=decode(filename),
                 argv=argv,
                 argv_truncated=truncated or bool(flags & _ARGV_FAULT),
+                start_ticks=ident,
             )
         return None
 

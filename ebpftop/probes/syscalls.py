@@ -39,7 +39,7 @@ _KEY = struct.Struct("<II")  # struct sc_key {u32 tgid; u32 nr;}
 _COUNT = struct.Struct("<Q")  # struct sc_val {u64 count; char comm[16];}
 _VALUE_SIZE = 24
 _SLOT_SIZE = 32  # struct sc_slot {u64 tag; u64 count; char comm[16];}
-_CTL_FILTER, _CTL_EPOCH = 1, 2  # bits of filter_on[0] (SC_CTL_* in bpf/ebpftop.h)
+_CTL_EPOCH = 2  # bit of filter_on[0] (SC_CTL_EPOCH in bpf/ebpftop.h); the filter's bits are in probes/base.py
 
 @cache
 def _bpf_lib() -> ctypes.CDLL:
@@ -139,7 +139,7 @@ class SyscallsProbe(Probe):
         self._readers: list[libbpf.BatchReader] = []
         self._cache: CacheHalves | None = None
         self._epoch = 0
-        self._filtering = False
+        self._filter_word = 0
         self._names: dict[int, str] = {}
 
     def cflags(self) -> list[str]:
@@ -154,7 +154,7 @@ class SyscallsProbe(Probe):
         ]
         self._cache = CacheHalves(self.table("cache").map_fd, self.cache_bits, ncpus)
         self._epoch = 0
-        self._filtering = False
+        self._filter_word = 0
 
     def detach(self, bpf: Any) -> None:
         self._readers = []
@@ -178,32 +178,37 @@ class SyscallsProbe(Probe):
         found: dict[int, list[Any]] = {}
         self._read_cache(done, found)
         self._read_hash(self._readers[done], found)
+        # The name now (or at exit), not the one the first count of the
+        # interval was made under: a child that exec'd after its first
+        # syscalls, a prctl(PR_SET_NAME).
+        renamed = self._current_names({tag >> 32 for tag in found})
         counts = []
         for tag, (total, comm) in found.items():
             if total:
-                nr = tag & 0xFFFFFFFF
-                counts.append(SyscallCount(tag >> 32, nr, self.syscall_name(nr), total, decode(comm)))
+                nr, tgid = tag & 0xFFFFFFFF, tag >> 32
+                counts.append(SyscallCount(tgid, nr, self.syscall_name(nr), total, decode(renamed.get(tgid, comm))))
         return SyscallSample(tuple(counts), self.lost())
 
-    # -- control word: filter_on[0] carries the PID filter bit and the epoch --
+    # -- control word: filter_on[0] carries the filter bits and the epoch --
     def _write_ctl(self) -> None:
-        word = (_CTL_FILTER if self._filtering else 0) | (_CTL_EPOCH if self._epoch else 0)
+        word = self._filter_word | (_CTL_EPOCH if self._epoch else 0)
         self.table("filter_on")[ctypes.c_int(0)] = ctypes.c_uint32(word)
 
-    def _apply_filter(self) -> None:
-        """Probe._apply_filter, but keeping the epoch bit of the shared control word."""
-        if self._bpf is None:
-            return
-        table = self.table("filter_pids")
-        # Off before editing and on after, so no event ever sees a half-written set.
-        self._filtering = False
+    def _write_filter_word(self, word: int) -> None:
+        """Probe's filter word, keeping the epoch bit of the shared control word."""
+        self._filter_word = word
         self._write_ctl()
-        table.clear()
-        if self._pids:
-            for pid in self._pids:
-                table[ctypes.c_uint32(pid)] = ctypes.c_uint8(1)
-            self._filtering = True
-            self._write_ctl()
+
+    def _current_names(self, tgids: Any) -> dict[int, bytes]:
+        """tgid -> the name each process took at its last rename (exec, prctl), where the kernel saw one."""
+        table = self.table("names")
+        out = {}
+        for tgid in tgids:
+            try:
+                out[tgid] = bytes(table[ctypes.c_uint32(tgid)].comm)
+            except KeyError:
+                pass
+        return out
 
     def _read_cache(self, half: int, found: dict[int, list[Any]]) -> None:
         assert self._cache is not None

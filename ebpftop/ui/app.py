@@ -20,7 +20,7 @@ from ebpftop.model.frame import Frame, ProbeStatus
 from ebpftop.registry import SPECS, ProbeSpec
 from ebpftop.settings import Settings
 from ebpftop.model.sanitize import sanitize
-from ebpftop.pids import describe
+from ebpftop.pids import GONE, PidFilter, describe, of_pids, parse_pids
 from ebpftop.ui.filterbar import FilterBar
 from ebpftop.ui.help import HelpScreen
 from ebpftop.ui.probebar import ProbeBar
@@ -101,7 +101,7 @@ class EbpftopApp(HtopKeys, App[int]):
         self.displayed: Frame | None = None  # the frame on screen (older than frame while paused)
         self._drawn: dict[type, Frame] = {}  # pane class -> the frame it last drew
         self.frames_seen = 0
-        self.pids: frozenset[int] | None = settings.pids
+        self.pids: PidFilter | None = of_pids(settings.pids)
 
     def compose(self) -> ComposeResult:
         yield ProbeBar(self.specs)
@@ -274,8 +274,8 @@ class EbpftopApp(HtopKeys, App[int]):
         self.source.toggle(name)
 
     # -- PID filter ------------------------------------------------------------
-    def set_pids(self, pids: frozenset[int] | None) -> None:
-        """Filter every pane (in the kernel and the model) to these PIDs; None clears."""
+    def set_pids(self, pids: PidFilter | None) -> None:
+        """Filter every pane (in the kernel and the model) to these processes; None clears."""
         self.pids = pids
         self.source.set_pids(pids)
         xdp = self.query_one(XdpPane)
@@ -284,7 +284,7 @@ class EbpftopApp(HtopKeys, App[int]):
         self.show_self()
 
     def action_filter(self) -> None:
-        self.query_one(FilterBar).open(",".join(map(str, sorted(self.pids))) if self.pids else "")
+        self.query_one(FilterBar).open(self.pids.text() if self.pids else "")
 
     def action_clear_filter(self) -> None:
         if self.pids is not None:
@@ -296,7 +296,12 @@ class EbpftopApp(HtopKeys, App[int]):
         if pid is None:
             self.notify("select a process first (this pane is not per process)", severity="warning", timeout=3)
             return
-        self.set_pids(frozenset({pid}))
+        try:
+            self.set_pids(parse_pids(str(pid)))  # that process: its PID and start
+        except ValueError:
+            # It has exited: a filter on it must not admit the next process given its PID.
+            self.set_pids(PidFilter(frozenset({(pid, GONE)})))
+            self.notify(f"PID {pid} has exited: nothing new will match", severity="warning", timeout=3)
 
     def on_filter_bar_applied(self, message: FilterBar.Applied) -> None:
         self.set_pids(message.pids)

@@ -9,7 +9,7 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import Input, Static
 
-from ebpftop.pids import parse_pids
+from ebpftop.pids import PidFilter, parse_pids
 
 
 class FilterBar(Vertical):
@@ -18,7 +18,7 @@ class FilterBar(Vertical):
     BINDINGS = [Binding("escape", "close", "Close", show=False)]
 
     class Applied(Message):
-        def __init__(self, pids: frozenset[int]) -> None:
+        def __init__(self, pids: PidFilter) -> None:
             super().__init__()
             self.pids = pids
 

@@ -27,7 +27,7 @@ def test_kernel_maps_hold_only_the_filtered_pid() -> None:
     from ebpftop.probes.files import FilesProbe
     from ebpftop.probes.syscalls import SyscallsProbe
 
-    procs = start_busy(51, 6.0)
+    procs = start_busy(51, 60.0)  # killed at the end; long enough for two compiles on a loaded box
     target = procs[0].pid
     probes = [SyscallsProbe(), FilesProbe()]
     try:
@@ -57,7 +57,7 @@ def test_kernel_maps_hold_only_the_filtered_pid() -> None:
 
 
 def test_pid_flag_end_to_end_only_that_pid() -> None:
-    procs = start_busy(51, 8.0)
+    procs = start_busy(51, 60.0)
     target = procs[0].pid
     try:
         with batch("--probes", "files,syscalls", "--interval", "0.5", "--pid", str(target)) as run:

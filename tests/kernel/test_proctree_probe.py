@@ -337,7 +337,7 @@ def test_disable_unloads_and_enable_again_reseeds() -> None:
     probe.enable()
     first = probe.read()
     ids = set(probe.prog_ids())
-    assert len(ids) == 3 and first.seed and os.getpid() in {s.pid for s in first.seed}
+    assert len(ids) == 4 and first.seed and os.getpid() in {s.pid for s in first.seed}  # newtask, rename, exec, exit
     probe.disable()
     probe.disable()  # idempotent
     assert wait_progs_gone(ids) == set()

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
+
 from ebpftop.ui.fasttable import FastTable as DataTable
 
+from ebpftop.pids import parse_pids
 from ebpftop.settings import Settings
 from ebpftop.ui.app import EbpftopApp
 from ebpftop.ui.syscalls_pane import SyscallsPane
@@ -130,31 +133,33 @@ async def test_slash_filter_applies_valid_pids() -> None:
         await pilot.press("slash")
         await pilot.press(*str(os.getpid()), "enter")
         await pilot.pause()
-        assert source.pids == [frozenset({os.getpid()})]
-        assert app.pids == frozenset({os.getpid()})
+        assert [f.pids for f in source.pids] == [frozenset({os.getpid()})]
+        assert app.pids is not None and app.pids.pids == frozenset({os.getpid()})
         assert not app.query_one("#filterbar").display
 
 
 async def test_filter_rejects_nonexistent_pid_and_keeps_previous() -> None:
     app, source = make_app()
     async with app.run_test(size=(120, 30)) as pilot:
-        app.set_pids(frozenset({1}))
+        init = parse_pids("1")
+        app.set_pids(init)
+        free = next(p for p in range(30000, 1, -1) if not os.path.exists(f"/proc/{p}"))
         await pilot.press("slash")
-        await pilot.press("ctrl+u", *"999999999", "enter")
+        await pilot.press("ctrl+u", *str(free), "enter")
         await pilot.pause()
         error = str(app.query_one("#filter-error").render())
-        assert "no process with PID 999999999" in error
+        assert f"no process with PID {free}" in error
         assert app.query_one("#filterbar").display
-        assert app.pids == frozenset({1})
+        assert app.pids == init
         await pilot.press("escape")  # closes the prompt, filter unchanged
         assert not app.query_one("#filterbar").display
-        assert app.pids == frozenset({1})
+        assert app.pids == init
 
 
 async def test_escape_clears_filter() -> None:
     app, source = make_app()
     async with app.run_test(size=(120, 30)) as pilot:
-        app.set_pids(frozenset({1}))
+        app.set_pids(parse_pids("1"))
         await pilot.press("escape")
         assert app.pids is None and source.pids[-1] is None
 
@@ -162,11 +167,11 @@ async def test_escape_clears_filter() -> None:
 async def test_f_filters_to_selected_process() -> None:
     app, source = make_app()
     async with app.run_test(size=(120, 30)) as pilot:
-        source.emit(syscall_frame())
+        source.emit(syscall_frame(extra_pid=os.getpid()))  # the last row: a process that exists
         await pilot.pause()
         app.focus_active_pane()
-        await pilot.press("down", "f")
-        assert app.pids == frozenset({1337})
+        await pilot.press("end", "f")
+        assert app.pids is not None and app.pids.pids == frozenset({os.getpid()})
 
 
 async def test_help_lists_every_key() -> None:
@@ -244,7 +249,7 @@ async def test_xdp_pane_says_the_pid_filter_does_not_apply() -> None:
     async with app.run_test(size=(200, 30)) as pilot:
         source.emit(xdp_frame(XdpModel()))
         await pilot.pause()
-        app.set_pids(frozenset({1}))
+        app.set_pids(parse_pids("1"))
         await pilot.pause()
         assert "does not apply" in str(app.query_one("#xdp-summary").render())
         app.set_pids(None)

@@ -24,7 +24,13 @@ def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
         (["--interval", "abc"], "interval must be a number"),
         (["--batch", "--count", "-3"], "count must be at least 1"),
         (["--count", "3"], "--count only applies with --batch"),
-        (["--pid", "999999999"], "no process with PID 999999999"),
+        (["--pid", "1,999999999"], "PID 999999999 is out of range: PIDs here are 1 to"),
+        (["--pid", "2147483648"], "PID 2147483648 is out of range"),
+        (["--pid", "0"], "PID 0 is out of range"),
+        (["--pid", "\uff11"], "not a PID: '\uff11' (PIDs are ASCII digits 0-9)"),
+        (["--pid", "\u0663"], "not a PID: '\u0663'"),
+        (["--pid", "-5"], "a PID must be positive, not -5"),
+        (["--pid", "systemd-journald"], "longer than the kernel's 15 bytes"),
         (["--pid", "1,x,"], "no process named 'x'"),
         (["--xdp", "nosuch0"], "no interface named 'nosuch0'"),
         (["--linger", "-3"], "linger must be between 0 and 3600"),
@@ -67,5 +73,6 @@ def test_linger_reaches_the_tree_model() -> None:
 
 def test_pid_list_and_interval() -> None:
     settings, _ = parse(["-p", f"{os.getpid()},1", "-i", "0.5", "--probes", "syscalls"])
-    assert settings.pids == frozenset({os.getpid(), 1})
+    assert settings.pids is not None and settings.pids.pids == frozenset({os.getpid(), 1})
+    assert settings.pids.names == frozenset()
     assert settings.interval == 0.5 and settings.probes == ("syscalls",)

@@ -9,6 +9,7 @@ import sys
 from ebpftop.model.proctree import (
     EXEC,
     EXIT,
+    RENAME,
     EXITED,
     FORK,
     GONE,
@@ -22,6 +23,7 @@ from ebpftop.model.proctree import (
     decode_status,
     signal_name,
 )
+from ebpftop.pids import PidFilter
 
 T0 = 1_700_000_000.0
 SEED = (
@@ -41,7 +43,7 @@ def step(
     now: float,
     lost: int = 0,
     elapsed: float = 1.0,
-    pids: frozenset[int] | None = None,
+    pids: PidFilter | None = None,
 ) -> ProcTree:
     return model.update(ProcSample(events, lost, now), elapsed, pids)
 
@@ -234,7 +236,7 @@ def test_pid_filter_keeps_the_subtree_and_its_ancestors() -> None:
     m = ProcTreeModel()
     first(m)
     events = (fork(300, 200, T0 + 0.1), fork(301, 300, T0 + 0.2), fork(400, 100, T0 + 0.3))
-    tree = step(m, events, T0 + 1, pids=frozenset({200}))
+    tree = step(m, events, T0 + 1, pids=PidFilter(frozenset({(200, 7)})))
     assert [r.pid for r in tree.roots] == [1]
     # 200's ancestors for context, 200 and its descendants; not 100's other child 400.
     assert {v.pid for v in tree.walk()} == {1, 100, 200, 300, 301}
@@ -338,3 +340,41 @@ def test_deep_fork_chain_and_bogus_loop_are_harmless() -> None:
     # An exec naming a descendant as parent must not make a cycle that hides both.
     tree = step(m, (exe(1000, 1002, T0 + 1.1, ("/bin/x",)),), T0 + 2)
     assert tree.find(1000) is not None and tree.find(1000).ppid == 1002  # type: ignore[union-attr]
+
+
+def test_filter_follows_the_process_not_the_pid() -> None:
+    """Filter on (500, start 10); 500 exits and a new process gets PID 500: it is not shown, nor its child."""
+    m = ProcTreeModel(linger=0.0)
+    first(m)
+    flt = PidFilter(frozenset({(500, 10)}))
+    t = step(m, (ProcEvent(FORK, 500, 200, "bash", T0 + 0.1, start_ticks=10),), T0 + 1, pids=flt)
+    assert [v.pid for v in t.walk() if v.pid >= 500] == [500]
+    events = (
+        ProcEvent(EXIT, 500, 200, "bash", T0 + 1.1, exit_code=0, start_ticks=10),
+        ProcEvent(FORK, 500, 200, "bash", T0 + 1.2, start_ticks=25),
+        ProcEvent(FORK, 501, 500, "bash", T0 + 1.3, start_ticks=26),
+    )
+    t = step(m, events, T0 + 10, pids=flt)
+    # Only the filtered process, shown once more as it ended in this update.
+    assert [(v.pid, v.start, v.exited) for v in t.walk() if v.pid >= 500] == [(500, T0 + 0.1, True)]
+    t = step(m, (), T0 + 11, pids=flt)
+    assert [v.pid for v in t.walk() if v.pid >= 500] == []
+    # Unfiltered, the new 500 and its child are there.
+    t = step(m, (), T0 + 12)
+    assert sorted(v.pid for v in t.walk() if v.pid >= 500) == [500, 501]
+
+
+def test_rename_gives_the_name_a_process_has_now() -> None:
+    """prctl(PR_SET_NAME) and exec renames: the node shows the last name, and a live name filter finds it."""
+    m = ProcTreeModel()
+    first(m)
+    events = (
+        ProcEvent(FORK, 600, 200, "bash", T0 + 0.1, start_ticks=40),
+        ProcEvent(RENAME, 600, 200, "worker", T0 + 0.2, start_ticks=40),
+    )
+    t = step(m, events, T0 + 1)
+    node = t.find(600)
+    assert node is not None and node.comm == "worker"
+    flt = PidFilter(frozenset({(1, 1)}), frozenset({"worker"}), frozenset())
+    t = step(m, (), T0 + 2, pids=flt)
+    assert [v.pid for v in t.walk() if v.comm == "worker"] == [600]

@@ -1,5 +1,6 @@
 """Syscall model: grouping per process, rates over measured time, filters, history, JSON."""
 
+from ebpftop.pids import PidFilter
 from ebpftop.model.syscalls import SyscallCount, SyscallModel, SyscallSample, build_rows
 
 
@@ -25,8 +26,17 @@ def test_zero_elapsed_gives_zero_rates() -> None:
 
 
 def test_pid_filter() -> None:
-    rows = build_rows((c(1, "read", 10), c(2, "read", 5)), 1.0, pids=frozenset({2}))
+    rows = build_rows((c(1, "read", 10), c(2, "read", 5)), 1.0, pids=PidFilter(frozenset({(2, 500)})))
     assert [r.pid for r in rows] == [2]
+
+
+def test_live_name_filter_keeps_a_process_that_took_the_name() -> None:
+    """A name filter is live: a PID not in the snapshot that has the name now is kept, others are not."""
+    flt = PidFilter(frozenset({(2, 500)}), frozenset({"worker"}), frozenset({2}))
+    rows = build_rows((c(1, "read", 10, "bash"), c(2, "read", 5, "worker"), c(9, "read", 3, "worker")), 1.0, pids=flt)
+    assert [r.pid for r in rows] == [2, 9]
+    assert flt.describe() == "worker"  # the header shows the name, not a growing PID list
+    assert flt.to_json() == {"names": ["worker"], "pids": []}
 
 
 def test_comm_of_busiest_key_wins() -> None:
