@@ -7,6 +7,7 @@ from textual.widgets import Static
 
 from ebpftop.model import files as m
 from ebpftop.model.files import FileIO, FilesSample
+from ebpftop.pids import PidFilter
 from ebpftop.model.proctree import EXEC, EXIT, FORK, ProcEvent, ProcTreeModel
 from ebpftop.settings import Settings
 from ebpftop.ui.app import EbpftopApp
@@ -70,7 +71,9 @@ async def test_tree_summary_counts_follow_the_filter() -> None:
         await open_tree(pilot, app)
         # What the sampler hands in with a PID filter: the model's filtered view.
         frame = procs_frame(model, first_sample(EVENTS))
-        filtered = ProcTreeModel(linger=60.0).update(first_sample(EVENTS), 1.0, pids=frozenset({300}))
+        # (The scripted events carry no start, so the filter's start is never compared.)
+        pids = PidFilter(frozenset({(300, 0)}))
+        filtered = ProcTreeModel(linger=60.0).update(first_sample(EVENTS), 1.0, pids=pids)
         source.emit(type(frame)(frame.time, frame.elapsed, frame.probes, {"procs": filtered}))
         await pilot.pause()
         summary = str(app.query_one("#proctree-summary", Static).render())
