@@ -14,7 +14,9 @@ from textual.screen import Screen
 from textual.binding import Binding
 from textual.driver import Driver
 from textual.message import Message
-from textual.widgets import Footer, TabbedContent, TabPane
+from textual.dom import NoScreen
+from textual.widget import Widget
+from textual.widgets import Footer, Input, TabbedContent, TabPane
 
 from ebpftop.model.frame import Frame, ProbeStatus
 from ebpftop.registry import SPECS, ProbeSpec
@@ -43,16 +45,23 @@ class EbpftopApp(App[int]):
         Binding("space", "pause", "Pause"),
         Binding("plus,equals_sign", "slower", "+interval", key_display="+"),
         Binding("minus", "faster", "-interval", key_display="-"),
-        Binding("slash", "filter", "Filter", key_display="/"),
+        Binding("slash", "filter", "Filter", key_display="/", priority=True),
         Binding("escape", "clear_filter", "Clear filter", show=False),
         Binding("f", "filter_selected", "Filter to selected", show=False),
         Binding("s", "sort_next", "Sort"),
         Binding("r", "sort_reverse", "Reverse sort", show=False),
         Binding("right_square_bracket", "next_pane", "Next pane", show=False, key_display="]"),
         Binding("left_square_bracket", "previous_pane", "Previous pane", show=False, key_display="["),
-        Binding("question_mark,f1", "help", "Help", key_display="?"),
+        Binding("question_mark,f1", "help", "Help", key_display="?", priority=True),
         *(Binding(spec.key, f"toggle_probe('{spec.name}')", spec.title) for spec in SPECS),
     ]
+
+    PROMPT_ACTIONS = frozenset({"filter", "help"})
+    """Actions that open a prompt or a screen. Their bindings are priority bindings: the app runs them
+    the moment their key arrives, before it hands the later keys of the same burst (a paste, a laggy
+    SSH link) to the focused pane, and they move focus at once (``take_focus``), so those later keys
+    reach the prompt. Add an action here, mark its binding ``priority=True`` and focus with
+    ``take_focus``; ``check_action`` lets the key through as text while a prompt or screen is open."""
 
     class FrameReady(Message):
         """A new frame is waiting in the app's one-frame mailbox."""
@@ -122,8 +131,21 @@ class EbpftopApp(App[int]):
         """Keys like up/down act on the visible pane's table or tree, not on the tab strip."""
         for widget in self.active_pane().query("*"):
             if widget.can_focus:
-                widget.focus()
+                self.take_focus(widget)
                 return
+
+    def take_focus(self, widget: Widget) -> None:
+        """Focus now, not on the next loop turn as ``Widget.focus()`` does: keys already queued behind
+        the key that moved focus are forwarded to whatever has focus when the app reaches them."""
+        try:
+            widget.screen.set_focus(widget)
+        except NoScreen:
+            widget.focus()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in self.PROMPT_ACTIONS and (len(self.screen_stack) > 1 or isinstance(self.focused, Input)):
+            return False  # a prompt or a screen is open: the key is its text or its own binding
+        return True
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         self.show_active_pane(self.displayed)  # paused: the frame on screen, for this pane too
