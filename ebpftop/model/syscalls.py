@@ -56,6 +56,11 @@ class SyscallTable:
     history: tuple[float, ...]  # total syscalls/s, oldest first
     drops: int
 
+    @property
+    def events_per_s(self) -> float:
+        """What the probe counted this interval over its measured window (the header's events/s)."""
+        return self.total_rate
+
     def to_json(self) -> list[dict[str, Any]]:
         return [
             {

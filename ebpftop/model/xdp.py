@@ -142,6 +142,11 @@ class XdpTable:
     history: tuple[float, ...]  # XDP packets/s over every attached interface, oldest first
     drops: int = 0
 
+    @property
+    def events_per_s(self) -> float:
+        """Packets the probe counted this interval over its measured window (the header's events/s)."""
+        return self.total_pps
+
     def to_json(self) -> list[dict[str, Any]]:
         return [r.to_json() for r in self.rows]
 

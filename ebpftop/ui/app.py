@@ -43,8 +43,8 @@ class EbpftopApp(App[int]):
         Binding("q", "quit", "Quit"),
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
         Binding("space", "pause", "Pause"),
-        Binding("plus,equals_sign", "slower", "+interval", key_display="+"),
-        Binding("minus", "faster", "-interval", key_display="-"),
+        Binding("plus,equals_sign", "slower", "Slower", key_display="+"),
+        Binding("minus", "faster", "Faster", key_display="-"),
         Binding("slash", "filter", "Filter", key_display="/", priority=True),
         Binding("escape", "clear_filter", "Clear filter", show=False),
         Binding("f", "filter_selected", "Filter to selected", show=False),
@@ -53,7 +53,7 @@ class EbpftopApp(App[int]):
         Binding("right_square_bracket", "next_pane", "Next pane", show=False, key_display="]"),
         Binding("left_square_bracket", "previous_pane", "Previous pane", show=False, key_display="["),
         Binding("question_mark,f1", "help", "Help", key_display="?", priority=True),
-        *(Binding(spec.key, f"toggle_probe('{spec.name}')", spec.title) for spec in SPECS),
+        *(Binding(spec.key, f"toggle_probe('{spec.name}')", f"{spec.title} probe on/off") for spec in SPECS),
     ]
 
     PROMPT_ACTIONS = frozenset({"filter", "help"})
@@ -97,6 +97,9 @@ class EbpftopApp(App[int]):
         self._mailbox_lock = threading.Lock()
         self._on_hung = on_hung
         self._hung_timer: threading.Timer | None = None
+        if initial_pane is None and settings.probes:
+            # Open on the first pane whose probe is on (`--probes xdp` opens on XDP, not on an empty Files).
+            initial_pane = next((s.pane_key for s in specs if s.name in settings.probes), None)
         self.initial_pane = initial_pane
         self.settings = settings
         self.source = source
@@ -110,7 +113,7 @@ class EbpftopApp(App[int]):
         self.pids: frozenset[int] | None = settings.pids
 
     def compose(self) -> ComposeResult:
-        yield ProbeBar(self.specs)
+        yield ProbeBar(self.specs, frozenset(self.settings.probes) if self.settings.probes else None)
         with TabbedContent(id="tabs", initial=f"tab-{self.initial_pane}" if self.initial_pane else ""):
             for key, title, widget in PANES:
                 with TabPane(title, id=f"tab-{key}"):
@@ -118,7 +121,7 @@ class EbpftopApp(App[int]):
         filter_bar = FilterBar(id="filterbar")
         filter_bar.display = False
         yield filter_bar
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self._install_signal_handlers()
@@ -247,6 +250,7 @@ class EbpftopApp(App[int]):
             self.paused,
             describe(self.pids),
             frame.rss_bytes if frame else 0,
+            len(self.pids) if self.pids else 0,
         )
 
     def action_pause(self) -> None:

@@ -18,10 +18,10 @@ MAX_ROWS = 500
 
 COLUMNS = (
     Column("pid", "PID", lambda r: r.pid, False, 7),
-    Column("comm", "COMMAND", lambda r: r.comm, False),
+    Column("comm", "COMMAND", lambda r: r.comm, False, fixed=16),
     Column("rate", "SYSCALLS/s", lambda r: r.rate, True, 12),
     Column("count", "COUNT", lambda r: r.count, True, 12),
-    Column("top", "TOP SYSCALLS", lambda r: r.top[0].name if r.top else "", False),
+    Column("top", "TOP SYSCALLS", lambda r: r.top[0].name if r.top else "", False, flex=True),
 )
 
 

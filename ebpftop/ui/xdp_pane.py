@@ -27,16 +27,16 @@ COLUMNS = (
     # Kernel order (ifindex), names asked for but missing last.
     Column("ifname", "IFACE", lambda r: (r.ifindex == 0, r.ifindex, r.ifname), False),
     Column("state", "STATE", lambda r: r.state, False),
-    Column("mode", "MODE", lambda r: r.mode or "", False),
+    Column("mode", "MODE", lambda r: r.mode or "", False, priority=-2),
     Column("pps", "XDP PKT/s", lambda r: r.pps, True, 10),
     Column("bps", "XDP B/s", lambda r: r.bps, True, 11),
-    Column("rx_pps", "RX PKT/s", lambda r: r.rx_pps, True, 9),
-    Column("rx_bps", "RX B/s", lambda r: r.rx_bps, True, 11),
-    Column("tx_pps", "TX PKT/s", lambda r: r.tx_pps, True, 9),
-    Column("tx_bps", "TX B/s", lambda r: r.tx_bps, True, 11),
-    Column("drops", "DROP/s", lambda r: r.rx_drops_ps + r.tx_drops_ps, True, 7),
+    Column("rx_pps", "RX PKT/s", lambda r: r.rx_pps, True, 9, priority=-3),
+    Column("rx_bps", "RX B/s", lambda r: r.rx_bps, True, 11, priority=-3),
+    Column("tx_pps", "TX PKT/s", lambda r: r.tx_pps, True, 9, priority=-4),
+    Column("tx_bps", "TX B/s", lambda r: r.tx_bps, True, 11, priority=-4),
+    Column("drops", "DROP/s", lambda r: r.rx_drops_ps + r.tx_drops_ps, True, 7, priority=-1),
     Column("protos", "PROTOCOLS", lambda r: _top_protos(r)[0][0] if _top_protos(r) else "", False),
-    Column("prog", "PROGRAM", lambda r: r.prog_id, False),
+    Column("prog", "PROGRAM", lambda r: r.prog_id, False, priority=-5),
 )
 _DEFAULT_SORT = 0  # IFACE: interfaces are few, and their kernel order is the one `ip link` shows
 
