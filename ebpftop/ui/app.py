@@ -30,6 +30,7 @@ from ebpftop.ui.source import FrameSource
 from ebpftop.ui.xdp_pane import XdpPane
 from ebpftop.ui.panes import PANES
 
+DASHBOARD_MIN = (160, 40)  # columns, rows from which every pane is shown at once (btop-style boxes)
 INTERVAL_STEPS = (0.25, 0.5, 1.0, 2.0, 5.0, 10.0)
 HUNG_GRACE = 5.0  # seconds an ending app may take before the emergency exit (see _install_signal_handlers)
 
@@ -43,8 +44,8 @@ class EbpftopApp(App[int]):
         Binding("q", "quit", "Quit"),
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
         Binding("space", "pause", "Pause"),
-        Binding("plus,equals_sign", "slower", "Slower", key_display="+"),
-        Binding("minus", "faster", "Faster", key_display="-"),
+        Binding("plus,equals_sign", "slower", "Interval", key_display="+/-"),  # the footer's one entry for both
+        Binding("minus", "faster", "Shorter interval", show=False, key_display="-"),
         Binding("slash", "filter", "Filter", key_display="/", priority=True),
         Binding("escape", "clear_filter", "Clear filter", show=False),
         Binding("f", "filter_selected", "Filter to selected", show=False),
@@ -53,7 +54,17 @@ class EbpftopApp(App[int]):
         Binding("right_square_bracket", "next_pane", "Next pane", show=False, key_display="]"),
         Binding("left_square_bracket", "previous_pane", "Previous pane", show=False, key_display="["),
         Binding("question_mark,f1", "help", "Help", key_display="?", priority=True),
-        *(Binding(spec.key, f"toggle_probe('{spec.name}')", f"{spec.title} probe on/off") for spec in SPECS),
+        # The footer shows one "1-4" entry; help lists each key (a probe's key loads/unloads it and its box).
+        *(
+            Binding(
+                spec.key,
+                f"toggle_probe('{spec.name}')",
+                "Probes" if i == 0 else f"{spec.title} probe on/off",
+                show=i == 0,
+                key_display=f"1-{len(SPECS)}" if i == 0 else None,
+            )
+            for i, spec in enumerate(SPECS)
+        ),
     ]
 
     PROMPT_ACTIONS = frozenset({"filter", "help"})
@@ -111,17 +122,56 @@ class EbpftopApp(App[int]):
         self._drawn: dict[type, Frame] = {}  # pane class -> the frame it last drew
         self.frames_seen = 0
         self.pids: frozenset[int] | None = settings.pids
+        self.dashboard = False
+        self.states: dict[str, str] = {}  # probe name -> its last known state
 
     def compose(self) -> ComposeResult:
         yield ProbeBar(self.specs, frozenset(self.settings.probes) if self.settings.probes else None)
         with TabbedContent(id="tabs", initial=f"tab-{self.initial_pane}" if self.initial_pane else ""):
             for key, title, widget in PANES:
-                with TabPane(title, id=f"tab-{key}"):
+                with TabPane(self._tab_label(key, title), id=f"tab-{key}"):
                     yield widget()
         filter_bar = FilterBar(id="filterbar")
         filter_bar.display = False
         yield filter_bar
         yield Footer(compact=True)
+
+    def _spec_of(self, pane_key: str) -> ProbeSpec | None:
+        return next((s for s in self.specs if s.pane_key == pane_key), None)
+
+    def _tab_label(self, pane_key: str, title: str) -> str:
+        """'1 Files': the key that switches this pane's probe (and its box) on and off."""
+        spec = self._spec_of(pane_key)
+        return f"{spec.key} {title}" if spec else title
+
+    def on_resize(self, event: Any) -> None:
+        self.set_dashboard(event.size.width >= DASHBOARD_MIN[0] and event.size.height >= DASHBOARD_MIN[1])
+
+    def set_dashboard(self, on: bool) -> None:
+        """Large terminal: all four panes at once, each in a box titled with its key and probe state.
+        Small: one pane at a time, in tabs. The same widgets either way (sort, cursor, grouping kept)."""
+        if on == self.dashboard and self.is_mounted:
+            return
+        self.dashboard = on
+        self.screen.set_class(on, "-dashboard")
+        self._show_boxes()
+        self._title_boxes()
+        self.show_active_pane(self.displayed)
+
+    def _show_boxes(self) -> None:
+        active = self.query_one("#tabs", TabbedContent).active
+        for pane in self.query(TabPane):
+            # The ContentSwitcher hides all but the active tab; a dashboard shows all.
+            pane.display = self.dashboard or pane.id == active
+
+    def _title_boxes(self) -> None:
+        for key, title, _widget in PANES:
+            pane = self.query_one(f"#tab-{key}", TabPane)
+            spec = self._spec_of(key)
+            state = self.states.get(spec.name, "") if spec else ""
+            pane.border_title = f"{self._tab_label(key, title)} · {state}" if state else self._tab_label(key, title)
+            pane.border_subtitle = f"{spec.key}: probe and box on/off" if spec else ""
+            pane.set_class(state == "live", "-probe-live")
 
     def on_mount(self) -> None:
         self._install_signal_handlers()
@@ -151,6 +201,7 @@ class EbpftopApp(App[int]):
         return True
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        self._show_boxes()
         self.show_active_pane(self.displayed)  # paused: the frame on screen, for this pane too
         self.focus_active_pane()
 
@@ -202,6 +253,13 @@ class EbpftopApp(App[int]):
     # -- handlers ------------------------------------------------------------
     def on_ebpftop_app_status_changed(self, message: StatusChanged) -> None:
         self.query_one(ProbeBar).show(message.statuses)
+        self._note_states(message.statuses)
+
+    def _note_states(self, statuses: tuple[ProbeStatus, ...]) -> None:
+        states = {s.name: s.state for s in statuses}
+        if any(self.states.get(name) != state for name, state in states.items()):
+            self.states.update(states)
+            self._title_boxes()
 
     def on_ebpftop_app_notice(self, message: Notice) -> None:
         self.notify(sanitize(message.text), timeout=4)
@@ -222,6 +280,7 @@ class EbpftopApp(App[int]):
     def render_frame(self, frame: Frame) -> None:
         self.displayed = frame
         self.query_one(ProbeBar).show(frame.probes)
+        self._note_states(frame.probes)
         self.show_self()
         self.show_active_pane(frame)
 
@@ -233,13 +292,14 @@ class EbpftopApp(App[int]):
         """
         if frame is None:
             return
-        pane = self.active_pane()
-        if self._drawn.get(type(pane)) is frame:
-            return
-        for key, _title, widget in PANES:
-            if widget is type(pane):
-                pane.show(frame.panes.get(key))
-        self._drawn[type(pane)] = frame
+        panes = [self.query_one(widget) for _key, _title, widget in PANES] if self.dashboard else [self.active_pane()]
+        for pane in panes:
+            if self._drawn.get(type(pane)) is frame:
+                continue
+            for key, _title, widget in PANES:
+                if widget is type(pane):
+                    pane.show(frame.panes.get(key))
+            self._drawn[type(pane)] = frame
 
     # -- actions -------------------------------------------------------------
     def show_self(self) -> None:
@@ -291,7 +351,13 @@ class EbpftopApp(App[int]):
         self.active_pane().sort_reverse()
 
     def action_toggle_probe(self, name: str) -> None:
+        """Switch a probe (really: load or unload its BPF programs) and its box together: switching
+        one on also shows its pane (tabs) or moves to its box (dashboard)."""
+        turning_on = self.states.get(name) not in ("live", "loading")
         self.source.toggle(name)
+        spec = next((s for s in self.specs if s.name == name), None)
+        if turning_on and spec is not None:
+            self._show_pane(spec.pane_key)
 
     # -- PID filter ------------------------------------------------------------
     def set_pids(self, pids: frozenset[int] | None) -> None:
@@ -343,6 +409,17 @@ class EbpftopApp(App[int]):
         for binding in self.BINDINGS:
             assert isinstance(binding, Binding)
             keys = binding.key_display or ", ".join(binding.key.split(","))
+            spec = next((s for s in self.specs if binding.action == f"toggle_probe('{s.name}')"), None)
+            if spec is not None:
+                keys = spec.key
+                description = f"{spec.title}: switch its probe on/off (loads/unloads its BPF programs) and its box"
+                rows.append((keys, description))
+                continue
+            if binding.action == "slower":
+                rows.append(("+, -", "refresh interval longer / shorter"))
+                continue
+            if binding.action == "faster":
+                continue
             rows.append((keys, binding.description))
         rows.extend(self.active_pane_keys())
         return rows
@@ -372,7 +449,10 @@ class EbpftopApp(App[int]):
             yield SystemCommand(f"Show the {title} pane", f"switch to the {title} tab", partial(self._show_pane, key))
 
     def _show_pane(self, key: str) -> None:
-        self.query_one("#tabs", TabbedContent).active = f"tab-{key}"
+        tabs = self.query_one("#tabs", TabbedContent)
+        if tabs.active == f"tab-{key}":
+            return
+        tabs.active = f"tab-{key}"
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.key_bindings()))

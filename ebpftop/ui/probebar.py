@@ -62,7 +62,6 @@ class ProbeBadge(Static):
         # Until the sampler says otherwise a probe asked for is loading, not off (it compiles first).
         self.status = ProbeStatus(spec.name, fr.LOADING)
         self.full = False
-        self._width = -1
 
     def on_mount(self) -> None:
         self.show(self.status)
@@ -72,9 +71,9 @@ class ProbeBadge(Static):
         for state in _STATES:
             self.set_class(status.state == state, f"-{state}")
         text = badge_text(self.spec, status, self.full)
-        # Same width as before: no layout pass (a reflow of the whole screen every interval otherwise).
-        self.update(text, layout=text.cell_len != self._width)
-        self._width = text.cell_len
+        # Same width as laid out: no layout pass (a reflow of the whole screen every interval otherwise).
+        gridded = self.parent is not None and self.parent.has_class("-two-lines")  # a fixed quarter of the width
+        self.update(text, layout=not gridded and text.cell_len != self.content_size.width)
         # The reason can be long (a compiler error): full text on hover.
         self.tooltip = status.reason
 

@@ -1,0 +1,158 @@
+"""Layout at 80x24 and at dashboard size, and a header that fits, condenses and tells what it measured."""
+
+from __future__ import annotations
+
+from textual.widgets import TabbedContent, TabPane
+
+from ebpftop.model import frame as fr
+from ebpftop.model.frame import Frame, ProbeStatus
+from ebpftop.registry import SPECS
+from ebpftop.settings import Settings
+from ebpftop.ui.app import EbpftopApp
+from ebpftop.ui.fasttable import FastTable
+from ebpftop.ui.probebar import ProbeBadge
+from tests.ui.scripted import ScriptedSource, syscall_frame
+from tests.ui.test_files_pane import files_frame
+
+
+def screen_lines(app: EbpftopApp) -> list[str]:
+    return ["".join(seg.text for seg in strip._segments) for strip in app.screen._compositor.render_strips()]
+
+
+def make_app(pane: str | None = "syscalls", **settings: object) -> tuple[EbpftopApp, ScriptedSource]:
+    source = ScriptedSource()
+    return EbpftopApp(Settings(**settings), source, initial_pane=pane), source  # type: ignore[arg-type]
+
+
+def with_statuses(frame: Frame, statuses: tuple[ProbeStatus, ...]) -> Frame:
+    return Frame(frame.time, frame.elapsed, statuses, frame.panes, frame.self_cpu_pct, rss_bytes=70 * 2**20)
+
+
+async def test_files_at_80x24_keeps_byte_rates_and_gives_path_the_room() -> None:
+    app, source = make_app("files")
+    async with app.run_test(size=(80, 24)) as pilot:
+        source.emit(files_frame())
+        await pilot.pause()
+        await pilot.pause()
+        table = app.query_one("#files-table", FastTable)
+        shown = {c.key: c.width for c in table.columns.values() if not c.hidden}
+        assert "read_bps" in shown and "write_bps" in shown
+        assert shown["path"] > shown["process"]
+        total = sum(w + 2 for w in shown.values())
+        assert total <= table.scrollable_content_region.width  # nothing off-screen to the right
+        header = next(line for line in screen_lines(app) if "PATH" in line)
+        assert "READ B/s" in header and "WRITE B/s" in header
+
+
+async def test_column_widths_do_not_move_when_sorting_or_with_new_rows() -> None:
+    app, source = make_app("syscalls")
+    async with app.run_test(size=(120, 30)) as pilot:
+        source.emit(syscall_frame())
+        await pilot.pause()
+        table = app.query_one("#syscalls-table", FastTable)
+        widths = [c.width for c in table.columns.values()]
+        for _ in range(len(table.columns)):
+            await pilot.press("s")
+            await pilot.pause()
+            assert [c.width for c in table.columns.values()] == widths
+        source.emit(syscall_frame(extra_pid=1234567))
+        await pilot.pause()
+        assert [c.width for c in table.columns.values()] == widths
+
+
+async def test_sort_arrow_marks_the_sorted_column() -> None:
+    app, source = make_app("syscalls")
+    async with app.run_test(size=(120, 30)) as pilot:
+        source.emit(syscall_frame())
+        await pilot.pause()
+        await pilot.press("s")  # COUNT, biggest first
+        await pilot.pause()
+        header = next(line for line in screen_lines(app) if "COUNT" in line)
+        assert "COUNT▼" in header and "SYSCALLS/s▼" not in header
+
+
+async def test_header_at_80_columns_condenses_but_shows_every_field() -> None:
+    app, source = make_app("syscalls", pids=frozenset({1, 1542, 17449, 20001, 30001, 40001, 50001}))
+    async with app.run_test(size=(80, 24)) as pilot:
+        statuses = tuple(ProbeStatus(s.name, fr.LIVE, events_per_s=139_400.0, avg_ns=41.5, cpu_pct=0.9) for s in SPECS)
+        source.emit(with_statuses(syscall_frame(), statuses))
+        await pilot.pause()
+        await pilot.press("space")
+        await pilot.pause()
+        top = screen_lines(app)[:2]
+        text = "\n".join(top)
+        for badge in ("1 files 139k/s", "2 syscalls 139k/s", "3 proctree 139k/s", "4 xdp 139k/s"):
+            assert badge in top[0]
+        for field in ("PAUSED", "PID 1 +6", "self 1.2%", "70MiB", "every 1s"):
+            assert field in text, field
+        assert all(len(line.rstrip()) <= 80 for line in top)
+
+
+async def test_wide_header_shows_cost_with_its_age_and_dash_when_unmeasured() -> None:
+    app, source = make_app("syscalls")
+    async with app.run_test(size=(200, 30)) as pilot:
+        statuses = (
+            ProbeStatus("files", fr.LIVE),  # just came back: nothing counted or timed yet
+            ProbeStatus("syscalls", fr.LIVE, events_per_s=139_400.0, avg_ns=41.5, cpu_pct=0.9, cost_age_s=6.2),
+            ProbeStatus("proctree", fr.OFF),
+            ProbeStatus("xdp", fr.LOADING),
+        )
+        source.emit(with_statuses(syscall_frame(), statuses))
+        await pilot.pause()
+        top = screen_lines(app)[0]
+        assert "1 files –/s – – " in top
+        assert "2 syscalls 139.4k/s 42ns 0.9% 6s ago" in top
+        assert "3 proctree off" in top and "4 xdp loading" in top
+
+
+async def test_badges_say_loading_before_the_sampler_reports() -> None:
+    class Silent(ScriptedSource):
+        def start(self, on_frame, on_status, on_notice) -> None:  # type: ignore[no-untyped-def]
+            self.on_frame, self.on_status = on_frame, on_status
+
+    source = Silent()
+    app = EbpftopApp(Settings(probes=("syscalls", "xdp")), source)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.pause()
+        states = {b.spec.name: b.status.state for b in app.query(ProbeBadge)}
+        assert states == {"files": fr.OFF, "syscalls": fr.LOADING, "proctree": fr.OFF, "xdp": fr.LOADING}
+
+
+async def test_probes_option_opens_on_a_pane_that_is_on() -> None:
+    app, source = make_app(None, probes=("xdp",))
+    async with app.run_test(size=(120, 30)):
+        assert app.query_one("#tabs", TabbedContent).active == "tab-xdp"
+
+
+async def test_probe_key_switches_the_probe_and_shows_its_pane() -> None:
+    app, source = make_app("syscalls")
+    async with app.run_test(size=(120, 30)) as pilot:
+        source.on_status(tuple(ProbeStatus(s.name, fr.OFF if s.name == "xdp" else fr.LIVE) for s in SPECS))
+        await pilot.pause()
+        await pilot.press("4")  # xdp is off: switch it on and show it
+        await pilot.pause()
+        assert source.toggled == ["xdp"]
+        assert app.query_one("#tabs", TabbedContent).active == "tab-xdp"
+        await pilot.press("2")  # syscalls is live: switch it off; the pane on screen stays
+        await pilot.pause()
+        assert source.toggled == ["xdp", "syscalls"]
+        assert app.query_one("#tabs", TabbedContent).active == "tab-xdp"
+
+
+async def test_large_terminal_shows_every_pane_in_titled_boxes_small_one_tabs() -> None:
+    app, source = make_app("syscalls")
+    async with app.run_test(size=(200, 60)) as pilot:
+        source.emit(syscall_frame())
+        await pilot.pause()
+        assert app.dashboard
+        panes = list(app.query(TabPane))
+        assert all(p.display and p.region.area > 0 for p in panes)
+        titles = [str(p.border_title) for p in panes]
+        assert titles == ["1 Files · live", "2 Syscalls · live", "3 Tree · live", "4 XDP · live"]
+        await pilot.press("right_square_bracket")  # moves between boxes; all stay on screen
+        await pilot.pause()
+        assert all(p.display and p.region.area > 0 for p in app.query(TabPane))
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause()
+        assert not app.dashboard
+        assert [p.id for p in app.query(TabPane) if p.region.area > 0] == [app.query_one("#tabs", TabbedContent).active]
