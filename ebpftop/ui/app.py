@@ -134,7 +134,7 @@ class EbpftopApp(App[int]):
         filter_bar = FilterBar(id="filterbar")
         filter_bar.display = False
         yield filter_bar
-        yield Footer(compact=True)
+        yield Footer(compact=True, show_command_palette=False)  # 80 columns: the keys first (^p is in help)
 
     def _spec_of(self, pane_key: str) -> ProbeSpec | None:
         return next((s for s in self.specs if s.pane_key == pane_key), None)

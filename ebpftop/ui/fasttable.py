@@ -46,6 +46,7 @@ class TableColumn:
 
 
 MIN_FLEX = 16
+HIDE_BELOW = 32  # low-priority columns are hidden before a flex column (PATH, ARGV) gets narrower than this
 
 
 class FastTable(ScrollView, can_focus=True):
@@ -269,7 +270,7 @@ class FastTable(ScrollView, can_focus=True):
             return
 
         def need() -> int:
-            return sum((MIN_FLEX if c.flex else c.width) + 2 * PADDING for c in columns if not c.hidden)
+            return sum((HIDE_BELOW if c.flex else c.width) + 2 * PADDING for c in columns if not c.hidden)
 
         for column in sorted((c for c in columns if c.priority < 0), key=lambda c: c.priority):
             if need() <= available:

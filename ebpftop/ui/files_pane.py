@@ -118,7 +118,8 @@ class FilesPane(SortableTable, Vertical):
 
     # -- events ----------------------------------------------------------------
     def on_resize(self, event: events.Resize) -> None:
-        self.refresh_rows()
+        # After the table has its new size too: PATH is elided to the width the table gives it.
+        self.call_after_refresh(self.refresh_rows)
 
     # -- rendering ---------------------------------------------------------------
     def show(self, data: FilesTable | None) -> None:

@@ -112,7 +112,7 @@ class XdpPane(SortableTable, Vertical):
     """
 
     COLUMNS = COLUMNS
-    BINDINGS = [Binding("a", "attach_toggle", "Attach XDP")]
+    BINDINGS = [Binding("a", "attach_toggle", "Attach")]
 
     class AttachToggle(Message):
         """Attach (attach=True) or detach our XDP counter on one interface."""

@@ -156,3 +156,29 @@ async def test_large_terminal_shows_every_pane_in_titled_boxes_small_one_tabs() 
         await pilot.pause()
         assert not app.dashboard
         assert [p.id for p in app.query(TabPane) if p.region.area > 0] == [app.query_one("#tabs", TabbedContent).active]
+
+
+async def test_tree_sort_arrow_matches_the_order_on_screen() -> None:
+    from ebpftop.model.proctree import ProcTreeModel
+    from tests.ui.test_proctree_pane import first_sample, procs_frame
+
+    app, source = make_app("procs")
+    async with app.run_test(size=(120, 30)) as pilot:
+        source.emit(procs_frame(ProcTreeModel(), first_sample()))
+        await pilot.pause()
+        tree = app.query_one("#proctree-tree")
+        summary = app.query_one("#proctree-summary")
+
+        def roots() -> list[str]:
+            return [str(node.label).split()[0].rstrip("0123456789") for node in tree.root.children]
+
+        await pilot.press("s")  # pid -> name, A to Z
+        source.emit(procs_frame(ProcTreeModel(), first_sample()))
+        await pilot.pause()
+        assert "sort: name ▲" in str(summary.render())
+        assert roots() == sorted(roots())
+        await pilot.press("r")  # Z to A
+        source.emit(procs_frame(ProcTreeModel(), first_sample()))
+        await pilot.pause()
+        assert "sort: name ▼" in str(summary.render())
+        assert roots() == sorted(roots(), reverse=True)
