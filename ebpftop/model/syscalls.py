@@ -101,8 +101,12 @@ class SyscallModel:
 
     def __init__(self, history: int = HISTORY) -> None:
         self._history: deque[float] = deque(maxlen=history)
+        self._pids: frozenset[int] | None = None  # the filter the history was counted under
 
     def update(self, sample: SyscallSample, elapsed: float, pids: frozenset[int] | None = None) -> SyscallTable:
+        if pids != self._pids:
+            self._history.clear()  # another filter: the old totals were of other processes
+            self._pids = pids
         rows = build_rows(sample.counts, elapsed, pids)
         total = rate(sum(r.count for r in rows), elapsed)
         self._history.append(total)

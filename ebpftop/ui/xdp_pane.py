@@ -16,7 +16,7 @@ from ebpftop.model.sanitize import sanitize
 from ebpftop.model.xdp import HISTORY, XdpRow, XdpTable
 from ebpftop.ui.fasttable import FastTable
 from ebpftop.ui.table import Column, SortableTable, add_columns
-from ebpftop.ui.format import bytes_per_s, num, right, safe, si
+from ebpftop.ui.format import spark_label, bytes_per_s, num, right, safe, si
 
 PROTOS_SHOWN = 3
 
@@ -136,6 +136,7 @@ class XdpPane(SortableTable, Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static("", id="xdp-summary", classes="summary")
+        yield Static("", id="xdp-spark-label", classes="spark-label")
         yield Sparkline([], id="xdp-spark", summary_function=max)
         table = FastTable(id="xdp-table", zebra_stripes=True)
         add_columns(table, COLUMNS)
@@ -222,6 +223,9 @@ class XdpPane(SortableTable, Vertical):
         else:
             history = self.data.history
         spark.data = [0.0] * (HISTORY - len(history)) + list(history) if history else []
+        where = f"on {sanitize(row.ifname, 32)}" if row is not None else "on every attached interface"
+        label = spark_label(f"XDP pkt/s {where}", history) if self.data is not None else Text("")
+        self.query_one("#xdp-spark-label", Static).update(label, layout=False)
 
     def refresh_detail(self) -> None:
         detail = self.query_one("#xdp-detail", Static)

@@ -182,3 +182,39 @@ async def test_tree_sort_arrow_matches_the_order_on_screen() -> None:
         await pilot.pause()
         assert "sort: name ▼" in str(summary.render())
         assert roots() == sorted(roots(), reverse=True)
+
+
+async def test_sparklines_have_a_label_and_scale_and_reset_when_the_filter_changes() -> None:
+    from ebpftop.model.syscalls import SyscallModel
+
+    app, source = make_app("syscalls")
+    async with app.run_test(size=(120, 30)) as pilot:
+        model = SyscallModel()
+        for _ in range(3):
+            source.emit(syscall_frame(model))
+            await pilot.pause()
+        label = str(app.query_one("#syscalls-spark-label").render())
+        assert "syscalls/s: now 207.2k · peak 207.2k (graph top) · last 3 intervals" in label
+        # The sampler hands the model the new filter with the next read: the old totals go.
+        from ebpftop.model.syscalls import SyscallSample, SyscallCount
+        from ebpftop.model.frame import Frame
+
+        table = model.update(SyscallSample((SyscallCount(4242, 110, "getppid", 10, "getppid-loop"),)), 1.0, frozenset({4242}))
+        frame = syscall_frame()
+        source.emit(Frame(frame.time, 1.0, frame.probes, {"syscalls": table}))
+        await pilot.pause()
+        assert "now 10 · peak 10 (graph top) · last 1 intervals" in str(app.query_one("#syscalls-spark-label").render())
+
+
+async def test_xdp_sparkline_names_its_interface() -> None:
+    from ebpftop.model.xdp import XdpModel
+    from tests.ui.test_xdp_pane import xdp_frame
+
+    app, source = make_app("xdp")
+    async with app.run_test(size=(120, 30)) as pilot:
+        model = XdpModel()
+        source.emit(xdp_frame(model))
+        await pilot.pause()
+        source.emit(xdp_frame(model))
+        await pilot.pause()
+        assert "XDP pkt/s on lo: now" in str(app.query_one("#xdp-spark-label").render())
