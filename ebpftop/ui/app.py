@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
+import time
 import threading
 from collections.abc import Callable, Iterable
 from functools import partial
@@ -15,6 +17,7 @@ from textual.binding import Binding
 from textual.driver import Driver
 from textual.message import Message
 from textual.dom import NoScreen
+from textual.filter import Monochrome, NoColor
 from textual.widget import Widget
 from textual.widgets import Footer, Input, TabbedContent, TabPane
 
@@ -54,6 +57,7 @@ class EbpftopApp(App[int]):
         Binding("right_square_bracket", "next_pane", "Next pane", show=False, key_display="]"),
         Binding("left_square_bracket", "previous_pane", "Previous pane", show=False, key_display="["),
         Binding("question_mark,f1", "help", "Help", key_display="?", priority=True),
+        Binding("ctrl+s", "screenshot", "Screenshot (SVG, to $EBPFTOP_SCREENSHOTS or the current directory)", show=False),
         # The footer shows one "1-4" entry; help lists each key (a probe's key loads/unloads it and its box).
         *(
             Binding(
@@ -104,6 +108,10 @@ class EbpftopApp(App[int]):
         on_hung: Callable[[int], None] | None = None,
     ) -> None:
         super().__init__(driver_class=driver_class)
+        if os.environ.get("TERM") == "dumb" and not self.no_color:
+            # Textual honours NO_COLOR itself; a dumb terminal gets the same treatment (no colours).
+            self.no_color = True
+            self._filters.append(NoColor() if self.native_ansi_color else Monochrome())
         self._mailbox: Frame | None = None
         self._mailbox_lock = threading.Lock()
         self._on_hung = on_hung
@@ -421,6 +429,7 @@ class EbpftopApp(App[int]):
             if binding.action == "faster":
                 continue
             rows.append((keys, binding.description))
+        rows.append(("ctrl+p", "command palette: every action by name, themes, screenshot"))
         rows.extend(self.active_pane_keys())
         return rows
 
@@ -453,6 +462,32 @@ class EbpftopApp(App[int]):
         if tabs.active == f"tab-{key}":
             return
         tabs.active = f"tab-{key}"
+
+    def deliver_screenshot(
+        self, filename: str | None = None, path: str | None = None, time_format: str | None = None
+    ) -> str | None:
+        """Ctrl-S and the palette's Screenshot: an SVG of the screen in $EBPFTOP_SCREENSHOTS or the current
+        directory (Textual's default, ~/Downloads, does not exist for root), and a note saying where.
+
+        The file is written on a daemon thread: this process holds BPF programs, and a write to a
+        user's directory (a hung NFS mount) must never stall the UI or its exit.
+        """
+        directory = path or os.environ.get("EBPFTOP_SCREENSHOTS") or os.getcwd()
+        name = filename or time.strftime(time_format or "ebpftop-%Y%m%d-%H%M%S.svg")
+        target = os.path.abspath(os.path.join(directory, name))
+        svg = self.export_screenshot()
+
+        def write() -> None:
+            try:
+                with open(target, "w", encoding="utf-8") as f:
+                    f.write(svg)
+            except OSError as exc:
+                self.call_from_thread(self.notify, f"screenshot not saved: {exc}", severity="error", timeout=6)
+                return
+            self.call_from_thread(self.notify, f"screenshot saved to {target}", timeout=6)
+
+        threading.Thread(target=write, name="ebpftop-screenshot", daemon=True).start()
+        return target
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.key_bindings()))

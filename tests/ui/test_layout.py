@@ -218,3 +218,64 @@ async def test_xdp_sparkline_names_its_interface() -> None:
         source.emit(xdp_frame(model))
         await pilot.pause()
         assert "XDP pkt/s on lo: now" in str(app.query_one("#xdp-spark-label").render())
+
+
+async def test_ctrl_s_and_the_palette_save_a_screenshot_where_they_say(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("HOME", str(tmp_path / "no-such-home"))  # root's case: no ~/Downloads
+    monkeypatch.chdir(tmp_path)
+    app, source = make_app("syscalls")
+    async with app.run_test(size=(120, 30)) as pilot:
+        source.emit(syscall_frame())
+        await pilot.pause()
+        await pilot.press("ctrl+s")
+        await app.workers.wait_for_complete()
+        for _ in range(50):
+            await pilot.pause(0.05)
+            if list(tmp_path.glob("ebpftop-*.svg")):
+                break
+        saved = list(tmp_path.glob("ebpftop-*.svg"))
+        assert len(saved) == 1 and "getppid-loop" in saved[0].read_text()
+        await pilot.pause(0.1)
+        assert any(str(saved[0]) in str(n.message) for n in app._notifications)
+        saved[0].unlink()
+        # The palette's Screenshot command (Textual's own) goes the same way.
+        command = next(c for c in app.get_system_commands(app.screen) if c.title == "Screenshot")
+        command.callback()
+        for _ in range(50):
+            await pilot.pause(0.05)
+            if list(tmp_path.glob("ebpftop-*.svg")):
+                break
+        assert len(list(tmp_path.glob("ebpftop-*.svg"))) == 1
+
+
+async def _colours_drawn(app: EbpftopApp) -> set[str]:
+    """Every foreground/background colour in what the app would send to the terminal (after its filters)."""
+    colours = set()
+    for strip in app.screen._compositor.render_strips():
+        for line_filter in app._filters:
+            strip = strip.apply_filter(line_filter, app.screen.styles.background)
+        for segment in strip._segments:
+            if segment.style is not None:
+                for colour in (segment.style.color, segment.style.bgcolor):
+                    if colour is not None:
+                        triplet = colour.get_truecolor()
+                        if len({triplet.red, triplet.green, triplet.blue}) > 1:
+                            colours.add(triplet.hex)
+    return colours
+
+
+async def test_no_color_and_term_dumb_draw_without_colour(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    for env in ({"NO_COLOR": "1"}, {"TERM": "dumb"}, {}):
+        monkeypatch.delenv("NO_COLOR", raising=False)
+        monkeypatch.setenv("TERM", "xterm-256color")
+        for key, value in env.items():
+            monkeypatch.setenv(key, value)
+        app, source = make_app("syscalls")
+        async with app.run_test(size=(120, 30)) as pilot:
+            source.emit(syscall_frame())
+            await pilot.pause()
+            colours = await _colours_drawn(app)
+            if env:
+                assert app.no_color and not colours, env  # greys only
+            else:
+                assert colours  # the check can see colour when there is some
