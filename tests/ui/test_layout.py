@@ -224,28 +224,29 @@ async def test_ctrl_s_and_the_palette_save_a_screenshot_where_they_say(tmp_path,
     monkeypatch.setenv("HOME", str(tmp_path / "no-such-home"))  # root's case: no ~/Downloads
     monkeypatch.chdir(tmp_path)
     app, source = make_app("syscalls")
+
+    def told(path: object) -> bool:
+        return any(f"screenshot saved to {path}" == str(n.message) for n in app._notifications)
+
+    async def wait_for(condition) -> None:  # type: ignore[no-untyped-def]
+        for _ in range(600):  # the write runs on its own thread: wait on the result, generously
+            if condition():
+                return
+            await pilot.pause(0.05)
+        raise AssertionError("condition not met")
+
     async with app.run_test(size=(120, 30)) as pilot:
         source.emit(syscall_frame())
         await pilot.pause()
         await pilot.press("ctrl+s")
-        await app.workers.wait_for_complete()
-        for _ in range(50):
-            await pilot.pause(0.05)
-            if list(tmp_path.glob("ebpftop-*.svg")):
-                break
-        saved = list(tmp_path.glob("ebpftop-*.svg"))
-        assert len(saved) == 1 and "getppid-loop" in saved[0].read_text()
-        await pilot.pause(0.1)
-        assert any(str(saved[0]) in str(n.message) for n in app._notifications)
-        saved[0].unlink()
+        await wait_for(lambda: any(told(p) for p in tmp_path.glob("ebpftop-*.svg")))
+        (saved,) = tmp_path.glob("ebpftop-*.svg")
+        assert "getppid-loop" in saved.read_text()
+        saved.unlink()
         # The palette's Screenshot command (Textual's own) goes the same way.
         command = next(c for c in app.get_system_commands(app.screen) if c.title == "Screenshot")
         command.callback()
-        for _ in range(50):
-            await pilot.pause(0.05)
-            if list(tmp_path.glob("ebpftop-*.svg")):
-                break
-        assert len(list(tmp_path.glob("ebpftop-*.svg"))) == 1
+        await wait_for(lambda: any(told(p) for p in tmp_path.glob("ebpftop-*.svg")))
 
 
 async def _colours_drawn(app: EbpftopApp) -> set[str]:
