@@ -45,19 +45,27 @@ async def test_files_at_80x24_keeps_byte_rates_and_gives_path_the_room() -> None
 
 
 async def test_column_widths_do_not_move_when_sorting_or_with_new_rows() -> None:
-    app, source = make_app("syscalls")
-    async with app.run_test(size=(120, 30)) as pilot:
-        source.emit(syscall_frame())
+    from ebpftop.model import files as m
+    from ebpftop.model.files import FilesSample
+    from tests.ui.test_files_pane import io
+
+    small = FilesSample((io(1, 3, "/a", m.FILE, "sh", 1, 1, 10, 10),))
+    big = FilesSample(
+        (io(1234567, 3, "/var/lib/postgresql/16/main/base/16384/2619", m.FILE, "postgres-worker", 9, 9, 9_999_999, 10),)
+    )
+    app, source = make_app("files")
+    async with app.run_test(size=(160, 30)) as pilot:
+        source.emit(files_frame(small))
         await pilot.pause()
-        table = app.query_one("#syscalls-table", FastTable)
+        table = app.query_one("#files-table", FastTable)
         widths = [c.width for c in table.columns.values()]
-        for _ in range(len(table.columns)):
-            await pilot.press("s")
-            await pilot.pause()
-            assert [c.width for c in table.columns.values()] == widths
-        source.emit(syscall_frame(extra_pid=1234567))
+        source.emit(files_frame(big))  # longer names and bigger numbers: no column moves
         await pilot.pause()
         assert [c.width for c in table.columns.values()] == widths
+        for _ in range(len(table.columns)):
+            await pilot.press("s")  # the sort arrow comes and goes: no column moves
+            await pilot.pause()
+            assert [c.width for c in table.columns.values()] == widths
 
 
 async def test_sort_arrow_marks_the_sorted_column() -> None:
