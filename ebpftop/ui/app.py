@@ -33,7 +33,7 @@ from ebpftop.ui.source import FrameSource
 from ebpftop.ui.xdp_pane import XdpPane
 from ebpftop.ui.panes import PANES
 
-DASHBOARD_MIN = (160, 40)  # columns, rows from which every pane is shown at once (btop-style boxes)
+DASHBOARD_MIN = (180, 45)  # columns, rows from which every pane is shown at once (btop-style boxes)
 INTERVAL_STEPS = (0.25, 0.5, 1.0, 2.0, 5.0, 10.0)
 HUNG_GRACE = 5.0  # seconds an ending app may take before the emergency exit (see _install_signal_handlers)
 

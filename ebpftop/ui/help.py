@@ -31,7 +31,7 @@ HEADER_NOTES = (
 )
 
 LAYOUT_NOTE = (
-    "At 160x40 or more every pane is on screen at once, each in a box titled with its key and its probe's "
+    "At 180x45 or more every pane is on screen at once, each in a box titled with its key and its probe's "
     "state; smaller terminals show one pane at a time in tabs ([ and ] switch). 1-4 do not just switch "
     "panes: each loads or unloads its probe's BPF programs, and switching one on also shows its pane."
 )
