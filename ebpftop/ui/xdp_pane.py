@@ -93,6 +93,16 @@ def breakdown(row: XdpRow) -> Text:
                     text.append("   ")
                 text.append(f"{name} ")
                 text.append(f"{s.packets:,} pkt {decimal(s.bytes)} {share:.0f}%", style="dim")
+        if row.since_attach:
+            l3 = sum(row.since_attach[name].packets for name in m.L3_PROTOS)
+            text.append("\nsince attach  ", style="bold")
+            for i, name in enumerate((*m.L3_PROTOS, *m.L4_PROTOS)):
+                s = row.since_attach[name]
+                if i:
+                    text.append("   ")
+                text.append(f"{name} ")
+                text.append(f"{s.packets:,} pkt {decimal(s.bytes)}", style="dim")
+            text.append(f"   ({l3:,} packets in all)", style="dim")
     k = row.link_delta
     text.append("\nkernel  ", style="bold")
     text.append(

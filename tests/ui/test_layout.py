@@ -288,3 +288,24 @@ async def test_no_color_and_term_dumb_draw_without_colour(monkeypatch) -> None: 
                 assert app.no_color and not colours, env  # greys only
             else:
                 assert colours  # the check can see colour when there is some
+
+
+async def test_xdp_breakdown_sits_under_its_rows_with_totals_since_attach() -> None:
+    from ebpftop.model.xdp import XdpModel
+    from tests.ui.test_xdp_pane import xdp_frame
+
+    app, source = make_app("xdp")
+    async with app.run_test(size=(120, 40)) as pilot:
+        model = XdpModel()
+        source.emit(xdp_frame(model))
+        await pilot.pause()
+        source.emit(xdp_frame(model))  # nothing new this interval: 1 000 packets since attach
+        await pilot.pause()
+        await pilot.press("enter")
+        await pilot.pause()
+        detail = app.query_one("#xdp-detail")
+        table = app.query_one("#xdp-table", FastTable)
+        text = str(detail.render())
+        assert "ipv4 0 pkt" in text  # this interval
+        assert "since attach  ipv4 1,000 pkt" in text and "(1,000 packets in all)" in text
+        assert detail.region.y - table.region.bottom <= 1  # right under the rows, not at the bottom of the pane
