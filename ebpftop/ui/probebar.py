@@ -40,16 +40,25 @@ def cost_text(status: ProbeStatus) -> str:
     return f"{ns} {cpu} {status.cost_age_s:.0f}s ago"
 
 
-def badge_text(spec: ProbeSpec, status: ProbeStatus, full: bool) -> Text:
-    text = Text(f"{spec.key} {spec.name} ", no_wrap=True, overflow="ellipsis")
-    if status.state == fr.LIVE:
-        text.append(rate_text(status.events_per_s, compact=not full))
-        if full:
+def badge_text(spec: ProbeSpec, status: ProbeStatus, full: bool, budget: int = 0) -> Text:
+    """The widest of: key name rate cost lost, key name rate lost, key name lost, key lost that fits in budget.
+
+    Losses are never the part that is cut: a narrow badge drops its cost, then its rate, then its name.
+    """
+    if status.state != fr.LIVE:
+        return Text(f"{spec.key} {spec.name} {status.state}", no_wrap=True, overflow="ellipsis")
+    tiers = ((True, True, True), (False, True, True), (False, False, True), (False, False, False))
+    text = Text()
+    for cost, rate, name in tiers if full else tiers[1:]:
+        text = Text(f"{spec.key} {spec.name}" if name else spec.key, no_wrap=True, overflow="ellipsis")
+        if rate:
+            text.append(f" {rate_text(status.events_per_s, compact=not cost)}")
+        if cost:
             text.append(f" {cost_text(status)}", style="dim")
         if status.lost:
-            text.append(f" lost {si(status.lost)}", style="bold")
-    else:
-        text.append(status.state)
+            text.append(f" lost {si(status.lost, 1 if cost else 0)}", style="bold")
+        if not budget or text.cell_len <= budget:
+            break
     return text
 
 
@@ -62,6 +71,7 @@ class ProbeBadge(Static):
         # Until the sampler says otherwise a probe asked for is loading, not off (it compiles first).
         self.status = ProbeStatus(spec.name, fr.LOADING)
         self.full = False
+        self.budget = 0  # cells the badge may use (0: as many as it needs)
 
     def on_mount(self) -> None:
         self.show(self.status)
@@ -70,7 +80,7 @@ class ProbeBadge(Static):
         self.status = status
         for state in _STATES:
             self.set_class(status.state == state, f"-{state}")
-        text = badge_text(self.spec, status, self.full)
+        text = badge_text(self.spec, status, self.full, self.budget)
         # Same width as laid out: no layout pass (a reflow of the whole screen every interval otherwise).
         gridded = self.parent is not None and self.parent.has_class("-two-lines")  # a fixed quarter of the width
         self.update(text, layout=not gridded and text.cell_len != self.content_size.width)
@@ -98,9 +108,10 @@ class ProbeBar(Horizontal):
         one_line = event.size.width >= ONE_LINE
         self.set_class(not one_line, "-two-lines")
         per_badge = event.size.width // max(1, len(self.specs)) if not one_line else FULL_BADGE
+        budget = 0 if one_line else per_badge - 2  # padding: one cell a side
         for badge in self.query(ProbeBadge):
-            if badge.full != (per_badge >= FULL_BADGE):
-                badge.full = per_badge >= FULL_BADGE
+            if badge.full != (per_badge >= FULL_BADGE) or badge.budget != budget:
+                badge.full, badge.budget = per_badge >= FULL_BADGE, budget
                 badge.show(badge.status)
 
     def show(self, statuses: tuple[ProbeStatus, ...]) -> None:

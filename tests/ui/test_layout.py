@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from textual.widgets import TabbedContent, TabPane
 
 from ebpftop.model import frame as fr
@@ -309,3 +311,20 @@ async def test_xdp_breakdown_sits_under_its_rows_with_totals_since_attach() -> N
         assert "ipv4 0 pkt" in text  # this interval
         assert "since attach  ipv4 1,000 pkt" in text and "(1,000 packets in all)" in text
         assert detail.region.y - table.region.bottom <= 1  # right under the rows, not at the bottom of the pane
+
+
+async def test_losses_are_never_cut_from_a_narrow_badge() -> None:
+    app, source = make_app("syscalls")
+    for size in ((80, 24), (160, 40)):
+        async with app.run_test(size=size) as pilot:
+            statuses = tuple(
+                ProbeStatus(s.name, fr.LIVE, events_per_s=139_400.0, avg_ns=312.0, cpu_pct=0.9, cost_age_s=4.0, lost=12_345)
+                for s in SPECS
+            )
+            source.emit(with_statuses(syscall_frame(), statuses))
+            await pilot.pause()
+            top = screen_lines(app)[0]
+            for key, name in (("1", "files"), ("2", "syscalls"), ("3", "proctree"), ("4", "xdp")):
+                # Within its own badge (single spaces), from the full name down to just the key.
+                assert re.search(rf"{key}( {name})?( \S+)*? lost 12(\.3)?k", top), (size, top)
+        app, source = make_app("syscalls")
