@@ -190,7 +190,10 @@ def _ebpftop_bpf_ns(section: Section, tool: Tool, running: Running) -> None:
         except json.JSONDecodeError:
             continue
         for status in frame.get("probes", {}).values():
-            if status.get("state") == "live" and status.get("events_per_s", 0) > best[0]:
+            # null: not measured in that frame (no read yet, no BPF-stats window closed yet)
+            if status.get("state") != "live" or status.get("avg_ns") is None:
+                continue
+            if (status.get("events_per_s") or 0) > best[0]:
                 best = (status["events_per_s"], status.get("avg_ns", 0.0))
     if best[0]:
         section.bpf_ns[tool.name] = best[1]

@@ -34,7 +34,9 @@ class _Slot:
     since: float = 0.0  # monotonic time of the last read (or of enabling)
     cost: ProbeCost | None = None  # BPF stats at the start of the open stats window
     cost_since: float = 0.0
-    measured: tuple[float, float, float] = (0.0, 0.0, 0.0)  # events/s, ns/event, CPU% of the last window
+    measured: tuple[float | None, float, float] | None = None  # ns/event, CPU%, monotonic end of the stats window
+    counted: float | None = None  # events/s this probe counted in its last read window
+    window: tuple[float, float] | None = None  # that window: wall-clock start, measured length
     wanted: bool = False
 
 
@@ -265,7 +267,7 @@ class Sampler(threading.Thread):
             slot.model = slot.spec.make_model(self._settings)
         slot.state = fr.LIVE
         slot.since = time.monotonic()
-        slot.measured = (0.0, 0.0, 0.0)
+        slot.measured = slot.counted = slot.window = None  # nothing measured yet: "–", not a stale 0
         slot.cost = slot.probe.stats() if self._stats_fd is not None else None
         slot.cost_since = slot.since
         self._publish_status()
@@ -293,9 +295,22 @@ class Sampler(threading.Thread):
     def _status(self, slot: _Slot) -> ProbeStatus:
         if slot.state != fr.LIVE or slot.probe is None:
             return ProbeStatus(slot.spec.name, slot.state, slot.reason)
-        events, ns, cpu = slot.measured
+        ns = cpu = age = None
+        if slot.measured is not None:
+            ns, cpu, closed = slot.measured
+            age = max(0.0, time.monotonic() - closed)
+        start, length = slot.window if slot.window is not None else (None, None)
         return ProbeStatus(
-            slot.spec.name, slot.state, slot.reason, events_per_s=events, avg_ns=ns, cpu_pct=cpu, lost=slot.probe.lost()
+            slot.spec.name,
+            slot.state,
+            slot.reason,
+            events_per_s=slot.counted,
+            avg_ns=ns,
+            cpu_pct=cpu,
+            lost=slot.probe.lost(),
+            cost_age_s=age,
+            window_start=start,
+            window_s=length,
         )
 
     def _measure(self, slot: _Slot, now: float) -> None:
@@ -306,7 +321,7 @@ class Sampler(threading.Thread):
         window = now - slot.cost_since
         runs = counter_delta(slot.cost.run_cnt, cost.run_cnt)
         ns = counter_delta(slot.cost.run_time_ns, cost.run_time_ns)
-        slot.measured = (rate(runs, window), average(ns, runs), rate(ns, window) / 1e7)
+        slot.measured = (average(ns, runs) if runs else None, rate(ns, window) / 1e7, now)
         slot.cost, slot.cost_since = cost, now
 
     def _emit(self, clock: _Clock, final: bool = False) -> _Clock:
@@ -320,8 +335,10 @@ class Sampler(threading.Thread):
                 read_at = time.monotonic()
                 if slot.state == fr.LIVE:
                     elapsed = read_at - slot.since
+                    slot.window = (time.time() - (time.monotonic() - slot.since), elapsed)
                     slot.since = read_at
-                    panes[slot.spec.pane_key] = slot.model.update(sample, elapsed, self._pids)
+                    data = panes[slot.spec.pane_key] = slot.model.update(sample, elapsed, self._pids)
+                    slot.counted = getattr(data, "events_per_s", None)
                     self._measure(slot, read_at)
             statuses.append(self._status(slot))
         elapsed = now.mono - clock.mono

@@ -129,6 +129,11 @@ class FilesTable:
             rows = self._built[grouping] = group(self.io, self.elapsed, self.pids, grouping)
         return rows
 
+    @property
+    def events_per_s(self) -> float:
+        """Reads and writes the probe counted this interval over its measured window (the header's events/s)."""
+        return rate(sum(io.reads + io.writes for io in self.io), self.elapsed)
+
     def to_json(self) -> list[dict[str, Any]]:
         # Per process and path: exact and lossless (per-path sums are one
         # group-by away, while a per-path row would hide every process but one).

@@ -19,25 +19,42 @@ class PaneData(Protocol):
     def to_json(self) -> Any: ...
 
 
+def _round(value: float | None, digits: int) -> float | None:
+    return None if value is None else round(value, digits)
+
+
 @dataclass(frozen=True, slots=True)
 class ProbeStatus:
-    """One probe's state and what its BPF programs cost over the last interval."""
+    """One probe's state, what it counted this interval, and what its BPF programs cost.
+
+    None is "not measured": no read yet since the probe came on, or no BPF-stats
+    window closed yet. Events/s is this interval's count over this probe's own
+    read window (``window_start`` .. + ``window_s``); run time per event and
+    CPU% come from the last sampled BPF-stats window, which closed
+    ``cost_age_s`` seconds before this frame.
+    """
 
     name: str
     state: str
     reason: str | None = None
-    events_per_s: float = 0.0
-    avg_ns: float = 0.0
-    cpu_pct: float = 0.0  # kernel time spent in this probe's programs, % of one CPU
+    events_per_s: float | None = None
+    avg_ns: float | None = None
+    cpu_pct: float | None = None  # kernel time spent in this probe's programs, % of one CPU
     lost: int = 0  # cumulative events not counted (map full, ring buffer full)
+    cost_age_s: float | None = None  # seconds since the stats window behind avg_ns/cpu_pct closed
+    window_start: float | None = None  # wall clock (epoch s) at the start of this probe's read window
+    window_s: float | None = None  # its measured length: events_per_s = count / window_s
 
     def to_json(self) -> dict[str, Any]:
         return {
             "state": self.state,
             "reason": self.reason,
-            "events_per_s": round(self.events_per_s, 3),
-            "avg_ns": round(self.avg_ns, 1),
-            "cpu_pct": round(self.cpu_pct, 3),
+            "events_per_s": _round(self.events_per_s, 3),
+            "avg_ns": _round(self.avg_ns, 1),
+            "cpu_pct": _round(self.cpu_pct, 3),
+            "cost_age_s": _round(self.cost_age_s, 3),
+            "window_start": _round(self.window_start, 6),
+            "window_s": _round(self.window_s, 6),
             "lost": self.lost,
         }
 

@@ -173,6 +173,11 @@ class ProcTree:
     execs_per_s: float
     exits_per_s: float
 
+    @property
+    def events_per_s(self) -> float:
+        """Forks, execs and exits the probe counted this interval, per second (the header's events/s)."""
+        return self.forks_per_s + self.execs_per_s + self.exits_per_s
+
     def walk(self) -> Any:
         for root in self.roots:
             yield from root.walk()

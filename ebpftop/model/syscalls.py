@@ -59,6 +59,11 @@ class SyscallTable:
     history: tuple[float, ...]  # total syscalls/s, oldest first
     drops: int
 
+    @property
+    def events_per_s(self) -> float:
+        """What the probe counted this interval over its measured window (the header's events/s)."""
+        return self.total_rate
+
     def to_json(self) -> list[dict[str, Any]]:
         return [
             {
@@ -105,8 +110,12 @@ class SyscallModel:
 
     def __init__(self, history: int = HISTORY) -> None:
         self._history: deque[float] = deque(maxlen=history)
+        self._pids: PidFilter | None = None  # the filter the history was counted under
 
     def update(self, sample: SyscallSample, elapsed: float, pids: PidFilter | None = None) -> SyscallTable:
+        if pids != self._pids:
+            self._history.clear()  # another filter: the old totals were of other processes
+            self._pids = pids
         rows = build_rows(sample.counts, elapsed, pids)
         total = rate(sum(r.count for r in rows), elapsed)
         self._history.append(total)

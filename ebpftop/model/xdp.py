@@ -99,6 +99,7 @@ class XdpRow:
     prog_id: int = 0
     prog_name: str = ""
     reason: str | None = None
+    since_attach: dict[str, ProtoStat] = field(default_factory=dict)  # per protocol since our counter attached
 
     def to_json(self) -> dict[str, Any]:
         k = self.link_delta
@@ -141,6 +142,11 @@ class XdpTable:
     total_pps: float
     history: tuple[float, ...]  # XDP packets/s over every attached interface, oldest first
     drops: int = 0
+
+    @property
+    def events_per_s(self) -> float:
+        """Packets the probe counted this interval over its measured window (the header's events/s)."""
+        return self.total_pps
 
     def to_json(self) -> list[dict[str, Any]]:
         return [r.to_json() for r in self.rows]
@@ -211,6 +217,10 @@ class XdpModel:
                 st.xdp, st.attach_id = None, 0
             pkts, byts = delta[:NSLOTS], delta[NSLOTS:]
             by_proto = {name: ProtoStat(pkts[i], byts[i]) for i, name in enumerate(PROTOS)}
+            # The probe's counters are cumulative for one attachment: they are the totals since attach.
+            since_attach = (
+                {name: ProtoStat(st.xdp[i], st.xdp[NSLOTS + i]) for i, name in enumerate(PROTOS)} if st.xdp else {}
+            )
             # Every packet lands in exactly one L3 slot.
             packets, nbytes = sum(pkts[: len(L3_PROTOS)]), sum(byts[: len(L3_PROTOS)])
             pps = rate(packets, elapsed)
@@ -239,6 +249,7 @@ class XdpModel:
                     prog_id=s.prog_id,
                     prog_name=s.prog_name,
                     reason=s.reason,
+                    since_attach=since_attach,
                 )
             )
         for gone in set(self._state) - seen:

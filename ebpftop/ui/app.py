@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
+import time
 import threading
 from collections.abc import Callable, Iterable
 from functools import partial
@@ -14,7 +16,10 @@ from textual.screen import Screen
 from textual.binding import Binding
 from textual.driver import Driver
 from textual.message import Message
-from textual.widgets import Footer, TabbedContent, TabPane
+from textual.dom import NoScreen
+from textual.filter import Monochrome, NoColor
+from textual.widget import Widget
+from textual.widgets import Footer, Input, TabbedContent, TabPane
 
 from ebpftop.model.frame import Frame, ProbeStatus
 from ebpftop.registry import SPECS, ProbeSpec
@@ -30,6 +35,7 @@ from ebpftop.ui.panes import PANES
 from ebpftop.ui.htopkeys import HTOP_BINDINGS, HtopKeys
 from ebpftop.ui.procview import ProcessScreen
 
+DASHBOARD_MIN = (180, 45)  # columns, rows from which every pane is shown at once (btop-style boxes)
 INTERVAL_STEPS = (0.25, 0.5, 1.0, 2.0, 5.0, 10.0)
 HUNG_GRACE = 5.0  # seconds an ending app may take before the emergency exit (see _install_signal_handlers)
 
@@ -43,19 +49,37 @@ class EbpftopApp(HtopKeys, App[int]):
         Binding("q", "quit", "Quit"),
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
         Binding("space", "pause", "Pause"),
-        Binding("plus,equals_sign", "slower", "+interval", key_display="+"),
-        Binding("minus", "faster", "-interval", key_display="-"),
-        Binding("slash", "filter", "Filter", key_display="/"),
+        Binding("plus,equals_sign", "slower", "Interval", key_display="+/-"),  # the footer's one entry for both
+        Binding("minus", "faster", "Shorter interval", show=False, key_display="-"),
+        Binding("slash", "filter", "Filter", key_display="/", priority=True),
         Binding("escape", "clear_filter", "Clear filter", show=False),
         Binding("f", "filter_selected", "Filter to selected", show=False),
         Binding("s", "sort_next", "Sort"),
         Binding("r", "sort_reverse", "Reverse sort", show=False),
         Binding("right_square_bracket", "next_pane", "Next pane", show=False, key_display="]"),
         Binding("left_square_bracket", "previous_pane", "Previous pane", show=False, key_display="["),
-        Binding("question_mark,f1", "help", "Help", key_display="?"),
-        *(Binding(spec.key, f"toggle_probe('{spec.name}')", spec.title) for spec in SPECS),
+        Binding("question_mark,f1", "help", "Help", key_display="?", priority=True),
+        Binding("ctrl+s", "screenshot", "Screenshot (SVG, to $EBPFTOP_SCREENSHOTS or the current directory)", show=False),
+        # The footer shows one "1-4" entry; help lists each key (a probe's key loads/unloads it and its box).
+        *(
+            Binding(
+                spec.key,
+                f"toggle_probe('{spec.name}')",
+                "Probes" if i == 0 else f"{spec.title} probe on/off",
+                show=i == 0,
+                key_display=f"1-{len(SPECS)}" if i == 0 else None,
+            )
+            for i, spec in enumerate(SPECS)
+        ),
         *HTOP_BINDINGS,
     ]
+
+    PROMPT_ACTIONS = frozenset({"filter", "help", "search", "sort_menu", "kill", "process_view"})
+    """Actions that open a prompt or a screen. Their bindings are priority bindings: the app runs them
+    the moment their key arrives, before it hands the later keys of the same burst (a paste, a laggy
+    SSH link) to the focused pane, and they move focus at once (``take_focus``), so those later keys
+    reach the prompt. Add an action here, mark its binding ``priority=True`` and focus with
+    ``take_focus``; ``check_action`` lets the key through as text while a prompt or screen is open."""
 
     class FrameReady(Message):
         """A new frame is waiting in the app's one-frame mailbox."""
@@ -87,10 +111,17 @@ class EbpftopApp(HtopKeys, App[int]):
         on_hung: Callable[[int], None] | None = None,
     ) -> None:
         super().__init__(driver_class=driver_class)
+        if os.environ.get("TERM") == "dumb" and not self.no_color:
+            # Textual honours NO_COLOR itself; a dumb terminal gets the same treatment (no colours).
+            self.no_color = True
+            self._filters.append(NoColor() if self.native_ansi_color else Monochrome())
         self._mailbox: Frame | None = None
         self._mailbox_lock = threading.Lock()
         self._on_hung = on_hung
         self._hung_timer: threading.Timer | None = None
+        if initial_pane is None and settings.probes:
+            # Open on the first pane whose probe is on (`--probes xdp` opens on XDP, not on an empty Files).
+            initial_pane = next((s.pane_key for s in specs if s.name in settings.probes), None)
         self.initial_pane = initial_pane
         self.settings = settings
         self.source = source
@@ -102,17 +133,56 @@ class EbpftopApp(HtopKeys, App[int]):
         self._drawn: dict[type, Frame] = {}  # pane class -> the frame it last drew
         self.frames_seen = 0
         self.pids: PidFilter | None = of_pids(settings.pids)
+        self.dashboard = False
+        self.states: dict[str, str] = {}  # probe name -> its last known state
 
     def compose(self) -> ComposeResult:
-        yield ProbeBar(self.specs)
+        yield ProbeBar(self.specs, frozenset(self.settings.probes) if self.settings.probes else None)
         with TabbedContent(id="tabs", initial=f"tab-{self.initial_pane}" if self.initial_pane else ""):
             for key, title, widget in PANES:
-                with TabPane(title, id=f"tab-{key}"):
+                with TabPane(self._tab_label(key, title), id=f"tab-{key}"):
                     yield widget()
         filter_bar = FilterBar(id="filterbar")
         filter_bar.display = False
         yield filter_bar
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)  # 80 columns: the keys first (^p is in help)
+
+    def _spec_of(self, pane_key: str) -> ProbeSpec | None:
+        return next((s for s in self.specs if s.pane_key == pane_key), None)
+
+    def _tab_label(self, pane_key: str, title: str) -> str:
+        """'1 Files': the key that switches this pane's probe (and its box) on and off."""
+        spec = self._spec_of(pane_key)
+        return f"{spec.key} {title}" if spec else title
+
+    def on_resize(self, event: Any) -> None:
+        self.set_dashboard(event.size.width >= DASHBOARD_MIN[0] and event.size.height >= DASHBOARD_MIN[1])
+
+    def set_dashboard(self, on: bool) -> None:
+        """Large terminal: all four panes at once, each in a box titled with its key and probe state.
+        Small: one pane at a time, in tabs. The same widgets either way (sort, cursor, grouping kept)."""
+        if on == self.dashboard and self.is_mounted:
+            return
+        self.dashboard = on
+        self.screen.set_class(on, "-dashboard")
+        self._show_boxes()
+        self._title_boxes()
+        self.show_active_pane(self.displayed)
+
+    def _show_boxes(self) -> None:
+        active = self.query_one("#tabs", TabbedContent).active
+        for pane in self.query(TabPane):
+            # The ContentSwitcher hides all but the active tab; a dashboard shows all.
+            pane.display = self.dashboard or pane.id == active
+
+    def _title_boxes(self) -> None:
+        for key, title, _widget in PANES:
+            pane = self.query_one(f"#tab-{key}", TabPane)
+            spec = self._spec_of(key)
+            state = self.states.get(spec.name, "") if spec else ""
+            pane.border_title = f"{self._tab_label(key, title)} · {state}" if state else self._tab_label(key, title)
+            pane.border_subtitle = f"{spec.key}: probe and box on/off" if spec else ""
+            pane.set_class(state == "live", "-probe-live")
 
     def on_mount(self) -> None:
         self._install_signal_handlers()
@@ -125,10 +195,24 @@ class EbpftopApp(HtopKeys, App[int]):
         """Keys like up/down act on the visible pane's table or tree, not on the tab strip."""
         for widget in self.active_pane().query("*"):
             if widget.can_focus:
-                widget.focus()
+                self.take_focus(widget)
                 return
 
+    def take_focus(self, widget: Widget) -> None:
+        """Focus now, not on the next loop turn as ``Widget.focus()`` does: keys already queued behind
+        the key that moved focus are forwarded to whatever has focus when the app reaches them."""
+        try:
+            widget.screen.set_focus(widget)
+        except NoScreen:
+            widget.focus()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in self.PROMPT_ACTIONS and (len(self.screen_stack) > 1 or isinstance(self.focused, Input)):
+            return False  # a prompt or a screen is open: the key is its text or its own binding
+        return super().check_action(action, parameters)  # HtopKeys: pane actions only on the main screen
+
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        self._show_boxes()
         self.show_active_pane(self.displayed)  # paused: the frame on screen, for this pane too
         self.focus_active_pane()
 
@@ -180,6 +264,13 @@ class EbpftopApp(HtopKeys, App[int]):
     # -- handlers ------------------------------------------------------------
     def on_ebpftop_app_status_changed(self, message: StatusChanged) -> None:
         self.query_one(ProbeBar).show(message.statuses)
+        self._note_states(message.statuses)
+
+    def _note_states(self, statuses: tuple[ProbeStatus, ...]) -> None:
+        states = {s.name: s.state for s in statuses}
+        if any(self.states.get(name) != state for name, state in states.items()):
+            self.states.update(states)
+            self._title_boxes()
 
     def on_ebpftop_app_notice(self, message: Notice) -> None:
         self.notify(sanitize(message.text), timeout=4)
@@ -200,6 +291,7 @@ class EbpftopApp(HtopKeys, App[int]):
     def render_frame(self, frame: Frame) -> None:
         self.displayed = frame
         self.query_one(ProbeBar).show(frame.probes)
+        self._note_states(frame.probes)
         self.show_self()
         self.show_active_pane(frame)
         for screen in self.screen_stack:
@@ -214,13 +306,14 @@ class EbpftopApp(HtopKeys, App[int]):
         """
         if frame is None:
             return
-        pane = self.active_pane()
-        if self._drawn.get(type(pane)) is frame:
-            return
-        for key, _title, widget in PANES:
-            if widget is type(pane):
-                pane.show(frame.panes.get(key))
-        self._drawn[type(pane)] = frame
+        panes = [self.query_one(widget) for _key, _title, widget in PANES] if self.dashboard else [self.active_pane()]
+        for pane in panes:
+            if self._drawn.get(type(pane)) is frame:
+                continue
+            for key, _title, widget in PANES:
+                if widget is type(pane):
+                    pane.show(frame.panes.get(key))
+            self._drawn[type(pane)] = frame
 
     # -- actions -------------------------------------------------------------
     def show_self(self) -> None:
@@ -231,6 +324,7 @@ class EbpftopApp(HtopKeys, App[int]):
             self.paused,
             describe(self.pids),
             frame.rss_bytes if frame else 0,
+            len(self.pids.names) + len(self.pids.typed_pids) if self.pids else 0,  # the items describe() lists
         )
 
     def action_pause(self) -> None:
@@ -271,7 +365,13 @@ class EbpftopApp(HtopKeys, App[int]):
         self.active_pane().sort_reverse()
 
     def action_toggle_probe(self, name: str) -> None:
+        """Switch a probe (really: load or unload its BPF programs) and its box together: switching
+        one on also shows its pane (tabs) or moves to its box (dashboard)."""
+        turning_on = self.states.get(name) not in ("live", "loading")
         self.source.toggle(name)
+        spec = next((s for s in self.specs if s.name == name), None)
+        if turning_on and spec is not None:
+            self._show_pane(spec.pane_key)
 
     # -- PID filter ------------------------------------------------------------
     def set_pids(self, pids: PidFilter | None) -> None:
@@ -328,7 +428,19 @@ class EbpftopApp(HtopKeys, App[int]):
         for binding in self.BINDINGS:
             assert isinstance(binding, Binding)
             keys = binding.key_display or ", ".join(binding.key.split(","))
+            spec = next((s for s in self.specs if binding.action == f"toggle_probe('{s.name}')"), None)
+            if spec is not None:
+                keys = spec.key
+                description = f"{spec.title}: switch its probe on/off (loads/unloads its BPF programs) and its box"
+                rows.append((keys, description))
+                continue
+            if binding.action == "slower":
+                rows.append(("+, -", "refresh interval longer / shorter"))
+                continue
+            if binding.action == "faster":
+                continue
             rows.append((keys, binding.description))
+        rows.append(("ctrl+p", "command palette: every action by name, themes, screenshot"))
         rows.extend(self.active_pane_keys())
         return rows
 
@@ -357,7 +469,36 @@ class EbpftopApp(HtopKeys, App[int]):
             yield SystemCommand(f"Show the {title} pane", f"switch to the {title} tab", partial(self._show_pane, key))
 
     def _show_pane(self, key: str) -> None:
-        self.query_one("#tabs", TabbedContent).active = f"tab-{key}"
+        tabs = self.query_one("#tabs", TabbedContent)
+        if tabs.active == f"tab-{key}":
+            return
+        tabs.active = f"tab-{key}"
+
+    def deliver_screenshot(
+        self, filename: str | None = None, path: str | None = None, time_format: str | None = None
+    ) -> str | None:
+        """Ctrl-S and the palette's Screenshot: an SVG of the screen in $EBPFTOP_SCREENSHOTS or the current
+        directory (Textual's default, ~/Downloads, does not exist for root), and a note saying where.
+
+        The file is written on a daemon thread: this process holds BPF programs, and a write to a
+        user's directory (a hung NFS mount) must never stall the UI or its exit.
+        """
+        directory = path or os.environ.get("EBPFTOP_SCREENSHOTS") or os.getcwd()
+        name = filename or time.strftime(time_format or "ebpftop-%Y%m%d-%H%M%S.svg")
+        target = os.path.abspath(os.path.join(directory, name))
+        svg = self.export_screenshot()
+
+        def write() -> None:
+            try:
+                with open(target, "w", encoding="utf-8") as f:
+                    f.write(svg)
+            except OSError as exc:
+                self.call_from_thread(self.notify, f"screenshot not saved: {exc}", severity="error", timeout=6)
+                return
+            self.call_from_thread(self.notify, f"screenshot saved to {target}", timeout=6)
+
+        threading.Thread(target=write, name="ebpftop-screenshot", daemon=True).start()
+        return target
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.key_bindings()))

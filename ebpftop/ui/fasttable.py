@@ -37,7 +37,16 @@ PADDING = 1  # blank cells on each side of every column
 class TableColumn:
     key: str
     label: Text
-    width: int = 0  # computed per refresh from the label and the cells
+    width: int = 0  # computed per refresh (fixed, content, or what is left for a flex column)
+    fixed: int = 0  # this many cells whatever the content (stable: numbers do not jump each second)
+    flex: bool = False  # takes the width the other columns leave (PATH, ARGV), at least MIN_FLEX
+    cap: int = 0  # a content-sized column grows to this at most (PROCESS)
+    priority: int = 0  # when the columns do not fit, the lowest priority is hidden first
+    hidden: bool = False
+
+
+MIN_FLEX = 16
+HIDE_BELOW = 32  # low-priority columns are hidden before a flex column (PATH, ARGV) gets narrower than this
 
 
 class FastTable(ScrollView, can_focus=True):
@@ -124,8 +133,11 @@ class FastTable(ScrollView, can_focus=True):
         self._styles: dict[str, Style] = {}  # resolved once per style change, not per line
 
     # -- DataTable-compatible building ------------------------------------------
-    def add_column(self, label: str | Text, key: str) -> str:
-        self.columns[key] = TableColumn(key, label if isinstance(label, Text) else Text(label))
+    def add_column(
+        self, label: str | Text, key: str, *, fixed: int = 0, flex: bool = False, cap: int = 0, priority: int = 0
+    ) -> str:
+        text = label if isinstance(label, Text) else Text(label)
+        self.columns[key] = TableColumn(key, text, fixed=fixed, flex=flex, cap=cap, priority=priority)
         self._changed()
         return key
 
@@ -228,6 +240,7 @@ class FastTable(ScrollView, can_focus=True):
     def on_resize(self, _event: events.Resize) -> None:
         self._lines.clear()
         self._header = None
+        self._widths_valid = False  # flex and hidden columns follow the width
 
     # -- layout -------------------------------------------------------------------
     def _measure(self) -> None:
@@ -235,14 +248,46 @@ class FastTable(ScrollView, can_focus=True):
             return
         columns = list(self.columns.values())
         for i, column in enumerate(columns):
+            if column.fixed:
+                column.width = column.fixed
+                continue
             width = column.label.cell_len
             for cells in self._cells:
                 if i < len(cells):
                     width = max(width, cells[i].cell_len)
-            column.width = width
-        total = sum(c.width + 2 * PADDING for c in columns)
+            column.width = min(width, column.cap) if column.cap else width
+        self._fit(columns)
+        total = sum(c.width + 2 * PADDING for c in columns if not c.hidden)
         self.virtual_size = Size(total, len(self._keys) + 1)
         self._widths_valid = True
+
+    def _fit(self, columns: list[TableColumn]) -> None:
+        """Hide the lowest-priority columns until the rest fit; a flex column takes what is left."""
+        available = self.scrollable_content_region.width
+        for column in columns:
+            column.hidden = False
+        if available <= 0:
+            return
+
+        def need() -> int:
+            return sum((HIDE_BELOW if c.flex else c.width) + 2 * PADDING for c in columns if not c.hidden)
+
+        for column in sorted((c for c in columns if c.priority < 0), key=lambda c: c.priority):
+            if need() <= available:
+                break
+            column.hidden = True
+        flex = [c for c in columns if c.flex and not c.hidden]
+        if flex:
+            left = available - sum(c.width + 2 * PADDING for c in columns if not c.hidden and not c.flex)
+            share = max(MIN_FLEX, left // len(flex) - 2 * PADDING)
+            for column in flex:
+                column.width = share
+
+    def flex_width(self, key: str) -> int:
+        """The width a flex column gets at the current size (cells can be elided to it before adding)."""
+        self._widths_valid = False
+        self._measure()
+        return self.columns[key].width
 
     def _body_height(self) -> int:
         return max(1, self.scrollable_content_region.height - 1)
@@ -260,11 +305,16 @@ class FastTable(ScrollView, can_focus=True):
         segments: list[Segment] = []
         pad = " " * PADDING
         for column, cell in zip(self.columns.values(), cells):
+            if column.hidden:
+                continue
+            if cell.cell_len > column.width:
+                cell = cell.copy()
+                cell.truncate(column.width, overflow="ellipsis")
             segments.append(Segment(pad))
             rendered = list(cell.render(console, end=""))
             segments.extend(Segment.adjust_line_length(rendered, column.width, pad=True))
             segments.append(Segment(pad))
-        width = sum(c.width + 2 * PADDING for c in self.columns.values())
+        width = sum(c.width + 2 * PADDING for c in self.columns.values() if not c.hidden)
         return Strip(list(Segment.apply_style(segments, style, post)), width)
 
     def _row_line(self, index: int, cursor: bool) -> Strip:
@@ -315,6 +365,8 @@ class FastTable(ScrollView, can_focus=True):
         if offset.y == 0:
             x = offset.x + round(self.scroll_x)
             for column in self.columns.values():
+                if column.hidden:
+                    continue
                 x -= column.width + 2 * PADDING
                 if x < 0:
                     self.post_message(self.HeaderSelected(self, column.key))

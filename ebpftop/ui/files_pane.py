@@ -19,16 +19,15 @@ from ebpftop.ui.table import Column, SortableTable, add_columns
 from ebpftop.ui.format import bytes_per_s, num, safe
 
 MAX_ROWS = 500
-PROCESS_WIDTH = 30
-MIN_PATH_WIDTH = 16
+PROCESS_WIDTH = 18  # "comm pid +N" (a long comm is elided: PATH needs the room more)
 
 
 COLUMNS = (
-    Column("path", "PATH", lambda r: r.path, False),
-    Column("type", "TYPE", lambda r: r.type, False, 0),
-    Column("process", "PROCESS", lambda r: (r.comm, r.pid), False),
-    Column("reads", "READS/s", lambda r: r.reads_per_s, True, 9),
-    Column("writes", "WRITES/s", lambda r: r.writes_per_s, True, 9),
+    Column("path", "PATH", lambda r: r.path, False, flex=True),
+    Column("type", "TYPE", lambda r: r.type, False, fixed=7),
+    Column("process", "PROCESS", lambda r: (r.comm, r.pid), False, fixed=PROCESS_WIDTH),
+    Column("reads", "READS/s", lambda r: r.reads_per_s, True, 9, priority=-1),
+    Column("writes", "WRITES/s", lambda r: r.writes_per_s, True, 9, priority=-1),
     Column("read_bps", "READ B/s", lambda r: r.read_bps, True, 11),
     Column("write_bps", "WRITE B/s", lambda r: r.write_bps, True, 11),
 )
@@ -192,7 +191,8 @@ class FilesPane(SortableTable, Vertical):
 
     # -- events ----------------------------------------------------------------
     def on_resize(self, event: events.Resize) -> None:
-        self.refresh_rows()
+        # After the table has its new size too: PATH is elided to the width the table gives it.
+        self.call_after_refresh(self.refresh_rows)
 
     # -- rendering ---------------------------------------------------------------
     def show(self, data: FilesTable | None) -> None:
@@ -213,10 +213,8 @@ class FilesPane(SortableTable, Vertical):
         self.refresh_rows()
 
     def path_width(self) -> int:
-        """What is left for PATH once every other column has its width (each cell has 1 column of padding a side)."""
-        widths = [c.width for c in COLUMNS[3:]] + [TYPE_WIDTH, PROCESS_WIDTH]
-        fixed = sum(widths) + 2 * len(COLUMNS)
-        return max(MIN_PATH_WIDTH, self.size.width - fixed - 2)
+        """What the table leaves for PATH at its current width (other columns fixed, low-priority ones hidden)."""
+        return self.table.flex_width("path")
 
     def _rows(self) -> list[FileRow]:
         if self.data is None:

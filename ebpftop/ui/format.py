@@ -43,6 +43,14 @@ def bytes_per_s(value: float, width: int = 10) -> Text:
     return right(f"{decimal(int(value))}/s", width)
 
 
+def spark_label(what: str, history: tuple[float, ...] | list[float]) -> Text:
+    """The line over a sparkline: what it plots, over how many intervals, and its scale (the top is the peak)."""
+    if not history:
+        return Text(f"{what}: no data yet", style="dim", no_wrap=True, overflow="ellipsis")
+    label = f"{what}: now {si(history[-1])} · peak {si(max(history))} (graph top) · last {len(history)} intervals"
+    return Text(label, style="dim", no_wrap=True, overflow="ellipsis")
+
+
 def nanos(value: float) -> str:
     if value >= 1e6:
         return f"{value / 1e6:.1f}ms"

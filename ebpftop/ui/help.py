@@ -17,6 +17,26 @@ PANE_NOTES = (
     ("XDP", "packets per interface and protocol; counts only, never drops"),
 )
 
+HEADER_NOTES = (
+    ("2 syscalls", "the probe's key and name; 2 switches it (and its box) on and off"),
+    ("loading / off", "compiling and attaching / not loaded; unavailable or error: hover for why"),
+    ("139.4k/s", "events the probe counted this interval, over its own measured read window"),
+    ("41ns 0.9%", "BPF run time per event and % of one CPU, from the last sampled BPF-stats window"),
+    ("6s ago", "the age of that window (stats are on one interval in ten: they cost every program)"),
+    ("–", "not measured yet (no read since the probe came on, no stats window closed)"),
+    ("lost N", "events the probe could not count (map or ring buffer full), since it came on; a narrow "
+     "badge drops its cost, rate, then name before it drops this"),
+    ("PID 1542 +2", "the PID filter (the first PID, and how many more)"),
+    ("self 1.2% 70MiB", "ebpftop's own CPU (user+system, % of one CPU) and resident memory"),
+    ("every 1s", "the refresh interval (+ and - change it); PAUSED: the screen is frozen, probes run on"),
+)
+
+LAYOUT_NOTE = (
+    "At 180x45 or more every pane is on screen at once, each in a box titled with its key and its probe's "
+    "state; smaller terminals show one pane at a time in tabs ([ and ] switch). 1-4 do not just switch "
+    "panes: each loads or unloads its probe's BPF programs, and switching one on also shows its pane."
+)
+
 
 def key_table(bindings: list[tuple[str, str]]) -> Table:
     table = Table.grid(padding=(0, 2))
@@ -40,6 +60,10 @@ class HelpScreen(ModalScreen[None]):
         with VerticalScroll(id="help"):
             yield Static(Text("ebpftop keys", style="bold"))
             yield Static(key_table(self.bindings))
+            yield Static(Text("\nThe header", style="bold"))
+            yield Static(key_table(list(HEADER_NOTES)))
+            yield Static(Text("\nLayout", style="bold"))
+            yield Static(Text(LAYOUT_NOTE))
             yield Static(Text("\nPanes", style="bold"))
             yield Static(key_table(list(PANE_NOTES)))
             yield Static(Text("\nEsc, q, ? or F1 closes this screen.", style="dim"))

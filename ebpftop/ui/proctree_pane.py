@@ -35,6 +35,15 @@ SORTS: tuple[tuple[str, Callable[[ProcView], object]], ...] = (
     ("age", lambda v: (v.start, v.pid)),
 )
 
+DESCENDING_SORTS = frozenset({"rate"})  # busiest first; the others run smallest first (pid, name, age)
+
+
+def sort_label(index: int, reverse: bool) -> str:
+    """'name ▲' (A to Z) or 'name ▼' (Z to A): the arrow says the order on screen."""
+    name = SORTS[index][0]
+    descending = (name in DESCENDING_SORTS) != reverse
+    return f"{name} {'▼' if descending else '▲'}"
+
 
 def age(seconds: float) -> str:
     """Compact age: 4.2s, 5m02s, 3h04m, 2d03h."""
@@ -111,10 +120,15 @@ class ProcTreePane(Vertical):
     def sort_next(self) -> None:
         self.sort_index = (self.sort_index + 1) % len(SORTS)
         self.reverse = False
-        self._redraw(force=True)
+        self._resort()
 
     def sort_reverse(self) -> None:
         self.reverse = not self.reverse
+        self._resort()
+
+    def _resort(self) -> None:
+        if self.data is not None:
+            self.show(self.data)  # the summary names the new order now, not at the next frame
         self._redraw(force=True)
 
     def selected_pid(self) -> int | None:
@@ -205,7 +219,7 @@ class ProcTreePane(Vertical):
             line.append(f"{si(exits)} exits/s")
             if getattr(self.app, "pids", None) is not None:
                 line.append("  ·  filtered")
-            line.append(f"  ·  sort: {SORTS[self.sort_index][0]}{' ▲' if self.reverse else ''}")
+            line.append(f"  ·  sort: {sort_label(self.sort_index, self.reverse)}")
             if data.lost_total:
                 line.append(f"  ·  {data.lost_total:,} events lost", style="bold")
                 if data.lost:

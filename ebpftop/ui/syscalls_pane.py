@@ -8,7 +8,7 @@ from textual.containers import Vertical
 from textual.widgets import Sparkline, Static
 
 from ebpftop.model.syscalls import HISTORY, SyscallRow, SyscallTable
-from ebpftop.ui.format import count, num, right, safe, si
+from ebpftop.ui.format import spark_label, count, num, right, safe, si
 from ebpftop.ui.fasttable import FastTable
 from ebpftop.ui.table import Column, SortableTable, add_columns
 
@@ -18,10 +18,10 @@ MAX_ROWS = 500
 
 COLUMNS = (
     Column("pid", "PID", lambda r: r.pid, False, 7),
-    Column("comm", "COMMAND", lambda r: r.comm, False),
+    Column("comm", "COMMAND", lambda r: r.comm, False, fixed=16),
     Column("rate", "SYSCALLS/s", lambda r: r.rate, True, 12),
     Column("count", "COUNT", lambda r: r.count, True, 12),
-    Column("top", "TOP SYSCALLS", lambda r: r.top[0].name if r.top else "", False),
+    Column("top", "TOP SYSCALLS", lambda r: r.top[0].name if r.top else "", False, flex=True),
 )
 
 
@@ -50,6 +50,7 @@ class SyscallsPane(SortableTable, Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static("", id="syscalls-summary", classes="summary")
+        yield Static("", id="syscalls-spark-label", classes="spark-label")
         yield Sparkline([], id="syscalls-spark", summary_function=max)
         table = FastTable(id="syscalls-table", zebra_stripes=True)
         add_columns(table, COLUMNS)
@@ -66,8 +67,11 @@ class SyscallsPane(SortableTable, Vertical):
         if data is None:
             spark.data = []
             summary.update("syscall probe off")
+            self.query_one("#syscalls-spark-label", Static).update("")
         else:
             spark.data = [0.0] * (HISTORY - len(data.history)) + list(data.history)
+            label = spark_label("syscalls/s", data.history)
+            self.query_one("#syscalls-spark-label", Static).update(label, layout=False)
             line = f"{si(data.total_rate)} syscalls/s from {len(data.rows)} processes"
             if data.drops:
                 line += f"  ·  {data.drops:,} events dropped (map full)"

@@ -17,15 +17,21 @@ class Column:
     sort: Callable[[Any], object]
     descending: bool  # natural order: biggest first for rates
     width: int = 0  # right-aligned numeric column of this width (0: sized by content)
+    flex: bool = False  # takes the width the others leave (PATH, ARGV)
+    cap: int = 0  # a content-sized column grows to this at most
+    priority: int = 0  # negative: hidden on a narrow terminal, the lowest first
+    fixed: int = 0  # a left-aligned column of exactly this width (0: sized by content, or by width)
 
     def header(self, arrow: str = "") -> str:
-        label = self.label + arrow
+        # The arrow has its own cell in every header (a blank when unsorted): a width that never changes.
+        label = self.label + (arrow or " ")
         return label.rjust(self.width) if self.width else label
 
 
 def add_columns(table: FastTable, columns: tuple[Column, ...]) -> None:
     for col in columns:
-        table.add_column(col.header(), key=col.key)
+        fixed = max(col.width, len(col.label) + 1) if col.width else col.fixed
+        table.add_column(col.header(), key=col.key, fixed=fixed, flex=col.flex, cap=col.cap, priority=col.priority)
 
 
 class SortableTable:
@@ -65,7 +71,7 @@ class SortableTable:
     def sorted_rows(self, rows: list[Any]) -> list[Any]:
         """Rows in the chosen order, and the header arrows to match."""
         for i, c in enumerate(self.COLUMNS):
-            arrow = (" ▲" if c.descending == self.reverse else " ▼") if i == self.sort_index else ""
+            arrow = ("▲" if c.descending == self.reverse else "▼") if i == self.sort_index else ""
             self.table.set_label(c.key, Text(c.header(arrow)))
         if self.sort_index is not None:
             col = self.COLUMNS[self.sort_index]

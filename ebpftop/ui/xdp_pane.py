@@ -16,7 +16,7 @@ from ebpftop.model.sanitize import sanitize
 from ebpftop.model.xdp import HISTORY, XdpRow, XdpTable
 from ebpftop.ui.fasttable import FastTable
 from ebpftop.ui.table import Column, SortableTable, add_columns
-from ebpftop.ui.format import bytes_per_s, num, right, safe, si
+from ebpftop.ui.format import spark_label, bytes_per_s, num, right, safe, si
 
 PROTOS_SHOWN = 3
 
@@ -27,16 +27,16 @@ COLUMNS = (
     # Kernel order (ifindex), names asked for but missing last.
     Column("ifname", "IFACE", lambda r: (r.ifindex == 0, r.ifindex, r.ifname), False),
     Column("state", "STATE", lambda r: r.state, False),
-    Column("mode", "MODE", lambda r: r.mode or "", False),
+    Column("mode", "MODE", lambda r: r.mode or "", False, priority=-2),
     Column("pps", "XDP PKT/s", lambda r: r.pps, True, 10),
     Column("bps", "XDP B/s", lambda r: r.bps, True, 11),
-    Column("rx_pps", "RX PKT/s", lambda r: r.rx_pps, True, 9),
-    Column("rx_bps", "RX B/s", lambda r: r.rx_bps, True, 11),
-    Column("tx_pps", "TX PKT/s", lambda r: r.tx_pps, True, 9),
-    Column("tx_bps", "TX B/s", lambda r: r.tx_bps, True, 11),
-    Column("drops", "DROP/s", lambda r: r.rx_drops_ps + r.tx_drops_ps, True, 7),
+    Column("rx_pps", "RX PKT/s", lambda r: r.rx_pps, True, 9, priority=-3),
+    Column("rx_bps", "RX B/s", lambda r: r.rx_bps, True, 11, priority=-3),
+    Column("tx_pps", "TX PKT/s", lambda r: r.tx_pps, True, 9, priority=-4),
+    Column("tx_bps", "TX B/s", lambda r: r.tx_bps, True, 11, priority=-4),
+    Column("drops", "DROP/s", lambda r: r.rx_drops_ps + r.tx_drops_ps, True, 7, priority=-1),
     Column("protos", "PROTOCOLS", lambda r: _top_protos(r)[0][0] if _top_protos(r) else "", False),
-    Column("prog", "PROGRAM", lambda r: r.prog_id, False),
+    Column("prog", "PROGRAM", lambda r: r.prog_id, False, priority=-5),
 )
 _DEFAULT_SORT = 0  # IFACE: interfaces are few, and their kernel order is the one `ip link` shows
 
@@ -93,6 +93,16 @@ def breakdown(row: XdpRow) -> Text:
                     text.append("   ")
                 text.append(f"{name} ")
                 text.append(f"{s.packets:,} pkt {decimal(s.bytes)} {share:.0f}%", style="dim")
+        if row.since_attach:
+            l3 = sum(row.since_attach[name].packets for name in m.L3_PROTOS)
+            text.append("\nsince attach  ", style="bold")
+            for i, name in enumerate((*m.L3_PROTOS, *m.L4_PROTOS)):
+                s = row.since_attach[name]
+                if i:
+                    text.append("   ")
+                text.append(f"{name} ")
+                text.append(f"{s.packets:,} pkt {decimal(s.bytes)}", style="dim")
+            text.append(f"   ({l3:,} packets in all)", style="dim")
     k = row.link_delta
     text.append("\nkernel  ", style="bold")
     text.append(
@@ -112,7 +122,7 @@ class XdpPane(SortableTable, Vertical):
     """
 
     COLUMNS = COLUMNS
-    BINDINGS = [Binding("a", "attach_toggle", "Attach/detach XDP counter")]
+    BINDINGS = [Binding("a", "attach_toggle", "Attach")]
 
     class AttachToggle(Message):
         """Attach (attach=True) or detach our XDP counter on one interface."""
@@ -136,6 +146,7 @@ class XdpPane(SortableTable, Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static("", id="xdp-summary", classes="summary")
+        yield Static("", id="xdp-spark-label", classes="spark-label")
         yield Sparkline([], id="xdp-spark", summary_function=max)
         table = FastTable(id="xdp-table", zebra_stripes=True)
         add_columns(table, COLUMNS)
@@ -222,6 +233,9 @@ class XdpPane(SortableTable, Vertical):
         else:
             history = self.data.history
         spark.data = [0.0] * (HISTORY - len(history)) + list(history) if history else []
+        where = f"on {sanitize(row.ifname, 32)}" if row is not None else "on every attached interface"
+        label = spark_label(f"XDP pkt/s {where}", history) if self.data is not None else Text("")
+        self.query_one("#xdp-spark-label", Static).update(label, layout=False)
 
     def refresh_detail(self) -> None:
         detail = self.query_one("#xdp-detail", Static)

@@ -311,6 +311,7 @@ def exercise_keys(t: Any) -> None:
     t.press(b"[", b"WRITE B/s")  # back to Files
     t.press(b"2", b"2 syscalls off")
     t.press(b"2", re.compile(rb"2 syscalls (loading|[0-9])"))
+    t.press(b"[", b"WRITE B/s")  # switching a probe on shows its pane (Syscalls): back to Files
 
 
 def filter_to(t: Any, pid: int) -> None:

@@ -205,7 +205,7 @@ async def test_command_palette_offers_every_action() -> None:
     app, source = make_app()
     async with app.run_test(size=(120, 30)):
         titles = [c.title for c in app.get_system_commands(app.screen)]
-        for needle in ("Pause", "Filter", "Sort", "Help", "Syscalls (2)", "Show the Syscalls pane", "Theme"):
+        for needle in ("Pause", "Filter", "Sort", "Help", "Syscalls probe on/off (2)", "Show the Syscalls pane", "Theme"):
             assert any(needle.lower() in t.lower() for t in titles), needle
 
 
