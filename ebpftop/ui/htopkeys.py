@@ -53,6 +53,15 @@ class HtopKeys:
 
     last_search: str = ""
 
+    def notify(self: Any, message: str, *, title: str = "", severity: Any = "information", timeout: float | None = None, markup: bool = False) -> None:
+        """Every notification is plain text, whoever asks (a widget's notify passes markup=True).
+
+        Its lines carry names, paths and typed text: as markup, a process named
+        ``[/]x`` crashed the app when the line was drawn and one named
+        ``[@click=app.quit]q`` made it a button running an app action.
+        """
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)  # type: ignore[misc]
+
     def check_action(self: Any, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in PANE_ACTIONS:
             from textual.widgets import Input

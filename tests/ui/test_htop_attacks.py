@@ -1,0 +1,81 @@
+"""Attacks on htop's keys: hostile names in notifications, kill bursts, reused PIDs, self and kernel threads."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import signal
+import subprocess
+import time
+
+from textual.widgets._toast import Toast
+
+from ebpftop import procinfo
+from ebpftop.model.syscalls import SyscallCount, SyscallModel, SyscallSample
+from ebpftop.ui.killmenu import KillConfirm, KillMenu
+from tests.ui.scripted import syscall_frame
+from tests.ui.test_htopkeys import burst, make_app, messages, settle, spawn_at
+
+SIZE = (120, 30)
+
+
+def frame_with(pid: int, comm: str, when: float | None = None):  # type: ignore[no-untyped-def]
+    """The scripted frame plus one row for pid named comm, counted in the interval ending at ``when`` (now)."""
+    base = syscall_frame()
+    table = SyscallModel().update(SyscallSample((SyscallCount(pid, 39, "getpid", 1, comm),)), 1.0)
+    return dataclasses.replace(base, time=time.time() if when is None else when, panes={"syscalls": table})
+
+
+def shown(app) -> list[str]:  # type: ignore[no-untyped-def]
+    """Each notification as its toast draws it (the toast raises on bad markup, and runs [@click] as an action)."""
+    out = []
+    for n in app._notifications:
+        content = Toast(n).render()
+        assert not any("@click" in str(span.style) for span in content.spans)
+        out.append(content.plain)
+    return out
+
+
+def sleeper() -> subprocess.Popen[bytes]:
+    return subprocess.Popen(["sleep", "60"])
+
+
+def reap(*procs: subprocess.Popen[bytes] | None) -> None:
+    for p in procs:
+        if p is not None and p.poll() is None:
+            p.kill()
+            p.wait()
+
+
+async def test_markup_in_a_name_reaches_the_notification_as_text() -> None:
+    """A process named '[/]x' crashed the app when the 'sent' line was drawn (Textual parses notify() as markup);
+    '[@click=app.quit]q' made that line a button running an app action."""
+    child = sleeper()
+    try:
+        for comm in ("[/]x", "[@click=app.quit]q"):
+            app, source = make_app()
+            async with app.run_test(size=SIZE) as pilot:
+                source.emit(frame_with(child.pid, comm))
+                await settle(pilot)
+                burst(app, "k", *["down"] * 6, "enter")  # CONT: harmless to a sleeping sleep
+                await settle(pilot)
+                assert isinstance(app.screen, KillConfirm) and app.screen.signame == "CONT"
+                await pilot.press("y")
+                await settle(pilot)
+                assert messages(app)[-1] == f"sent CONT to PID {child.pid} ({comm})"
+                assert shown(app)[-1] == messages(app)[-1]  # drawn as typed: no markup, no button
+                assert child.poll() is None
+    finally:
+        reap(child)
+
+
+async def test_search_for_markup_says_not_found_as_text() -> None:
+    app, source = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        source.emit(syscall_frame())
+        await settle(pilot)
+        burst(app, "f3", *"[/]", "enter")
+        await settle(pilot)
+        await pilot.press("n")
+        await settle(pilot)
+        assert shown(app)[-1] == "not found in the Syscalls pane: [/]"
