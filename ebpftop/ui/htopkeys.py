@@ -52,6 +52,11 @@ class HtopKeys:
     """Actions behind HTOP_BINDINGS; ``self`` is the EbpftopApp."""
 
     last_search: str = ""
+    key_typed_at: float | None = None  # when the key being routed to the bindings was read (textual's clock)
+
+    def on_key(self: Any, event: Any) -> None:
+        """Every key reaches the app before its non-priority bindings run: note when it was read (see KillConfirm)."""
+        self.key_typed_at = event.time
 
     def notify(self: Any, message: str, *, title: str = "", severity: Any = "information", timeout: float | None = None, markup: bool = False) -> None:
         """Every notification is plain text, whoever asks (a widget's notify passes markup=True).

@@ -79,3 +79,45 @@ async def test_search_for_markup_says_not_found_as_text() -> None:
         await pilot.press("n")
         await settle(pilot)
         assert shown(app)[-1] == "not found in the Syscalls pane: [/]"
+
+
+async def test_a_burst_cannot_confirm_a_question_never_shown() -> None:
+    """k Enter y typed in one read: the y was typed before the question was drawn; it must not send."""
+    child = sleeper()
+    try:
+        app, source = make_app()
+        async with app.run_test(size=SIZE) as pilot:
+            source.emit(frame_with(child.pid, "sleep"))
+            await settle(pilot)
+            burst(app, "k", "enter", "y")
+            await settle(pilot)
+            assert child.poll() is None
+            assert isinstance(app.screen, KillConfirm)  # still asking
+            assert "ignored" in str(app.screen.query_one(".menu-hint").render())
+            await pilot.press("y")  # typed once the question is on screen
+            await settle(pilot)
+            assert child.wait(timeout=30) == -signal.SIGTERM
+            assert messages(app)[-1] == f"sent TERM to PID {child.pid} (sleep)"
+    finally:
+        reap(child)
+
+
+async def test_a_burst_cannot_move_to_yes_and_choose_it() -> None:
+    child = sleeper()
+    try:
+        app, source = make_app()
+        async with app.run_test(size=SIZE) as pilot:
+            source.emit(frame_with(child.pid, "sleep"))
+            await settle(pilot)
+            burst(app, "k", "enter", "down", "enter")  # "down" typed ahead is ignored: Enter answers "No"
+            await settle(pilot)
+            assert messages(app)[-1] == "nothing sent" and child.poll() is None
+            assert not isinstance(app.screen, KillConfirm)
+            burst(app, "k", "enter", "n")  # declining needs no look: honoured whenever typed
+            await settle(pilot)
+            assert messages(app)[-2:] == ["nothing sent"] * 2 and child.poll() is None
+            burst(app, "k", "enter", "escape")
+            await settle(pilot)
+            assert messages(app)[-1] == "nothing sent" and not isinstance(app.screen, KillConfirm)
+    finally:
+        reap(child)
