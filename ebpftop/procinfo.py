@@ -28,6 +28,11 @@ TICK = os.sysconf("SC_CLK_TCK")
 # processes) and /proc's differ by a tick and by the realtime/boot clock
 # offset drift since the sampler last synced it: well under a second.
 START_SLACK = 1.0
+# A row without a start time (the tree probe off) names the process that had
+# its PID when the frame was built: one that started later is another. /proc's
+# start is truncated to a tick (it reads earlier, never later) and both sides
+# are the realtime clock: a tenth of a second covers the conversion.
+SEEN_SLACK = 0.1
 
 
 def starttime_ticks(pid: int) -> int | None:
@@ -63,13 +68,20 @@ class Identity:
     ticks: int
 
     @classmethod
-    def of(cls, pid: int, start: float | None = None) -> Identity | str:
-        """The process now at ``pid``, or why not; with ``start`` (the tree's), only if it is that process."""
+    def of(cls, pid: int, start: float | None = None, seen: float | None = None) -> Identity | str:
+        """The process now at ``pid``, or why not.
+
+        With ``start`` (the tree's), only if it is that process; without it but
+        with ``seen`` (when the PID was seen: its frame's time), only if it had
+        started by then.
+        """
         ticks = starttime_ticks(pid)
         if ticks is None:
             return f"PID {pid} has exited"
         if start is not None and not matches_start(ticks, start):
             return f"PID {pid} now belongs to another process (started {ticks_to_epoch(ticks) - start:+.1f}s later)"
+        if start is None and seen is not None and ticks_to_epoch(ticks) > seen + SEEN_SLACK:
+            return f"PID {pid} now belongs to another process (started {ticks_to_epoch(ticks) - seen:.1f}s after the row was seen)"
         return cls(pid, ticks)
 
     def alive(self) -> bool:
@@ -118,15 +130,15 @@ class Pinned:
         self.pidfd = pidfd
 
     @classmethod
-    def open(cls, pid: int, start: float | None = None) -> Pinned | str:
-        """Pin the process now at pid (the one the tree saw start at ``start``, if given), or say why not."""
+    def open(cls, pid: int, start: float | None = None, seen: float | None = None) -> Pinned | str:
+        """Pin the process now at pid (the one the tree saw start at ``start``, or alive at ``seen``), or say why not."""
         try:
             pidfd = os.pidfd_open(pid)
         except ProcessLookupError:
             return f"PID {pid} has exited"
         except OSError as exc:
             return f"PID {pid}: {exc.strerror}"
-        ident = Identity.of(pid, start)
+        ident = Identity.of(pid, start, seen)
         if isinstance(ident, str):
             os.close(pidfd)
             return ident

@@ -144,7 +144,8 @@ class HtopKeys:
             if isinstance(pane, XdpPane):
                 return f"the {self._pane_title()} pane's rows are not processes"
             return f"no process selected in the {self._pane_title()} pane"
-        return target_for(self.frame, pid, key[1] if key is not None else None)
+        # The frame on screen (older than self.frame while paused): the row the user picked.
+        return target_for(self.displayed or self.frame, pid, key[1] if key is not None else None)
 
     def action_process_view(self: Any) -> None:
         target = self.selected_target()
@@ -166,7 +167,7 @@ class HtopKeys:
 
         The process is pinned (a pidfd) now, and released whichever way the menus end.
         """
-        pinned = Pinned.open(target.pid, target.start)
+        pinned = Pinned.open(target.pid, target.start, target.seen)
         if isinstance(pinned, str):
             self.notify(f"nothing sent: {pinned}", severity="error", timeout=5)
             return

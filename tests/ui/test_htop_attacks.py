@@ -121,3 +121,34 @@ async def test_a_burst_cannot_move_to_yes_and_choose_it() -> None:
             assert messages(app)[-1] == "nothing sent" and not isinstance(app.screen, KillConfirm)
     finally:
         reap(child)
+
+
+async def test_kill_from_a_row_without_start_time_refuses_a_pid_reused_since_the_frame() -> None:
+    """Syscalls row, tree probe off (no start time): the PID was reused after the frame showing it was built."""
+    first = sleeper()
+    second = None
+    try:
+        app, source = make_app()
+        async with app.run_test(size=SIZE) as pilot:
+            frame = frame_with(first.pid, "first")
+            source.emit(frame)
+            await settle(pilot)
+            first.kill()
+            first.wait()
+            while time.time() <= frame.time + 0.2:  # the frame is older than any process started from here on
+                await pilot.pause()
+            second = spawn_at(first.pid)
+            assert second is not None, "could not get the same PID again"
+            burst(app, "k")
+            await settle(pilot)
+            assert not isinstance(app.screen, KillMenu)
+            assert messages(app)[-1].startswith(f"nothing sent: PID {first.pid} now belongs to another process")
+            burst(app, "v")  # the process view does not read the newcomer's cwd either
+            await settle(pilot)
+            screen = app.screen
+            while screen.facts.get("cwd") in (None, "…"):
+                await pilot.pause()
+            assert "another process" in screen.facts["cwd"]
+            assert second.poll() is None
+    finally:
+        reap(first, second)
