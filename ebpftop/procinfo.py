@@ -35,8 +35,11 @@ START_SLACK = 1.0
 SEEN_SLACK = 0.1
 
 
-def starttime_ticks(pid: int) -> int | None:
-    """Field 22 of /proc/PID/stat (clock ticks after boot), None when there is no such process."""
+PF_KTHREAD = 0x00200000  # include/linux/sched.h: the task is a kernel thread
+
+
+def stat_field(pid: int, number: int) -> int | None:
+    """Numeric field ``number`` (man 5 proc_pid_stat, from 3 on) of /proc/PID/stat, None when there is no such process."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
             stat = f.read()
@@ -45,9 +48,26 @@ def starttime_ticks(pid: int) -> int | None:
     rpar = stat.rfind(b")")  # comm may hold spaces and ')': it ends at the last one
     fields = stat[rpar + 2 :].split()
     try:
-        return int(fields[19])
+        return int(fields[number - 3])
     except (IndexError, ValueError):
         return None
+
+
+def starttime_ticks(pid: int) -> int | None:
+    """Field 22 of /proc/PID/stat (clock ticks after boot), None when there is no such process."""
+    return stat_field(pid, 22)
+
+
+def thread_group(pid: int) -> int | None:
+    """The process (Tgid) a task id belongs to, None if unknown."""
+    try:
+        with open(f"/proc/{pid}/status", "rb") as f:
+            for line in f:
+                if line.startswith(b"Tgid:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        return None
+    return None
 
 
 def ticks_to_epoch(ticks: int) -> float:
@@ -131,17 +151,30 @@ class Pinned:
 
     @classmethod
     def open(cls, pid: int, start: float | None = None, seen: float | None = None) -> Pinned | str:
-        """Pin the process now at pid (the one the tree saw start at ``start``, or alive at ``seen``), or say why not."""
+        """Pin the process now at pid (the one the tree saw start at ``start``, or alive at ``seen``), or say why not.
+
+        Never ebpftop itself (STOP would freeze the terminal it holds in raw
+        mode) nor a kernel thread (it takes no signals: "sent" would be a lie).
+        """
+        if pid == os.getpid():
+            return f"PID {pid} is ebpftop itself (q quits)"
         try:
             pidfd = os.pidfd_open(pid)
         except ProcessLookupError:
             return f"PID {pid} has exited"
         except OSError as exc:
+            tgid = thread_group(pid)
+            if tgid is not None and tgid != pid:
+                return f"PID {pid} is a thread of process {tgid}: signals go to processes"
             return f"PID {pid}: {exc.strerror}"
         ident = Identity.of(pid, start, seen)
         if isinstance(ident, str):
             os.close(pidfd)
             return ident
+        flags = stat_field(pid, 9)
+        if flags is not None and flags & PF_KTHREAD:
+            os.close(pidfd)
+            return f"PID {pid} is a kernel thread: it takes no signals"
         return cls(ident, pidfd)
 
     def send(self, signum: int) -> str | None:

@@ -6,6 +6,7 @@ import dataclasses
 import os
 import signal
 import subprocess
+import threading
 import time
 
 from textual.widgets._toast import Toast
@@ -152,3 +153,30 @@ async def test_kill_from_a_row_without_start_time_refuses_a_pid_reused_since_the
             assert second.poll() is None
     finally:
         reap(first, second)
+
+
+async def test_kill_refuses_ebpftop_itself_a_kernel_thread_and_a_thread_id() -> None:
+    """STOP to ebpftop itself froze the terminal (raw mode, no key works); a kernel thread ignores the
+    signal but the line said "sent"; a thread id gave "No such file or directory"."""
+    stop = threading.Event()
+    worker = threading.Thread(target=stop.wait)
+    worker.start()
+    try:
+        tid = worker.native_id
+        assert tid is not None and tid != os.getpid()
+        for pid, comm, why in (
+            (os.getpid(), "ebpftop", "is ebpftop itself"),
+            (2, "kthreadd", "is a kernel thread"),
+            (tid, "worker", f"is a thread of process {os.getpid()}"),
+        ):
+            app, source = make_app()
+            async with app.run_test(size=SIZE) as pilot:
+                source.emit(frame_with(pid, comm))
+                await settle(pilot)
+                burst(app, "k")
+                await settle(pilot)
+                assert not isinstance(app.screen, KillMenu), comm
+                assert messages(app)[-1].startswith(f"nothing sent: PID {pid} {why}"), messages(app)[-1]
+    finally:
+        stop.set()
+        worker.join()
