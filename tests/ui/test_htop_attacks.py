@@ -180,3 +180,46 @@ async def test_kill_refuses_ebpftop_itself_a_kernel_thread_and_a_thread_id() -> 
     finally:
         stop.set()
         worker.join()
+
+
+EVIL = "\x1b]0;pwned\x07\x1b[2J[bold red]x[/]\u202eexe.txt\udcff[@click=app.quit]q"
+
+
+def hostile_frame(pid: int = 999_999):  # type: ignore[no-untyped-def]
+    """A tree holding one process whose every string is hostile, a 100 kB argument among them."""
+    from ebpftop.model.proctree import ProcSample, ProcSeed, ProcTreeModel
+
+    now = time.time()
+    seed = (
+        ProcSeed(1, 0, "systemd", ("/sbin/init",), now - 1000),
+        ProcSeed(pid, 1, EVIL[:15], (EVIL, "A" * 100_000, "[/]", "\udcff\udcfe"), now - 5, exe="/tmp/" + EVIL),
+    )
+    procs = ProcTreeModel().update(ProcSample((), 0, now, seed=seed, scan_time=now), 1.0)
+    table = SyscallModel().update(SyscallSample((SyscallCount(pid, 39, "getpid", 1, EVIL[:15]),)), 1.0)
+    return dataclasses.replace(syscall_frame(), time=now, panes={"procs": procs, "syscalls": table})
+
+
+async def test_process_view_and_search_keep_hostile_strings_inert_at_every_size() -> None:
+    from ebpftop.ui.procview import ProcessScreen
+
+    for size in ((80, 24), (10, 5), (160, 50)):
+        app, source = make_app("procs")
+        async with app.run_test(size=size) as pilot:
+            source.emit(hostile_frame())
+            await settle(pilot)
+            burst(app, "f3", *"[/]", "enter")  # markup-looking search text: found in argv, no crash
+            await settle(pilot)
+            assert app.active_pane().selected_pid() == 999_999
+            burst(app, "v")
+            await settle(pilot)
+            assert isinstance(app.screen, ProcessScreen)
+            await pilot.resize_terminal(size[0] + 7, size[1] + 3)  # resized while open
+            await settle(pilot)
+            svg = app.export_screenshot()
+            for raw in ("\x1b", "\x07", "\u202e", "\udcff"):
+                assert raw not in svg, (size, repr(raw))
+            if size[0] >= 80:
+                assert "\\u202e" in svg and "red]x[/]" in svg
+            burst(app, "end", "pagedown", "escape")
+            await settle(pilot)
+            assert not isinstance(app.screen, ProcessScreen)
