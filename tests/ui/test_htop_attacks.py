@@ -223,3 +223,47 @@ async def test_process_view_and_search_keep_hostile_strings_inert_at_every_size(
             burst(app, "end", "pagedown", "escape")
             await settle(pilot)
             assert not isinstance(app.screen, ProcessScreen)
+
+
+async def test_keys_before_any_frame_and_menus_through_resizes_at_10x5() -> None:
+    app, source = make_app()
+    async with app.run_test(size=(10, 5)) as pilot:
+        for key in ("k", "v", "n", "P", "I", "g", "x", "f6", "enter", "f3", "z", "enter", "f9", "f5", "k", "v"):
+            await pilot.press(key)  # no frame yet: empty panes, every key says why or acts
+        await settle(pilot)
+        assert app.is_running and app.screen is app.screen_stack[0]
+        assert any("no process selected" in m for m in messages(app))
+
+
+async def test_the_signal_goes_to_the_row_chosen_when_frames_move_rows_under_the_open_menu() -> None:
+    """Menu open on A; frames arrive where A is gone and B sits under the cursor; resized meanwhile."""
+    a, b = sleeper(), sleeper()
+    try:
+        app, source = make_app()
+        async with app.run_test(size=(80, 24)) as pilot:
+            source.emit(frame_with(a.pid, "aaa"))
+            await settle(pilot)
+            await pilot.press("k")
+            assert isinstance(app.screen, KillMenu) and app.screen.ident.pid == a.pid
+            source.emit(frame_with(b.pid, "bbb"))
+            await pilot.resize_terminal(10, 5)
+            await settle(pilot)
+            await pilot.press(*["down"] * 5, "enter")  # STOP
+            await pilot.resize_terminal(80, 24)
+            source.emit(frame_with(b.pid, "bbb"))
+            await settle(pilot)
+            assert isinstance(app.screen, KillConfirm) and app.screen.signame == "STOP"
+            await pilot.press("y")
+            await settle(pilot)
+            assert messages(app)[-1] == f"sent STOP to PID {a.pid} (aaa)"
+            while state(a.pid) != "T":  # stopped (delivery is asynchronous)
+                await pilot.pause()
+            assert state(b.pid) == "S"
+    finally:
+        reap(a, b)
+
+
+def state(pid: int) -> str:
+    with open(f"/proc/{pid}/stat", "rb") as f:
+        stat = f.read()
+    return stat[stat.rfind(b")") + 2 :].split()[0].decode()
