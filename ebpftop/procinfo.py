@@ -36,6 +36,15 @@ SEEN_SLACK = 0.1
 
 
 PF_KTHREAD = 0x00200000  # include/linux/sched.h: the task is a kernel thread
+PROC_PID_INIT_INO = 0xEFFFFFFC  # include/linux/proc_ns.h: the initial PID namespace's fixed inode
+
+
+def in_initial_pid_namespace() -> bool:
+    """The probes report PIDs as the initial PID namespace numbers them; are ours the same numbers?"""
+    try:
+        return os.stat("/proc/self/ns/pid").st_ino == PROC_PID_INIT_INO
+    except OSError:
+        return False
 
 
 def stat_field(pid: int, number: int) -> int | None:
@@ -153,9 +162,12 @@ class Pinned:
     def open(cls, pid: int, start: float | None = None, seen: float | None = None) -> Pinned | str:
         """Pin the process now at pid (the one the tree saw start at ``start``, or alive at ``seen``), or say why not.
 
-        Never ebpftop itself (STOP would freeze the terminal it holds in raw
+        Never from a child PID namespace (a container's: the kernel's PID N is
+        another process there), never ebpftop itself (STOP would freeze the terminal it holds in raw
         mode) nor a kernel thread (it takes no signals: "sent" would be a lie).
         """
+        if not in_initial_pid_namespace():
+            return f"PID {pid}: ebpftop runs in a child PID namespace, where the probes' PIDs name other processes"
         if pid == os.getpid():
             return f"PID {pid} is ebpftop itself (q quits)"
         try:

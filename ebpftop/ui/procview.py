@@ -27,7 +27,7 @@ from ebpftop.model import files as fm
 from ebpftop.model.frame import Frame
 from ebpftop.model.proctree import ProcTree, ProcView
 from ebpftop.model.sanitize import sanitize
-from ebpftop.procinfo import Identity, read_cgroup, read_cwd
+from ebpftop.procinfo import Identity, in_initial_pid_namespace, read_cgroup, read_cwd
 from ebpftop.ui.format import si
 from ebpftop.ui.proctree_pane import age
 
@@ -190,6 +190,8 @@ def read_facts(pid: int, start: float | None, exited: bool, seen: float | None =
     """cwd and cgroup from /proc, only if the process at that PID is still the one shown. Runs off the UI thread."""
     if exited:
         return {"cwd": f"{UNKNOWN} (exited)", "cgroup": f"{UNKNOWN} (exited)"}
+    if not in_initial_pid_namespace():
+        return {"cwd": f"{UNKNOWN} (child PID namespace)", "cgroup": f"{UNKNOWN} (child PID namespace)"}
     ident = Identity.of(pid, start, seen)
     if isinstance(ident, str):
         return {"cwd": f"{UNKNOWN} ({ident})", "cgroup": f"{UNKNOWN} ({ident})"}

@@ -6,6 +6,7 @@ import dataclasses
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 
@@ -267,3 +268,15 @@ def state(pid: int) -> str:
     with open(f"/proc/{pid}/stat", "rb") as f:
         stat = f.read()
     return stat[stat.rfind(b")") + 2 :].split()[0].decode()
+
+
+def test_kill_refuses_when_ebpftop_runs_in_a_child_pid_namespace() -> None:
+    """The probes report PIDs of the initial namespace; in a container's own namespace the same number
+    names another process (here PID 1 is the container's init, not the host's)."""
+    code = "from ebpftop.procinfo import Pinned; from ebpftop.ui.procview import read_facts; print(Pinned.open(1), read_facts(1, None, False))"
+    out = subprocess.run(
+        ["unshare", "--pid", "--fork", "--mount-proc", "sh", "-c", f'{sys.executable} -c "{code}"; true'],
+        capture_output=True, text=True, timeout=60, check=True, cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))),
+    ).stdout
+    assert out.startswith("PID 1: ebpftop runs in a child PID namespace"), out
+    assert "'cwd': 'unknown (child PID namespace)'" in out
