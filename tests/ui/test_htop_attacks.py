@@ -280,3 +280,19 @@ def test_kill_refuses_when_ebpftop_runs_in_a_child_pid_namespace() -> None:
     ).stdout
     assert out.startswith("PID 1: ebpftop runs in a child PID namespace"), out
     assert "'cwd': 'unknown (child PID namespace)'" in out
+
+
+async def test_a_burst_through_the_search_prompt_cannot_confirm_either() -> None:
+    """F3 PID Enter k Enter y in one read: the keys after the search's Enter are passed back to the app."""
+    child = sleeper()
+    try:
+        app, source = make_app()
+        async with app.run_test(size=SIZE) as pilot:
+            source.emit(frame_with(child.pid, "sleep"))
+            await settle(pilot)
+            burst(app, "f3", *str(child.pid), "enter", "k", "enter", "y")
+            await settle(pilot)
+            assert isinstance(app.screen, KillConfirm) and child.poll() is None
+            await pilot.press("escape")
+    finally:
+        reap(child)
