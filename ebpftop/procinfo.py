@@ -28,10 +28,27 @@ TICK = os.sysconf("SC_CLK_TCK")
 # processes) and /proc's differ by a tick and by the realtime/boot clock
 # offset drift since the sampler last synced it: well under a second.
 START_SLACK = 1.0
+# A row without a start time (the tree probe off) names the process that had
+# its PID when the frame was built: one that started later is another. /proc's
+# start is truncated to a tick (it reads earlier, never later) and both sides
+# are the realtime clock: a tenth of a second covers the conversion.
+SEEN_SLACK = 0.1
 
 
-def starttime_ticks(pid: int) -> int | None:
-    """Field 22 of /proc/PID/stat (clock ticks after boot), None when there is no such process."""
+PF_KTHREAD = 0x00200000  # include/linux/sched.h: the task is a kernel thread
+PROC_PID_INIT_INO = 0xEFFFFFFC  # include/linux/proc_ns.h: the initial PID namespace's fixed inode
+
+
+def in_initial_pid_namespace() -> bool:
+    """The probes report PIDs as the initial PID namespace numbers them; are ours the same numbers?"""
+    try:
+        return os.stat("/proc/self/ns/pid").st_ino == PROC_PID_INIT_INO
+    except OSError:
+        return False
+
+
+def stat_field(pid: int, number: int) -> int | None:
+    """Numeric field ``number`` (man 5 proc_pid_stat, from 3 on) of /proc/PID/stat, None when there is no such process."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
             stat = f.read()
@@ -40,9 +57,26 @@ def starttime_ticks(pid: int) -> int | None:
     rpar = stat.rfind(b")")  # comm may hold spaces and ')': it ends at the last one
     fields = stat[rpar + 2 :].split()
     try:
-        return int(fields[19])
+        return int(fields[number - 3])
     except (IndexError, ValueError):
         return None
+
+
+def starttime_ticks(pid: int) -> int | None:
+    """Field 22 of /proc/PID/stat (clock ticks after boot), None when there is no such process."""
+    return stat_field(pid, 22)
+
+
+def thread_group(pid: int) -> int | None:
+    """The process (Tgid) a task id belongs to, None if unknown."""
+    try:
+        with open(f"/proc/{pid}/status", "rb") as f:
+            for line in f:
+                if line.startswith(b"Tgid:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        return None
+    return None
 
 
 def ticks_to_epoch(ticks: int) -> float:
@@ -63,13 +97,20 @@ class Identity:
     ticks: int
 
     @classmethod
-    def of(cls, pid: int, start: float | None = None) -> Identity | str:
-        """The process now at ``pid``, or why not; with ``start`` (the tree's), only if it is that process."""
+    def of(cls, pid: int, start: float | None = None, seen: float | None = None) -> Identity | str:
+        """The process now at ``pid``, or why not.
+
+        With ``start`` (the tree's), only if it is that process; without it but
+        with ``seen`` (when the PID was seen: its frame's time), only if it had
+        started by then.
+        """
         ticks = starttime_ticks(pid)
         if ticks is None:
             return f"PID {pid} has exited"
         if start is not None and not matches_start(ticks, start):
             return f"PID {pid} now belongs to another process (started {ticks_to_epoch(ticks) - start:+.1f}s later)"
+        if start is None and seen is not None and ticks_to_epoch(ticks) > seen + SEEN_SLACK:
+            return f"PID {pid} now belongs to another process (started {ticks_to_epoch(ticks) - seen:.1f}s after the row was seen)"
         return cls(pid, ticks)
 
     def alive(self) -> bool:
@@ -118,18 +159,34 @@ class Pinned:
         self.pidfd = pidfd
 
     @classmethod
-    def open(cls, pid: int, start: float | None = None) -> Pinned | str:
-        """Pin the process now at pid (the one the tree saw start at ``start``, if given), or say why not."""
+    def open(cls, pid: int, start: float | None = None, seen: float | None = None) -> Pinned | str:
+        """Pin the process now at pid (the one the tree saw start at ``start``, or alive at ``seen``), or say why not.
+
+        Never from a child PID namespace (a container's: the kernel's PID N is
+        another process there), never ebpftop itself (STOP would freeze the terminal it holds in raw
+        mode) nor a kernel thread (it takes no signals: "sent" would be a lie).
+        """
+        if not in_initial_pid_namespace():
+            return f"PID {pid}: ebpftop runs in a child PID namespace, where the probes' PIDs name other processes"
+        if pid == os.getpid():
+            return f"PID {pid} is ebpftop itself (q quits)"
         try:
             pidfd = os.pidfd_open(pid)
         except ProcessLookupError:
             return f"PID {pid} has exited"
         except OSError as exc:
+            tgid = thread_group(pid)
+            if tgid is not None and tgid != pid:
+                return f"PID {pid} is a thread of process {tgid}: signals go to processes"
             return f"PID {pid}: {exc.strerror}"
-        ident = Identity.of(pid, start)
+        ident = Identity.of(pid, start, seen)
         if isinstance(ident, str):
             os.close(pidfd)
             return ident
+        flags = stat_field(pid, 9)
+        if flags is not None and flags & PF_KTHREAD:
+            os.close(pidfd)
+            return f"PID {pid} is a kernel thread: it takes no signals"
         return cls(ident, pidfd)
 
     def send(self, signum: int) -> str | None:

@@ -52,6 +52,20 @@ class HtopKeys:
     """Actions behind HTOP_BINDINGS; ``self`` is the EbpftopApp."""
 
     last_search: str = ""
+    key_typed_at: float | None = None  # when the key being routed to the bindings was read (textual's clock)
+
+    def on_key(self: Any, event: Any) -> None:
+        """Every key reaches the app before its non-priority bindings run: note when it was read (see KillConfirm)."""
+        self.key_typed_at = event.time
+
+    def notify(self: Any, message: str, *, title: str = "", severity: Any = "information", timeout: float | None = None, markup: bool = False) -> None:
+        """Every notification is plain text, whoever asks (a widget's notify passes markup=True).
+
+        Its lines carry names, paths and typed text: as markup, a process named
+        ``[/]x`` crashed the app when the line was drawn and one named
+        ``[@click=app.quit]q`` made it a button running an app action.
+        """
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)  # type: ignore[misc]
 
     def check_action(self: Any, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in PANE_ACTIONS:
@@ -130,7 +144,8 @@ class HtopKeys:
             if isinstance(pane, XdpPane):
                 return f"the {self._pane_title()} pane's rows are not processes"
             return f"no process selected in the {self._pane_title()} pane"
-        return target_for(self.frame, pid, key[1] if key is not None else None)
+        # The frame on screen (older than self.frame while paused): the row the user picked.
+        return target_for(self.displayed or self.frame, pid, key[1] if key is not None else None)
 
     def action_process_view(self: Any) -> None:
         target = self.selected_target()
@@ -152,7 +167,7 @@ class HtopKeys:
 
         The process is pinned (a pidfd) now, and released whichever way the menus end.
         """
-        pinned = Pinned.open(target.pid, target.start)
+        pinned = Pinned.open(target.pid, target.start, target.seen)
         if isinstance(pinned, str):
             self.notify(f"nothing sent: {pinned}", severity="error", timeout=5)
             return

@@ -9,9 +9,11 @@ sent and the notification says so.
 from __future__ import annotations
 
 import signal
+import time
 from typing import Any, ClassVar
 
 from rich.text import Text
+from textual.widgets import Static
 from textual.binding import Binding, BindingType
 
 from ebpftop.model.sanitize import sanitize
@@ -48,6 +50,11 @@ class KillConfirm(MenuScreen[Any]):
     """Step 2: 'Send TERM to PID 1234 (sleep)?' y sends, n/Esc (or Enter on "No") does not.
 
     Dismisses with the line saying what happened (sent, or why nothing was); ``sent`` tells which.
+
+    Only keys typed after the question was drawn can answer it: ``k Enter y``
+    (or ``k Enter down Enter``) typed ahead in one read would otherwise send
+    a signal to a process whose name the user never saw. Those keys are
+    ignored and the hint says so; n/Esc/q (nothing sent) count whenever typed.
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -66,14 +73,49 @@ class KillConfirm(MenuScreen[Any]):
             hint="y send · n/Esc cancel",
         )
         self.sent = False
+        self.shown_at: float | None = None  # textual's clock (monotonic), like Key.time
+
+    def on_mount(self) -> None:
+        self.call_after_refresh(self._shown)
+
+    def _shown(self) -> None:
+        self.shown_at = time.monotonic()
+
+    def typed_after_shown(self) -> bool:
+        """Was the key being acted on typed after this question was drawn?
+
+        Keys of a burst are routed to the widget focused when they were read
+        and reach this screen's bindings only by bubbling up to the app after
+        it has opened: their read time (kept by the app: HtopKeys.on_key) is the
+        only thing that tells them apart.
+        """
+        typed = getattr(self.app, "key_typed_at", None)
+        if self.shown_at is not None and typed is not None and typed >= self.shown_at:
+            return True
+        self.hint = f"keys typed before this question showed were ignored · y send {self.signame} · n/Esc cancel"
+        if self.is_mounted:
+            self.query_one(".menu-hint", Static).update(Text(self.hint))
+        return False
+
+    def action_move(self, step: int) -> None:
+        if self.typed_after_shown():
+            super().action_move(step)
+
+    def action_edge(self, end: int) -> None:
+        if self.typed_after_shown():
+            super().action_edge(end)
 
     def action_answer(self, yes: bool) -> None:
+        if yes and not self.typed_after_shown():
+            return
         self.index = 1 if yes else 0
         self.action_choose()
 
     def action_choose(self) -> None:
         if not self.items[self.index][1]:
             self.dismiss("nothing sent")
+            return
+        if not self.typed_after_shown():
             return
         error = self.pinned.send(self.signum)
         self.sent = error is None

@@ -27,7 +27,7 @@ from ebpftop.model import files as fm
 from ebpftop.model.frame import Frame
 from ebpftop.model.proctree import ProcTree, ProcView
 from ebpftop.model.sanitize import sanitize
-from ebpftop.procinfo import Identity, read_cgroup, read_cwd
+from ebpftop.procinfo import Identity, in_initial_pid_namespace, read_cgroup, read_cwd
 from ebpftop.ui.format import si
 from ebpftop.ui.proctree_pane import age
 
@@ -38,11 +38,16 @@ UNKNOWN = "unknown"
 
 @dataclass(frozen=True, slots=True)
 class Target:
-    """The process a view or a kill is about: PID, the tree's start time if known, and its name."""
+    """The process a view or a kill is about: PID, the tree's start time if known, and its name.
+
+    ``seen``: the time of the frame the PID was picked from; without a start
+    time, a process that started after it is not this one (its PID was reused).
+    """
 
     pid: int
     start: float | None
     comm: str
+    seen: float | None = None
 
 
 def tree_view(frame: Frame | None, pid: int, start: float | None) -> ProcView | None:
@@ -61,16 +66,17 @@ def target_for(frame: Frame | None, pid: int, start: float | None = None) -> Tar
     if view is not None:
         return Target(pid, view.start, view.comm)
     panes = frame.panes if frame is not None else {}
+    seen = frame.time if frame is not None else None
     syscalls = panes.get("syscalls")
     for row in getattr(syscalls, "rows", ()):
         if row.pid == pid:
-            return Target(pid, start, row.comm)
+            return Target(pid, start, row.comm, seen)
     files = panes.get("files")
     if isinstance(files, fm.FilesTable):
         for frow in files.rows(fm.BY_PROCESS):
             if frow.pid == pid:
-                return Target(pid, start, frow.comm)
-    return Target(pid, start, "")
+                return Target(pid, start, frow.comm, seen)
+    return Target(pid, start, "", seen)
 
 
 def quoted_argv(view: ProcView) -> str:
@@ -180,11 +186,13 @@ def subtree_text(view: ProcView | None, colors: dict[str, str] | None = None) ->
     return text
 
 
-def read_facts(pid: int, start: float | None, exited: bool) -> dict[str, str]:
+def read_facts(pid: int, start: float | None, exited: bool, seen: float | None = None) -> dict[str, str]:
     """cwd and cgroup from /proc, only if the process at that PID is still the one shown. Runs off the UI thread."""
     if exited:
         return {"cwd": f"{UNKNOWN} (exited)", "cgroup": f"{UNKNOWN} (exited)"}
-    ident = Identity.of(pid, start)
+    if not in_initial_pid_namespace():
+        return {"cwd": f"{UNKNOWN} (child PID namespace)", "cgroup": f"{UNKNOWN} (child PID namespace)"}
+    ident = Identity.of(pid, start, seen)
     if isinstance(ident, str):
         return {"cwd": f"{UNKNOWN} ({ident})", "cgroup": f"{UNKNOWN} ({ident})"}
     cwd, cgroup = read_cwd(ident), read_cgroup(ident)
@@ -242,7 +250,7 @@ class ProcessScreen(ModalScreen[None]):
         self.frame = frame
         view = self.view()
         if view is not None and self.target.start is None:
-            self.target = Target(self.target.pid, view.start, view.comm)
+            self.target = Target(self.target.pid, view.start, view.comm, self.target.seen)
         if not self.read_proc:
             self.facts = {"cwd": UNKNOWN, "cgroup": UNKNOWN}
         comm = view.comm if view is not None else self.target.comm
@@ -259,7 +267,7 @@ class ProcessScreen(ModalScreen[None]):
             self.run_worker(lambda: self._read(exited), thread=True, exclusive=True, group="procfacts")
 
     def _read(self, exited: bool) -> None:
-        facts = read_facts(self.target.pid, self.target.start, exited)
+        facts = read_facts(self.target.pid, self.target.start, exited, self.target.seen)
         self.app.call_from_thread(self._set_facts, facts)
 
     def _set_facts(self, facts: dict[str, str]) -> None:

@@ -126,7 +126,9 @@ class SearchScreen(ModalScreen[str]):
             # prompt closed. They belong to the app, in the order typed.
             event.stop()
             event.prevent_default()
-            self.app.post_message(events.Key(event.key, event.character))
+            again = events.Key(event.key, event.character)
+            again.time = event.time  # when it was typed: a kill confirmation ignores keys typed before it showed
+            self.app.post_message(again)
             return
         if event.key in ("enter", "escape"):
             event.stop()

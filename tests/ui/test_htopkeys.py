@@ -3,6 +3,7 @@ a key that cannot act says why, and F9/k against real child processes (TERM deli
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import subprocess
@@ -52,6 +53,11 @@ async def settle(pilot) -> None:  # type: ignore[no-untyped-def]
 
 def messages(app: EbpftopApp) -> list[str]:
     return [n.message for n in app._notifications]
+
+
+def now(frame: Frame) -> Frame:
+    """The frame as built now: a row names the process that had its PID then, not one started later."""
+    return dataclasses.replace(frame, time=time.time())
 
 
 def pids_shown(app: EbpftopApp) -> list[str]:
@@ -274,7 +280,7 @@ async def test_kill_sends_term_to_a_real_child_after_confirmation() -> None:
     try:
         app, source = make_app()
         async with app.run_test(size=SIZE) as pilot:
-            source.emit(syscall_frame(extra_pid=child.pid))
+            source.emit(now(syscall_frame(extra_pid=child.pid)))
             await settle(pilot)
             burst(app, "f3", *str(child.pid), "enter")
             await settle(pilot)
@@ -318,7 +324,7 @@ async def test_kill_refuses_a_pid_that_now_belongs_to_another_process() -> None:
     try:
         app, source = make_app()
         async with app.run_test(size=SIZE) as pilot:
-            source.emit(syscall_frame(extra_pid=first.pid))
+            source.emit(now(syscall_frame(extra_pid=first.pid)))
             await settle(pilot)
             burst(app, "f3", *str(first.pid), "enter", "k", "down", "enter")  # KILL, in one burst
             await settle(pilot)
