@@ -160,6 +160,7 @@ def run(settings: Settings, out_fd: int = 1, err_fd: int = 2) -> int:
 
     out = Writer(out_fd, "stdout", on_error=on_out_error)
     dropping = threading.Event()
+    none_started = threading.Event()
 
     def on_status(statuses: tuple[ProbeStatus, ...]) -> None:
         for s in statuses:
@@ -167,7 +168,9 @@ def run(settings: Settings, out_fd: int = 1, err_fd: int = 2) -> int:
             if s.state in (fr.ERROR, fr.UNAVAILABLE) and reported.get(s.name) != s.reason:
                 reported[s.name] = s.reason
                 say(f"probe {s.name} {s.state}: {s.reason}")
-        if settings.probes and all(states.get(n) in (fr.ERROR, fr.UNAVAILABLE) for n in settings.probes):
+        failed = settings.probes and all(states.get(n) in (fr.ERROR, fr.UNAVAILABLE) for n in settings.probes)
+        if failed and not none_started.is_set():
+            none_started.set()
             say("no probe could be started")
             finish(EXIT_NO_PROBE)
 

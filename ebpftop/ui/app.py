@@ -88,6 +88,7 @@ class EbpftopApp(App[int]):
         self._mailbox_lock = threading.Lock()
         self._on_hung = on_hung
         self._hung_timer: threading.Timer | None = None
+        self.pending_signal: int | None = None  # an ending signal that came before the handlers were in place
         self.initial_pane = initial_pane
         self.settings = settings
         self.source = source
@@ -149,6 +150,8 @@ class EbpftopApp(App[int]):
 
         for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT, signal.SIGQUIT):
             signal.signal(sig, handler)
+        if self.pending_signal is not None:
+            handler(self.pending_signal, None)
 
     def cancel_hung_timer(self) -> None:
         """The app ended by itself: the emergency exit is not needed."""
