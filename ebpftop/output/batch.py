@@ -161,6 +161,14 @@ def run(settings: Settings, out_fd: int = 1, err_fd: int = 2) -> int:
     out = Writer(out_fd, "stdout", on_error=on_out_error)
     dropping = threading.Event()
     none_started = threading.Event()
+    started = threading.Event()  # a frame was emitted: every probe has been tried
+
+    def on_grace_expired(name: str) -> None:
+        if started.is_set():
+            emergency_exit(f"still running {GRACE:g}s after {name}: exiting (the kernel detaches the probes)")
+        # The sampler reads commands only between the start-up compiles, which
+        # take seconds each on a busy box: nothing ran yet, so this is a normal end.
+        emergency_exit(f"{name} during start-up: exiting without waiting for the compiles (the kernel detaches what was loaded)", EXIT_OK)
 
     def on_status(statuses: tuple[ProbeStatus, ...]) -> None:
         for s in statuses:
@@ -175,6 +183,7 @@ def run(settings: Settings, out_fd: int = 1, err_fd: int = 2) -> int:
             finish(EXIT_NO_PROBE)
 
     def on_frame(frame: Frame) -> None:
+        started.set()
         if not out.put((dumps(frame) + "\n").encode()) and out.error is None and not dropping.is_set():
             dropping.set()
             say("stdout is not being read: frames are dropped until it is")
@@ -197,9 +206,7 @@ def run(settings: Settings, out_fd: int = 1, err_fd: int = 2) -> int:
         if not signalled.is_set():
             signalled.set()
             name = signal.Signals(signum).name
-            timer = threading.Timer(
-                GRACE, emergency_exit, args=(f"still running {GRACE:g}s after {name}: exiting (the kernel detaches the probes)",)
-            )
+            timer = threading.Timer(GRACE, on_grace_expired, args=(name,))
             timer.daemon = True
             timer.start()
 

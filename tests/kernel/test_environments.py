@@ -106,6 +106,12 @@ def test_batch_with_stdout_closed_says_so_and_exits_2() -> None:
     assert "stdout is closed" in _one_line(result.stderr)
 
 
+def test_batch_into_a_full_disk_says_so_and_exits_1() -> None:
+    result = _sh('exec "$@" >/dev/full', *PY, "--batch", "-n", "3", "-i", "0.3")
+    assert result.returncode == 1
+    assert _one_line(result.stderr) == "ebpftop: cannot write to stdout: No space left on device"
+
+
 @pytest.mark.parametrize("redirect", ["2>&-", "<&-", "<&- 2>&-"])
 def test_batch_with_stdin_or_stderr_closed_runs(redirect: str) -> None:
     result = _sh(f'exec "$@" {redirect}', *PY, "--batch", "-n", "2", "-i", "0.3")
