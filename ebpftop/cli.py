@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import select
+import signal
 import sys
+import threading
 from typing import NoReturn
 
 from ebpftop import __version__
@@ -13,8 +16,17 @@ from ebpftop.pids import parse_pids
 from ebpftop.registry import NAMES
 from ebpftop.settings import Settings
 
-EXIT_USAGE = 2
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NO_PROBE = 0, 1, 2, 3
+EXIT_CODES = """exit codes:
+  0  ended normally: q, a signal (INT, TERM, HUP, QUIT), --count reached, or the reader of stdout closed it
+  1  failed while running (the sampler failed, stdout could not be written, frames were left unwritten,
+     or the process had to leave without its orderly shutdown); the reason is on stderr
+  2  bad arguments, or an environment that cannot run ebpftop (privileges, missing capabilities,
+     no terminal for the TUI, stdout closed for --batch); one line on stderr
+  3  --batch: no probe could be started (each probe's reason is on stderr)"""
 MIN_INTERVAL, MAX_INTERVAL = 0.1, 3600.0
+MIN_COUNT, MAX_COUNT = 1, 1_000_000
+MIN_LINGER, MAX_LINGER = 0.0, 3600.0
 
 
 class _Parser(argparse.ArgumentParser):
@@ -23,34 +35,39 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"ebpftop: {message} (see ebpftop --help)\n")
 
 
-def _interval(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"interval must be a number of seconds, not {text!r}") from None
-    if not MIN_INTERVAL <= value <= MAX_INTERVAL:
-        raise argparse.ArgumentTypeError(f"interval must be between {MIN_INTERVAL} and {MAX_INTERVAL:g} seconds, not {text}")
+# Numbers are ASCII digits only: int() and float() also take '１' or '٣',
+# '1_000', 'nan' and 'infinity', none of which anyone means on a command line.
+_DECIMAL = re.compile(r"[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)", re.ASCII)
+_WHOLE = re.compile(r"[-+]?[0-9]+", re.ASCII)
+_MAX_DIGITS = 30  # far past any range below; keeps int()/float() away from huge inputs
+
+
+def _shown(value: float) -> str:
+    return f"{value:,.0f}".replace(",", "_") if value == int(value) and value >= 10_000 else f"{value:g}"
+
+
+def _number(text: str, what: str, lo: float, hi: float, whole: bool = False, unit: str = "") -> float:
+    """One checked number in [lo, hi]; ArgumentTypeError with one line naming the range otherwise."""
+    if not (_WHOLE if whole else _DECIMAL).fullmatch(text):
+        kind = "a whole number" if whole else "a number"
+        # ascii(): a non-ASCII digit or a control character is shown escaped, never raw.
+        raise argparse.ArgumentTypeError(f"{what} must be {kind}{unit and ' of' + unit} in ASCII digits, not {ascii(text)}")
+    value = int(text) if whole and len(text) <= _MAX_DIGITS else float(text) if len(text) <= _MAX_DIGITS else float("inf")
+    if not lo <= value <= hi:
+        raise argparse.ArgumentTypeError(f"{what} must be between {_shown(lo)} and {_shown(hi)}{unit}, not {text[:24]}{'...' * (len(text) > 24)}")
     return value
+
+
+def _interval(text: str) -> float:
+    return _number(text, "interval", MIN_INTERVAL, MAX_INTERVAL, unit=" seconds")
 
 
 def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"count must be a whole number, not {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"count must be at least 1, not {text}")
-    return value
+    return int(_number(text, "count", MIN_COUNT, MAX_COUNT, whole=True))
 
 
 def _linger(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"linger must be a number of seconds, not {text!r}") from None
-    if not 0 <= value <= 3600:
-        raise argparse.ArgumentTypeError(f"linger must be between 0 and 3600 seconds, not {text}")
-    return value
+    return _number(text, "linger", MIN_LINGER, MAX_LINGER, unit=" seconds")
 
 
 def _probes(text: str) -> tuple[str, ...]:
@@ -89,11 +106,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog="ebpftop",
         description="Live Linux monitor: hottest files, syscall rates, process tree and XDP counters, from eBPF.",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("-i", "--interval", type=_interval, default=1.0, metavar="S", help="refresh interval in seconds (default 1)")
+    p.add_argument("-i", "--interval", type=_interval, default=1.0, metavar="S", help=f"refresh interval in seconds, {MIN_INTERVAL:g} to {MAX_INTERVAL:g} (default 1)")
     p.add_argument("--probes", type=_probes, default=NAMES, metavar="LIST", help=f"probes to start with (default: {','.join(NAMES)})")
     p.add_argument("--batch", action="store_true", help="no TUI: print one JSON object per interval (JSON lines)")
-    p.add_argument("-n", "--count", type=_count, default=None, metavar="N", help="with --batch: stop after N intervals")
+    p.add_argument("-n", "--count", type=_count, default=None, metavar="N", help=f"with --batch: stop after N intervals, {MIN_COUNT} to {MAX_COUNT:_}")
     p.add_argument("-p", "--pid", type=_pids, default=None, metavar="PIDS", help="only these processes (PIDs or names, comma separated)")
     p.add_argument("--xdp", type=_ifaces, default=None, metavar="IFACES", help="attach the XDP counter to these interfaces (comma separated, or 'all')")
     p.add_argument("--xdp-mode", choices=("generic", "native"), default="generic", help="XDP attach mode (default generic: never touches the driver)")
@@ -102,7 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=_linger,
         default=5.0,
         metavar="S",
-        help="seconds an exited process stays (dimmed) in the tree (default 5)",
+        help=f"seconds an exited process stays (dimmed) in the tree, {MIN_LINGER:g} to {MAX_LINGER:g} (default 5)",
     )
     p.add_argument(
         "--bpf-stats",
@@ -134,18 +153,45 @@ def parse(argv: list[str] | None = None) -> tuple[Settings, argparse.Namespace]:
     return settings, ns
 
 
+def _ending_signals(handler: object) -> None:
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
+            signal.signal(sig, handler)  # type: ignore[arg-type]
+
+
+def _quiet_exit(_signum: int, _frame: object) -> None:
+    """Until a mode installs its own handler: nothing is attached yet, so a signal just ends it."""
+    raise SystemExit(EXIT_OK)
+
+
 def main(argv: list[str] | None = None) -> int:
+    _ending_signals(_quiet_exit)
+    from ebpftop.env import streams
+
+    closed = streams.plug_closed()
     settings, ns = parse(argv)
     from ebpftop.env import checks
 
     if ns.doctor:
         from ebpftop.env import doctor
 
+        _ending_signals(doctor.on_signal)
         return doctor.run()
+    # The TUI reads keys from stdin and draws through stdout/stderr: without a
+    # terminal it can neither be seen nor quit (stdin at EOF spun at 80% CPU).
+    if not settings.batch and (problems := streams.not_terminals(closed)):
+        print(f"ebpftop: the TUI needs a terminal, but {', '.join(problems)}: use --batch for JSON lines", file=sys.stderr)
+        return EXIT_USAGE
+    if settings.batch and 1 in closed:
+        print("ebpftop: stdout is closed: --batch has nowhere to write its frames", file=sys.stderr)
+        return EXIT_USAGE
     try:
-        checks.preflight()
+        checks.preflight(settings)
     except checks.EnvError as exc:
         print(f"ebpftop: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except PermissionError as exc:  # a check the capability list above did not foresee
+        print(f"ebpftop: permission denied: {exc.filename or exc}: run it with sudo", file=sys.stderr)
         return EXIT_USAGE
     if settings.batch:
         from ebpftop.output import batch
@@ -158,9 +204,10 @@ def run_tui(settings: Settings) -> int:
     """The TUI on the live sampler; every probe is detached before this returns."""
     from ebpftop.live import LiveSource
     from ebpftop.ui.app import EbpftopApp
-    from ebpftop.ui.terminal import StderrCapture, driver_class
+    from ebpftop.ui.terminal import StderrCapture, block_winch, driver_class
 
     source = LiveSource(settings)
+    saved_mask = block_winch()  # before any thread starts, so every thread inherits it
     capture = StderrCapture()
 
     def on_hung(signum: int) -> None:
@@ -179,7 +226,10 @@ def run_tui(settings: Settings) -> int:
         finally:
             os._exit(1)
 
-    app = EbpftopApp(settings, source, driver_class=driver_class(capture.terminal), on_hung=on_hung)
+    app = EbpftopApp(settings, source, driver_class=driver_class(capture.terminal, winch_thread=True), on_hung=on_hung)
+    # From here a signal must let the app restore the terminal: it is kept
+    # until the app's own handlers are in place, which act on it at once.
+    _ending_signals(lambda signum, _frame: setattr(app, "pending_signal", signum))
     try:
         app.run()
     finally:
@@ -187,6 +237,7 @@ def run_tui(settings: Settings) -> int:
         source.stop()
         for line in capture.close():
             print(line, file=sys.stderr)
+        signal.pthread_sigmask(signal.SIG_SETMASK, saved_mask)  # type: ignore[arg-type]
     if source.sampler is not None and source.sampler.error is not None:
         print(f"ebpftop: sampler failed: {source.sampler.error}", file=sys.stderr)
         return 1

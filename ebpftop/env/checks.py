@@ -11,7 +11,7 @@ from pathlib import Path
 from ebpftop.env import headers as kheaders
 
 TRACEFS = Path("/sys/kernel/tracing")
-_CAP_NET_ADMIN, _CAP_SYS_ADMIN, _CAP_PERFMON, _CAP_BPF = 12, 21, 38, 39
+_CAP_DAC_OVERRIDE, _CAP_DAC_READ_SEARCH, _CAP_NET_ADMIN, _CAP_SYS_ADMIN, _CAP_PERFMON, _CAP_BPF = 1, 2, 12, 21, 38, 39
 
 
 class EnvError(Exception):
@@ -19,20 +19,52 @@ class EnvError(Exception):
 
 
 def effective_caps() -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("CapEff:"):
-            return int(line.split()[1], 16)
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("CapEff:"):
+                return int(line.split()[1], 16)
+    except (OSError, ValueError):
+        pass
     return 0
 
 
-def check_privileges() -> None:
-    if os.geteuid() == 0:
-        return
-    caps = effective_caps()
+def _tracefs_readable() -> bool:
+    """Whether this process may read tracefs (0700, root's, by default) where it is mounted."""
+    for path in (TRACEFS, Path("/sys/kernel/debug/tracing")):
+        try:
+            if (path / "events").is_dir():
+                return True
+        except PermissionError:
+            return False
+    return True  # not mounted: ensure_tracefs() says so on its own
+
+
+def missing_capabilities(settings: object = None, caps: int | None = None) -> list[str]:
+    """The capabilities ebpftop lacks for what it was asked to do (measured as non-root here:
+    CAP_BPF + CAP_PERFMON load and attach, tracefs needs CAP_DAC_READ_SEARCH, XDP CAP_NET_ADMIN;
+    CAP_SYS_ADMIN covers the first two, CAP_DAC_OVERRIDE the third)."""
+    caps = effective_caps() if caps is None else caps
     has = lambda bit: bool(caps & (1 << bit))  # noqa: E731
-    if has(_CAP_SYS_ADMIN) or (has(_CAP_BPF) and has(_CAP_PERFMON)):
+    missing = []
+    if not (has(_CAP_BPF) or has(_CAP_SYS_ADMIN)):
+        missing.append("CAP_BPF")
+    if not (has(_CAP_PERFMON) or has(_CAP_SYS_ADMIN)):
+        missing.append("CAP_PERFMON")
+    if not (has(_CAP_DAC_READ_SEARCH) or has(_CAP_DAC_OVERRIDE)) and not _tracefs_readable():
+        missing.append("CAP_DAC_READ_SEARCH")
+    if getattr(settings, "xdp_ifaces", None) and not has(_CAP_NET_ADMIN):
+        missing.append("CAP_NET_ADMIN")
+    return missing
+
+
+def check_privileges(settings: object = None) -> None:
+    missing = missing_capabilities(settings)
+    if not missing:
         return
-    raise EnvError("needs root to load BPF programs: run it with sudo (or grant CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN)")
+    what = " and ".join([", ".join(missing[:-1]), missing[-1]] if len(missing) > 1 else missing)
+    noun = "capability" if len(missing) == 1 else "capabilities"
+    xdp = " (and CAP_NET_ADMIN for --xdp)" if "CAP_NET_ADMIN" in missing else ""
+    raise EnvError(f"missing {noun} {what}: run it with sudo, or grant CAP_BPF, CAP_PERFMON, CAP_DAC_READ_SEARCH{xdp}")
 
 
 def check_bcc() -> None:
@@ -93,9 +125,9 @@ def check_bpf() -> None:
         )
 
 
-def preflight() -> kheaders.Headers:
+def preflight(settings: object = None) -> kheaders.Headers:
     """Every check, cheapest first; raises EnvError on the first failure."""
-    check_privileges()
+    check_privileges(settings)
     check_bcc()
     found = check_headers()
     ensure_tracefs()

@@ -12,6 +12,24 @@ from ebpftop.env import checks
 from ebpftop.env import headers as kheaders
 
 
+def on_signal(signum: int, _frame: object) -> None:
+    """INT/TERM/HUP end the doctor at once, even mid-check or mid-write to a stdout nobody reads.
+
+    It holds nothing the kernel would keep (a test program's fd at most), so
+    leaving is enough; the note goes out only if stderr takes it right away.
+    """
+    import select
+    import signal
+
+    try:
+        if select.select([], [2], [], 0)[1]:
+            os.write(2, f"ebpftop: doctor interrupted by {signal.Signals(signum).name}\n".encode())
+    except (OSError, ValueError):
+        pass
+    finally:
+        os._exit(1)
+
+
 def _line(out: TextIO, name: str, ok: bool | None, detail: str) -> None:
     mark = {True: "yes", False: "no", None: "?"}[ok]
     print(f"  {name:<18} {mark:<4} {detail}", file=out)

@@ -1,17 +1,39 @@
-"""--batch: one JSON object per interval on stdout, probe problems as one line each on stderr."""
+"""--batch: one JSON object per interval on stdout, probe problems as one line each on stderr.
+
+The sampler thread never writes to a file descriptor itself: stdout and
+stderr each have a writer thread behind a bounded queue, so a reader that
+stops reading (a full pipe, a terminal on ^S) costs frames, never the
+sampler, and a signal still detaches every probe. If the sampler cannot end
+within a grace time after a signal, the process leaves anyway: exiting
+closes every BPF fd and link, so the kernel detaches what is left.
+
+Exit codes: 0 ended normally (count reached, signal, reader closed the
+pipe); 1 a runtime failure (sampler error, a write error, frames that could
+not be written); 3 no probe could be started.
+"""
 
 from __future__ import annotations
 
+import errno
 import json
+import os
+import select
 import signal
-import sys
-from typing import TextIO
+import threading
+from collections import deque
+from collections.abc import Callable
 
 from ebpftop.model import frame as fr
 from ebpftop.model.frame import Frame, ProbeStatus
 from ebpftop.registry import SPECS
 from ebpftop.sampler import Sampler
 from ebpftop.settings import Settings
+
+EXIT_OK, EXIT_FAILED, EXIT_NO_PROBE = 0, 1, 3
+GRACE = 5.0  # seconds from the first signal to the emergency exit
+DRAIN_AFTER_SIGNAL = 1.0  # seconds a signalled run waits for queued frames to reach a slow reader
+QUEUE_BYTES = 8 << 20  # frames waiting for stdout at most; beyond this they are dropped (and counted)
+ENDING_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
 
 
 def dumps(frame: Frame) -> str:
@@ -20,21 +42,151 @@ def dumps(frame: Frame) -> str:
     return json.dumps(frame.to_json(), ensure_ascii=True, separators=(",", ":"))
 
 
-def run(settings: Settings, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+class Writer:
+    """Writes queued lines to one fd from its own thread; ``put`` never blocks.
+
+    The thread may block in write() for good (nobody reads): it is a daemon
+    and is abandoned at exit. Lines beyond ``limit`` queued bytes are dropped
+    and counted, so memory stays bounded whatever the reader does.
+    """
+
+    def __init__(self, fd: int, name: str, limit: int = QUEUE_BYTES, on_error: Callable[[OSError], None] | None = None) -> None:
+        self.fd = fd
+        self.limit = limit
+        self.dropped = 0
+        self.error: OSError | None = None
+        self._on_error = on_error
+        self._lines: deque[bytes] = deque()
+        self._queued = 0  # bytes in _lines plus the line being written
+        self._busy = False
+        self._closed = False
+        self._cond = threading.Condition()
+        self._thread = threading.Thread(target=self._run, name=f"ebpftop-{name}", daemon=True)
+        self._thread.start()
+
+    def put(self, line: bytes) -> bool:
+        with self._cond:
+            if self.error is not None or self._closed or self._queued + len(line) > self.limit:
+                self.dropped += 1
+                return False
+            self._lines.append(line)
+            self._queued += len(line)
+            self._cond.notify_all()
+            return True
+
+    @property
+    def pending(self) -> int:
+        """Lines queued or being written (not yet in the fd)."""
+        with self._cond:
+            return len(self._lines) + self._busy
+
+    def drain(self, timeout: float | None) -> bool:
+        """Wait until every queued line is written (or the writer failed); False on timeout."""
+        with self._cond:
+            return self._cond.wait_for(lambda: (not self._lines and not self._busy) or self.error is not None, timeout)
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: self._lines or self._closed)
+                if not self._lines:
+                    return
+                line = self._lines.popleft()
+                self._busy = True
+            try:
+                view = memoryview(line)
+                while view:
+                    view = view[os.write(self.fd, view) :]
+            except OSError as exc:
+                with self._cond:
+                    self.error = exc
+                    self._busy = False
+                    self._queued -= len(line)
+                    self._lines.clear()
+                    self._cond.notify_all()
+                if self._on_error is not None:
+                    self._on_error(exc)
+                return
+            with self._cond:
+                self._busy = False
+                self._queued -= len(line)
+                self._cond.notify_all()
+
+
+def emergency_exit(note: str, code: int = EXIT_FAILED) -> None:
+    """Leave now, from any thread: one line to stderr if it takes it at once, then _exit.
+
+    Exiting closes every BPF program, perf event and link fd this process
+    holds, which detaches whatever the sampler did not get to.
+    """
+    try:
+        if select.select([], [2], [], 0)[1]:
+            os.write(2, f"ebpftop: {note}\n".encode())
+    except (OSError, ValueError):
+        pass
+    finally:
+        os._exit(code)
+
+
+def run(settings: Settings, out_fd: int = 1, err_fd: int = 2) -> int:
     reported: dict[str, str | None] = {}
+    states: dict[str, str] = {}
+    outcome: dict[str, int | None] = {"code": None}  # set once: why the run ends early
+    signalled = threading.Event()
+    lock = threading.Lock()
+
+    err = Writer(err_fd, "stderr", limit=1 << 20)
+
+    def say(text: str) -> None:
+        err.put(f"ebpftop: {text}\n".encode(errors="replace"))
+
+    def finish(code: int) -> None:
+        with lock:
+            if outcome["code"] is None:
+                outcome["code"] = code
+        sampler.stop()
+
+    def on_out_error(exc: OSError) -> None:
+        if exc.errno == errno.EPIPE:
+            finish(EXIT_OK)  # the reader is gone (`| head`): a normal end
+        else:
+            say(f"cannot write to stdout: {exc.strerror or exc}")
+            finish(EXIT_FAILED)
+
+    out = Writer(out_fd, "stdout", on_error=on_out_error)
+    dropping = threading.Event()
+    none_started = threading.Event()
+    started = threading.Event()  # a frame was emitted: every probe has been tried
+
+    def on_grace_expired(name: str) -> None:
+        if started.is_set():
+            emergency_exit(f"still running {GRACE:g}s after {name}: exiting (the kernel detaches the probes)")
+        # The sampler reads commands only between the start-up compiles, which
+        # take seconds each on a busy box: nothing ran yet, so this is a normal end.
+        emergency_exit(f"{name} during start-up: exiting without waiting for the compiles (the kernel detaches what was loaded)", EXIT_OK)
 
     def on_status(statuses: tuple[ProbeStatus, ...]) -> None:
         for s in statuses:
+            states[s.name] = s.state
             if s.state in (fr.ERROR, fr.UNAVAILABLE) and reported.get(s.name) != s.reason:
                 reported[s.name] = s.reason
-                print(f"ebpftop: probe {s.name} {s.state}: {s.reason}", file=err, flush=True)
+                say(f"probe {s.name} {s.state}: {s.reason}")
+        failed = settings.probes and all(states.get(n) in (fr.ERROR, fr.UNAVAILABLE) for n in settings.probes)
+        if failed and not none_started.is_set():
+            none_started.set()
+            say("no probe could be started")
+            finish(EXIT_NO_PROBE)
 
     def on_frame(frame: Frame) -> None:
-        try:
-            out.write(dumps(frame) + "\n")
-            out.flush()
-        except (BrokenPipeError, ValueError):  # reader went away / stdout closed
-            sampler.stop()
+        started.set()
+        if not out.put((dumps(frame) + "\n").encode()) and out.error is None and not dropping.is_set():
+            dropping.set()
+            say("stdout is not being read: frames are dropped until it is")
 
     sampler = Sampler(
         SPECS,
@@ -51,13 +203,32 @@ def run(settings: Settings, out: TextIO = sys.stdout, err: TextIO = sys.stderr) 
     def on_signal(signum: int, _frame: object) -> None:
         # Flush the partial interval so Ctrl-C never loses counted events.
         sampler.stop(flush=True)
+        if not signalled.is_set():
+            signalled.set()
+            name = signal.Signals(signum).name
+            timer = threading.Timer(GRACE, on_grace_expired, args=(name,))
+            timer.daemon = True
+            timer.start()
 
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
+    for sig in ENDING_SIGNALS:
         signal.signal(sig, on_signal)
     sampler.start()
     while sampler.is_alive():
         sampler.join(0.25)
+    # Every probe is detached now. Let queued frames reach the reader: all of
+    # them when the run ended by itself, a bounded wait after a signal.
+    while not out.drain(0.25):
+        if signalled.wait(0) and not out.drain(DRAIN_AFTER_SIGNAL):
+            break
+    code = outcome["code"]
     if sampler.error is not None:
-        print(f"ebpftop: {type(sampler.error).__name__}: {sampler.error}", file=err)
-        return 1
-    return 0
+        say(f"{type(sampler.error).__name__}: {sampler.error}")
+        code = EXIT_FAILED
+    lost = out.dropped + out.pending
+    if lost and out.error is None:
+        say(f"{lost} frame{'s' * (lost != 1)} not written: stdout was not read")
+        code = code if code not in (None, EXIT_OK) else EXIT_FAILED
+    out.close()
+    err.close()
+    err.drain(1.0)  # a stderr nobody reads must not hold the exit either
+    return EXIT_OK if code is None else code

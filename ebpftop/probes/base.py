@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import os
-import tempfile
 import threading
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, BinaryIO, ClassVar
 
 from ebpftop.pids import GONE, PidFilter, read_stat
 from ebpftop.probes import libbpf
@@ -79,7 +78,8 @@ def compile_program(source: str, cflags: list[str] | None = None) -> Any:
 
     directory = bpf_dir()
     flags = [f"-I{directory}", *(cflags or [])]
-    with _compile_lock, tempfile.TemporaryFile(mode="w+b") as err:
+    # An anonymous memory file, not tempfile: a read-only or full /tmp made every probe fail.
+    with _compile_lock, _stderr_capture() as err:
         saved = os.dup(2)
         os.dup2(err.fileno(), 2)
         try:
@@ -93,6 +93,11 @@ def compile_program(source: str, cflags: list[str] | None = None) -> Any:
             os.dup2(saved, 2)
             os.close(saved)
             _release_compiler_memory()
+
+
+def _stderr_capture() -> BinaryIO:
+    """A seekable file for the compiler's stderr that needs no writable directory (memfd, Linux >= 3.17)."""
+    return os.fdopen(os.memfd_create("ebpftop-cc-stderr", os.MFD_CLOEXEC), "w+b")
 
 
 def _release_compiler_memory() -> None:

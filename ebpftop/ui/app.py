@@ -122,6 +122,7 @@ class EbpftopApp(HtopKeys, App[int]):
         if initial_pane is None and settings.probes:
             # Open on the first pane whose probe is on (`--probes xdp` opens on XDP, not on an empty Files).
             initial_pane = next((s.pane_key for s in specs if s.name in settings.probes), None)
+        self.pending_signal: int | None = None  # an ending signal that came before the handlers were in place
         self.initial_pane = initial_pane
         self.settings = settings
         self.source = source
@@ -236,6 +237,8 @@ class EbpftopApp(HtopKeys, App[int]):
 
         for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT, signal.SIGQUIT):
             signal.signal(sig, handler)
+        if self.pending_signal is not None:
+            handler(self.pending_signal, None)
 
     def cancel_hung_timer(self) -> None:
         """The app ended by itself: the emergency exit is not needed."""

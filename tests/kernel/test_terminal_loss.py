@@ -11,9 +11,13 @@ from another thread and the process leaves.
 
 from __future__ import annotations
 
+import fcntl
 import os
+import re
 import signal
+import struct
 import sys
+import termios
 import time
 
 import pytest
@@ -43,7 +47,14 @@ def test_lost_terminal_ends_ebpftop_and_detaches_everything(how: str) -> None:
     out = bytearray()
     peak = 0
     try:
-        _read_until(master, out, 6.0)  # compiled, attached, frames drawn
+        # Compiled, attached, frames drawn: a condition, not a fixed wait (compiles take
+        # seconds each on a busy box).
+        from tests.kernel.floods import LIVE, screen_text
+
+        deadline = time.monotonic() + 90
+        while not all(LIVE[n].search(screen_text(bytes(out))) for n in ("syscalls", "proctree", "files")):
+            assert time.monotonic() < deadline and proc.poll() is None, "probes not live"
+            _read_until(master, out, 0.2)
         held = set(prog_ids_of(proc.pid))
         assert held, "ebpftop holds no BPF programs"
         if how == "terminal closed":
@@ -69,3 +80,54 @@ def test_lost_terminal_ends_ebpftop_and_detaches_everything(how: str) -> None:
         proc.wait(10)
         if master >= 0:
             os.close(master)
+
+
+# On the old code (Textual's Python SIGWINCH handler, which CPython re-enters when a signal lands
+# while it runs) this flood killed the TUI in one run of two here; fewer senders rarely did.
+WINCH_FLOODERS, WINCH_ROUNDS = 8, 40000
+# Sends SIGWINCH as fast as it can, resizing the pty between bursts (argv: pid, master fd, rounds).
+WINCH_FLOOD = r"""
+import fcntl, os, signal, struct, sys, termios
+pid, master, rounds = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+sizes = [(40, 160), (20, 80), (50, 200), (10, 40), (24, 100)]
+for i in range(rounds):
+    rows, cols = sizes[i % len(sizes)]
+    fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+    for _ in range(20):
+        os.kill(pid, signal.SIGWINCH)
+"""
+
+
+def test_sigwinch_flood_with_size_changes_keeps_the_tui_alive() -> None:
+    """A flood of resizes (a tiling WM, a script) while frames arrive: the TUI survives and still quits on q.
+
+    Each TIOCSWINSZ on the master signals the foreground process group, and
+    the bursts of kill() make signals land while the previous one is handled.
+    COLUMNS/LINES are unset so the app reads the pty's real, changing size.
+    """
+    import subprocess
+
+    from tests.kernel.floods import LIVE, read_until, tui
+
+    with tui(["--probes", "syscalls,files,proctree", "--interval", "0.25"], prefix=("env", "-u", "COLUMNS", "-u", "LINES")) as t:
+        t.wait_for(LIVE["syscalls"], timeout=60)
+        held = set(prog_ids_of(t.proc.pid))
+        floods = [
+            subprocess.Popen([sys.executable, "-c", WINCH_FLOOD, str(t.proc.pid), str(t.master), str(WINCH_ROUNDS)], pass_fds=(t.master,))
+            for _ in range(WINCH_FLOODERS)
+        ]
+        while any(f.poll() is None for f in floods) and t.proc.poll() is None:
+            read_until(t.master, t.out, 0.05)  # keep the terminal read: this is not a stall test
+        assert t.proc.poll() is None, f"TUI died in the SIGWINCH flood: {bytes(t.out[-3000:])!r}"
+        for f in floods:
+            assert f.wait(60) == 0
+        # The sizes reached the app: it drew rows past the first 40 (the 50x200 size).
+        assert re.search(rb"\x1b\[(4[1-9]|50);[0-9]+H", bytes(t.out)), "no resize was drawn"
+        fcntl.ioctl(t.master, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 160, 0, 0))
+        os.kill(t.proc.pid, signal.SIGWINCH)
+        since = len(t.out)
+        t.wait_for(LIVE["syscalls"], since=since, timeout=60)  # still drawing frames
+        rc = t.quit()
+        assert rc == 0, bytes(t.out[-3000:])
+        assert b"Traceback" not in t.out and b"RecursionError" not in t.out
+        assert wait_progs_gone(held) == set()

@@ -22,7 +22,7 @@ def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
         (["--probes", "nosuch"], "unknown probe 'nosuch'"),
         (["--interval", "-1"], "interval must be between"),
         (["--interval", "abc"], "interval must be a number"),
-        (["--batch", "--count", "-3"], "count must be at least 1"),
+        (["--batch", "--count", "-3"], "count must be between 1 and 1_000_000, not -3"),
         (["--count", "3"], "--count only applies with --batch"),
         (["--pid", "1,999999999"], "PID 999999999 is out of range: PIDs here are 1 to"),
         (["--pid", "2147483648"], "PID 2147483648 is out of range"),
@@ -34,6 +34,22 @@ def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
         (["--pid", "1,x,"], "no process named 'x'"),
         (["--xdp", "nosuch0"], "no interface named 'nosuch0'"),
         (["--linger", "-3"], "linger must be between 0 and 3600"),
+        # Unicode digits are digits to int()/float(), not to ebpftop.
+        (["--interval", "\uff11"], "interval must be a number of seconds in ASCII digits, not '\\uff11'"),
+        (["--batch", "--count", "\u0663"], "count must be a whole number in ASCII digits, not '\\u0663'"),
+        (["--linger", "\u0665"], "linger must be a number of seconds in ASCII digits"),
+        (["--interval", "nan"], "interval must be a number of seconds in ASCII digits, not 'nan'"),
+        (["--interval", "inf"], "interval must be a number"),
+        (["--interval", "1_0"], "interval must be a number"),
+        (["--interval", "1e3"], "interval must be a number"),
+        (["--interval", "0.01"], "interval must be between 0.1 and 3600 seconds, not 0.01"),
+        (["--interval", "3600.5"], "interval must be between 0.1 and 3600 seconds"),
+        (["--interval", "\x1b[31m1"], "not '\\x1b[31m1'"),  # escaped, never raw to the terminal
+        (["--batch", "--count", "0"], "count must be between 1 and 1_000_000, not 0"),
+        (["--batch", "--count", "1000001"], "count must be between 1 and 1_000_000"),
+        (["--batch", "--count", "9" * 5000], "count must be between 1 and 1_000_000, not 999999999999999999999999..."),
+        (["--batch", "--count", "2.0"], "count must be a whole number"),
+        (["--linger", "3601"], "linger must be between 0 and 3600 seconds"),
     ],
 )
 def test_bad_arguments_one_line_exit_2(args: list[str], needle: str) -> None:
@@ -76,3 +92,23 @@ def test_pid_list_and_interval() -> None:
     assert settings.pids is not None and settings.pids.pids == frozenset({os.getpid(), 1})
     assert settings.pids.names == frozenset()
     assert settings.interval == 0.5 and settings.probes == ("syscalls",)
+
+
+@pytest.mark.parametrize(
+    "args, value",
+    [(["-i", "0.1"], 0.1), (["-i", "3600"], 3600.0), (["-i", "+2"], 2.0), (["-i", ".5"], 0.5), (["-i", "07"], 7.0)],
+)
+def test_interval_edges_accepted(args: list[str], value: float) -> None:
+    assert parse(args)[0].interval == value
+
+
+def test_count_and_linger_edges_accepted() -> None:
+    assert parse(["--batch", "-n", "1000000", "--linger", "0"])[0].count == 1_000_000
+    assert parse(["--linger", "3600"])[0].proc_linger == 3600.0
+
+
+def test_help_states_ranges_and_exit_codes() -> None:
+    text = run("--help").stdout
+    assert "0.1 to 3600" in text and "1 to 1_000_000" in text and "0 to 3600" in text
+    for code in ("0  ended normally", "1  failed while running", "2  bad arguments", "3  --batch: no probe"):
+        assert code in text

@@ -1,0 +1,64 @@
+"""Standard streams as the process found them: closed ones plugged, terminals told apart from pipes and files."""
+
+from __future__ import annotations
+
+import io
+import os
+import stat
+import sys
+
+NAMES = {0: "stdin", 1: "stdout", 2: "stderr"}
+
+
+def plug_closed() -> frozenset[int]:
+    """Open /dev/null on whichever of fds 0-2 is closed and return those fds.
+
+    A closed standard fd is the next number open() hands out: a BPF program
+    or map fd would land on it, and a stray write to "stdout" would go into
+    it. Python also leaves sys.stdout/sys.stderr None then, and print(file=None)
+    falls back to stdout. Plugging them first keeps every later fd above 2.
+    """
+    closed = set()
+    for fd in NAMES:
+        try:
+            os.fstat(fd)
+        except OSError:
+            closed.add(fd)
+    for fd in sorted(closed):
+        null = os.open(os.devnull, os.O_RDWR)
+        if null != fd:
+            os.dup2(null, fd)
+            os.close(null)
+    if 0 in closed or sys.stdin is None:
+        sys.stdin = io.TextIOWrapper(io.FileIO(0, "r", closefd=False))
+    if 1 in closed or sys.stdout is None:
+        sys.stdout = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), line_buffering=True)
+    if 2 in closed or sys.stderr is None:
+        sys.stderr = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), line_buffering=True, errors="backslashreplace")
+    return frozenset(closed)
+
+
+def describe(fd: int, closed: frozenset[int] = frozenset()) -> str:
+    """'a terminal', 'closed', 'a pipe', 'a file', ... for a message."""
+    if fd in closed:
+        return "closed"
+    try:
+        if os.isatty(fd):
+            return "a terminal"
+        mode = os.fstat(fd).st_mode
+    except OSError:
+        return "closed"
+    if stat.S_ISFIFO(mode):
+        return "a pipe"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISREG(mode):
+        return "a file"
+    if stat.S_ISCHR(mode):
+        return "a device that is not a terminal"
+    return "not a terminal"
+
+
+def not_terminals(closed: frozenset[int] = frozenset()) -> list[str]:
+    """'stdin is a pipe', ... for each standard stream that is not a terminal."""
+    return [f"{name} is {describe(fd, closed)}" for fd, name in NAMES.items() if describe(fd, closed) != "a terminal"]
