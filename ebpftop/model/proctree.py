@@ -68,6 +68,7 @@ class ProcSeed:
     start: float  # epoch seconds
     exe: str | None = None
     zombie: bool = False
+    argv_unknown: str | None = None  # why argv is empty although the process has one (its read stalled)
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +138,7 @@ class ProcView:
     forks_per_s: float  # forks by processes of this subtree
     execs_per_s: float  # execs in this subtree
     children: tuple[ProcView, ...] = ()
+    argv_unknown: str | None = None  # why argv is missing (seeded process whose /proc read stalled)
 
     @property
     def key(self) -> tuple[int, float]:
@@ -201,6 +203,7 @@ class _Node:
     children: dict[Key, None] = field(default_factory=dict)
     forks: int = 0  # this interval, subtree
     execs: int = 0
+    argv_unknown: str | None = None
 
     @property
     def key(self) -> Key:
@@ -228,7 +231,9 @@ class ProcTreeModel:
         self._scan_time = scan_time
         self._lost_prev = 0
         for s in seed:
-            node = _Node(s.pid, s.start, s.ppid, s.comm, s.argv, s.exe, first_seen=-1e18, seeded=True)
+            node = _Node(
+                s.pid, s.start, s.ppid, s.comm, s.argv, s.exe, first_seen=-1e18, seeded=True, argv_unknown=s.argv_unknown
+            )
             self._nodes[node.key] = node
             self._live[s.pid] = node.key
         for s in seed:
@@ -294,6 +299,7 @@ class ProcTreeModel:
                 parent.filename if parent else None,
                 first_seen=self._now,
                 argv_truncated=parent.argv_truncated if parent else False,
+                argv_unknown=parent.argv_unknown if parent else None,
             )
             self._nodes[child.key] = child
             self._live[ev.pid] = child.key
@@ -311,6 +317,7 @@ class ProcTreeModel:
             node.filename = ev.filename
             node.argv = ev.argv or ()
             node.argv_truncated = ev.argv_truncated
+            node.argv_unknown = None
             if ev.ppid and ev.ppid != node.ppid:
                 self._attach(node, ev.ppid)
             for n in self._ancestry(node):
@@ -378,6 +385,7 @@ class ProcTreeModel:
             forks_per_s=rate(node.forks, elapsed),
             execs_per_s=rate(node.execs, elapsed),
             children=children,
+            argv_unknown=node.argv_unknown,
         )
 
     def _subtree_pids(self, roots: list[_Node]) -> set[int]:
