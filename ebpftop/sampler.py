@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import queue
 import threading
@@ -35,6 +36,12 @@ class _Slot:
     cost_since: float = 0.0
     measured: tuple[float, float, float] = (0.0, 0.0, 0.0)  # events/s, ns/event, CPU% of the last window
     wanted: bool = False
+    # A probe's maps (and so its kernel-side lost counters) are new at each
+    # enable; what earlier enables lost is carried here, so the lost figure
+    # counts from lost_since (the first time the probe went live in this run)
+    # and never decreases across toggles.
+    lost_base: int = 0
+    lost_since: float | None = None
 
 
 @dataclass(slots=True)
@@ -54,6 +61,20 @@ def _rss_bytes() -> int:
             return int(f.read().split()[1]) * _PAGE
     except (OSError, ValueError, IndexError):
         return 0
+
+
+_LOST_FIELDS = ("lost", "drops")  # a sample's cumulative-loss field, by the name each model gives it
+
+
+def _with_lost_base(sample: Any, base: int) -> Any:
+    """The sample with its cumulative loss counted from lost_since rather than from this enable."""
+    if not base or not dataclasses.is_dataclass(sample):
+        return sample
+    for name in _LOST_FIELDS:
+        value = getattr(sample, name, None)
+        if isinstance(value, int):
+            return dataclasses.replace(sample, **{name: value + base})
+    return sample
 
 
 class Sampler(threading.Thread):
@@ -263,6 +284,8 @@ class Sampler(threading.Thread):
         if slot.model is None:
             slot.model = slot.spec.make_model(self._settings)
         slot.state = fr.LIVE
+        if slot.lost_since is None:
+            slot.lost_since = time.time()
         slot.since = time.monotonic()
         slot.measured = (0.0, 0.0, 0.0)
         slot.cost = slot.probe.stats() if self._stats_fd is not None else None
@@ -270,6 +293,11 @@ class Sampler(threading.Thread):
         self._publish_status()
 
     def _disable(self, slot: _Slot, state: str) -> None:
+        if slot.probe is not None and slot.probe.enabled:
+            try:
+                slot.lost_base += slot.probe.lost()  # its maps go with it
+            except Exception:  # noqa: BLE001 - a map that cannot be read lost nothing we can count
+                pass
         if slot.probe is not None:
             try:
                 slot.probe.disable()
@@ -291,10 +319,17 @@ class Sampler(threading.Thread):
 
     def _status(self, slot: _Slot) -> ProbeStatus:
         if slot.state != fr.LIVE or slot.probe is None:
-            return ProbeStatus(slot.spec.name, slot.state, slot.reason)
+            return ProbeStatus(slot.spec.name, slot.state, slot.reason, lost=slot.lost_base, lost_since=slot.lost_since)
         events, ns, cpu = slot.measured
         return ProbeStatus(
-            slot.spec.name, slot.state, slot.reason, events_per_s=events, avg_ns=ns, cpu_pct=cpu, lost=slot.probe.lost()
+            slot.spec.name,
+            slot.state,
+            slot.reason,
+            events_per_s=events,
+            avg_ns=ns,
+            cpu_pct=cpu,
+            lost=slot.lost_base + slot.probe.lost(),
+            lost_since=slot.lost_since,
         )
 
     def _measure(self, slot: _Slot, now: float) -> None:
@@ -315,7 +350,7 @@ class Sampler(threading.Thread):
         statuses = []
         for slot in self._slots.values():
             if slot.state == fr.LIVE and slot.probe is not None:
-                sample = self._guard(slot, slot.probe.read)
+                sample = _with_lost_base(self._guard(slot, slot.probe.read), slot.lost_base)
                 read_at = time.monotonic()
                 if slot.state == fr.LIVE:
                     elapsed = read_at - slot.since

@@ -29,7 +29,11 @@ class ProbeStatus:
     events_per_s: float = 0.0
     avg_ns: float = 0.0
     cpu_pct: float = 0.0  # kernel time spent in this probe's programs, % of one CPU
-    lost: int = 0  # cumulative events not counted (map full, ring buffer full)
+    # Events not counted (map full, ring buffer full), cumulative since
+    # lost_since: the first time this probe went live in this run (epoch
+    # seconds; None if it never did). Toggling the probe does not reset it.
+    lost: int = 0
+    lost_since: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -39,6 +43,7 @@ class ProbeStatus:
             "avg_ns": round(self.avg_ns, 1),
             "cpu_pct": round(self.cpu_pct, 3),
             "lost": self.lost,
+            "lost_since": round(self.lost_since, 6) if self.lost_since is not None else None,
         }
 
 

@@ -229,7 +229,8 @@ class ProcTreeModel:
         self._nodes.clear()
         self._live.clear()
         self._scan_time = scan_time
-        self._lost_prev = 0
+        # _lost_prev is kept: the sampler carries the lost count across a
+        # re-enable, so the first sample after it continues the old count.
         for s in seed:
             node = _Node(
                 s.pid, s.start, s.ppid, s.comm, s.argv, s.exe, first_seen=-1e18, seeded=True, argv_unknown=s.argv_unknown
