@@ -43,6 +43,16 @@ def _count(text: str) -> int:
     return value
 
 
+def _top(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"top must be a whole number, not {text!r}") from None
+    if not 1 <= value <= 1_000_000:
+        raise argparse.ArgumentTypeError(f"top must be between 1 and 1000000, not {text}")
+    return value
+
+
 def _linger(text: str) -> float:
     try:
         value = float(text)
@@ -94,6 +104,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--probes", type=_probes, default=NAMES, metavar="LIST", help=f"probes to start with (default: {','.join(NAMES)})")
     p.add_argument("--batch", action="store_true", help="no TUI: print one JSON object per interval (JSON lines)")
     p.add_argument("-n", "--count", type=_count, default=None, metavar="N", help="with --batch: stop after N intervals")
+    p.add_argument(
+        "--top",
+        type=_top,
+        default=None,
+        metavar="N",
+        help="with --batch: at most N entries in each list of a frame (hottest first; default: all)",
+    )
     p.add_argument("-p", "--pid", type=_pids, default=None, metavar="PIDS", help="only these processes (PIDs or names, comma separated)")
     p.add_argument("--xdp", type=_ifaces, default=None, metavar="IFACES", help="attach the XDP counter to these interfaces (comma separated, or 'all')")
     p.add_argument("--xdp-mode", choices=("generic", "native"), default="generic", help="XDP attach mode (default generic: never touches the driver)")
@@ -120,6 +137,8 @@ def parse(argv: list[str] | None = None) -> tuple[Settings, argparse.Namespace]:
     ns = parser.parse_args(argv)
     if ns.count is not None and not ns.batch:
         parser.error("--count only applies with --batch")
+    if ns.top is not None and not ns.batch:
+        parser.error("--top only applies with --batch")
     settings = Settings(
         interval=ns.interval,
         probes=ns.probes,
@@ -130,6 +149,7 @@ def parse(argv: list[str] | None = None) -> tuple[Settings, argparse.Namespace]:
         xdp_mode=ns.xdp_mode,
         bpf_stats=ns.bpf_stats,
         proc_linger=ns.linger,
+        top=ns.top,
     )
     return settings, ns
 

@@ -99,9 +99,9 @@ class ProcEvent:
             "exit_code": self.exit_code,
             "signal": self.signal,
             "time": round(self.time, 6),
+            # Every event has the key: a bool where argv is known, null where it is not.
+            "argv_truncated": self.argv_truncated if self.argv is not None else None,
         }
-        if self.type == EXEC:
-            out["argv_truncated"] = self.argv_truncated
         return out
 
 
