@@ -110,13 +110,15 @@ class ProcScanner:
         self.stall_s = stall_s
         self._proc: subprocess.Popen[bytes] | None = None
         self._buf = b""
-        self._stuck: list[subprocess.Popen[bytes]] = []
+        self._stuck: list[subprocess.Popen[bytes]] = []  # abandoned after a stall, not yet reaped
+        self._closed: list[subprocess.Popen[bytes]] = []  # killed at close(), not yet reaped
         self._skip: dict[int, int] = {}  # pid -> start time: its cmdline read stalled a helper
         self.stalls = 0  # helpers abandoned so far
 
     # -- helper life cycle ----------------------------------------------------
     def _helper(self) -> subprocess.Popen[bytes] | None:
         self._stuck = [p for p in self._stuck if p.poll() is None]
+        self._closed = [p for p in self._closed if p.poll() is None]
         if self._proc is not None and self._proc.poll() is None:
             return self._proc
         self._proc = None
@@ -133,11 +135,11 @@ class ProcScanner:
         )
         return self._proc
 
-    def _abandon(self) -> None:
+    def _abandon(self, stalled: bool = True) -> None:
         proc, self._proc = self._proc, None
         if proc is None:
             return
-        self.stalls += 1
+        self.stalls += stalled
         try:
             proc.kill()  # ends it unless it is in D state; then it ends when its read returns
         except OSError:
@@ -147,14 +149,11 @@ class ProcScanner:
                 pipe.close()  # type: ignore[union-attr]
             except OSError:
                 pass
-        self._stuck.append(proc)
+        (self._stuck if stalled else self._closed).append(proc)
 
     def close(self) -> None:
         """Stop the helper without waiting for it."""
-        if self._proc is not None:
-            self._abandon()
-            self.stalls -= 1
-        self._stuck = [p for p in self._stuck if p.poll() is None]
+        self._abandon(stalled=False)
 
     def _ask(self, req: dict[str, object]) -> list[dict[str, list[object]]]:
         """Send one request; the records answered before the end or a stall (then _Stalled carries them)."""

@@ -89,17 +89,19 @@ SEED_OF = textwrap.dedent(
     import json, os, sys
     from ebpftop.probes.proctree import ProcTreeProbe
     probe = ProcTreeProbe()
-    probe.enable()
-    try:
-        seed = {s.pid: s for s in probe.read().seed}
-    finally:
-        probe.disable()
-    target, me = seed[int(sys.argv[1])], seed[os.getpid()]
-    print(json.dumps({
-        "target": [target.comm, list(target.argv), target.argv_unknown],
-        "me": [me.comm, list(me.argv), me.argv_unknown],
-        "stalls": probe._scanner.stalls,
-    }))
+    seeds = []
+    for _ in range(2):  # the second scan skips the process the first one stalled on
+        probe.enable()
+        try:
+            seeds.append({s.pid: s for s in probe.read().seed})
+        finally:
+            probe.disable()
+    out = {"stalls": probe._scanner.stalls}
+    for i, seed in enumerate(seeds):
+        target, me = seed[int(sys.argv[1])], seed[os.getpid()]
+        out[f"target{i}"] = [target.comm, list(target.argv), target.argv_unknown]
+        out[f"me{i}"] = [me.comm, list(me.argv), me.argv_unknown]
+    print(json.dumps(out))
     """
 )
 
@@ -110,9 +112,10 @@ def test_seed_names_the_stalled_process_from_stat_and_says_why_argv_is_missing(s
     )
     assert out.returncode == 0, out.stderr
     got = json.loads(out.stdout)
-    comm, argv, why = got["target"]
-    assert comm == "python"  # from /proc/PID/stat, which takes no mmap_lock
-    assert argv == []
-    assert "did not return" in why
-    assert got["me"] == ["python", [sys.executable, "-c", SEED_OF, str(stalled)], None]
-    assert got["stalls"] == 1
+    for i in range(2):
+        comm, argv, why = got[f"target{i}"]
+        assert comm == "python"  # from /proc/PID/stat, which takes no mmap_lock
+        assert argv == []
+        assert "did not return" in why
+        assert got[f"me{i}"] == ["python", [sys.executable, "-c", SEED_OF, str(stalled)], None]
+    assert got["stalls"] == 1  # remembered (pid, start time): no second stall
