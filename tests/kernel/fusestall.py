@@ -79,7 +79,12 @@ def serve(fd: int) -> None:
 
 
 def main() -> int:
-    mnt = tempfile.mkdtemp(prefix="ebpftop-fusestall-")
+    # A tmpfs of this mount namespace's own for the mount point: nothing is
+    # left on the host's /tmp, whatever ends this process.
+    if libc.mount(b"none", b"/tmp", b"tmpfs", 0, None) != 0:
+        print(f"mount tmpfs: {os.strerror(ctypes.get_errno())}", file=sys.stderr)
+        return 1
+    mnt = tempfile.mkdtemp(prefix="ebpftop-fusestall-", dir="/tmp")
     fuse = os.open("/dev/fuse", os.O_RDWR)
     # Mount first: a read of /dev/fuse before the mount fails (EPERM). The
     # kernel queues INIT for the server forked next.
