@@ -66,6 +66,10 @@ def _count(text: str) -> int:
     return int(_number(text, "count", MIN_COUNT, MAX_COUNT, whole=True))
 
 
+def _top(text: str) -> int:
+    return int(_number(text, "top", 1, 1_000_000, whole=True))
+
+
 def _linger(text: str) -> float:
     return _number(text, "linger", MIN_LINGER, MAX_LINGER, unit=" seconds")
 
@@ -113,6 +117,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--probes", type=_probes, default=NAMES, metavar="LIST", help=f"probes to start with (default: {','.join(NAMES)})")
     p.add_argument("--batch", action="store_true", help="no TUI: print one JSON object per interval (JSON lines)")
     p.add_argument("-n", "--count", type=_count, default=None, metavar="N", help=f"with --batch: stop after N intervals, {MIN_COUNT} to {MAX_COUNT:_}")
+    p.add_argument(
+        "--top",
+        type=_top,
+        default=None,
+        metavar="N",
+        help="with --batch: at most N entries in each list of a frame (hottest first; default: all)",
+    )
     p.add_argument("-p", "--pid", type=_pids, default=None, metavar="PIDS", help="only these processes (PIDs or names, comma separated)")
     p.add_argument("--xdp", type=_ifaces, default=None, metavar="IFACES", help="attach the XDP counter to these interfaces (comma separated, or 'all')")
     p.add_argument("--xdp-mode", choices=("generic", "native"), default="generic", help="XDP attach mode (default generic: never touches the driver)")
@@ -139,6 +150,8 @@ def parse(argv: list[str] | None = None) -> tuple[Settings, argparse.Namespace]:
     ns = parser.parse_args(argv)
     if ns.count is not None and not ns.batch:
         parser.error("--count only applies with --batch")
+    if ns.top is not None and not ns.batch:
+        parser.error("--top only applies with --batch")
     settings = Settings(
         interval=ns.interval,
         probes=ns.probes,
@@ -149,6 +162,7 @@ def parse(argv: list[str] | None = None) -> tuple[Settings, argparse.Namespace]:
         xdp_mode=ns.xdp_mode,
         bpf_stats=ns.bpf_stats,
         proc_linger=ns.linger,
+        top=ns.top,
     )
     return settings, ns
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import queue
 import threading
@@ -38,6 +39,12 @@ class _Slot:
     counted: float | None = None  # events/s this probe counted in its last read window
     window: tuple[float, float] | None = None  # that window: wall-clock start, measured length
     wanted: bool = False
+    # A probe's maps (and so its kernel-side lost counters) are new at each
+    # enable; what earlier enables lost is carried here, so the lost figure
+    # counts from lost_since (the first time the probe went live in this run)
+    # and never decreases across toggles.
+    lost_base: int = 0
+    lost_since: float | None = None
 
 
 @dataclass(slots=True)
@@ -57,6 +64,20 @@ def _rss_bytes() -> int:
             return int(f.read().split()[1]) * _PAGE
     except (OSError, ValueError, IndexError):
         return 0
+
+
+_LOST_FIELDS = ("lost", "drops")  # a sample's cumulative-loss field, by the name each model gives it
+
+
+def _with_lost_base(sample: Any, base: int) -> Any:
+    """The sample with its cumulative loss counted from lost_since rather than from this enable."""
+    if not base or not dataclasses.is_dataclass(sample):
+        return sample
+    for name in _LOST_FIELDS:
+        value = getattr(sample, name, None)
+        if isinstance(value, int):
+            return dataclasses.replace(sample, **{name: value + base})
+    return sample
 
 
 class Sampler(threading.Thread):
@@ -266,6 +287,8 @@ class Sampler(threading.Thread):
         if slot.model is None:
             slot.model = slot.spec.make_model(self._settings)
         slot.state = fr.LIVE
+        if slot.lost_since is None:
+            slot.lost_since = time.time()
         slot.since = time.monotonic()
         slot.measured = slot.counted = slot.window = None  # nothing measured yet: "–", not a stale 0
         slot.cost = slot.probe.stats() if self._stats_fd is not None else None
@@ -273,6 +296,11 @@ class Sampler(threading.Thread):
         self._publish_status()
 
     def _disable(self, slot: _Slot, state: str) -> None:
+        if slot.probe is not None and slot.probe.enabled:
+            try:
+                slot.lost_base += slot.probe.lost()  # its maps go with it
+            except Exception:  # noqa: BLE001 - a map that cannot be read lost nothing we can count
+                pass
         if slot.probe is not None:
             try:
                 slot.probe.disable()
@@ -294,7 +322,7 @@ class Sampler(threading.Thread):
 
     def _status(self, slot: _Slot) -> ProbeStatus:
         if slot.state != fr.LIVE or slot.probe is None:
-            return ProbeStatus(slot.spec.name, slot.state, slot.reason)
+            return ProbeStatus(slot.spec.name, slot.state, slot.reason, lost=slot.lost_base, lost_since=slot.lost_since)
         ns = cpu = age = None
         if slot.measured is not None:
             ns, cpu, closed = slot.measured
@@ -307,7 +335,8 @@ class Sampler(threading.Thread):
             events_per_s=slot.counted,
             avg_ns=ns,
             cpu_pct=cpu,
-            lost=slot.probe.lost(),
+            lost=slot.lost_base + slot.probe.lost(),
+            lost_since=slot.lost_since,
             cost_age_s=age,
             window_start=start,
             window_s=length,
@@ -331,7 +360,7 @@ class Sampler(threading.Thread):
         statuses = []
         for slot in self._slots.values():
             if slot.state == fr.LIVE and slot.probe is not None:
-                sample = self._guard(slot, slot.probe.read)
+                sample = _with_lost_base(self._guard(slot, slot.probe.read), slot.lost_base)
                 read_at = time.monotonic()
                 if slot.state == fr.LIVE:
                     elapsed = read_at - slot.since

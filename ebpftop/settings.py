@@ -16,3 +16,4 @@ class Settings:
     xdp_mode: str = "generic"
     bpf_stats: str = "sampled"  # sampled (1 interval in 10) | always | off
     proc_linger: float = 5.0  # seconds an exited process stays in the tree
+    top: int | None = None  # --batch: at most this many entries per list (None: all)

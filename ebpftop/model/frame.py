@@ -5,6 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+# Version of the --batch JSON (ebpftop/output/schema.json); bumped when a
+# field changes meaning or goes away, not when one is added.
+SCHEMA_VERSION = 1
+
 # Probe life cycle, as shown in the header and in --batch output.
 OFF = "off"
 LOADING = "loading"
@@ -40,7 +44,11 @@ class ProbeStatus:
     events_per_s: float | None = None
     avg_ns: float | None = None
     cpu_pct: float | None = None  # kernel time spent in this probe's programs, % of one CPU
-    lost: int = 0  # cumulative events not counted (map full, ring buffer full)
+    # Events not counted (map full, ring buffer full), cumulative since
+    # lost_since: the first time this probe went live in this run (epoch
+    # seconds; None if it never did). Toggling the probe does not reset it.
+    lost: int = 0
+    lost_since: float | None = None
     cost_age_s: float | None = None  # seconds since the stats window behind avg_ns/cpu_pct closed
     window_start: float | None = None  # wall clock (epoch s) at the start of this probe's read window
     window_s: float | None = None  # its measured length: events_per_s = count / window_s
@@ -56,6 +64,7 @@ class ProbeStatus:
             "window_start": _round(self.window_start, 6),
             "window_s": _round(self.window_s, 6),
             "lost": self.lost,
+            "lost_since": round(self.lost_since, 6) if self.lost_since is not None else None,
         }
 
 
@@ -78,17 +87,32 @@ class Frame:
                 return status
         return None
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, top: int | None = None) -> dict[str, Any]:
+        """The --batch object. ``top`` keeps the first N entries of every list (each list's order
+        is its pane's: hottest first, events in time order); ``rows`` has each list's full length."""
         out: dict[str, Any] = {
+            "schema": SCHEMA_VERSION,
             "time": round(self.time, 6),
             "elapsed": round(self.elapsed, 6),
+            "final": self.final,
             "probes": {p.name: p.to_json() for p in self.probes},
             "self_cpu_pct": round(self.self_cpu_pct, 2),
             "work_ms": round(self.work_s * 1000, 3),
             "rss_bytes": self.rss_bytes,
+            "top": top,
         }
+        rows: dict[str, int] = {}
         for name, data in self.panes.items():
-            out[name] = data.to_json()
-        if self.final:
-            out["final"] = True
+            value = data.to_json()
+            if isinstance(value, list):
+                rows[name] = len(value)
+                value = value[:top] if top is not None else value
+            elif isinstance(value, dict):
+                value = dict(value)
+                for key, item in value.items():
+                    if isinstance(item, list):
+                        rows[f"{name}.{key}"] = len(item)
+                        value[key] = item[:top] if top is not None else item
+            out[name] = value
+        out["rows"] = rows
         return out

@@ -72,6 +72,7 @@ class ProcSeed:
     exe: str | None = None
     zombie: bool = False
     start_ticks: int | None = None  # start in clock ticks since boot (/proc/PID/stat field 22), if known
+    argv_unknown: str | None = None  # why argv is empty although the process has one (its read stalled)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,9 +106,9 @@ class ProcEvent:
             "exit_code": self.exit_code,
             "signal": self.signal,
             "time": round(self.time, 6),
+            # Every event has the key: a bool where argv is known, null where it is not.
+            "argv_truncated": self.argv_truncated if self.argv is not None else None,
         }
-        if self.type == EXEC:
-            out["argv_truncated"] = self.argv_truncated
         return out
 
 
@@ -144,6 +145,7 @@ class ProcView:
     forks_per_s: float  # forks by processes of this subtree
     execs_per_s: float  # execs in this subtree
     children: tuple[ProcView, ...] = ()
+    argv_unknown: str | None = None  # why argv is missing (seeded process whose /proc read stalled)
 
     @property
     def key(self) -> tuple[int, float]:
@@ -214,6 +216,7 @@ class _Node:
     forks: int = 0  # this interval, subtree
     execs: int = 0
     ticks: int | None = None  # start in clock ticks, as the kernel and /proc count it (None: unknown)
+    argv_unknown: str | None = None
 
     @property
     def key(self) -> Key:
@@ -239,9 +242,21 @@ class ProcTreeModel:
         self._nodes.clear()
         self._live.clear()
         self._scan_time = scan_time
-        self._lost_prev = 0
+        # _lost_prev is kept: the sampler carries the lost count across a
+        # re-enable, so the first sample after it continues the old count.
         for s in seed:
-            node = _Node(s.pid, s.start, s.ppid, s.comm, s.argv, s.exe, first_seen=-1e18, seeded=True, ticks=s.start_ticks)
+            node = _Node(
+                s.pid,
+                s.start,
+                s.ppid,
+                s.comm,
+                s.argv,
+                s.exe,
+                first_seen=-1e18,
+                seeded=True,
+                ticks=s.start_ticks,
+                argv_unknown=s.argv_unknown,
+            )
             self._nodes[node.key] = node
             self._live[s.pid] = node.key
         for s in seed:
@@ -308,6 +323,7 @@ class ProcTreeModel:
                 first_seen=self._now,
                 argv_truncated=parent.argv_truncated if parent else False,
                 ticks=ev.start_ticks,
+                argv_unknown=parent.argv_unknown if parent else None,
             )
             self._nodes[child.key] = child
             self._live[ev.pid] = child.key
@@ -326,6 +342,7 @@ class ProcTreeModel:
             node.filename = ev.filename
             node.argv = ev.argv or ()
             node.argv_truncated = ev.argv_truncated
+            node.argv_unknown = None
             if ev.ppid and ev.ppid != node.ppid:
                 self._attach(node, ev.ppid)
             for n in self._ancestry(node):
@@ -398,6 +415,7 @@ class ProcTreeModel:
             forks_per_s=rate(node.forks, elapsed),
             execs_per_s=rate(node.execs, elapsed),
             children=children,
+            argv_unknown=node.argv_unknown,
         )
 
     def _subtree_keys(self, roots: list[_Node]) -> set[Key]:

@@ -24,6 +24,7 @@ from collections import deque
 from collections.abc import Callable
 
 from ebpftop.model import frame as fr
+from ebpftop.model import xdp
 from ebpftop.model.frame import Frame, ProbeStatus
 from ebpftop.registry import SPECS
 from ebpftop.sampler import Sampler
@@ -36,10 +37,22 @@ QUEUE_BYTES = 8 << 20  # frames waiting for stdout at most; beyond this they are
 ENDING_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
 
 
-def dumps(frame: Frame) -> str:
+def dumps(frame: Frame, top: int | None = None) -> str:
     # ensure_ascii keeps every control character escaped and carries
     # undecodable bytes (surrogate escapes) exactly; see model.sanitize.decode.
-    return json.dumps(frame.to_json(), ensure_ascii=True, separators=(",", ":"))
+    return json.dumps(frame.to_json(top), ensure_ascii=True, separators=(",", ":"))
+
+
+def busy_ifaces(frame: Frame, asked: tuple[str, ...] | None) -> list[tuple[str, str]]:
+    """(interface, what holds it) for each interface --xdp asked for where another XDP program sits."""
+    table = frame.panes.get("xdp")
+    if not asked or table is None:
+        return []
+    return [
+        (r.ifname, f"program {r.prog_name or '?'} id {r.prog_id}" + (f" ({r.mode})" if r.mode else ""))
+        for r in getattr(table, "rows", ())
+        if r.state == xdp.BUSY and ("all" in asked or r.ifname in asked)
+    ]
 
 
 class Writer:
@@ -182,9 +195,15 @@ def run(settings: Settings, out_fd: int = 1, err_fd: int = 2) -> int:
             say("no probe could be started")
             finish(EXIT_NO_PROBE)
 
+    warned: set[str] = set()
+
     def on_frame(frame: Frame) -> None:
         started.set()
-        if not out.put((dumps(frame) + "\n").encode()) and out.error is None and not dropping.is_set():
+        for ifname, holder in busy_ifaces(frame, settings.xdp_ifaces):
+            if ifname not in warned:
+                warned.add(ifname)
+                say(f"xdp {ifname} is busy: {holder} is attached; not counting there")
+        if not out.put((dumps(frame, settings.top) + "\n").encode()) and out.error is None and not dropping.is_set():
             dropping.set()
             say("stdout is not being read: frames are dropped until it is")
 

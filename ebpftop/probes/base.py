@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import threading
 from abc import ABC, abstractmethod
@@ -156,6 +157,11 @@ class Probe(ABC):
             self.detach(bpf)
         finally:
             bpf.cleanup()
+            # bcc registers every BPF object's cleanup with atexit, which keeps
+            # the object (its tables, ctypes key/leaf classes, callbacks) alive
+            # for the life of the process: measured 15-150 Python objects and
+            # 50-75 KiB per probe toggle, for ever. It is cleaned up now.
+            atexit.unregister(bpf.cleanup)
 
     @property
     def enabled(self) -> bool:

@@ -14,6 +14,7 @@ from ebpftop.model.proctree import EXEC, EXIT, FORK, RENAME, ProcEvent, ProcSamp
 from ebpftop.model.sanitize import decode
 from ebpftop.probes.base import Probe
 from ebpftop.probes.btf import VMLINUX_BTF, struct_offsets
+from ebpftop.procscan import ProcScanner
 
 EXIT_FORMAT = Path("/sys/kernel/tracing/events/sched/sched_process_exit/format")
 
@@ -68,51 +69,32 @@ class _BootClock:
         return boot_ns / 1e9 + self.offset
 
 
-def scan_processes(clock: _BootClock) -> tuple[tuple[ProcSeed, ...], float]:
-    """Every process in /proc now (threads excluded), with its start time on the boot clock."""
+def scan_processes(clock: _BootClock, scanner: ProcScanner) -> tuple[tuple[ProcSeed, ...], float]:
+    """Every process in /proc now (threads excluded), with its start time on the boot clock.
+
+    The reads happen in the scanner's helper process (see ebpftop.procscan):
+    a process whose cmdline cannot be read in time keeps its name and parent
+    from /proc/PID/stat and carries the reason its argv is unknown.
+    """
     tick = os.sysconf("SC_CLK_TCK")
     scan_time = time.time()
     seeds = []
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        pid = int(entry.name)
-        try:
-            stat = Path(f"/proc/{pid}/stat").read_bytes()
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-        except OSError:
-            continue  # gone meanwhile
-        # comm may hold spaces and parentheses: it ends at the last ')'.
-        lpar, rpar = stat.index(b"("), stat.rindex(b")")
-        comm = stat[lpar + 1 : rpar]
-        fields = stat[rpar + 2 :].split()
-        state, ppid, starttime = fields[0], int(fields[1]), int(fields[19])
-        try:
-            exe: str | None = decode(os.fsencode(os.readlink(f"/proc/{pid}/exe")))
-        except OSError:
-            exe = None
+    for info in scanner.scan():
+        cmdline = info.cmdline
         args = cmdline[:-1].split(b"\0") if cmdline else []
         seeds.append(
             ProcSeed(
-                pid=pid,
-                ppid=ppid,
-                comm=decode(comm),
+                pid=info.pid,
+                ppid=info.ppid,
+                comm=decode(info.comm),
                 argv=tuple(decode(a) for a in args),
-                start=clock.epoch(starttime * 1_000_000_000 // tick),
-                exe=exe,
-                zombie=state in (b"Z", b"X"),
+                start=clock.epoch(info.starttime * 1_000_000_000 // tick),
+                exe=decode(info.exe) if info.exe is not None else None,
+                zombie=info.state in ("Z", "X"),
+                argv_unknown=info.unknown,
             )
         )
     return tuple(seeds), scan_time
-
-
-def read_ppid(pid: int) -> int | None:
-    """A process's parent now, from /proc (None if it is gone)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_bytes()
-    except OSError:
-        return None
-    return int(stat[stat.rindex(b")") + 2 :].split()[1])
 
 
 class _Orphans:
@@ -142,8 +124,11 @@ class _Orphans:
             self.children.get(old, set()).discard(pid)
         return self.children.pop(pid, set())
 
-    def reconcile(self, events: tuple[ProcEvent, ...], ppid_of: Any = read_ppid) -> tuple[tuple[int, int], ...]:
-        """Follow the events; return (pid, new ppid) for every child of an exited process still alive."""
+    def reconcile(self, events: tuple[ProcEvent, ...], ppid_of: Any) -> tuple[tuple[int, int], ...]:
+        """Follow the events; return (pid, new ppid) for every child of an exited process still alive.
+
+        ``ppid_of(pid)`` is a process's parent now, None if it is gone or unknown.
+        """
         pending: set[int] = set()
         for ev in events:
             if ev.type == FORK:
@@ -183,6 +168,9 @@ class ProcTreeProbe(Probe):
         self._cb: Any = None
         self._orphans = _Orphans(())
         self._comms: dict[bytes, str] = {}
+        # Reads of other processes' /proc files, in a helper process that may
+        # be abandoned: never on this (the sampler's) thread.
+        self._scanner = ProcScanner()
 
     def available(self) -> str | None:
         if not VMLINUX_BTF.exists():
@@ -222,7 +210,7 @@ class ProcTreeProbe(Probe):
         self._cb = on_event
         self.table("events").open_ring_buffer(on_event)
         self._clock.sync()
-        seed, self._scan_time = scan_processes(self._clock)
+        seed, self._scan_time = scan_processes(self._clock, self._scanner)
         self._seed = self._with_ticks(seed)
         self._orphans = _Orphans(self._seed)
 
@@ -238,6 +226,7 @@ class ProcTreeProbe(Probe):
         return tuple(dataclasses.replace(s, start_ticks=round((s.start - offset) * tick)) for s in seed)
 
     def detach(self, bpf: Any) -> None:
+        self._scanner.close()
         self._raw.clear()
         self._seed = None
         self._cb = None
@@ -291,10 +280,15 @@ class ProcTreeProbe(Probe):
         self._clock.sync()
         events = tuple(e for e in map(self._parse, raw) if e is not None)
         seed, self._seed = self._seed, None
-        reparents = self._orphans.reconcile(events)
+        reparents = self._orphans.reconcile(events, self._ppid_of)
         return ProcSample(
             events, self.lost(), time.time(), seed=seed, scan_time=self._scan_time, reparents=reparents
         )
+
+    def _ppid_of(self, pid: int) -> int | None:
+        """A process's parent now (None if it is gone, or the helper could not say in time)."""
+        stat = self._scanner.stats([pid]).get(pid)
+        return int(stat[1]) if stat else None  # type: ignore[call-overload]
 
     def _sum(self, name: str) -> int:
         if self._bpf is None:

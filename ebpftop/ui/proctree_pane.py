@@ -63,6 +63,8 @@ def age(seconds: float) -> str:
 def argv_text(view: ProcView, width: int = ARGV_WIDTH) -> str:
     """argv as one sanitized line, its middle elided to width."""
     shown = " ".join(sanitize(a, 512) for a in view.argv)
+    if not view.argv and view.argv_unknown:
+        shown = f"({view.argv_unknown})"
     if view.argv_truncated:
         shown += " …"
     return elide_middle(shown, width)

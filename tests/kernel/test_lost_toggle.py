@@ -1,0 +1,88 @@
+"""A cumulative figure never decreases: lost counts survive switching a probe off and on.
+
+The real sampler drives the real proctree probe with a one-page ring buffer,
+where every exec record (argv area included) is too big to fit, so each burst
+of execs is lost for sure; between bursts the probe is toggled off and on.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from ebpftop.model.frame import Frame
+from ebpftop.registry import BY_NAME, ProbeSpec
+from ebpftop.sampler import Sampler
+
+BURST = "i=0; while [ $i -lt 60 ]; do /bin/true; i=$((i+1)); done"
+
+
+@dataclass
+class _TinyRing:
+    ringbuf_pages: int = 1
+
+
+def test_lost_never_decreases_across_toggles() -> None:
+    base = BY_NAME["proctree"]
+    spec = ProbeSpec(
+        base.name, base.pane_key, base.key, base.title, base.probe, base.model,
+        settings_args=(("ringbuf_pages", "ringbuf_pages"),),
+    )
+    frames: list[Frame] = []
+    cond = threading.Condition()
+
+    def on_frame(frame: Frame) -> None:
+        with cond:
+            frames.append(frame)
+            cond.notify_all()
+
+    def wait_for(pred: Any, timeout: float = 60.0) -> Frame:
+        """The first frame from now on that satisfies pred."""
+        deadline = time.monotonic() + timeout
+        with cond:
+            seen = len(frames)
+            while True:
+                for f in frames[seen:]:
+                    if pred(f):
+                        return f
+                seen = len(frames)
+                left = deadline - time.monotonic()
+                assert left > 0, f"no such frame in {timeout}s; last: {frames[-1] if frames else None}"
+                cond.wait(min(left, 0.5))
+
+    def status(f: Frame) -> Any:
+        return f.probe("proctree")
+
+    sampler = Sampler([spec], ["proctree"], 0.2, on_frame, stats="off", settings=_TinyRing())
+    sampler.start()
+    try:
+        lost_after = []
+        for cycle in range(3):
+            wait_for(lambda f: status(f).state == "live")
+            before = status(frames[-1]).lost
+            subprocess.run(["sh", "-c", BURST], check=True)
+            # 60 execs, none fits: at least that many more lost.
+            f = wait_for(lambda f, b=before: status(f).state == "live" and status(f).lost >= b + 60)
+            lost_after.append(status(f).lost)
+            sampler.toggle("proctree")
+            wait_for(lambda f: status(f).state == "off")
+            sampler.toggle("proctree")
+        wait_for(lambda f: status(f).state == "live")
+    finally:
+        sampler.stop()
+        sampler.join(30)
+    assert sampler.error is None
+    assert lost_after[0] >= 60 and lost_after == sorted(lost_after) and lost_after[-1] >= 180
+    lost = [status(f).lost for f in frames]
+    assert lost == sorted(lost), lost  # never down, on or off
+    since = {status(f).lost_since for f in frames if status(f).lost_since is not None}
+    assert len(since) == 1  # one origin for the whole run
+    # The pane's own cumulative figure agrees and never decreases either; its
+    # per-interval figure adds up to it.
+    trees = [f.panes["procs"] for f in frames if "procs" in f.panes]
+    totals = [t.lost_total for t in trees]
+    assert totals == sorted(totals) and totals[-1] >= 180
+    assert sum(t.lost for t in trees) == totals[-1]
