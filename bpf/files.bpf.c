@@ -464,7 +464,7 @@ static __always_inline void account_new(u32 tgid, s32 fd, u64 bytes, int write, 
 		init.reads = 1;
 		init.read_bytes = bytes;
 	}
-	bpf_get_current_comm(&init.comm, sizeof(init.comm));
+	ebpftop_process_comm(init.comm);
 	if (stats_insert(buf, &key, &init) != 0) {
 		count_lost(FL_LOST_STATS);
 		return;
