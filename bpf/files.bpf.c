@@ -224,9 +224,16 @@ static __always_inline void name_file(struct fl_scratch *s, void *file)
 		u32 dev = 0;
 		bpf_probe_read_kernel(&mode, sizeof(mode), inode + FL_OFF_INODE_MODE);
 		bpf_probe_read_kernel(&rec->ino, sizeof(rec->ino), inode + FL_OFF_INODE_INO);
-		bpf_probe_read_kernel(&dev, sizeof(dev), kptr(inode, FL_OFF_INODE_SB) + FL_OFF_SB_DEV);
+		void *sb = kptr(inode, FL_OFF_INODE_SB);
+		unsigned long magic = 0;
+		bpf_probe_read_kernel(&dev, sizeof(dev), sb + FL_OFF_SB_DEV);
+		bpf_probe_read_kernel(&magic, sizeof(magic), sb + FL_OFF_SB_MAGIC);
 		rec->mode = mode;
 		rec->dev = dev;
+		if (magic == FL_OVERLAYFS_MAGIC)
+			rec->flags |= FL_NAME_NO_DEV | FL_NAME_NO_INO;
+		else if (magic == FL_BTRFS_MAGIC)
+			rec->flags |= FL_NAME_NO_DEV;
 		if ((mode & 0170000) == 0140000 /* S_IFSOCK */)
 			name_socket(rec, file);
 	}

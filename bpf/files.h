@@ -164,6 +164,14 @@ struct fl_val {
 #define FL_NAME_PSEUDO 4	/* not in any mount tree (pipe, socket, anon inode, memfd):
 				   name is the dentry's own name */
 #define FL_NAME_SOCK 8		/* sk_* fields below are set */
+/* The filesystem's stat() reports another identity than the inode and its
+ * superblock hold, so dev/ino would not be the file's st_dev/st_ino: overlayfs
+ * (st_dev of the layer, or its own, and a mapped st_ino with xino), btrfs
+ * (st_dev of the subvolume). Said unknown rather than given wrong. */
+#define FL_NAME_NO_DEV 16
+#define FL_NAME_NO_INO 32
+#define FL_OVERLAYFS_MAGIC 0x794c7630UL
+#define FL_BTRFS_MAGIC 0x9123683eUL
 
 struct fl_name {
 	u64 ino;
