@@ -124,3 +124,44 @@ def test_the_last_thread_out_does_not_rename_the_process(tmp_path: Path) -> None
     row = next(r for r in table.rows if r.pid == proc.pid)
     assert (row.comm, {t.name: t.count for t in row.top}["getppid"]) == ("atklead2", calls)
     assert [(e.type, e.comm) for e in events if e.pid == proc.pid] == [("exit", "atklead2")]
+
+
+# Waits for a line, then a non-leader thread execs ARGV[1:] (de_thread: the
+# thread becomes the leader, the PID stays).
+THREAD_EXECS = r"""
+import os, sys, threading
+sys.stdin.readline()
+def go():
+    os.execv(sys.argv[1], sys.argv[1:])
+threading.Thread(target=go).start()
+threading.Event().wait()
+"""
+
+COUNT = "import os, sys\nfor _ in range(int(sys.argv[1])): os.getppid()\n"
+
+
+def test_a_thread_that_execs_a_16_byte_name_joins_a_15_byte_filter(tmp_path: Path) -> None:
+    """--pid with a 15-byte name (the kernel's cut of a 16-byte file name) holds a process whose thread execs it later."""
+    from tests.kernel.helpers import batch
+
+    from tests.kernel.test_process_identity import _getppid, _named
+
+    prog = _named(tmp_path, "atk16bytesname_x")  # comm: its first 15 bytes
+    holder = subprocess.Popen([prog, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
+    calls = 3210
+    late = subprocess.Popen([sys.executable, "-c", THREAD_EXECS, prog, "-c", COUNT, str(calls)], stdin=subprocess.PIPE)
+    assert holder.stdin is not None and late.stdin is not None
+    try:
+        with batch("--probes", "syscalls", "--interval", "0.5", "--pid", "atk16bytesname_") as run:
+            run.wait_live("syscalls")
+            late.stdin.write(b"go\n")
+            late.stdin.flush()
+            assert late.wait(60) == 0
+            frames = run.wait_frames(len(run.frames) + 2)
+            frames = run.stop()
+    finally:
+        holder.kill()
+        holder.wait(10)
+        if late.poll() is None:
+            late.kill()
+    assert _getppid(frames, late.pid) == (calls, {"atk16bytesname_"})
