@@ -17,6 +17,11 @@
 #ifndef FL_MAX_NAMES
 #define FL_MAX_NAMES 8192	/* names of recent keys (LRU): user space reads each once */
 #endif
+#ifndef FL_MAX_SPLIT
+#define FL_MAX_SPLIT 1024	/* threads with an fd table of their own (unshare(CLONE_FILES)) */
+#endif
+#define FL_OWN_THREAD 0x80000000u	/* fds key of such a thread: tid | this (PIDs < 2^22) */
+#define FL_CLONE_FILES 0x400
 #ifndef FL_NAME_LEN
 #define FL_NAME_LEN 512		/* bytes of a composed path, NUL included (a power of 2) */
 #endif
@@ -77,6 +82,7 @@
 #define NR_dup2 33
 #define NR_sendfile 40
 #define NR_socket 41
+#define NR_unshare 272
 #define NR_sendto 44
 #define NR_recvfrom 45
 #define NR_sendmsg 46

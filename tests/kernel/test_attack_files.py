@@ -65,3 +65,56 @@ def test_overlay_files_never_show_another_files_identity(tmp_path: Path) -> None
     }
     # What stat says differs from the overlay superblock's own device: the fault this guards.
     assert fstat[f"{tmp_path}/ovl/lf"][0] != fstat[f"{tmp_path}/ovl/new"][0]
+
+
+# A thread takes an fd table of its own (unshare(CLONE_FILES)) and puts file
+# b at the number where its process has file a; both read their own fd N in
+# one interval: the thread 5 then 7 times, the leader 3 then 2 times.
+SPLIT_TABLE = r"""
+import ctypes, os, sys, threading
+d = sys.argv[1]
+for n in "ab":
+    open(f"{d}/{n}", "w").write(n * 100)
+fa = os.open(f"{d}/a", os.O_RDONLY)
+ready, go = threading.Event(), threading.Event()
+def thread():
+    assert ctypes.CDLL(None, use_errno=True).unshare(0x400) == 0  # CLONE_FILES
+    os.close(fa)
+    fb = os.open(f"{d}/b", os.O_RDONLY)
+    assert fb == fa
+    for _ in range(5):
+        os.pread(fb, 1, 0)
+    ready.set()
+    go.wait()
+    for _ in range(7):
+        os.pread(fb, 1, 0)
+t = threading.Thread(target=thread)
+t.start()
+ready.wait()
+for _ in range(3):
+    os.pread(fa, 1, 0)
+go.set()
+t.join()
+for _ in range(2):
+    os.pread(fa, 1, 0)
+"""
+
+
+def test_a_thread_with_its_own_fd_table_is_not_its_process_fd(tmp_path: Path) -> None:
+    """fd N of a thread that unshared its fd table and fd N of its process are two files: each keeps its reads."""
+    from ebpftop.probes.files import FilesProbe
+
+    probe = FilesProbe()
+    try:
+        probe.enable()
+        probe.read()
+        done = subprocess.run([sys.executable, "-c", SPLIT_TABLE, str(tmp_path)], capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        sample = probe.read()
+    finally:
+        probe.disable()
+    reads: dict[str, int] = {}
+    for r in sample.io:
+        if r.path in (f"{tmp_path}/a", f"{tmp_path}/b"):
+            reads[r.path] = reads.get(r.path, 0) + r.reads
+    assert reads == {f"{tmp_path}/a": 5, f"{tmp_path}/b": 12}
