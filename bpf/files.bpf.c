@@ -64,6 +64,9 @@
  *               those that take a filtered name, sched:sched_process_exit
  *               removes one that ended.
  *   filter_names hash comm -> 1: the live name filter.
+ *   split_on,   array[1] and hash tid -> 1: threads that unshare(CLONE_FILES)d
+ *   split_tids  (CUMULATIVE until the thread exits); their fds keys are
+ *               FL_OWN_THREAD | tid, since their fd N is not their process's.
  */
 #include "files.h"
 

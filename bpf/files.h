@@ -131,7 +131,7 @@
 #define F_DUPFD_CLOEXEC 1030
 
 struct fl_fd_key {
-	u32 tgid;
+	u32 tgid;	/* or FL_OWN_THREAD | tid: a thread with an fd table of its own */
 	s32 fd;
 };
 
