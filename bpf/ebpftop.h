@@ -72,6 +72,27 @@ static __always_inline u64 ebpftop_task_start(void *task)
 #endif
 }
 
+/*
+ * The process's name: its group leader's comm, the one /proc/PID/comm, the
+ * name filter (filter_rename_key) and the Tree go by. bpf_get_current_comm()
+ * gives the calling thread's own name, which a thread sets for itself
+ * (prctl PR_SET_NAME: "worker", "gmain"): a process's row must not be named
+ * after whichever thread made its first event. The kernel keeps comm
+ * NUL-padded (strscpy_pad), so 16 raw bytes are what the helper would give.
+ */
+static __always_inline void ebpftop_process_comm(char *comm)
+{
+#if !defined(EBPFTOP_NO_START) && defined(EBPFTOP_OFF_TASK_COMM)
+	void *leader = NULL;
+
+	bpf_probe_read_kernel(&leader, sizeof(leader),
+			      (void *)bpf_get_current_task() + EBPFTOP_OFF_TASK_GROUP_LEADER);
+	if (leader && bpf_probe_read_kernel(comm, EBPFTOP_COMM_LEN, leader + EBPFTOP_OFF_TASK_COMM) == 0)
+		return;
+#endif
+	bpf_get_current_comm(comm, EBPFTOP_COMM_LEN);
+}
+
 /* filter_pids value. */
 struct filter_proc {
 	u64 start;	/* ebpftop_task_start() of the process meant */

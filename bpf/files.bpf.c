@@ -64,6 +64,9 @@
  *               those that take a filtered name, sched:sched_process_exit
  *               removes one that ended.
  *   filter_names hash comm -> 1: the live name filter.
+ *   split_on,   array[1] and hash tid -> 1: threads that unshare(CLONE_FILES)d
+ *   split_tids  (CUMULATIVE until the thread exits); their fds keys are
+ *               FL_OWN_THREAD | tid, since their fd N is not their process's.
  */
 #include "files.h"
 
@@ -77,12 +80,31 @@ BPF_PERCPU_ARRAY(lost, u64, FL_LOST_SLOTS);
 BPF_ARRAY(filter_on, u32, 1);
 BPF_F_TABLE("hash", u32, struct filter_proc, filter_pids, FILTER_MAX_PIDS, BPF_F_NO_PREALLOC);
 BPF_F_TABLE("hash", struct filter_name, u8, filter_names, FILTER_MAX_NAMES, BPF_F_NO_PREALLOC);
+/*
+ * Threads with an fd table of their own (unshare(CLONE_FILES)): their fd N is
+ * not their process's fd N, so their generations live under their thread id
+ * (FL_OWN_THREAD | tid) in fds. split_on[0] is set once any thread did it,
+ * so every other I/O pays one inlined array load to know it need not look.
+ */
+BPF_ARRAY(split_on, u32, 1);
+BPF_HASH(split_tids, u32, u8, FL_MAX_SPLIT);
 
 static __always_inline u64 reg(void *regs, int off)
 {
 	u64 v = 0;
 	bpf_probe_read_kernel(&v, sizeof(v), regs + off);
 	return v;
+}
+
+/* The owner of the calling thread's fd table in fds keys: its process, or itself (see split_on). */
+static __always_inline u32 fd_owner(u32 tgid)
+{
+	int zero = 0;
+	u32 *on = split_on.lookup(&zero);
+	if (!on || !*on)
+		return tgid;
+	u32 tid = bpf_get_current_pid_tgid();
+	return split_tids.lookup(&tid) ? (tid | FL_OWN_THREAD) : tgid;
 }
 
 static __always_inline int skip_tgid(u32 tgid)
@@ -109,6 +131,12 @@ TRACEPOINT_PROBE(task, task_rename)
 /* The filtered process ended: its entry goes before its PID can be reused (see filter_keeps). */
 TRACEPOINT_PROBE(sched, sched_process_exit)
 {
+	int z = 0;
+	u32 *split = split_on.lookup(&z);
+	if (split && *split) {
+		u32 tid = bpf_get_current_pid_tgid();
+		split_tids.delete(&tid);
+	}
 #ifndef EBPFTOP_NO_GROUP_DEAD
 	if (!args->group_dead)
 		return 0;
@@ -224,9 +252,16 @@ static __always_inline void name_file(struct fl_scratch *s, void *file)
 		u32 dev = 0;
 		bpf_probe_read_kernel(&mode, sizeof(mode), inode + FL_OFF_INODE_MODE);
 		bpf_probe_read_kernel(&rec->ino, sizeof(rec->ino), inode + FL_OFF_INODE_INO);
-		bpf_probe_read_kernel(&dev, sizeof(dev), kptr(inode, FL_OFF_INODE_SB) + FL_OFF_SB_DEV);
+		void *sb = kptr(inode, FL_OFF_INODE_SB);
+		unsigned long magic = 0;
+		bpf_probe_read_kernel(&dev, sizeof(dev), sb + FL_OFF_SB_DEV);
+		bpf_probe_read_kernel(&magic, sizeof(magic), sb + FL_OFF_SB_MAGIC);
 		rec->mode = mode;
 		rec->dev = dev;
+		if (magic == FL_OVERLAYFS_MAGIC)
+			rec->flags |= FL_NAME_NO_DEV | FL_NAME_NO_INO;
+		else if (magic == FL_BTRFS_MAGIC)
+			rec->flags |= FL_NAME_NO_DEV;
 		if ((mode & 0170000) == 0140000 /* S_IFSOCK */)
 			name_socket(rec, file);
 	}
@@ -397,9 +432,9 @@ static __always_inline u64 set_gen(u32 tgid, s32 fd, u64 kind)
  * then creates it, after the sys_exit switch, in the one place the program
  * has that code (so the naming walk is verified once, not per call site).
  */
-static __always_inline int account(u32 tgid, s32 fd, u64 bytes, int write, u32 buf)
+static __always_inline int account(u32 tgid, u32 own, s32 fd, u64 bytes, int write, u32 buf)
 {
-	struct fl_fd_key fk = { .tgid = tgid, .fd = fd };
+	struct fl_fd_key fk = { .tgid = own, .fd = fd };
 	struct fl_fd_val *fv = fds.lookup(&fk);
 	struct fl_key key = { .tgid = tgid, .fd = fd, .gen = fv ? fv->gen : 0 };
 
@@ -424,9 +459,9 @@ static __always_inline int account(u32 tgid, s32 fd, u64 bytes, int write, u32 b
  * installed since by a call not hooked here). If not, start a new one; an
  * fd never seen gets one now. Then create the key and name it.
  */
-static __always_inline void account_new(u32 tgid, s32 fd, u64 bytes, int write, u32 buf)
+static __always_inline void account_new(u32 tgid, u32 own, s32 fd, u64 bytes, int write, u32 buf)
 {
-	struct fl_fd_key fk = { .tgid = tgid, .fd = fd };
+	struct fl_fd_key fk = { .tgid = own, .fd = fd };
 	struct fl_fd_val *fv = fds.lookup(&fk);
 	struct fl_key key = { .tgid = tgid, .fd = fd, .gen = fv ? fv->gen : 0 };
 	struct fl_val *v = NULL;
@@ -434,7 +469,7 @@ static __always_inline void account_new(u32 tgid, s32 fd, u64 bytes, int write, 
 	u64 dentry = file_dentry(file);
 
 	if (!fv || fv->start != process_start() || fv->file != (u64)file || fv->dentry != dentry) {
-		key.gen = set_gen_file(tgid, fd, FL_KIND_OTHER, file);
+		key.gen = set_gen_file(own, fd, FL_KIND_OTHER, file);
 		if (key.gen == 0)	/* fds full: counted under generation 0 */
 			v = stats_lookup(buf, &key);
 	} else {
@@ -464,7 +499,7 @@ static __always_inline void account_new(u32 tgid, s32 fd, u64 bytes, int write, 
 		init.reads = 1;
 		init.read_bytes = bytes;
 	}
-	bpf_get_current_comm(&init.comm, sizeof(init.comm));
+	ebpftop_process_comm(init.comm);
 	if (stats_insert(buf, &key, &init) != 0) {
 		count_lost(FL_LOST_STATS);
 		return;
@@ -524,6 +559,8 @@ RAW_TRACEPOINT_PROBE(sys_exit)
 	case NR_fanotify_init: case NR_memfd_secret: case NR_mq_open:
 		kind = FL_KIND_OTHER;
 		break;
+	case NR_unshare:
+		break;
 	default:
 		return 0;
 	}
@@ -535,6 +572,20 @@ RAW_TRACEPOINT_PROBE(sys_exit)
 	u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	if (skip_tgid(tgid))
 		return 0;
+	if (nr == NR_unshare) {
+		/* This thread's fd table is its own from here (see split_on). */
+		if (a[(FL_PT_DI - FL_PT_ARGS) / 8] & FL_CLONE_FILES) {
+			u32 tid = bpf_get_current_pid_tgid();
+			u8 one = 1;
+			int zero = 0;
+			split_tids.update(&tid, &one);
+			u32 *on = split_on.lookup(&zero);
+			if (on)
+				*on = 1;
+		}
+		return 0;
+	}
+	u32 own = fd_owner(tgid);
 
 	/* Up to two fds of this call whose key does not exist yet: see account(). */
 	s32 new0 = -1, new1 = -1;
@@ -548,7 +599,7 @@ RAW_TRACEPOINT_PROBE(sys_exit)
 	case NR_sendto: case NR_sendmsg: {
 		s32 fd = (s32)a[(FL_PT_DI - FL_PT_ARGS) / 8];
 		buf = active_buffer();
-		if (account(tgid, fd, ret, write, buf)) {
+		if (account(tgid, own, fd, ret, write, buf)) {
 			new0 = fd;
 			w0 = write;
 		}
@@ -567,35 +618,35 @@ RAW_TRACEPOINT_PROBE(sys_exit)
 			out = (s32)a[(FL_PT_SI - FL_PT_ARGS) / 8];
 		}
 		buf = active_buffer();
-		if (account(tgid, in, ret, 0, buf))
+		if (account(tgid, own, in, ret, 0, buf))
 			new0 = in;
-		if (account(tgid, out, ret, 1, buf))
+		if (account(tgid, own, out, ret, 1, buf))
 			new1 = out;
 		break;
 	}
 	case NR_open: case NR_creat: case NR_openat: case NR_openat2:
-		set_gen(tgid, ret, FL_KIND_OPEN);
+		set_gen(own, ret, FL_KIND_OPEN);
 		break;
 	case NR_close:
-		set_gen_file(tgid, (s32)a[(FL_PT_DI - FL_PT_ARGS) / 8], FL_KIND_NONE, NULL);
+		set_gen_file(own, (s32)a[(FL_PT_DI - FL_PT_ARGS) / 8], FL_KIND_NONE, NULL);
 		break;
 	case NR_fcntl: {
 		u64 cmd = a[(FL_PT_SI - FL_PT_ARGS) / 8];
 		if (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC)
-			set_gen(tgid, ret, FL_KIND_DUP);
+			set_gen(own, ret, FL_KIND_DUP);
 		break;
 	}
 	case NR_dup: case NR_dup2: case NR_dup3:
-		set_gen(tgid, ret, FL_KIND_DUP);
+		set_gen(own, ret, FL_KIND_DUP);
 		break;
 	case NR_pipe: case NR_pipe2:
-		new_pair(tgid, a[(FL_PT_DI - FL_PT_ARGS) / 8], kind);
+		new_pair(own, a[(FL_PT_DI - FL_PT_ARGS) / 8], kind);
 		break;
 	case NR_socketpair:	/* (domain, type, protocol, sv) */
-		new_pair(tgid, reg(regs, FL_PT_R10), kind);
+		new_pair(own, reg(regs, FL_PT_R10), kind);
 		break;
 	default:	/* every other call returns the new fd */
-		set_gen(tgid, ret, kind);
+		set_gen(own, ret, kind);
 		break;
 	}
 	if (new0 < 0 && new1 < 0)
@@ -605,7 +656,7 @@ RAW_TRACEPOINT_PROBE(sys_exit)
 	for (int k = 0; k < 2; k++) {
 		s32 fd = k ? new1 : new0;
 		if (fd >= 0)
-			account_new(tgid, fd, ret, k ? 1 : w0, buf);
+			account_new(tgid, own, fd, ret, k ? 1 : w0, buf);
 	}
 	return 0;
 }

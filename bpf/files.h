@@ -17,6 +17,11 @@
 #ifndef FL_MAX_NAMES
 #define FL_MAX_NAMES 8192	/* names of recent keys (LRU): user space reads each once */
 #endif
+#ifndef FL_MAX_SPLIT
+#define FL_MAX_SPLIT 1024	/* threads with an fd table of their own (unshare(CLONE_FILES)) */
+#endif
+#define FL_OWN_THREAD 0x80000000u	/* fds key of such a thread: tid | this (PIDs < 2^22) */
+#define FL_CLONE_FILES 0x400
 #ifndef FL_NAME_LEN
 #define FL_NAME_LEN 512		/* bytes of a composed path, NUL included (a power of 2) */
 #endif
@@ -77,6 +82,7 @@
 #define NR_dup2 33
 #define NR_sendfile 40
 #define NR_socket 41
+#define NR_unshare 272
 #define NR_sendto 44
 #define NR_recvfrom 45
 #define NR_sendmsg 46
@@ -125,7 +131,7 @@
 #define F_DUPFD_CLOEXEC 1030
 
 struct fl_fd_key {
-	u32 tgid;
+	u32 tgid;	/* or FL_OWN_THREAD | tid: a thread with an fd table of its own */
 	s32 fd;
 };
 
@@ -164,6 +170,14 @@ struct fl_val {
 #define FL_NAME_PSEUDO 4	/* not in any mount tree (pipe, socket, anon inode, memfd):
 				   name is the dentry's own name */
 #define FL_NAME_SOCK 8		/* sk_* fields below are set */
+/* The filesystem's stat() reports another identity than the inode and its
+ * superblock hold, so dev/ino would not be the file's st_dev/st_ino: overlayfs
+ * (st_dev of the layer, or its own, and a mapped st_ino with xino), btrfs
+ * (st_dev of the subvolume). Said unknown rather than given wrong. */
+#define FL_NAME_NO_DEV 16
+#define FL_NAME_NO_INO 32
+#define FL_OVERLAYFS_MAGIC 0x794c7630UL
+#define FL_BTRFS_MAGIC 0x9123683eUL
 
 struct fl_name {
 	u64 ino;

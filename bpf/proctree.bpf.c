@@ -241,7 +241,7 @@ TRACEPOINT_PROBE(sched, sched_process_exit)
 	e->time_ns = bpf_ktime_get_boot_ns();
 	e->flags = 0;
 	e->start = ebpftop_task_start((void *)task);
-	bpf_get_current_comm(&e->comm, sizeof(e->comm));
+	ebpftop_process_comm(e->comm);
 	events.ringbuf_submit(e, 0);
 	return 0;
 }

@@ -92,7 +92,7 @@ RAW_TRACEPOINT_PROBE(sys_enter)
 		 * so a process that exits before the read still has its name. */
 		s->tag = tag;
 		s->count = 1;
-		bpf_get_current_comm(&s->comm, sizeof(s->comm));
+		ebpftop_process_comm(s->comm);
 		return 0;
 	}
 
@@ -110,7 +110,7 @@ RAW_TRACEPOINT_PROBE(sys_enter)
 	 * hashes it never creates the key on this kernel.)
 	 */
 	struct sc_val init = { .count = 1 };
-	bpf_get_current_comm(&init.comm, sizeof(init.comm));
+	ebpftop_process_comm(init.comm);
 	int err = e ? counts1.update(&key, &init) : counts0.update(&key, &init);
 	if (err != 0) {
 		u64 *d = drops.lookup(&zero);

@@ -122,12 +122,15 @@ def _is_thread(pid: int, proc: str) -> bool:
 
 
 def parse_pid(item: str, limit: int | None = None) -> int:
-    """One PID as typed: ASCII digits only, 1..pid_max; ValueError with the one-line reason."""
+    """One PID as typed: ASCII digits only, 1..pid_max - 1; ValueError with the one-line reason.
+
+    pid_max is one past the largest PID: the kernel gives PIDs below it.
+    """
     top = limit if limit is not None else pid_max()
     if not item.isascii() or not item.isdigit():
         raise ValueError(f"not a PID: {item!r} (PIDs are ASCII digits 0-9)")
-    if len(item) > 10 or not 1 <= int(item) <= top:
-        raise ValueError(f"PID {item} is out of range: PIDs here are 1 to {top} (/proc/sys/kernel/pid_max)")
+    if len(item) > 10 or not 1 <= int(item) < top:
+        raise ValueError(f"PID {item} is out of range: PIDs here are 1 to {top - 1} (/proc/sys/kernel/pid_max is {top})")
     return int(item)
 
 

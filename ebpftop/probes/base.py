@@ -298,4 +298,5 @@ class Probe(ABC):
             f"-DEBPFTOP_OFF_TASK_GROUP_LEADER={leader}",
             f"-DEBPFTOP_OFF_TASK_START_BOOTTIME={start}",
             f"-DEBPFTOP_TICK_NS={tick_ns}",
+            *([f"-DEBPFTOP_OFF_TASK_COMM={task['comm']}"] if "comm" in task else []),
         ]

@@ -24,7 +24,7 @@ NAME_LEN = 512  # FL_NAME_LEN (a power of 2)
 MAX_DEPTH = 40  # FL_MAX_DEPTH
 
 # FL_NAME_* flags
-TRUNCATED, DELETED, PSEUDO, SOCK = 1, 2, 4, 8
+TRUNCATED, DELETED, PSEUDO, SOCK, NO_DEV, NO_INO = 1, 2, 4, 8, 16, 32
 UNIX_PEER = 0x8000  # in sk_type: the unix address is the peer's
 
 # struct fl_name {u64 ino; u32 dev; u32 mode; u16 flags, len, sk_family, sk_type, sk_protocol,
@@ -54,6 +54,7 @@ NAME_OFFSETS = (
     ("INODE_INO", "inode", "i_ino"),
     ("INODE_SB", "inode", "i_sb"),
     ("SB_DEV", "super_block", "s_dev"),
+    ("SB_MAGIC", "super_block", "s_magic"),
     ("DENTRY_NAME", "dentry", "d_name"),
     ("DENTRY_PARENT", "dentry", "d_parent"),
     ("DENTRY_HASH", "dentry", "d_hash"),
@@ -155,8 +156,13 @@ def describe(raw: bytes) -> FdName:
     """(type, path, identity) from a struct fl_name record."""
     ino, kdev, mode, flags, length, family, sk_type, proto, sport, dport, _pad, saddr, daddr = _HEAD.unpack_from(raw)
     name = bytes(raw[_HEAD.size : _HEAD.size + min(length, NAME_LEN)])
-    dev = os.makedev(kdev >> 20, kdev & 0xFFFFF)
+    dev: int | None = os.makedev(kdev >> 20, kdev & 0xFFFFF)
     kind = type_of_mode(mode)
+    # The filesystem's stat reports another identity than the inode's (see files.h).
+    if flags & NO_DEV:
+        dev = None
+    if flags & NO_INO:
+        ino = None
     if flags & SOCK:
         return FdName(m.SOCKET, socket_name(family, sk_type, proto, sport, dport, saddr, daddr, name, ino), dev, ino)
     if flags & PSEUDO:

@@ -7,6 +7,7 @@ import sys
 import pytest
 
 from ebpftop.cli import parse
+from ebpftop.pids import pid_max
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -27,6 +28,8 @@ def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
         (["--pid", "1,999999999"], "PID 999999999 is out of range: PIDs here are 1 to"),
         (["--pid", "2147483648"], "PID 2147483648 is out of range"),
         (["--pid", "0"], "PID 0 is out of range"),
+        # pid_max is one past the largest PID the kernel gives (alloc_pid: < pid_max)
+        (["--pid", str(pid_max())], f"PID {pid_max()} is out of range: PIDs here are 1 to {pid_max() - 1}"),
         (["--pid", "\uff11"], "not a PID: '\uff11' (PIDs are ASCII digits 0-9)"),
         (["--pid", "\u0663"], "not a PID: '\u0663'"),
         (["--pid", "-5"], "a PID must be positive, not -5"),
