@@ -449,7 +449,7 @@ class EbpftopApp(HtopKeys, App[int]):
         for _key, _title, widget in PANES:
             for binding in getattr(widget, "BINDINGS", []):
                 if isinstance(binding, Binding):
-                    rows.append((binding.key_display or binding.key, f"{binding.description} ({_title} pane)"))
+                    rows.append((binding.key_display or binding.key, f"{binding.tooltip or binding.description} ({_title} pane)"))
         return rows
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
