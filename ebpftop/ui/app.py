@@ -132,6 +132,7 @@ class EbpftopApp(HtopKeys, App[int]):
         self.displayed: Frame | None = None  # the frame on screen (older than frame while paused)
         self._drawn: dict[type, Frame] = {}  # pane class -> the frame it last drew
         self.frames_seen = 0
+        self.frame_at: float | None = None  # monotonic time the latest frame arrived
         self.pids: PidFilter | None = of_pids(settings.pids)
         self.dashboard = False
         self.states: dict[str, str] = {}  # probe name -> its last known state
@@ -188,6 +189,9 @@ class EbpftopApp(HtopKeys, App[int]):
         self._install_signal_handlers()
         self.query_one(XdpPane).pid_filtered = self.pids is not None
         self.show_self()
+        # Frames stop while the sampler compiles a probe (seconds each): say so rather than show
+        # the last figures as if they were current.
+        self.set_interval(1.0, self.show_self)
         self.focus_active_pane()
         self.source.start(self.post_frame, self.post_status, self.post_notice)
 
@@ -284,6 +288,7 @@ class EbpftopApp(HtopKeys, App[int]):
         if frame is None:
             return
         self.frame = frame
+        self.frame_at = time.monotonic()
         self.frames_seen += 1
         if not self.paused:
             self.render_frame(frame)
@@ -325,7 +330,15 @@ class EbpftopApp(HtopKeys, App[int]):
             describe(self.pids),
             frame.rss_bytes if frame else 0,
             len(self.pids.names) + len(self.pids.typed_pids) if self.pids else 0,  # the items describe() lists
+            self.frame_late(time.monotonic()),
         )
+
+    def frame_late(self, now: float) -> float:
+        """Seconds since the latest frame when it is overdue (three intervals and at least 5 s), else 0."""
+        if self.paused or self.frame_at is None:
+            return 0.0
+        age = now - self.frame_at
+        return age if age > max(3 * self.interval, self.interval + 4.0) else 0.0
 
     def action_pause(self) -> None:
         self.paused = not self.paused

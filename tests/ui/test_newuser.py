@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from ebpftop.ui.app import EbpftopApp
@@ -28,3 +30,32 @@ async def test_help_still_explains_the_files_grouping_key() -> None:
     app, _source = make_app("files")
     async with app.run_test(size=(80, 24)):
         assert ("g", "Per path/process totals (Files pane)") in EbpftopApp.key_bindings(app)
+
+
+async def test_header_says_when_frames_stop_coming() -> None:
+    """Switching a probe on compiles it in the sampler (10-15 s on a busy box); no frame comes meanwhile and
+    the header kept the last rates ('2 syscalls 319k/s') as if current. It must say they are not."""
+    app, source = make_app("syscalls")
+    async with app.run_test(size=(80, 24)) as pilot:
+        source.emit(syscall_frame())
+        await pilot.pause()
+        await pilot.pause()
+        status = next(line for line in screen_lines(app) if "every 1s" in line)
+        assert "no new frame" not in status
+        assert app.frame_at is not None
+        app.frame_at -= 12.0  # the latest frame is now 12 s old: the sampler has been busy that long
+        app.show_self()
+        await pilot.pause()
+        status = next(line for line in screen_lines(app) if "every 1s" in line)
+        late = re.search(r"no new frame for (\d+)s", status)
+        assert late is not None and int(late.group(1)) >= 12, status
+        await pilot.press("space")  # paused: the user froze the screen, nothing is overdue
+        await pilot.pause()
+        status = next(line for line in screen_lines(app) if "every 1s" in line)
+        assert "PAUSED" in status and "no new frame" not in status, status
+        source.emit(syscall_frame())  # frames come again
+        await pilot.press("space")
+        await pilot.pause()
+        await pilot.pause()
+        status = next(line for line in screen_lines(app) if "every 1s" in line)
+        assert "no new frame" not in status, status
