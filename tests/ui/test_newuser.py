@@ -59,3 +59,18 @@ async def test_header_says_when_frames_stop_coming() -> None:
         await pilot.pause()
         status = next(line for line in screen_lines(app) if "every 1s" in line)
         assert "no new frame" not in status, status
+
+
+async def test_help_promises_an_htop_sort_only_where_a_pane_has_it() -> None:
+    """Help said 'M  Sort by size (htop M)', but no pane has a size or memory column: M only ever says so."""
+    from ebpftop.ui.panes import PANES
+
+    app, _source = make_app("files")
+    async with app.run_test(size=(80, 24)):
+        rows = dict(EbpftopApp.key_bindings(app))
+        for letter in ("P", "M", "T"):
+            panes = [w for _k, _t, w in PANES if letter in getattr(w, "HTOP_SORTS", {})]
+            if panes:
+                assert rows[letter].startswith("Sort by"), rows[letter]
+            else:
+                assert not rows[letter].startswith("Sort by") and "no pane" in rows[letter], rows[letter]
