@@ -74,3 +74,30 @@ async def test_help_promises_an_htop_sort_only_where_a_pane_has_it() -> None:
                 assert rows[letter].startswith("Sort by"), rows[letter]
             else:
                 assert not rows[letter].startswith("Sort by") and "no pane" in rows[letter], rows[letter]
+
+
+async def test_tree_summary_at_80_columns_keeps_filter_sort_and_losses() -> None:
+    """At 80x24 the summary was cut after the rates: 'filtered', 'sort: pid ▲' and 'N events lost' never showed."""
+    from textual.widgets import Static
+
+    from ebpftop.model.proctree import ProcTreeModel
+    from ebpftop.pids import of_pids
+    from tests.ui.test_proctree_pane import first_sample, procs_frame
+
+    app, source = make_app("procs")
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.set_pids(of_pids(frozenset({1})))
+        source.emit(procs_frame(ProcTreeModel(), first_sample(lost=1234)))
+        await pilot.pause()
+        await pilot.pause()
+        summary = app.query_one("#proctree-summary", Static)
+        line = next(line for line in screen_lines(app) if "processes" in line)
+        assert "filtered" in line and "sort: pid ▲" in line and "1,234 events lost" in line, line
+        assert len(str(summary.render())) <= summary.content_size.width
+    app, source = make_app("procs")
+    async with app.run_test(size=(160, 40)) as pilot:  # wide: the rates stay
+        source.emit(procs_frame(ProcTreeModel(), first_sample()))
+        await pilot.pause()
+        await pilot.pause()
+        line = next(line for line in screen_lines(app) if "processes" in line)
+        assert "forks/s" in line and "sort: pid ▲" in line, line
