@@ -154,6 +154,11 @@ class Sampler(threading.Thread):
     def run(self) -> None:
         try:
             self._stats_window(open_=self.stats_mode != "off")
+            # Probes compile one after another (seconds each): one still
+            # waiting its turn is loading, not off.
+            for slot in self._slots.values():
+                if slot.wanted:
+                    slot.state = fr.LOADING
             self._publish_status()
             for slot in self._slots.values():
                 if slot.wanted:

@@ -133,6 +133,7 @@ class EbpftopApp(HtopKeys, App[int]):
         self.displayed: Frame | None = None  # the frame on screen (older than frame while paused)
         self._drawn: dict[type, Frame] = {}  # pane class -> the frame it last drew
         self.frames_seen = 0
+        self.frame_at: float | None = None  # monotonic time the latest frame arrived
         self.pids: PidFilter | None = of_pids(settings.pids)
         self.dashboard = False
         self.states: dict[str, str] = {}  # probe name -> its last known state
@@ -189,6 +190,9 @@ class EbpftopApp(HtopKeys, App[int]):
         self._install_signal_handlers()
         self.query_one(XdpPane).pid_filtered = self.pids is not None
         self.show_self()
+        # Frames stop while the sampler compiles a probe (seconds each): say so rather than show
+        # the last figures as if they were current.
+        self.set_interval(1.0, self.show_self)
         self.focus_active_pane()
         self.source.start(self.post_frame, self.post_status, self.post_notice)
 
@@ -287,6 +291,7 @@ class EbpftopApp(HtopKeys, App[int]):
         if frame is None:
             return
         self.frame = frame
+        self.frame_at = time.monotonic()
         self.frames_seen += 1
         if not self.paused:
             self.render_frame(frame)
@@ -328,7 +333,15 @@ class EbpftopApp(HtopKeys, App[int]):
             describe(self.pids),
             frame.rss_bytes if frame else 0,
             len(self.pids.names) + len(self.pids.typed_pids) if self.pids else 0,  # the items describe() lists
+            self.frame_late(time.monotonic()),
         )
+
+    def frame_late(self, now: float) -> float:
+        """Seconds since the latest frame when it is overdue (three intervals and at least 5 s), else 0."""
+        if self.paused or self.frame_at is None:
+            return 0.0
+        age = now - self.frame_at
+        return age if age > max(3 * self.interval, self.interval + 4.0) else 0.0
 
     def action_pause(self) -> None:
         self.paused = not self.paused
@@ -452,7 +465,7 @@ class EbpftopApp(HtopKeys, App[int]):
         for _key, _title, widget in PANES:
             for binding in getattr(widget, "BINDINGS", []):
                 if isinstance(binding, Binding):
-                    rows.append((binding.key_display or binding.key, f"{binding.description} ({_title} pane)"))
+                    rows.append((binding.key_display or binding.key, f"{binding.tooltip or binding.description} ({_title} pane)"))
         return rows
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:

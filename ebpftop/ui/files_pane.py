@@ -116,7 +116,9 @@ class FilesPane(SortableTable, Vertical):
     """
 
     COLUMNS = COLUMNS
-    BINDINGS = [Binding("g", "toggle_grouping", "Per path/process totals")]
+    # The footer gets the short label (at 80 columns the long one pushed "1-4 Probes" off the edge);
+    # help and the footer's hover show the full one.
+    BINDINGS = [Binding("g", "toggle_grouping", "Group", tooltip="Per path/process totals")]
     HTOP_SORTS = {"P": "hottest (B/s)"}  # no memory or time column
 
     DEFAULT_CSS = """

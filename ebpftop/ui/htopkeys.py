@@ -33,7 +33,7 @@ HTOP_BINDINGS = (
     Binding("k", "kill", "Kill", show=False),
     Binding("f10", "quit", "Quit", show=False, key_display="F10", priority=True),
     Binding("P", "htop_sort('P')", "Sort by rate (htop P)", show=False),
-    Binding("M", "htop_sort('M')", "Sort by size (htop M)", show=False),
+    Binding("M", "htop_sort('M')", "htop M (memory): no pane has such a column; says so", show=False),
     Binding("T", "htop_sort('T')", "Sort by time (htop T)", show=False),
     Binding("I", "sort_reverse", "Invert sort (htop I)", show=False),
     Binding("v", "process_view", "Process view", key_display="v"),

@@ -128,8 +128,13 @@ class ProbeBar(Horizontal):
         pids: str = "",
         rss_bytes: int = 0,
         pid_count: int = 0,
+        late_s: float = 0.0,
     ) -> None:
         label = Text(no_wrap=True, overflow="ellipsis")
+        if late_s:
+            # The figures on screen are the last frame's: the sampler is busy (compiling a probe).
+            label.append(f"no new frame for {late_s:.0f}s", style="bold reverse")
+            label.append("  ")
         if paused:
             label.append("PAUSED", style="bold reverse")
             label.append("  ")

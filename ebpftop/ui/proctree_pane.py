@@ -215,17 +215,27 @@ class ProcTreePane(Vertical):
             summary.update("process tree probe off")
         else:
             live, exited, forks, execs, exits = self._counts(data)
-            line = Text(no_wrap=True, overflow="ellipsis")
-            line.append(f"{live:,} processes  ·  {exited:,} exited{' (hidden, x)' if self.hide_exited else ''}  ·  ")
-            line.append(f"{si(forks)} forks/s  {si(execs)} execs/s  ")
-            line.append(f"{si(exits)} exits/s")
-            if getattr(self.app, "pids", None) is not None:
-                line.append("  ·  filtered")
-            line.append(f"  ·  sort: {sort_label(self.sort_index, self.reverse)}")
-            if data.lost_total:
-                line.append(f"  ·  {data.lost_total:,} events lost", style="bold")
-                if data.lost:
-                    line.append(f" (+{data.lost:,})", style="bold")
+
+            def build(rates: bool, sep: str = "  ·  ") -> Text:
+                line = Text(no_wrap=True, overflow="ellipsis")
+                line.append(f"{live:,} processes{sep}{exited:,} exited{' (hidden, x)' if self.hide_exited else ''}")
+                if rates:
+                    line.append(f"{sep}{si(forks)} forks/s  {si(execs)} execs/s  {si(exits)} exits/s")
+                if getattr(self.app, "pids", None) is not None:
+                    line.append(f"{sep}filtered")
+                line.append(f"{sep}sort: {sort_label(self.sort_index, self.reverse)}")
+                if data.lost_total:
+                    line.append(f"{sep}{data.lost_total:,} events lost", style="bold")
+                    if data.lost:
+                        line.append(f" (+{data.lost:,})", style="bold")
+                return line
+
+            line = build(rates=True)
+            width = summary.content_size.width
+            if width and line.cell_len > width:
+                # At 80 columns the rates pushed the filter mark, the sort and the losses off the line;
+                # they go first (the top row of the tree carries its own forks/s and execs/s).
+                line = build(rates=False, sep=" · ")
             summary.update(line, layout=False)  # one fixed line
 
     def on_resize(self) -> None:
