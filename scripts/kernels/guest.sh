@@ -6,7 +6,7 @@ set -u
 out=$1 kdir=$2 timescale=${3:-1} harness_py=${4:-python3}
 rel=$(uname -r)
 cd "$(dirname "$0")/../.."
-export PYTHONDONTWRITEBYTECODE=1 CI=true EBPFTOP_TEST_TIMESCALE=$timescale PATH=/usr/sbin:/usr/bin:/sbin:/bin
+export PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 CI=true EBPFTOP_TEST_TIMESCALE=$timescale PATH=/usr/sbin:/usr/bin:/sbin:/bin
 py=.venv/bin/python
 : > "$out/steps.tsv"
 
@@ -37,15 +37,12 @@ cat "$out/doctor.out"
 if [ "${EBPFTOP_MATRIX_ONLY:-}" != doctor ]; then
     # One compile alone: what a bcc compile+load costs on this kernel under this emulation.
     step compile "$py" -m ebpftop --batch -n 1 --interval 0.1 --probes syscalls
-    step pytest "$py" -m pytest -p no:cacheprovider -m matrix tests/kernel -q -rfE \
+    step pytest "$py" -m pytest -p no:cacheprovider -m matrix tests/kernel -v -rfE --durations=0 \
         --junitxml="$out/junit.xml" -o junit_family=xunit1 ${EBPFTOP_MATRIX_PYTEST:-}
     tail -n 30 "$out/pytest.out"
-    # Each pane's probe alone, then all four, in a network namespace of their own (XDP on its lo).
-    for p in files syscalls proctree xdp all; do
-        probes=$p; [ "$p" = all ] && probes=files,syscalls,proctree,xdp
-        step "batch-$p" timeout 600 unshare -n sh -c 'ip link set lo up && exec "$@"' sh \
-            "$py" -m ebpftop --batch -n 2 --probes "$probes" --xdp lo
-    done
+    # Every pane's probe at once for two frames, in a network namespace of its own (XDP on its lo).
+    step batch timeout 900 unshare -n sh -c 'ip link set lo up && exec "$@"' sh \
+        "$py" -m ebpftop --batch -n 2 --probes files,syscalls,proctree,xdp --xdp lo
     # The TUI in a pty: it must start, draw, and quit cleanly on q.
     step tui timeout 400 "$harness_py" scripts/kernels/tui_smoke.py "$py"
 fi

@@ -23,6 +23,7 @@ def _getppid_count(frames: list[dict], pid: int) -> tuple[int, set[str]]:
     return total, names
 
 
+@pytest.mark.matrix
 def test_counts_exact_getppid_calls_under_own_name() -> None:
     with batch("--probes", "syscalls", "--interval", "0.5") as run:
         run.wait_live("syscalls")
@@ -65,6 +66,7 @@ def test_comm_survives_a_process_moving_between_cpus() -> None:
     assert names == {"cpu-hopper"}
 
 
+@pytest.mark.matrix
 def test_pid_filter_in_kernel_keeps_only_that_pid() -> None:
     from ebpftop.probes.syscalls import SyscallsProbe
 
@@ -98,6 +100,7 @@ def test_signal_detaches_every_program(sig: int) -> None:
     assert wait_progs_gone(ids) == set()
 
 
+@pytest.mark.matrix
 def test_sigkill_leaves_nothing_loaded() -> None:
     with batch("--probes", "syscalls", "--interval", "0.3") as run:
         run.wait_live("syscalls")
