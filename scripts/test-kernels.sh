@@ -118,10 +118,17 @@ for k in $KERNELS; do
         failed+=("$k")
     else
         echo "done" > "$out/status"
-        awk -F'\t' '$1 != "boot" && $2 != 0 {bad=1} END {exit bad}' "$out/steps.tsv" || failed+=("$k")
+        if awk -F'\t' '$1 != "boot" && $2 != 0 {bad=1} END {exit bad}' "$out/steps.tsv" \
+            && { [ -n "${MATRIX_ONLY:-}" ] || grep -q '^tui' "$out/steps.tsv"; }; then
+            say "kernel $k ($rel): every step passed in $(cat "$out/seconds")s"
+        else
+            say "kernel $k ($rel): FAILED steps: $(awk -F'\t' '$1 != "boot" && $2 != 0 {printf "%s(exit %s) ", $1, $2}' "$out/steps.tsv")(outputs in $out)"
+            failed+=("$k")
+        fi
     fi
 done
 
+mkdir -p "$(dirname "$RESULTS")"
 "$VENV/bin/python" scripts/kernels/results.py "$CACHE/runs" > "$RESULTS.tmp" && mv "$RESULTS.tmp" "$RESULTS"
 cat "$RESULTS"
 say "outputs of every step: $runs"

@@ -167,7 +167,7 @@ def main() -> int:
     print("# Kernel matrix results\n")
     print("Written by `sudo make test-kernels` (scripts/test-kernels.sh) from its latest run of each kernel;")
     print("every guest runs `ebpftop --doctor`, the kernel tests marked `matrix` (`pytest -m matrix tests/kernel`),")
-    print("`ebpftop --batch -n 2` for each probe and the TUI in a pty. Times are wall-clock under emulation")
+    print("`ebpftop --batch -n 2` with every probe and the TUI in a pty. Times are wall-clock under emulation")
     print("(TCG: no usable KVM here) on a 2-CPU VM shared with other jobs: compare them with each other, not with the host.\n")
     print("| kernel | probe | matrix tests passed | tests' time | notes |")
     print("| --- | --- | --- | --- | --- |")
