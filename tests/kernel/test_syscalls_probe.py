@@ -23,7 +23,6 @@ def _getppid_count(frames: list[dict], pid: int) -> tuple[int, set[str]]:
     return total, names
 
 
-@pytest.mark.matrix
 def test_counts_exact_getppid_calls_under_own_name() -> None:
     with batch("--probes", "syscalls", "--interval", "0.5") as run:
         run.wait_live("syscalls")
