@@ -106,7 +106,9 @@ def smoke(d: Path, probe: str) -> str:
     """What `--batch -n 2` with every probe said about this one: its state and rows in the frames."""
     name = "batch" if (d / "batch.out").exists() else f"batch-{probe}"
     text = read(d / f"{name}.out")
-    rc = steps(d).get(name, (None, 0))[0]
+    if name not in steps(d):
+        return "batch: not run"
+    rc = steps(d)[name][0]
     frames = []
     for line in text.splitlines():
         try:
@@ -161,7 +163,7 @@ def main() -> int:
         summary.append(
             f"| {kname} | {m.get('accel', '–')} x{m.get('timescale', '–')} | {fmt_s(st['boot'][1]) if 'boot' in st and m.get('kernel') != 'host' else '–'} "
             f"| {fmt_s(st['compile'][1]) if 'compile' in st else '–'} | {fmt_s(st['pytest'][1]) if 'pytest' in st else '–'} "
-            f"| {read(d / 'seconds').strip() and fmt_s(float(read(d / 'seconds')))} | {headers(doc.get('headers', '–'))} | {feats} "
+            f"| {fmt_s(float(read(d / 'seconds'))) if read(d / 'seconds').strip() else '–'} | {headers(doc.get('headers', '–'))} | {feats} "
             f"| {tui_line.removeprefix('tui: ')} | {status}, load {m.get('loadavg', '–')} on {m.get('host_cpus', '?')} CPUs, {d.parent.name} @ {m.get('commit', '?')} |"
         )
     print("# Kernel matrix results\n")
