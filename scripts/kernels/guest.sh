@@ -44,6 +44,6 @@ if [ "${EBPFTOP_MATRIX_ONLY:-}" != doctor ]; then
     step batch timeout 900 unshare -n sh -c 'ip link set lo up && exec "$@"' sh \
         "$py" -m ebpftop --batch -n 2 --probes files,syscalls,proctree,xdp --xdp lo
     # The TUI in a pty: it must start, draw, and quit cleanly on q.
-    step tui timeout 400 "$harness_py" scripts/kernels/tui_smoke.py "$py"
+    step tui timeout 1200 "$harness_py" scripts/kernels/tui_smoke.py "$py"
 fi
 echo "guest: done"
