@@ -4,7 +4,7 @@ PY      := $(VENV)/bin/python
 ARGS    ?=
 PYTEST  ?=
 
-.PHONY: setup run test test-unit test-ui test-kernel bench soak install uninstall screenshots lint clean
+.PHONY: setup run test test-unit test-ui test-kernel test-kernels bench soak install uninstall screenshots lint clean
 
 setup:
 	@scripts/setup.sh
@@ -23,6 +23,10 @@ test-ui: setup
 
 test-kernel: setup
 	$(PY) -m pytest tests/kernel $(PYTEST)
+
+# Boots Debian's stock kernels (KERNELS="6.1 6.12") in qemu and runs the matrix tests in each.
+test-kernels: setup
+	KERNELS="$(or $(KERNELS),6.1 6.12)" scripts/test-kernels.sh
 
 bench: setup
 	$(PY) bench/run.py

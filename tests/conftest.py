@@ -26,6 +26,13 @@ def kernel_unavailable_reason() -> str | None:
     return None
 
 
+def pytest_report_header(config: pytest.Config) -> str | None:
+    scale = os.environ.get("EBPFTOP_TEST_TIMESCALE")
+    if scale and scale != "1":
+        return f"EBPFTOP_TEST_TIMESCALE={scale}: kernel tests' waits stretched x{scale} (emulated guest)"
+    return None
+
+
 def _is_kernel(item: pytest.Item) -> bool:
     return "/tests/kernel/" in str(item.path).replace(os.sep, "/")
 

@@ -17,6 +17,16 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 
+# Tests' waits were written for this machine's kernel on the host; under emulation (the kernel matrix
+# boots kernels in TCG qemu, several times slower, bcc compiles included) every wait stretches by this
+# factor. Only how long a test WAITS for a condition changes, never what it asserts.
+TIMESCALE = max(1.0, float(os.environ.get("EBPFTOP_TEST_TIMESCALE", "1") or 1))
+
+
+def scaled(seconds: float) -> float:
+    """A wait of ``seconds`` on the host, stretched by EBPFTOP_TEST_TIMESCALE."""
+    return seconds * TIMESCALE
+
 
 def ebpftop_cmd(*args: str) -> list[str]:
     return [sys.executable, "-m", "ebpftop", *args]
@@ -41,8 +51,11 @@ class BatchRun:
             self._cond.notify_all()
 
     def wait_frames(self, n: int, timeout: float = 30.0) -> list[dict[str, Any]]:
-        """Block until at least n frames arrived in total."""
-        deadline = time.monotonic() + timeout
+        """Block until at least n frames arrived in total (timeout scaled by EBPFTOP_TEST_TIMESCALE)."""
+        return self._wait_frames_until(n, time.monotonic() + scaled(timeout))
+
+    def _wait_frames_until(self, n: int, deadline: float) -> list[dict[str, Any]]:
+        timeout = round(deadline - time.monotonic(), 1)
         with self._cond:
             while len(self.frames) < n:
                 left = deadline - time.monotonic()
@@ -55,10 +68,10 @@ class BatchRun:
 
     def wait_live(self, probe: str, timeout: float = 30.0) -> None:
         """Block until a frame reports the probe live (events counted from here on are in later frames)."""
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + scaled(timeout)
         seen = 0
         while time.monotonic() < deadline:
-            frames = self.wait_frames(seen + 1, timeout=deadline - time.monotonic())
+            frames = self._wait_frames_until(seen + 1, deadline)
             for f in frames[seen:]:
                 state = f["probes"].get(probe, {}).get("state")
                 if state == "live":
@@ -66,14 +79,14 @@ class BatchRun:
                 if state in ("error", "unavailable"):
                     raise AssertionError(f"probe {probe} {state}: {f['probes'][probe].get('reason')}")
             seen = len(frames)
-        raise TimeoutError(f"probe {probe} not live after {timeout}s")
+        raise TimeoutError(f"probe {probe} not live after {scaled(timeout)}s")
 
     def stop(self, sig: int = signal.SIGINT, timeout: float = 30.0) -> list[dict[str, Any]]:
         """Signal ebpftop (it flushes a final frame) and return every frame."""
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
-        self.proc.wait(timeout)
-        self._thread.join(timeout)
+        self.proc.wait(scaled(timeout))
+        self._thread.join(scaled(timeout))
         return list(self.frames)
 
 
@@ -120,7 +133,7 @@ def loaded_prog_ids() -> set[int]:
 
 def wait_progs_gone(ids: set[int], timeout: float = 5.0) -> set[int]:
     """Programs are freed asynchronously (RCU) after their last fd closes: poll until gone."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + scaled(timeout)
     left = ids & loaded_prog_ids()
     while left and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -153,7 +166,7 @@ def orphaned(before: set[int], names: set[str], timeout: float = 5.0) -> dict[in
     event attachments, whose fdinfo does not name the program) have other
     names, so this holds while other tools come and go.
     """
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + scaled(timeout)
     while True:
         left = {i: n for i, n in prog_names(loaded_prog_ids() - before - held_prog_ids()).items() if n in names}
         if not left or time.monotonic() > deadline:

@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.kernel.helpers import batch, prog_ids_of, wait_progs_gone
 
 TOTAL = 1_234_567
@@ -127,6 +129,7 @@ def run_batch(script: str, *args: str, interval: str = "0.5") -> tuple[int, list
     return pid, frames
 
 
+@pytest.mark.matrix
 def test_exact_bytes_and_ops_for_a_file_over_intervals(tmp_path: Path) -> None:
     path = str(tmp_path / "data.bin")
     pid, frames = run_batch(WRITE_READ, path, str(TOTAL), str(CHUNK), interval="0.2")
@@ -157,6 +160,7 @@ def test_fd_reused_within_one_interval_keeps_both_files_apart(tmp_path: Path) ->
     assert by_path[a].fd == by_path[b].fd and by_path[a].gen != by_path[b].gen
 
 
+@pytest.mark.matrix
 def test_fd_reuse_in_batch_json(tmp_path: Path) -> None:
     a, b = str(tmp_path / "a.txt"), str(tmp_path / "b.txt")
     pid, frames = run_batch(FD_REUSE, a, b, interval="2")
@@ -165,6 +169,7 @@ def test_fd_reuse_in_batch_json(tmp_path: Path) -> None:
     assert totals(rows, b) == {"reads": 0, "writes": 1, "read_bytes": 0, "write_bytes": 2222}
 
 
+@pytest.mark.matrix
 def test_socket_pipe_and_dev_null_are_typed() -> None:
     pid, frames = run_batch(KINDS)
     rows = rows_for(frames, pid)
@@ -287,6 +292,7 @@ def test_full_stats_map_is_counted_as_lost(tmp_path: Path) -> None:
     assert sample.lost >= causes["stats_full"]
 
 
+@pytest.mark.matrix
 def test_sigint_detaches_every_program() -> None:
     with batch("--probes", "files", "--interval", "0.3") as run:
         run.wait_live("files")

@@ -9,6 +9,8 @@ import sys
 import time
 from typing import Any
 
+import pytest
+
 from tests.kernel.helpers import batch
 
 INTERVAL = "0.3"
@@ -34,6 +36,7 @@ def _run_batch(workload: Any) -> tuple[list[dict[str, Any]], Any]:
     return frames, result
 
 
+@pytest.mark.matrix
 def test_sh_loop_200_true_then_exit_3() -> None:
     def work() -> int:
         proc = subprocess.Popen(["sh", "-c", "for i in $(seq 200); do /bin/true; done; exit 3"])
@@ -64,6 +67,7 @@ def test_sh_loop_200_true_then_exit_3() -> None:
     assert _lost(frames) == 0
 
 
+@pytest.mark.matrix
 def test_sigkill_shows_kill_and_exit_7_shows_7() -> None:
     def work() -> tuple[int, int, int]:
         sleeper = subprocess.Popen(["sleep", "30"])
@@ -256,6 +260,7 @@ def test_hostile_argv_is_exact_in_json() -> None:
     assert e["argv_truncated"] is False
 
 
+@pytest.mark.matrix
 def test_execveat_is_seen_too() -> None:
     """fexecve() goes through execveat(fd, "", argv, envp, AT_EMPTY_PATH)."""
     code = (

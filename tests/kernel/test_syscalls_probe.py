@@ -65,6 +65,7 @@ def test_comm_survives_a_process_moving_between_cpus() -> None:
     assert names == {"cpu-hopper"}
 
 
+@pytest.mark.matrix
 def test_pid_filter_in_kernel_keeps_only_that_pid() -> None:
     from ebpftop.probes.syscalls import SyscallsProbe
 
@@ -98,6 +99,7 @@ def test_signal_detaches_every_program(sig: int) -> None:
     assert wait_progs_gone(ids) == set()
 
 
+@pytest.mark.matrix
 def test_sigkill_leaves_nothing_loaded() -> None:
     with batch("--probes", "syscalls", "--interval", "0.3") as run:
         run.wait_live("syscalls")

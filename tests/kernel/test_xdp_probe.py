@@ -108,6 +108,7 @@ print(got)
 """
 
 
+@pytest.mark.matrix
 def test_1000_udp_datagrams_counted_exactly_on_lo() -> None:
     with netns() as (ns,):
         with batch_in(ns, "--interval", "0.3", env={"EBPFTOP_XDP": "lo"}) as b:
@@ -134,6 +135,7 @@ def test_1000_udp_datagrams_counted_exactly_on_lo() -> None:
     assert all(f["probes"]["xdp"]["lost"] == 0 for f in frames)
 
 
+@pytest.mark.matrix
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
 def test_signal_leaves_no_xdp_program_on_the_interface(sig: int) -> None:
     with netns(2) as (ns_a, ns_b):
