@@ -8,6 +8,8 @@ explains every field; ``–`` is "not measured yet").
 
 from __future__ import annotations
 
+import time
+
 from rich.text import Text
 from textual import events
 from textual.app import ComposeResult
@@ -85,7 +87,11 @@ class ProbeBadge(Static):
         gridded = self.parent is not None and self.parent.has_class("-two-lines")  # a fixed quarter of the width
         self.update(text, layout=not gridded and text.cell_len != self.content_size.width)
         # The reason can be long (a compiler error): full text on hover.
-        self.tooltip = status.reason
+        lost_note = None
+        if status.lost and status.lost_since is not None:
+            since = time.strftime("%H:%M:%S", time.localtime(status.lost_since))
+            lost_note = f"lost {status.lost:,}: events not counted since {since} (first live in this run; never reset)"
+        self.tooltip = "\n".join(t for t in (status.reason, lost_note) if t) or None
 
 
 class ProbeBar(Horizontal):

@@ -330,3 +330,19 @@ async def test_losses_are_never_cut_from_a_narrow_badge() -> None:
                 # Within its own badge (single spaces), from the full name down to just the key.
                 assert re.search(rf"{key}( {name})?( \S+)*? lost 12(\.3)?k", top), (size, top)
         app, source = make_app("syscalls")
+
+
+async def test_lost_badge_says_what_it_counts_since() -> None:
+    """Hovering a badge with losses names the moment they are counted from; the figure never resets."""
+    import time
+
+    app, source = make_app("syscalls")
+    since = time.time() - 120
+    async with app.run_test(size=(200, 30)) as pilot:
+        statuses = (ProbeStatus("syscalls", fr.LIVE, events_per_s=10.0, lost=1234, lost_since=since),)
+        source.emit(with_statuses(syscall_frame(), statuses))
+        await pilot.pause()
+        badge = next(b for b in app.query(ProbeBadge) if b.spec.name == "syscalls")
+        assert "lost 1.2k" in str(badge.render()) or "lost 1,234" in str(badge.render())
+        tip = str(badge.tooltip)
+        assert "lost 1,234" in tip and time.strftime("%H:%M:%S", time.localtime(since)) in tip and "never reset" in tip
