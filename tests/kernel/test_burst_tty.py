@@ -16,7 +16,8 @@ def test_burst_after_slash_reaches_the_prompt_at_80x24() -> None:
     # A PID with digits 1-4 in it, so a leaked key would switch a probe; this process's child is real.
     with subprocess.Popen(["sleep", "600"]) as child:
         try:
-            typed = str(child.pid) + "1234"  # not a process: the prompt must say so and keep the text
+            # Not a process, but a valid PID (the prompt checks the range first): it must say so.
+            typed = next(str(n) for n in (1234, *range(12340, 12350), 21234, 31234) if not os.path.exists(f"/proc/{n}"))
             with tui(["--probes", "syscalls", "-i", "0.5"], cols=80, rows=24) as t:
                 t.wait_for(LIVE["syscalls"], timeout=60)
                 since = len(t.out)
