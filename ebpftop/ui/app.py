@@ -14,6 +14,7 @@ from typing import Any
 from textual.app import App, ComposeResult, SystemCommand
 from textual.screen import Screen
 from textual.binding import Binding
+from textual.css.query import NoMatches
 from textual.driver import Driver
 from textual.message import Message
 from textual.dom import NoScreen
@@ -325,8 +326,16 @@ class EbpftopApp(HtopKeys, App[int]):
 
     # -- actions -------------------------------------------------------------
     def show_self(self) -> None:
+        try:
+            # The main screen's bar, whatever screen is on top; none before mount or after unmount,
+            # which the 1 s timer can straddle.
+            bar = self.screen_stack[0].query_one(ProbeBar) if self.screen_stack else None
+        except NoMatches:
+            bar = None
+        if bar is None:
+            return
         frame = self.frame
-        self.query_one(ProbeBar).show_self(
+        bar.show_self(
             frame.self_cpu_pct if frame else 0.0,
             self.interval,
             self.paused,

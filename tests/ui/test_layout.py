@@ -346,3 +346,13 @@ async def test_lost_badge_says_what_it_counts_since() -> None:
         assert "lost 1.2k" in str(badge.render()) or "lost 1,234" in str(badge.render())
         tip = str(badge.tooltip)
         assert "lost 1,234" in tip and time.strftime("%H:%M:%S", time.localtime(since)) in tip and "never reset" in tip
+
+
+async def test_self_line_timer_survives_no_main_screen() -> None:
+    """The 1 s self-line timer can fire before mount or while the app tears down: no main screen, no crash."""
+    app, _source = make_app("syscalls")
+    app.show_self()  # not running: no screen at all
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("question_mark")  # another screen on top: the main screen's bar is still found
+        await pilot.pause()
+        app.show_self()
