@@ -80,6 +80,7 @@ async def wait_for(pilot, predicate, timeout: float = 30.0) -> None:  # type: ig
 
 async def shoot(workdir: str, procs: dict[str, subprocess.Popen[bytes]]) -> list[Path]:
     from ebpftop.live import LiveSource
+    from ebpftop.pids import of_pids
     from ebpftop.model import frame as fr
     from ebpftop.registry import NAMES
     from ebpftop.settings import Settings
@@ -116,10 +117,28 @@ async def shoot(workdir: str, procs: dict[str, subprocess.Popen[bytes]]) -> list
             save("help")
             await pilot.press("escape")
             tabs.active = "tab-syscalls"
-            app.set_pids(frozenset({procs["files"].pid, procs["hostile"].pid}))
+            app.set_pids(of_pids(frozenset({procs["files"].pid, procs["hostile"].pid})))
             n = app.frames_seen
             await wait_for(pilot, lambda: app.frames_seen >= n + 2)
             save("filtered")
+            # The process view of the file writer, from the Syscalls pane (v).
+            app.set_pids(of_pids(frozenset({procs["files"].pid})))
+            n = app.frames_seen
+            await wait_for(pilot, lambda: app.frames_seen >= n + 2)
+            await pilot.press("v")
+            n = app.frames_seen
+            await wait_for(pilot, lambda: app.frames_seen >= n + 1)
+            await pilot.pause(0.3)
+            save("procview")
+            await pilot.press("escape")
+            app.set_pids(None)
+            # The dashboard (all four boxes from 180x45) and the smallest supported terminal.
+            for size, name in (((200, 60), "dashboard"), ((80, 24), "small")):
+                await pilot.resize_terminal(*size)
+                n = app.frames_seen
+                await wait_for(pilot, lambda: app.frames_seen >= n + 2)
+                await pilot.pause(0.3)
+                save(name)
             await pilot.press("q")
     finally:
         source.stop()
