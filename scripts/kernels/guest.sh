@@ -34,7 +34,7 @@ printf 'boot\t0\t%s\n' "$(cut -d' ' -f1 /proc/uptime)" >> "$out/steps.tsv"
 echo "guest: $rel up $(cut -d' ' -f1 /proc/uptime)s, $(nproc) CPUs, headers: $(readlink "/lib/modules/$rel/build")"
 step doctor "$py" -m ebpftop --doctor
 cat "$out/doctor.out"
-if [ "${EBPFTOP_MATRIX_ONLY:-}" != doctor ]; then  # MATRIX_ONLY=doctor / batch: a quick look
+if [ "${EBPFTOP_MATRIX_ONLY:-}" != doctor ]; then  # MATRIX_ONLY=doctor / batch: a quick look; tests: no TUI smoke
     # One compile alone: what a bcc compile+load costs on this kernel under this emulation.
     step compile "$py" -m ebpftop --batch -n 1 --interval 0.1 --probes syscalls
     [ "${EBPFTOP_MATRIX_ONLY:-}" = batch ] || step pytest "$py" -m pytest -p no:cacheprovider -m matrix tests/kernel -v -rfE --durations=0 \
@@ -43,7 +43,8 @@ if [ "${EBPFTOP_MATRIX_ONLY:-}" != doctor ]; then  # MATRIX_ONLY=doctor / batch:
     # Every pane's probe at once for two frames, in a network namespace of its own (XDP on its lo).
     step batch timeout 900 unshare -n sh -c 'ip link set lo up && exec "$@"' sh \
         "$py" -m ebpftop --batch -n 2 --probes files,syscalls,proctree,xdp --xdp lo
-    # The TUI in a pty: it must start, draw, and quit cleanly on q.
-    [ "${EBPFTOP_MATRIX_ONLY:-}" = batch ] || step tui timeout 1200 "$harness_py" scripts/kernels/tui_smoke.py "$py"
+    # The TUI in a pty: it must start, draw, and quit cleanly on q. MATRIX_ONLY=tests leaves it out:
+    # under TCG the TUI alone takes a whole emulated CPU and did not answer q within 600 s (6.1, 6.12).
+    [ "${EBPFTOP_MATRIX_ONLY:-}" = batch ] || [ "${EBPFTOP_MATRIX_ONLY:-}" = tests ] || step tui timeout 1200 "$harness_py" scripts/kernels/tui_smoke.py "$py"
 fi
 echo "guest: done"
