@@ -79,7 +79,11 @@ class Writer:
 
     def put(self, line: bytes) -> bool:
         with self._cond:
-            if self.error is not None or self._closed or self._queued + len(line) > self.limit:
+            # The limit bounds what waits behind a slow reader; one frame is always taken when
+            # nothing waits, however big (a 10 s spawn flood's frame is tens of MB): dropping it
+            # would lose every event in it without a trace.
+            full = self._queued > 0 and self._queued + len(line) > self.limit
+            if self.error is not None or self._closed or full:
                 self.dropped += 1
                 return False
             self._lines.append(line)
