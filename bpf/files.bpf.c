@@ -426,6 +426,18 @@ static __always_inline u64 set_gen(u32 tgid, s32 fd, u64 kind)
 	return set_gen_file(tgid, fd, kind, fd_file(fd));
 }
 
+/* Per-CPU value: plain increments are race-free on this CPU. */
+static __always_inline void count_io(struct fl_val *v, u64 bytes, int write)
+{
+	if (write) {
+		v->writes++;
+		v->write_bytes += bytes;
+	} else {
+		v->reads++;
+		v->read_bytes += bytes;
+	}
+}
+
 /*
  * The per-I/O path: count into the key's value when the key exists this
  * interval (the common case). Returns 1 when it does not: account_new()
@@ -438,17 +450,10 @@ static __always_inline int account(u32 tgid, u32 own, s32 fd, u64 bytes, int wri
 	struct fl_fd_val *fv = fds.lookup(&fk);
 	struct fl_key key = { .tgid = tgid, .fd = fd, .gen = fv ? fv->gen : 0 };
 
-	/* Per-CPU value: plain increments are race-free on this CPU. */
 	struct fl_val *v = stats_lookup(buf, &key);
 	if (!v)
 		return 1;
-	if (write) {
-		v->writes++;
-		v->write_bytes += bytes;
-	} else {
-		v->reads++;
-		v->read_bytes += bytes;
-	}
+	count_io(v, bytes, write);
 	return 0;
 }
 
@@ -476,13 +481,7 @@ static __always_inline void account_new(u32 tgid, u32 own, s32 fd, u64 bytes, in
 		v = stats_lookup(buf, &key);	/* another CPU or the other fd of this call made it */
 	}
 	if (v) {
-		if (write) {
-			v->writes++;
-			v->write_bytes += bytes;
-		} else {
-			v->reads++;
-			v->read_bytes += bytes;
-		}
+		count_io(v, bytes, write);
 		return;
 	}
 	/*
