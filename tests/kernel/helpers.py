@@ -172,3 +172,15 @@ def orphaned(before: set[int], names: set[str], timeout: float = 5.0) -> dict[in
         if not left or time.monotonic() > deadline:
             return left
         time.sleep(0.05)
+
+
+@contextmanager
+def fresh_netns(name: str) -> Iterator[str]:
+    """A network namespace of this test run's own, with lo up; deleted after (and first, if a run left it)."""
+    subprocess.run(["ip", "netns", "del", name], capture_output=True)
+    subprocess.run(["ip", "netns", "add", name], check=True)
+    try:
+        subprocess.run(["ip", "-n", name, "link", "set", "lo", "up"], check=True)
+        yield name
+    finally:
+        subprocess.run(["ip", "netns", "del", name], capture_output=True)

@@ -14,7 +14,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from tests.kernel.helpers import ROOT, batch
+from tests.kernel.helpers import ROOT, batch, fresh_netns
 
 SCHEMA = json.loads((ROOT / "ebpftop" / "output" / "schema.json").read_text())
 NETNS = f"ebpftop-test-schema-{os.getpid()}"
@@ -23,11 +23,8 @@ LONG_ARGV = ["x" * 200] * 20  # past the documented 16 x 128 limit: argv_truncat
 
 @pytest.fixture(scope="module")
 def netns():  # type: ignore[no-untyped-def]
-    subprocess.run(["ip", "netns", "del", NETNS], capture_output=True)
-    subprocess.run(["ip", "netns", "add", NETNS], check=True)
-    subprocess.run(["ip", "-n", NETNS, "link", "set", "lo", "up"], check=True)
-    yield NETNS
-    subprocess.run(["ip", "netns", "del", NETNS], capture_output=True)
+    with fresh_netns(NETNS) as name:
+        yield name
 
 
 def _validate(frames: list[dict[str, Any]]) -> None:

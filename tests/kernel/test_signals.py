@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from tests.kernel.helpers import ROOT, batch, loaded_prog_ids, orphaned, prog_ids_of, prog_names
+from tests.kernel.helpers import ROOT, batch, fresh_netns, loaded_prog_ids, orphaned, prog_ids_of, prog_names
 
 NETNS = f"ebpftop-test-signals-{os.getpid()}"  # one per test run: runs may overlap
 SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGKILL)
@@ -39,11 +39,8 @@ def our_names() -> set[str]:
 
 @pytest.fixture(scope="module")
 def netns():  # type: ignore[no-untyped-def]
-    subprocess.run(["ip", "netns", "del", NETNS], capture_output=True)
-    subprocess.run(["ip", "netns", "add", NETNS], check=True)
-    subprocess.run(["ip", "-n", NETNS, "link", "set", "lo", "up"], check=True)
-    yield NETNS
-    subprocess.run(["ip", "netns", "del", NETNS], capture_output=True)
+    with fresh_netns(NETNS) as name:
+        yield name
 
 
 @pytest.mark.parametrize("index", range(len(MOMENTS)))
