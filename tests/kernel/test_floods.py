@@ -90,10 +90,17 @@ def rss_bounded(samples: list[int]) -> None:
     """Under the cap throughout, and not still climbing over the second half."""
     assert len(samples) >= 10, samples
     assert max(samples) < RSS_CAP, f"RSS peaked at {max(samples) / 2**20:.0f} MiB"
+    # The floor of the last quarter against the top of the first: a leak raises
+    # the floor (tens of MiB a second under these floods); decoding one big
+    # frame (10 s of spawns) raises a peak for a moment and pymalloc keeps some
+    # of it, which is not growth per event.
     half = samples[len(samples) // 2 :]
     mid = max(half[: len(half) // 4 or 1])
-    end = max(half[-(len(half) // 4 or 1) :])
-    assert end <= mid + RSS_SLACK, f"RSS grew from {mid / 2**20:.0f} to {end / 2**20:.0f} MiB in the second half"
+    end = min(half[-(len(half) // 4 or 1) :])
+    assert end <= mid + RSS_SLACK, (
+        f"RSS grew from {mid / 2**20:.0f} to {end / 2**20:.0f} MiB in the second half "
+        f"(MiB, every 8th sample: {[round(s / 2**20) for s in samples[::8]]})"
+    )
 
 
 # -- exact accounting (--batch) ---------------------------------------------------------
@@ -384,7 +391,7 @@ def test_tui_under_flood_keys_work_memory_bounded_losses_shown(
     assert wait_progs_gone(held) == set()
     rss_bounded(samples)
     print(f"TUI under {flood} flood: {sum(counts.values()):,} units, RSS max {max(samples) / 2**20:.0f} MiB "
-          f"(first {samples[0] / 2**20:.0f}, last {samples[-1] / 2**20:.0f})")
+          f"(first {samples[0] / 2**20:.0f}, last {samples[-1] / 2**20:.0f}; every 8th: {[round(s / 2**20) for s in samples[::8]]})")
 
 
 class FileFlood:
