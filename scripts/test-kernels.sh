@@ -9,6 +9,8 @@
 #   MATRIX_TIMEOUT     minutes for the whole matrix; past it the guest is killed and the run fails
 #                      with a message saying so (default 40: CI's 90 minutes hold `make test` + 6.1)
 #   MATRIX_TIMESCALE   EBPFTOP_TEST_TIMESCALE inside the guest (default 10 under TCG, 2 under KVM)
+#   MATRIX_ONLY        a part only: doctor | batch (doctor, compile, --batch) | tests (no TUI smoke) |
+#                      tui (no matrix tests); RESULTS.md takes each column from the latest run that ran it
 #   MATRIX_PYTEST      extra pytest arguments inside the guest (e.g. "-k commit")
 #   MATRIX_RESULTS     the results table (default tests/kernels/RESULTS.md)
 set -uo pipefail

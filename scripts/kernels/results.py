@@ -1,6 +1,7 @@
 """The kernel matrix's results table, from the outputs scripts/test-kernels.sh leaves under RUNS.
 
 `results.py RUNS` prints Markdown: for each kernel the LATEST run found under RUNS/<stamp>/<release>/
+(the matrix tests' and the TUI smoke's columns: the latest run that ran them, named when older)
 (meta, steps.tsv, doctor.out, junit.xml, batch-*.out, tui.out): one row per probe (matrix tests passed,
 their time, the --batch smoke, what --doctor said) and one summary line per kernel (boot, one bcc
 compile, the subset, the TUI smoke, the whole guest). Only what a run measured; absent is "–".
@@ -140,13 +141,21 @@ def latest(runs: Path) -> dict[str, Path]:
     return by_rel
 
 
+def latest_with(runs: Path, rel: str, name: str, fallback: Path) -> Path:
+    """The latest finished run of kernel ``rel`` that has the file ``name`` (a run with MATRIX_ONLY= skips steps)."""
+    found = [d for d in sorted(runs.glob(f"*/{rel}")) if (d / "status").exists() and (d / name).exists()]
+    return found[-1] if found else fallback
+
+
 def main() -> int:
     runs = Path(sys.argv[1])
     rows = []
     summary = []
     order = lambda kv: (meta(kv[1]).get("kernel") != "host", [int(x) if x.isdigit() else x for x in re.split(r"[.-]", kv[0])])  # noqa: E731
     for rel, d in sorted(latest(runs).items(), key=order):
-        m, st, doc, ju = meta(d), steps(d), doctor(d), junit(d)
+        d_tests, d_tui = latest_with(runs, rel, "junit.xml", d), latest_with(runs, rel, "tui.out", d)
+        m, st, doc, ju = meta(d), steps(d), doctor(d), junit(d_tests)
+        st_tests = steps(d_tests)
         status = read(d / "status").strip()
         kname = "host " + rel if m.get("kernel") == "host" else f"Debian {m.get('kernel')} ({rel})"
         for p in PROBES:
@@ -154,15 +163,22 @@ def main() -> int:
             tests = f"{r['passed']}/{r['total']}" if r else "–"
             said = doc.get(p, "–")
             notes = ["doctor: can run" if said.startswith("yes can run") else f"doctor: {said}", smoke(d, p)]
+            if r and d_tests != d:
+                notes.append(f"tests: run {d_tests.parent.name} @ {meta(d_tests).get('commit', '?')}")
             if r and r["failed"]:
                 notes.append("FAILED: " + ", ".join(r["failed"]))
             rows.append(f"| {kname} | {p} | {tests} | {fmt_s(r['seconds']) if r else '–'} | {'; '.join(notes)} |")
-        tui = read(d / "tui.out").splitlines()
+        tui = read(d_tui / "tui.out").splitlines()
         tui_line = next((line for line in tui if line.startswith("tui: exit")), "tui: –")
+        panes = [line.split()[2] for line in tui if line.startswith("tui: pane ")]
+        if panes:
+            tui_line += f"; panes drawn: {', '.join(panes)}"
+        if d_tui != d and tui:
+            tui_line += f" (run {d_tui.parent.name} @ {meta(d_tui).get('commit', '?')})"
         feats = ", ".join(f"{k} {doc.get(k, '–').split()[0]}" for k in ("kprobes", "fentry/fexit", "BTF", "ring buffer", "batch map ops"))
         summary.append(
             f"| {kname} | {m.get('accel', '–')} x{m.get('timescale', '–')} | {fmt_s(st['boot'][1]) if 'boot' in st and m.get('kernel') != 'host' else '–'} "
-            f"| {fmt_s(st['compile'][1]) if 'compile' in st else '–'} | {fmt_s(st['pytest'][1]) if 'pytest' in st else '–'} "
+            f"| {fmt_s(st['compile'][1]) if 'compile' in st else '–'} | {fmt_s(st_tests['pytest'][1]) if 'pytest' in st_tests else '–'} "
             f"| {fmt_s(float(read(d / 'seconds'))) if read(d / 'seconds').strip() else '–'} | {headers(doc.get('headers', '–'))} | {feats} "
             f"| {tui_line.removeprefix('tui: ')} | {status}, load {m.get('loadavg', '–')} on {m.get('host_cpus', '?')} CPUs, {d.parent.name} @ {m.get('commit', '?')} |"
         )

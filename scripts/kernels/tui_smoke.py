@@ -3,7 +3,8 @@
 Runs with the harness venv's Python (it needs `pyte`, a terminal emulator, to read the screen the TUI
 drew), and starts ebpftop with the checkout's own .venv: `tui_smoke.py CHECKOUT_PYTHON`.
 The TUI runs in its own network namespace, so XDP attaches to that namespace's `lo` only.
-Exit 0 when the header showed all four probes past `loading` and `q` ended the TUI with exit 0.
+Exit 0 when the header showed all four probes past `loading`, each pane drew its own heading after `]`
+moved to it, and `q` ended the TUI with exit 0.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ import pyte
 # compiling the third after 240 s), so the wait follows the tests' time scale.
 TIMEOUT = float(os.environ.get("EBPFTOP_TUI_SMOKE_TIMEOUT") or 60 * float(os.environ.get("EBPFTOP_TEST_TIMESCALE") or 1))
 COLS, ROWS = 160, 50
+# The tabs after Files, in `]` order, each with a heading only its pane draws; Files last (wrapped round).
+PANES = (("syscalls", "TOP SYSCALLS"), ("tree", "forks/s"), ("xdp", "RX PKT/s"), ("files", "WRITE B/s"))
 STATE = re.compile(r"([1-4]) (files|syscalls|proctree|xdp) (\S+)")
 
 
@@ -53,6 +56,7 @@ def _watch(proc: subprocess.Popen[bytes], master: int) -> int:
     t0 = time.monotonic()
     live_at = quit_at = None
     states: dict[str, str] = {}
+    panes: list[str] = []  # panes asked for with `]`
     while time.monotonic() - t0 < TIMEOUT:
         r, _, _ = select.select([master], [], [], 0.5)
         if r:
@@ -68,9 +72,19 @@ def _watch(proc: subprocess.Popen[bytes], master: int) -> int:
         live = len(states) == 4 and not any(s in ("loading", "off", "error", "unavailable") for s in states.values())
         if live and live_at is None:
             live_at = time.monotonic()
+        text = "\n".join(screen.display)
         if live_at is not None and quit_at is None and time.monotonic() - live_at > 3:  # a few frames drawn live
-            os.write(master, b"q")
-            quit_at = time.monotonic()
+            # Every pane in turn: `]` moves to the next tab, whose own column heading must be drawn.
+            if len(panes) < len(PANES) and (not panes or PANES[len(panes) - 1][1] in text):
+                if panes:
+                    print(f"tui: pane {PANES[len(panes) - 1][0]} drawn after {time.monotonic() - t0:.1f}s")
+                panes.append(PANES[len(panes)][0])
+                screen.reset()  # the next heading must come from a redraw after the key
+                os.write(master, b"]")
+            elif len(panes) == len(PANES) and PANES[-1][1] in text:
+                print(f"tui: pane {PANES[-1][0]} drawn after {time.monotonic() - t0:.1f}s")
+                os.write(master, b"q")
+                quit_at = time.monotonic()
         if proc.poll() is not None:
             break
     if proc.poll() is None:
@@ -80,6 +94,8 @@ def _watch(proc: subprocess.Popen[bytes], master: int) -> int:
         ok = False
     else:
         ok = proc.returncode == 0 and quit_at is not None
+        if quit_at is None:
+            print(f"tui: ended before every pane was drawn (asked for {panes})")
     print(f"tui: exit {proc.returncode}; all probes live after {live_at - t0:.1f}s" if live_at else f"tui: exit {proc.returncode}; probes never all live")
     print(f"tui: header states {states}")
     print("tui: last screen:")
