@@ -180,8 +180,8 @@ def run(settings: Settings, out_fd: int = 1, err_fd: int = 2) -> int:
     none_started = threading.Event()
     started = threading.Event()  # a frame was emitted: every probe has been tried
 
-    def on_grace_expired(name: str) -> None:
-        if started.is_set():
+    def on_grace_expired(name: str, in_startup: bool) -> None:
+        if not in_startup:
             emergency_exit(f"still running {GRACE:g}s after {name}: exiting (the kernel detaches the probes)")
         # The sampler reads commands only between the start-up compiles, which
         # take seconds each on a busy box: nothing ran yet, so this is a normal end.
@@ -229,7 +229,10 @@ def run(settings: Settings, out_fd: int = 1, err_fd: int = 2) -> int:
         if not signalled.is_set():
             signalled.set()
             name = signal.Signals(signum).name
-            timer = threading.Timer(GRACE, on_grace_expired, args=(name,))
+            # Whether start-up was over when the signal came, not when the grace ends:
+            # a signal during the compiles may see them end, a first frame and a
+            # slow shutdown inside the grace, and is still an interrupted start-up.
+            timer = threading.Timer(GRACE, on_grace_expired, args=(name, not started.is_set()))
             timer.daemon = True
             timer.start()
 

@@ -62,7 +62,14 @@ def test_hostile_strings_never_reach_the_terminal_raw(how: str) -> None:
         proc, master = _spawn_in_pty([sys.executable, "-m", "ebpftop", "--probes", "files,syscalls,proctree"])
         out = bytearray()
         try:
-            _read_until(master, out, 8.0)  # compile, attach, a few frames of the Files pane
+            # Compile and attach (seconds each, more on a busy box), then a few frames of the Files pane.
+            from tests.kernel.floods import LIVE, screen_text
+
+            deadline = time.monotonic() + 120  # a liveness bound, not a timing assert
+            while not all(LIVE[p].search(screen_text(bytes(out))) for p in ("files", "syscalls", "proctree")):
+                assert proc.poll() is None and time.monotonic() < deadline, screen_text(bytes(out[-3000:]))
+                _read_until(master, out, 0.5)
+            _read_until(master, out, 2.5)
             for _ in range(3):  # Syscalls, Tree, XDP: only the visible tab is drawn
                 os.write(master, b"]")
                 _read_until(master, out, 2.5)
