@@ -47,16 +47,6 @@ def bpf_dir() -> Path:
     raise ProbeError(f"BPF sources not found (looked in {', '.join(map(str, candidates))}); set {_BPF_DIR_ENV}")
 
 
-def possible_cpus() -> int:
-    """Number of possible CPUs: the slot count of every per-CPU map value."""
-    text = Path("/sys/devices/system/cpu/possible").read_text().strip()
-    count = 0
-    for part in text.split(","):
-        lo, _, hi = part.partition("-")
-        count += (int(hi) - int(lo) + 1) if hi else 1
-    return count
-
-
 # bcc writes compiler diagnostics straight to fd 2, which would scribble over
 # the TUI; compiles are serialised and their stderr captured instead.
 _compile_lock = threading.Lock()
@@ -108,12 +98,7 @@ def _release_compiler_memory() -> None:
     the process: measured here, compiling all probes leaves RSS at 195 MiB and
     malloc_trim brings it to 155 MiB. Best effort: other libcs just skip it.
     """
-    import ctypes
-
-    try:
-        ctypes.CDLL(None).malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
+    libbpf.malloc_trim()
 
 
 class Probe(ABC):

@@ -11,7 +11,7 @@ from ebpftop.model import files as m
 from ebpftop.model.files import FileIO, FilesSample
 from ebpftop.model.sanitize import decode
 from ebpftop.probes import fdnames, libbpf
-from ebpftop.probes.base import Probe, ProbeError, possible_cpus
+from ebpftop.probes.base import Probe, ProbeError
 from ebpftop.probes.fdnames import FdName
 
 VMLINUX_BTF = "/sys/kernel/btf/vmlinux"
@@ -82,7 +82,7 @@ class FilesProbe(Probe):
 
     def attach(self) -> None:
         # Every TRACEPOINT_PROBE attached itself when bcc loaded it.
-        ncpus = possible_cpus()
+        ncpus = libbpf.possible_cpus()
         self._readers = tuple(  # type: ignore[assignment]
             libbpf.BatchReader(self.table(name).map_fd, _KEY.size, _VALUE_SIZE, self.max_entries, ncpus)
             for name in ("stats", "stats_b")

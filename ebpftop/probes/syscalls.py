@@ -10,7 +10,6 @@ it: exact counts with no read/write race.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import errno
 import glob
 import itertools
@@ -24,7 +23,7 @@ from typing import Any
 from ebpftop.model.sanitize import decode
 from ebpftop.model.syscalls import SyscallCount, SyscallSample
 from ebpftop.probes import libbpf
-from ebpftop.probes.base import Probe, possible_cpus
+from ebpftop.probes.base import Probe
 
 # Keys are (tgid, syscall) seen in one interval; a busy box with a thousand
 # short-lived processes reaches ~30k. Values are per CPU and preallocated, so
@@ -40,23 +39,6 @@ _COUNT = struct.Struct("<Q")  # struct sc_val {u64 count; char comm[16];}
 _VALUE_SIZE = 24
 _SLOT_SIZE = 32  # struct sc_slot {u64 tag; u64 count; char comm[16];}
 _CTL_EPOCH = 2  # bit of filter_on[0] (SC_CTL_EPOCH in bpf/ebpftop.h); the filter's bits are in probes/base.py
-
-@cache
-def _bpf_lib() -> ctypes.CDLL:
-    """libbpf's array batch ops (probes/libbpf.py wraps only lookup-and-delete)."""
-    lib = ctypes.CDLL(ctypes.util.find_library("bpf") or "libbpf.so.1", use_errno=True)
-    lib.bpf_map_lookup_batch.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p,
-                                         ctypes.c_void_p, ctypes.POINTER(ctypes.c_uint32), ctypes.c_void_p]
-    lib.bpf_map_lookup_batch.restype = ctypes.c_int
-    lib.bpf_map_update_batch.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p,
-                                         ctypes.POINTER(ctypes.c_uint32), ctypes.c_void_p]
-    lib.bpf_map_update_batch.restype = ctypes.c_int
-    return lib
-
-
-def _err(ret: int) -> int:
-    return -ret if ret < -1 else ctypes.get_errno() if ret == -1 else 0
-
 
 class CacheHalves:
     """Reads and zeroes one half of the per-CPU cache array with two batch syscalls."""
@@ -74,11 +56,10 @@ class CacheHalves:
         """The half's slots: slots x CPUs x struct sc_slot, as the kernel lays them out."""
         count = ctypes.c_uint32(self.slots)
         self._in.value = half * self.slots - 1  # the batch starts after in_batch
-        ret = _bpf_lib().bpf_map_lookup_batch(
+        err = libbpf.map_lookup_batch(
             self.map_fd, ctypes.byref(self._in) if half else None, ctypes.byref(self._out),
-            self._keys, self._values, ctypes.byref(count), None,
+            self._keys, self._values, ctypes.byref(count),
         )
-        err = _err(ret)
         if err not in (0, errno.ENOENT) or count.value != self.slots:
             raise OSError(err or errno.EIO, f"bpf_map_lookup_batch on the syscall cache: {os.strerror(err)}")
         return memoryview(self._values).cast("B")  # ctypes says "<c", which cast() refuses
@@ -91,7 +72,7 @@ class CacheHalves:
         for i, slot in enumerate(slots):
             self._keys[i] = base + slot
         count = ctypes.c_uint32(len(slots))
-        err = _err(_bpf_lib().bpf_map_update_batch(self.map_fd, self._keys, self._zeros, ctypes.byref(count), None))
+        err = libbpf.map_update_batch(self.map_fd, self._keys, self._zeros, ctypes.byref(count))
         if err:
             raise OSError(err, f"bpf_map_update_batch on the syscall cache: {os.strerror(err)}")
 
@@ -133,9 +114,9 @@ class SyscallsProbe(Probe):
 
     def __init__(self, max_entries: int | None = None, cache_slots_log2: int | None = None) -> None:
         super().__init__()
-        self.max_entries = max_entries or max(4096, min(MAX_ENTRIES, VALUE_BUDGET // possible_cpus()))
+        self.max_entries = max_entries or max(4096, min(MAX_ENTRIES, VALUE_BUDGET // libbpf.possible_cpus()))
         # cache_slots_log2: tests shrink the cache to send most keys to the hashes.
-        self.cache_bits = cache_slots_log2 or cache_bits(possible_cpus())
+        self.cache_bits = cache_slots_log2 or cache_bits(libbpf.possible_cpus())
         self._readers: list[libbpf.BatchReader] = []
         self._cache: CacheHalves | None = None
         self._epoch = 0
@@ -147,7 +128,7 @@ class SyscallsProbe(Probe):
 
     def attach(self) -> None:
         # RAW_TRACEPOINT_PROBE(sys_enter) attached itself when bcc loaded it.
-        ncpus = possible_cpus()
+        ncpus = libbpf.possible_cpus()
         self._readers = [
             libbpf.BatchReader(self.table(name).map_fd, _KEY.size, _VALUE_SIZE, self.max_entries, ncpus)
             for name in ("counts0", "counts1")

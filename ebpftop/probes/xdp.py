@@ -9,13 +9,12 @@ import socket
 import struct
 from dataclasses import dataclass
 from collections.abc import Iterator
-from functools import cache
 from typing import Any
 
 from ebpftop.model import xdp as m
 from ebpftop.model.sanitize import decode
 from ebpftop.probes import libbpf
-from ebpftop.probes.base import Probe, ProbeError, possible_cpus
+from ebpftop.probes.base import Probe, ProbeError
 
 ENV_IFACES = "EBPFTOP_XDP"
 ENV_MODE = "EBPFTOP_XDP_MODE"
@@ -24,44 +23,7 @@ MAX_IFACES = 256  # counter slots (a power of two); an interface's slot is ifind
 
 _VALUE = struct.Struct(f"<II{2 * m.NSLOTS}Q")  # struct xdp_val in bpf/xdp.h: ifindex, pad, packets, bytes
 _IFF_UP = 0x1
-_BPF_ANY = 0
 _PROC_NET_DEV = "/proc/net/dev"
-
-
-@cache
-def _lib() -> ctypes.CDLL:
-    """Our own handle on libbpf for the calls libbpf.py does not wrap (map elements, prog info by id)."""
-    lib = ctypes.CDLL("libbpf.so.1", use_errno=True)
-    lib.bpf_map_lookup_elem.restype = ctypes.c_int
-    lib.bpf_map_lookup_elem.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p]
-    lib.bpf_map_update_elem.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_uint64]
-    lib.bpf_map_update_elem.restype = ctypes.c_int
-    lib.bpf_prog_get_fd_by_id.argtypes = [ctypes.c_uint32]
-    lib.bpf_prog_get_fd_by_id.restype = ctypes.c_int
-    lib.bpf_obj_get_info_by_fd.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.POINTER(ctypes.c_uint32)]
-    lib.bpf_obj_get_info_by_fd.restype = ctypes.c_int
-    return lib
-
-
-# struct bpf_prog_info (uapi, append-only ABI): the name is 16 bytes at offset 64.
-_PROG_INFO_SIZE = 80
-_PROG_NAME_OFF = 64
-
-
-def prog_name(prog_id: int) -> str:
-    """The name of a loaded BPF program by id ("" when it is gone or unreadable)."""
-    lib = _lib()
-    fd = lib.bpf_prog_get_fd_by_id(prog_id)
-    if fd < 0:
-        return ""
-    try:
-        buf = ctypes.create_string_buffer(_PROG_INFO_SIZE)
-        size = ctypes.c_uint32(_PROG_INFO_SIZE)
-        if lib.bpf_obj_get_info_by_fd(fd, buf, ctypes.byref(size)) != 0:
-            return ""
-        return decode(buf.raw[_PROG_NAME_OFF : _PROG_NAME_OFF + 16])
-    finally:
-        os.close(fd)
 
 
 def read_proc_net_dev(path: str = _PROC_NET_DEV) -> dict[str, m.LinkCounters]:
@@ -240,7 +202,7 @@ class XdpProbe(Probe):
         self._fn = self._bpf.load_func(b"xdp_count", BPF.XDP)
         self._prog_id = libbpf.prog_info(self._fn.fd).prog_id
         self._map_fd = self.table("counts").map_fd
-        self._ncpus = possible_cpus()
+        self._ncpus = libbpf.possible_cpus()
         self._value_buf = ctypes.create_string_buffer(self._ncpus * _VALUE.size)
         self._errors.clear()
         self._missing.clear()
@@ -323,9 +285,10 @@ class XdpProbe(Probe):
         value = b"".join(_VALUE.pack(owner, 0, *([0] * 2 * m.NSLOTS)) for _ in range(self._ncpus))
         buf = ctypes.create_string_buffer(value, len(value))
         key = ctypes.c_uint32(ifindex & (MAX_IFACES - 1))
-        ret = _lib().bpf_map_update_elem(self._map_fd, ctypes.byref(key), buf, _BPF_ANY)
-        if ret != 0:
-            raise ProbeError(f"cannot write the XDP counter slot: {os.strerror(ctypes.get_errno() or errno.EIO)}")
+        try:
+            libbpf.map_update_elem(self._map_fd, ctypes.byref(key), buf, "bpf_map_update_elem")
+        except OSError as exc:
+            raise ProbeError(f"cannot write the XDP counter slot: {os.strerror(exc.errno or errno.EIO)}") from None
 
     def attach_iface(self, name: str) -> str | None:
         """Attach the counter to one interface; None on success, else the one-line reason."""
@@ -366,7 +329,7 @@ class XdpProbe(Probe):
     def _prog_name(self, prog_id: int) -> str:
         name = self._names.get(prog_id)
         if name is None:
-            name = prog_name(prog_id)
+            name = decode(libbpf.prog_name(prog_id))
             if len(self._names) > 1024:
                 self._names.clear()
             self._names[prog_id] = name
@@ -376,7 +339,7 @@ class XdpProbe(Probe):
         buf = self._value_buf
         assert buf is not None
         key = ctypes.c_uint32(ifindex & (MAX_IFACES - 1))
-        if _lib().bpf_map_lookup_elem(self._map_fd, ctypes.byref(key), buf) != 0:
+        if not libbpf.map_lookup_elem(self._map_fd, ctypes.byref(key), buf):
             return None
         total = [0] * (2 * m.NSLOTS)
         for owner, _pad, *cpu_vals in _VALUE.iter_unpack(buf.raw):
@@ -457,4 +420,4 @@ class XdpProbe(Probe):
         return int(self.table("drops").sum(0).value)
 
 
-__all__ = ["LinkInfo", "ProbeError", "XdpProbe", "list_links", "prog_name", "read_proc_net_dev"]
+__all__ = ["LinkInfo", "ProbeError", "XdpProbe", "list_links", "read_proc_net_dev"]
