@@ -129,6 +129,31 @@ static __always_inline int filter_keeps(u32 ctl, struct filter_proc *want)
 }
 
 /*
+ * sched:sched_process_exit's group_dead: 1 when the last thread of a
+ * process exits. Kernels without the field (EBPFTOP_NO_GROUP_DEAD) give 0:
+ * then no entry is forgotten and filter_keeps() compares starts instead.
+ */
+#ifdef EBPFTOP_NO_GROUP_DEAD
+#define EBPFTOP_GROUP_DEAD(args) 0
+#else
+#define EBPFTOP_GROUP_DEAD(args) ((args)->group_dead)
+#endif
+
+/*
+ * filter_forget(): at sched_process_exit of a whole process (group_dead),
+ * 1 when its filter_pids entry must go (a filter is set); *tgid is the key.
+ * ctl: filter_on.lookup(&0), made by the caller (bcc rewrites map calls in
+ * the main file only), only when group_dead.
+ */
+static __always_inline int filter_forget(u32 *ctl, u32 *tgid)
+{
+	if (!ctl || !(*ctl & FILTER_ON))
+		return 0;
+	*tgid = bpf_get_current_pid_tgid() >> 32;
+	return 1;
+}
+
+/*
  * The live name filter, for a task:task_rename program: 1 when the renamed
  * task is its process's leader (a thread's name is not the process's) and a
  * name filter is live; then *name holds the new name, NUL-padded, for a

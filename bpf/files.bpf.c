@@ -137,16 +137,9 @@ TRACEPOINT_PROBE(sched, sched_process_exit)
 		u32 tid = bpf_get_current_pid_tgid();
 		split_tids.delete(&tid);
 	}
-#ifndef EBPFTOP_NO_GROUP_DEAD
-	if (!args->group_dead)
-		return 0;
-	int zero = 0;
-	u32 *ctl = filter_on.lookup(&zero);
-	if (ctl && (*ctl & FILTER_ON)) {
-		u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	u32 tgid = 0;
+	if (EBPFTOP_GROUP_DEAD(args) && filter_forget(filter_on.lookup(&z), &tgid))
 		filter_pids.delete(&tgid);
-	}
-#endif
 	return 0;
 }
 
