@@ -5,42 +5,30 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
-import socket
 import struct
 from dataclasses import dataclass
-from collections.abc import Iterator
 from typing import Any
 
 from ebpftop.model import xdp as m
 from ebpftop.model.sanitize import decode
 from ebpftop.probes import libbpf
 from ebpftop.probes.base import Probe, ProbeError
+from ebpftop.probes.netdev import LinkInfo, list_links, read_proc_net_dev
 
 ENV_IFACES = "EBPFTOP_XDP"
 ENV_MODE = "EBPFTOP_XDP_MODE"
 ALL = "all"
 MAX_IFACES = 256  # counter slots (a power of two); an interface's slot is ifindex & (MAX_IFACES - 1)
 
-_VALUE = struct.Struct(f"<II{2 * m.NSLOTS}Q")  # struct xdp_val in bpf/xdp.h: ifindex, pad, packets, bytes
-_IFF_UP = 0x1
-_PROC_NET_DEV = "/proc/net/dev"
-
-
-def read_proc_net_dev(path: str = _PROC_NET_DEV) -> dict[str, m.LinkCounters]:
-    """The kernel's counters of every interface in this network namespace (unlike /sys, /proc/net follows our netns)."""
-    out: dict[str, m.LinkCounters] = {}
-    with open(path, "rb") as f:
-        lines = f.read().splitlines()[2:]
-    for line in lines:
-        name, sep, rest = line.partition(b":")  # ':' is not allowed in interface names
-        fields = rest.split()
-        if not sep or len(fields) < 12:
-            continue
-        v = [int(x) for x in fields[:12]]
-        out[decode(name.strip())] = m.LinkCounters(
-            rx_packets=v[1], rx_bytes=v[0], rx_dropped=v[3], tx_packets=v[9], tx_bytes=v[8], tx_dropped=v[11]
-        )
-    return out
+# The counter slot of each protocol in struct xdp_val (bpf/xdp.h gets them
+# with -D). _counters() decodes the slots into the model's PROTOS order.
+SLOTS = {"ipv4": 0, "ipv6": 1, "arp": 2, "other": 3, "tcp": 4, "udp": 5, "icmp": 6, "icmpv6": 7, "ip_other": 8}
+NSLOTS = len(SLOTS)
+_SLOT_DEFINES = {"ipv4": "IPV4", "ipv6": "IPV6", "arp": "ARP", "other": "L3_OTHER", "tcp": "TCP", "udp": "UDP",
+                 "icmp": "ICMP", "icmpv6": "ICMPV6", "ip_other": "L4_OTHER"}
+if set(SLOTS) != set(m.PROTOS) or sorted(SLOTS.values()) != list(range(NSLOTS)):
+    raise ImportError("probes/xdp.py SLOTS must number every model.xdp.PROTOS once, from 0")
+_VALUE = struct.Struct(f"<II{2 * NSLOTS}Q")  # struct xdp_val: ifindex, pad, packets[NSLOTS], bytes[NSLOTS]
 
 
 def _ifaces_from_env() -> tuple[str, ...] | None:
@@ -48,95 +36,6 @@ def _ifaces_from_env() -> tuple[str, ...] | None:
     if not text:
         return None
     return tuple(dict.fromkeys(p.strip() for p in text.split(",") if p.strip())) or None
-
-
-# rtnetlink (linux/rtnetlink.h, linux/if_link.h): one RTM_GETLINK dump per
-# read lists every interface of our network namespace with its flags and the
-# XDP programs attached to it. (bpf_xdp_query asks per interface and the
-# kernel answers each ask with a whole dump: quadratic in interfaces.)
-_NETLINK_ROUTE = 0
-_RTM_NEWLINK, _RTM_GETLINK = 16, 18
-_NLMSG_ERROR, _NLMSG_DONE = 2, 3
-_NLM_F_REQUEST, _NLM_F_DUMP = 0x1, 0x300
-_IFLA_IFNAME, _IFLA_XDP = 3, 43
-_IFLA_XDP_ATTACHED, _IFLA_XDP_PROG_ID = 2, 4
-_IFLA_XDP_DRV_PROG_ID, _IFLA_XDP_SKB_PROG_ID, _IFLA_XDP_HW_PROG_ID = 5, 6, 7
-_XDP_ATTACHED_MODES = {1: m.NATIVE, 2: m.GENERIC, 3: "offload"}  # 4: several at once
-_XDP_MODE_OF_ATTR = {_IFLA_XDP_DRV_PROG_ID: m.NATIVE, _IFLA_XDP_SKB_PROG_ID: m.GENERIC, _IFLA_XDP_HW_PROG_ID: "offload"}
-_NLMSGHDR = struct.Struct("=IHHII")
-_IFINFOMSG = struct.Struct("=BxHiII")
-_RTATTR = struct.Struct("=HH")
-
-
-@dataclass(frozen=True, slots=True)
-class LinkInfo:
-    """One interface as rtnetlink lists it."""
-
-    ifindex: int
-    ifname: str
-    up: bool
-    xdp: tuple[tuple[int, str], ...]  # (prog id, mode) of every attached XDP program
-
-
-def _attrs(buf: bytes, offset: int, end: int) -> Iterator[tuple[int, bytes]]:
-    while offset + _RTATTR.size <= end:
-        length, kind = _RTATTR.unpack_from(buf, offset)
-        if length < _RTATTR.size:
-            return
-        yield kind & 0x3FFF, buf[offset + _RTATTR.size : offset + length]  # without NLA_F_NESTED
-        offset += (length + 3) & ~3
-
-
-def _parse_link(msg: bytes) -> LinkInfo | None:
-    _family, _type, index, flags, _change = _IFINFOMSG.unpack_from(msg, 0)
-    name = None
-    xdp: list[tuple[int, str]] = []
-    for kind, value in _attrs(msg, _IFINFOMSG.size, len(msg)):
-        if kind == _IFLA_IFNAME:
-            name = decode(value)
-        elif kind == _IFLA_XDP:
-            nested = dict(_attrs(value, 0, len(value)))
-            attached = nested.get(_IFLA_XDP_ATTACHED, b"\0")[0]
-            if attached in _XDP_ATTACHED_MODES and _IFLA_XDP_PROG_ID in nested:
-                xdp.append((struct.unpack("=I", nested[_IFLA_XDP_PROG_ID][:4])[0], _XDP_ATTACHED_MODES[attached]))
-            elif attached:
-                for attr, mode in _XDP_MODE_OF_ATTR.items():
-                    if attr in nested:
-                        xdp.append((struct.unpack("=I", nested[attr][:4])[0], mode))
-    if name is None:
-        return None
-    return LinkInfo(index, name, bool(flags & _IFF_UP), tuple(x for x in xdp if x[0]))
-
-
-def list_links() -> dict[int, LinkInfo]:
-    """Every interface of this network namespace, by ifindex, from one RTM_GETLINK dump."""
-    links: dict[int, LinkInfo] = {}
-    with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, _NETLINK_ROUTE) as sock:
-        sock.bind((0, 0))
-        body = _IFINFOMSG.pack(socket.AF_UNSPEC, 0, 0, 0, 0)
-        sock.send(_NLMSGHDR.pack(_NLMSGHDR.size + len(body), _RTM_GETLINK, _NLM_F_REQUEST | _NLM_F_DUMP, 1, 0) + body)
-        while True:
-            data = sock.recv(1 << 18)  # a dump chunk is at most 32 KiB today; room to spare
-            if not data:
-                return links
-            offset = 0
-            while offset + _NLMSGHDR.size <= len(data):
-                length, kind, _flags, _seq, _pid = _NLMSGHDR.unpack_from(data, offset)
-                if length < _NLMSGHDR.size:
-                    return links
-                payload = data[offset + _NLMSGHDR.size : offset + length]
-                if kind == _NLMSG_DONE:
-                    return links
-                if kind == _NLMSG_ERROR:
-                    (err,) = struct.unpack_from("=i", payload, 0)
-                    if err:
-                        raise OSError(-err, f"RTM_GETLINK: {os.strerror(-err)}")
-                    return links
-                if kind == _RTM_NEWLINK:
-                    info = _parse_link(payload)
-                    if info is not None:
-                        links[info.ifindex] = info
-                offset += (length + 3) & ~3
 
 
 @dataclass(slots=True)
@@ -194,7 +93,11 @@ class XdpProbe(Probe):
         return None
 
     def cflags(self) -> list[str]:
-        return [f"-DXDP_MAX_IFACES={MAX_IFACES}"]
+        return [
+            f"-DXDP_MAX_IFACES={MAX_IFACES}",
+            f"-DXDP_NSLOTS={NSLOTS}",
+            *(f"-DXDP_SLOT_{_SLOT_DEFINES[proto]}={slot}" for proto, slot in SLOTS.items()),
+        ]
 
     def attach(self) -> None:
         from bcc import BPF
@@ -282,7 +185,7 @@ class XdpProbe(Probe):
 
     def _write_slot(self, ifindex: int, owner: int) -> None:
         """Zero ifindex's counter slot on every CPU and tag it with its owner (0: free)."""
-        value = b"".join(_VALUE.pack(owner, 0, *([0] * 2 * m.NSLOTS)) for _ in range(self._ncpus))
+        value = b"".join(_VALUE.pack(owner, 0, *([0] * 2 * NSLOTS)) for _ in range(self._ncpus))
         buf = ctypes.create_string_buffer(value, len(value))
         key = ctypes.c_uint32(ifindex & (MAX_IFACES - 1))
         try:
@@ -336,18 +239,20 @@ class XdpProbe(Probe):
         return name
 
     def _counters(self, ifindex: int) -> tuple[int, ...] | None:
+        """ifindex's counters summed over CPUs, decoded: packets per protocol in the model's PROTOS order, then bytes."""
         buf = self._value_buf
         assert buf is not None
         key = ctypes.c_uint32(ifindex & (MAX_IFACES - 1))
         if not libbpf.map_lookup_elem(self._map_fd, ctypes.byref(key), buf):
             return None
-        total = [0] * (2 * m.NSLOTS)
+        total = [0] * (2 * NSLOTS)
         for owner, _pad, *cpu_vals in _VALUE.iter_unpack(buf.raw):
             if owner != ifindex:
                 return None
             for i, v in enumerate(cpu_vals):
                 total[i] += v
-        return tuple(total)
+        order = [SLOTS[proto] for proto in m.PROTOS]
+        return tuple([total[i] for i in order] + [total[NSLOTS + i] for i in order])
 
     def read(self) -> m.XdpSample:
         if self._bpf is None:
