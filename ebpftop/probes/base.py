@@ -263,25 +263,15 @@ class Probe(ABC):
     def filter_cflags(self) -> list[str]:
         """-D for ebpftop.h's filter: capacity, and where a process's start is (BTF), or EBPFTOP_NO_START."""
         from ebpftop.pids import FILTER_MAX_NAMES, FILTER_MAX_PIDS
-        from ebpftop.probes.btf import struct_offsets
-
+        from ebpftop.probes.btf import task_start_cflags
         from ebpftop.probes.proctree import exit_has_group_dead
 
         flags = [f"-DFILTER_MAX_PIDS={FILTER_MAX_PIDS}", f"-DFILTER_MAX_NAMES={FILTER_MAX_NAMES}"]
         if not exit_has_group_dead():
             flags.append("-DEBPFTOP_NO_GROUP_DEAD")
-        try:
-            task = struct_offsets("task_struct")
-            leader, start = task["group_leader"], task["start_boottime"]
-        except (ProbeError, OSError, KeyError):
-            self._has_start = False
+        offsets = task_start_cflags()
+        self._has_start = offsets is not None
+        if offsets is None:
             return [*flags, "-DEBPFTOP_NO_START"]
-        self._has_start = True
         tick_ns = 1_000_000_000 // os.sysconf("SC_CLK_TCK")
-        return [
-            *flags,
-            f"-DEBPFTOP_OFF_TASK_GROUP_LEADER={leader}",
-            f"-DEBPFTOP_OFF_TASK_START_BOOTTIME={start}",
-            f"-DEBPFTOP_TICK_NS={tick_ns}",
-            *([f"-DEBPFTOP_OFF_TASK_COMM={task['comm']}"] if "comm" in task else []),
-        ]
+        return [*flags, *offsets, f"-DEBPFTOP_TICK_NS={tick_ns}"]

@@ -11,10 +11,9 @@ from ebpftop.model import files as m
 from ebpftop.model.files import FileIO, FilesSample
 from ebpftop.model.sanitize import decode
 from ebpftop.probes import fdnames, libbpf
-from ebpftop.probes.base import Probe, ProbeError
+from ebpftop.probes.btf import VMLINUX_BTF, pt_regs_cflags
+from ebpftop.probes.base import Probe
 from ebpftop.probes.fdnames import FdName
-
-VMLINUX_BTF = "/sys/kernel/btf/vmlinux"
 
 MAX_ENTRIES = 16384  # FL_MAX_ENTRIES: open files doing I/O per interval
 LOST_SLOTS = 3  # FL_LOST_SLOTS
@@ -27,32 +26,6 @@ _KEY = struct.Struct("<IiQ")  # struct fl_key {u32 tgid; s32 fd; u64 gen;}
 _COUNTS = struct.Struct("<QQQQ")  # struct fl_val {reads, writes, read_bytes, write_bytes; comm[16]}
 _VALUE_SIZE = 48
 _COMM = slice(32, 48)
-
-
-def pt_regs_cflags() -> list[str]:
-    """-D defines for the pt_regs members the program reads, from the running kernel's BTF."""
-    from ebpftop.probes.btf import struct_offsets
-
-    off = struct_offsets("pt_regs")
-    missing = [f for f in ("orig_ax", "di", "si", "dx", "r10", "ip") if f not in off]
-    if missing:
-        raise ProbeError(f"pt_regs in the kernel's BTF has no {', '.join(missing)}")
-    # cs sits in an anonymous union in BTF; it follows ip because pt_regs
-    # ends with the hardware's iret frame (ip, cs, flags, sp, ss).
-    defines = {
-        "ORIG_AX": off["orig_ax"],
-        "DI": off["di"],
-        "SI": off["si"],
-        "DX": off["dx"],
-        "R10": off["r10"],
-        "CS": off["ip"] + 8,
-    }
-    span = [defines[k] for k in ("ORIG_AX", "DI", "SI", "DX", "CS")]
-    start, length = min(span), max(span) + 8 - min(span)
-    if length > 64 or any(v % 8 for v in span):
-        raise ProbeError(f"pt_regs layout unexpected (orig_ax/di/si/dx/cs span {length} bytes)")
-    defines |= {"ARGS": start, "ARGS_LEN": length}
-    return [f"-DFL_PT_{name}={value}" for name, value in defines.items()]
 
 
 class FilesProbe(Probe):
