@@ -7,12 +7,20 @@
  * compiles against may belong to another kernel version (see DESIGN.md), so
  * no program here reads a kernel struct through a header layout.
  *
- * Every limit can be overridden with -DNAME=value from the loader.
+ * The C/Python contract: every constant both sides use (sizes, flags,
+ * slots, string lengths) is defined once, in Python, and passed with -D;
+ * a header only checks that it was (#error otherwise). Layouts are checked
+ * at load: Probe.layouts() against the compiled maps' key/value sizes, and
+ * ring-buffer records by static asserts on sizes passed the same way.
  */
 #ifndef EBPFTOP_H
 #define EBPFTOP_H
 
-#define EBPFTOP_COMM_LEN 16
+/* ebpftop/probes/base.py: Probe.filter_cflags() passes these for every program. */
+#if !defined(EBPFTOP_COMM_LEN) || !defined(FILTER_ON) || !defined(FILTER_NAMES) || \
+	!defined(FILTER_MAX_PIDS) || !defined(FILTER_MAX_NAMES)
+#error "EBPFTOP_COMM_LEN, FILTER_ON, FILTER_NAMES, FILTER_MAX_PIDS and FILTER_MAX_NAMES must be passed with -D"
+#endif
 
 /*
  * Live process filter, the same maps in every per-process program (bcc only
@@ -33,14 +41,6 @@
  * Capacity: FILTER_MAX_PIDS processes, FILTER_MAX_NAMES names; user space
  * refuses a bigger filter; a join by name past the limit is not recorded.
  */
-#ifndef FILTER_MAX_PIDS
-#define FILTER_MAX_PIDS 65536
-#endif
-#ifndef FILTER_MAX_NAMES
-#define FILTER_MAX_NAMES 64
-#endif
-#define FILTER_ON	1u
-#define FILTER_NAMES	4u
 
 /* The loader passes these for every program (Probe.filter_cflags), or
  * EBPFTOP_NO_START when the kernel's BTF lacks them: then a process is its
@@ -167,10 +167,8 @@ static __always_inline int filter_rename_key(u32 ctl, int pid, const char *newco
 	return 1;
 }
 
-/* ---- syscalls.bpf.c ---------------------------------------------------- */
-#ifndef SC_MAX_ENTRIES
-#define SC_MAX_ENTRIES 65536
-#endif
+/* ---- syscalls.bpf.c (which checks SC_MAX_ENTRIES, SC_CACHE_BITS and
+ * SC_CTL_EPOCH were passed) ------------------------------------------------ */
 
 struct sc_key {
 	u32 tgid;
@@ -183,8 +181,7 @@ struct sc_val {
 };
 
 /* syscalls.bpf.c's filter_on[0] is a control word (see there): FILTER_ON,
- * FILTER_NAMES and its epoch bit. */
-#define SC_CTL_EPOCH	2u
+ * FILTER_NAMES and its epoch bit SC_CTL_EPOCH. */
 #ifndef SC_MAX_NAMES
 #define SC_MAX_NAMES 16384
 #endif
@@ -195,9 +192,6 @@ struct sc_val {
  * multiplicative hash of {tgid, nr}; the first key to reach an empty slot
  * in an interval owns it until user space zeroes the half.
  */
-#ifndef SC_CACHE_BITS
-#define SC_CACHE_BITS 12
-#endif
 #define SC_CACHE_SLOTS (1u << SC_CACHE_BITS)
 
 struct sc_slot {

@@ -47,6 +47,11 @@
  */
 #include "ebpftop.h"
 
+/* ebpftop/probes/syscalls.py: SyscallsProbe.cflags() passes these. */
+#if !defined(SC_MAX_ENTRIES) || !defined(SC_CACHE_BITS) || !defined(SC_CTL_EPOCH)
+#error "SC_MAX_ENTRIES, SC_CACHE_BITS and SC_CTL_EPOCH must be passed with -D"
+#endif
+
 BPF_PERCPU_ARRAY(cache, struct sc_slot, 2 * SC_CACHE_SLOTS);
 BPF_PERCPU_HASH(counts0, struct sc_key, struct sc_val, SC_MAX_ENTRIES);
 BPF_PERCPU_HASH(counts1, struct sc_key, struct sc_val, SC_MAX_ENTRIES);

@@ -14,7 +14,7 @@
 
 /* Counter slots: a power of two; an interface's slot is ifindex & (N - 1). */
 #ifndef XDP_MAX_IFACES
-#define XDP_MAX_IFACES 256
+#error "XDP_MAX_IFACES must be passed with -D (ebpftop/probes/xdp.py MAX_IFACES)"
 #endif
 #if (XDP_MAX_IFACES & (XDP_MAX_IFACES - 1)) != 0
 #error "XDP_MAX_IFACES must be a power of two"

@@ -13,8 +13,10 @@ from typing import Any, BinaryIO, ClassVar
 from ebpftop.pids import GONE, PidFilter, read_stat
 from ebpftop.probes import libbpf
 
-# filter_on[0] bits (bpf/ebpftop.h)
+# Passed to bpf/ebpftop.h with -D (filter_cflags): filter_on[0]'s bits, and
+# the kernel's comm length (names are NUL-padded to it).
 FILTER_ON, FILTER_NAMES = 1, 4
+COMM_LEN = 16
 
 _BPF_DIR_ENV = "EBPFTOP_BPF_DIR"
 
@@ -128,6 +130,7 @@ class Probe(ABC):
             return
         self._bpf = compile_program(self.source, [*self.cflags(), *self.filter_cflags()])
         try:
+            self._check_layouts()
             self.attach()
             self._apply_filter()
         except Exception:
@@ -159,6 +162,28 @@ class Probe(ABC):
     # -- hooks for subclasses ---------------------------------------------
     def cflags(self) -> list[str]:
         return []
+
+    def layouts(self) -> dict[str, tuple[int | None, int | None]]:
+        """Map name -> (key size, value size) this module decodes it with (None: not decoded here).
+
+        Checked against the compiled maps at enable(): a C struct changed
+        without its Python format fails with one line, not with wrong numbers.
+        """
+        return {}
+
+    def _check_layouts(self) -> None:
+        import ctypes
+
+        for name, sizes in self.layouts().items():
+            table = self.table(name)
+            # bcc's per-CPU tables keep one CPU's value type as sLeaf.
+            compiled = (ctypes.sizeof(table.Key), ctypes.sizeof(getattr(table, "sLeaf", table.Leaf)))
+            for what, want, got in zip(("key", "value"), sizes, compiled):
+                if want is not None and want != got:
+                    raise ProbeError(
+                        f"{self.source}: map {name} {what} is {got} bytes but ebpftop/probes/{self.name}.py "
+                        f"decodes {want}: the C and Python layouts differ"
+                    )
 
     def attach(self) -> None:
         """Attach what bcc did not auto-attach on load (tracepoint probes attach themselves)."""
@@ -236,7 +261,7 @@ class Probe(ABC):
         if flt.names:
             for name in flt.names:
                 key = names_t.Key()
-                key.comm = os.fsencode(name)[:15]
+                key.comm = os.fsencode(name)[: COMM_LEN - 1]
                 names_t[key] = ctypes.c_uint8(1)
             # Joins first (the kernel adds whoever takes a name from here
             # on), then whoever has a name now, then filter: nothing that
@@ -251,7 +276,7 @@ class Probe(ABC):
 
     def _named_now(self, flt: PidFilter) -> dict[int, int]:
         """pid -> start of every process that has one of the filter's names now (/proc/PID/stat only)."""
-        want = {os.fsencode(n)[:15] for n in flt.names}
+        want = {os.fsencode(n)[: COMM_LEN - 1] for n in flt.names}
         out = {}
         for entry in os.scandir("/proc"):
             if entry.name.isdigit():
@@ -266,7 +291,13 @@ class Probe(ABC):
         from ebpftop.probes.btf import task_start_cflags
         from ebpftop.probes.proctree import exit_has_group_dead
 
-        flags = [f"-DFILTER_MAX_PIDS={FILTER_MAX_PIDS}", f"-DFILTER_MAX_NAMES={FILTER_MAX_NAMES}"]
+        flags = [
+            f"-DEBPFTOP_COMM_LEN={COMM_LEN}",
+            f"-DFILTER_ON={FILTER_ON}u",
+            f"-DFILTER_NAMES={FILTER_NAMES}u",
+            f"-DFILTER_MAX_PIDS={FILTER_MAX_PIDS}",
+            f"-DFILTER_MAX_NAMES={FILTER_MAX_NAMES}",
+        ]
         if not exit_has_group_dead():
             flags.append("-DEBPFTOP_NO_GROUP_DEAD")
         offsets = task_start_cflags()

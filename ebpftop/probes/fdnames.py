@@ -23,8 +23,9 @@ from ebpftop.probes.base import ProbeError
 NAME_LEN = 512  # FL_NAME_LEN (a power of 2)
 MAX_DEPTH = 40  # FL_MAX_DEPTH
 
-# FL_NAME_* flags
-TRUNCATED, DELETED, PSEUDO, SOCK, NO_DEV, NO_INO = 1, 2, 4, 8, 16, 32
+# fl_name.flags, passed to bpf/files.h as FL_NAME_<key> with -D (cflags).
+NAME_FLAGS = {"TRUNCATED": 1, "DELETED": 2, "PSEUDO": 4, "SOCK": 8, "NO_DEV": 16, "NO_INO": 32}
+TRUNCATED, DELETED, PSEUDO, SOCK, NO_DEV, NO_INO = NAME_FLAGS.values()
 UNIX_PEER = 0x8000  # in sk_type: the unix address is the peer's
 
 # struct fl_name {u64 ino; u32 dev; u32 mode; u16 flags, len, sk_family, sk_type, sk_protocol,
@@ -95,7 +96,8 @@ def cflags() -> list[str]:
         raise ProbeError(f"the kernel's BTF lacks {', '.join(missing)}: files cannot be named from the kernel")
     sock, missing = offset_defines("FL_OFF_", SOCKET_OFFSETS)
     out += sock if not missing else ["-DFL_NO_SOCK"]
-    return [*out, f"-DFL_NAME_LEN={NAME_LEN}", f"-DFL_MAX_DEPTH={MAX_DEPTH}"]
+    flags = [f"-DFL_NAME_{name}={bit}" for name, bit in NAME_FLAGS.items()]
+    return [*out, *flags, f"-DFL_NAME_LEN={NAME_LEN}", f"-DFL_MAX_DEPTH={MAX_DEPTH}"]
 
 
 @dataclass(frozen=True, slots=True)

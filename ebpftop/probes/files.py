@@ -16,16 +16,31 @@ from ebpftop.probes.base import Probe
 from ebpftop.probes.fdnames import FdName
 
 MAX_ENTRIES = 16384  # FL_MAX_ENTRIES: open files doing I/O per interval
-LOST_SLOTS = 3  # FL_LOST_SLOTS
-KIND_MASK = 7  # low FL_KIND_BITS of a generation: what started the fd
-# FL_KIND_*: what the kernel saw create the fd, used when its name record is gone.
-_KERNEL_KINDS = {2: m.SOCKET, 3: m.PIPE, 4: m.ANON}
+# Passed to bpf/files.h with -D (contract_cflags). lost[] slots: FL_LOST_<define> -> cause, in slot order.
+LOST = {"STATS": "stats_full", "PATH": "name_not_stored", "FDS": "fds_full"}
+LOST_SLOTS = len(LOST)
+# FL_KIND_*: what the kernel saw create the fd, in the low KIND_BITS of a
+# generation; used when its name record is gone.
+KIND_BITS = 3
+KIND_MASK = (1 << KIND_BITS) - 1
+KINDS = {"NONE": 0, "OPEN": 1, "SOCKET": 2, "PIPE": 3, "ANON": 4, "DUP": 5, "OTHER": 6}
+_KERNEL_KINDS = {KINDS["SOCKET"]: m.SOCKET, KINDS["PIPE"]: m.PIPE, KINDS["ANON"]: m.ANON}
 CACHE_SIZE = 32768  # names of open files remembered after the kernel record is read
 
 _KEY = struct.Struct("<IiQ")  # struct fl_key {u32 tgid; s32 fd; u64 gen;}
 _COUNTS = struct.Struct("<QQQQ")  # struct fl_val {reads, writes, read_bytes, write_bytes; comm[16]}
 _VALUE_SIZE = 48
 _COMM = slice(32, 48)
+
+
+def contract_cflags() -> list[str]:
+    """-D for the constants files.h takes from here: lost[] slots and fd kinds."""
+    return [
+        *(f"-DFL_LOST_{define}={slot}" for slot, define in enumerate(LOST)),
+        f"-DFL_LOST_SLOTS={LOST_SLOTS}",
+        f"-DFL_KIND_BITS={KIND_BITS}",
+        *(f"-DFL_KIND_{kind}={value}" for kind, value in KINDS.items()),
+    ]
 
 
 class FilesProbe(Probe):
@@ -51,7 +66,14 @@ class FilesProbe(Probe):
         return None
 
     def cflags(self) -> list[str]:
-        return [f"-DFL_MAX_ENTRIES={self.max_entries}", *pt_regs_cflags(), *fdnames.cflags()]
+        return [f"-DFL_MAX_ENTRIES={self.max_entries}", *contract_cflags(), *pt_regs_cflags(), *fdnames.cflags()]
+
+    def layouts(self) -> dict[str, tuple[int | None, int | None]]:
+        return {
+            "stats": (_KEY.size, _VALUE_SIZE),
+            "stats_b": (_KEY.size, _VALUE_SIZE),
+            "names": (_KEY.size, fdnames.RECORD_SIZE),
+        }
 
     def attach(self) -> None:
         # Every TRACEPOINT_PROBE attached itself when bcc loaded it.
@@ -158,7 +180,6 @@ class FilesProbe(Probe):
         if self._bpf is None:
             return {}
         table = self.table("lost")
-        causes = ("stats_full", "name_not_stored", "fds_full")
-        out = {c: int(table.sum(i).value) for i, c in enumerate(causes)}
+        out = {cause: int(table.sum(i).value) for i, cause in enumerate(LOST.values())}
         out["name_evicted"] = self._evicted
         return out

@@ -23,7 +23,7 @@ from typing import Any
 from ebpftop.model.sanitize import decode
 from ebpftop.model.syscalls import SyscallCount, SyscallSample
 from ebpftop.probes import libbpf
-from ebpftop.probes.base import Probe
+from ebpftop.probes.base import COMM_LEN, Probe
 
 # Keys are (tgid, syscall) seen in one interval; a busy box with a thousand
 # short-lived processes reaches ~30k. Values are per CPU and preallocated, so
@@ -38,7 +38,7 @@ _KEY = struct.Struct("<II")  # struct sc_key {u32 tgid; u32 nr;}
 _COUNT = struct.Struct("<Q")  # struct sc_val {u64 count; char comm[16];}
 _VALUE_SIZE = 24
 _SLOT_SIZE = 32  # struct sc_slot {u64 tag; u64 count; char comm[16];}
-_CTL_EPOCH = 2  # bit of filter_on[0] (SC_CTL_EPOCH in bpf/ebpftop.h); the filter's bits are in probes/base.py
+_CTL_EPOCH = 2  # bit of filter_on[0] (SC_CTL_EPOCH, passed with -D); the filter's bits are in probes/base.py
 
 class CacheHalves:
     """Reads and zeroes one half of the per-CPU cache array with two batch syscalls."""
@@ -124,7 +124,19 @@ class SyscallsProbe(Probe):
         self._names: dict[int, str] = {}
 
     def cflags(self) -> list[str]:
-        return [f"-DSC_MAX_ENTRIES={self.max_entries}", f"-DSC_CACHE_BITS={self.cache_bits}"]
+        return [
+            f"-DSC_MAX_ENTRIES={self.max_entries}",
+            f"-DSC_CACHE_BITS={self.cache_bits}",
+            f"-DSC_CTL_EPOCH={_CTL_EPOCH}u",
+        ]
+
+    def layouts(self) -> dict[str, tuple[int | None, int | None]]:
+        return {
+            "counts0": (_KEY.size, _VALUE_SIZE),
+            "counts1": (_KEY.size, _VALUE_SIZE),
+            "cache": (None, _SLOT_SIZE),
+            "names": (None, COMM_LEN),
+        }
 
     def attach(self) -> None:
         # RAW_TRACEPOINT_PROBE(sys_enter) attached itself when bcc loaded it.

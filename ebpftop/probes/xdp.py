@@ -99,6 +99,9 @@ class XdpProbe(Probe):
             *(f"-DXDP_SLOT_{_SLOT_DEFINES[proto]}={slot}" for proto, slot in SLOTS.items()),
         ]
 
+    def layouts(self) -> dict[str, tuple[int | None, int | None]]:
+        return {"counts": (4, _VALUE.size)}
+
     def attach(self) -> None:
         from bcc import BPF
 
