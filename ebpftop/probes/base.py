@@ -13,9 +13,9 @@ from typing import Any, BinaryIO, ClassVar
 from ebpftop.pids import GONE, PidFilter, read_stat
 from ebpftop.probes import libbpf
 
-# Passed to bpf/ebpftop.h with -D (filter_cflags): filter_on[0]'s bits, and
-# the kernel's comm length (names are NUL-padded to it).
-FILTER_ON, FILTER_NAMES = 1, 4
+# Passed to bpf/ebpftop.h with -D (filter_cflags): the bits of the control
+# word filter_on[0], and the kernel's comm length (names are NUL-padded to it).
+FILTER_ON, CTL_EPOCH, FILTER_NAMES = 1, 2, 4
 COMM_LEN = 16
 
 _BPF_DIR_ENV = "EBPFTOP_BPF_DIR"
@@ -119,6 +119,9 @@ class Probe(ABC):
         self._bpf: Any = None
         self._pids: PidFilter | None = None
         self._has_start = True  # filter_cflags() found the process start in BTF
+        # The control word filter_on[0] (bpf/ebpftop.h): filter bits | epoch bit.
+        self._filter_word = 0
+        self._epoch = 0
 
     # -- life cycle -------------------------------------------------------
     def available(self) -> str | None:
@@ -129,6 +132,7 @@ class Probe(ABC):
         if self._bpf is not None:
             return
         self._bpf = compile_program(self.source, [*self.cflags(), *self.filter_cflags()])
+        self._filter_word = self._epoch = 0  # a new map holds a zero word
         try:
             self._check_layouts()
             self.attach()
@@ -237,11 +241,30 @@ class Probe(ABC):
         self._apply_filter()
 
     def _write_filter_word(self, word: int) -> None:
-        """filter_on[0] = word (a probe that shares the word with other bits overrides this)."""
+        """The filter's bits of the control word; the epoch bit stays."""
+        self._filter_word = word
+        self._write_ctl()
+
+    def _write_ctl(self) -> None:
         import ctypes
 
         assert self.filter_maps is not None
+        word = self._filter_word | (CTL_EPOCH if self._epoch else 0)
         self.table(self.filter_maps[0])[ctypes.c_int(0)] = ctypes.c_uint32(word)
+
+    def flip_epoch(self) -> int:
+        """Point the programs at the other half of their double-buffered maps (ebpftop_epoch() in
+        bpf/ebpftop.h); returns the half they wrote, once no program still writes it.
+
+        After the flip a program that read the old epoch may still be
+        incrementing a value in the old half; programs run inside an RCU
+        read-side section, so once a grace period has passed none is.
+        """
+        done = self._epoch
+        self._epoch ^= 1
+        self._write_ctl()
+        libbpf.wait_for_programs()
+        return done
 
     def _apply_filter(self) -> None:
         if self._bpf is None or self.filter_maps is None:
@@ -294,6 +317,7 @@ class Probe(ABC):
         flags = [
             f"-DEBPFTOP_COMM_LEN={COMM_LEN}",
             f"-DFILTER_ON={FILTER_ON}u",
+            f"-DEBPFTOP_CTL_EPOCH={CTL_EPOCH}u",
             f"-DFILTER_NAMES={FILTER_NAMES}u",
             f"-DFILTER_MAX_PIDS={FILTER_MAX_PIDS}",
             f"-DFILTER_MAX_NAMES={FILTER_MAX_NAMES}",

@@ -30,7 +30,7 @@ CACHE_SIZE = 32768  # names of open files remembered after the kernel record is 
 _KEY = struct.Struct("<IiQ")  # struct fl_key {u32 tgid; s32 fd; u64 gen;}
 _COUNTS = struct.Struct("<QQQQ")  # struct fl_val {reads, writes, read_bytes, write_bytes; comm[16]}
 _VALUE_SIZE = 48
-_COMM = slice(32, 48)
+_COMM = (32, 48)  # fl_val.comm
 
 
 def contract_cflags() -> list[str]:
@@ -50,9 +50,8 @@ class FilesProbe(Probe):
     def __init__(self, max_entries: int = MAX_ENTRIES) -> None:
         super().__init__()
         self.max_entries = max_entries
-        # One reader per stats buffer; the kernel counts into the other.
+        # One reader per stats buffer (epoch half); the kernel counts into the other.
         self._readers: tuple[libbpf.BatchReader, libbpf.BatchReader] | None = None
-        self._active = 0
         # (tgid, fd, gen) -> name: a key's file never changes, so each is
         # read once from the kernel and remembered while it is in use.
         self._names: OrderedDict[tuple[int, int, int], FdName] = OrderedDict()
@@ -82,7 +81,6 @@ class FilesProbe(Probe):
             libbpf.BatchReader(self.table(name).map_fd, _KEY.size, _VALUE_SIZE, self.max_entries, ncpus)
             for name in ("stats", "stats_b")
         )
-        self._active = 0
 
     def detach(self, bpf: Any) -> None:
         self._readers = None
@@ -121,45 +119,16 @@ class FilesProbe(Probe):
         return named
 
     # -- reading --------------------------------------------------------------
-    def _swap(self) -> libbpf.BatchReader:
-        """Point the programs at the other stats buffer; the reader of the one they no longer write.
-
-        After the flip a program that read the old index may still be
-        incrementing a value in the old buffer; programs run inside an RCU
-        read-side section, so once a grace period has passed none is.
-        """
-        assert self._readers is not None
-        old, self._active = self._active, 1 - self._active
-        table = self.table("active")
-        table[table.Key(0)] = table.Leaf(self._active)
-        libbpf.wait_for_programs()
-        return self._readers[old]
-
     def read(self) -> FilesSample:
         if self._readers is None:
             return FilesSample(())
-        reader = self._swap()
-        keys, values, n = reader.drain()
-        stride, slot, ncpus = reader.value_stride, reader.slot_size, reader.ncpus
+        reader = self._readers[self.flip_epoch()]  # the stats buffer no program writes any more
         out = []
-        for i in range(n):
-            tgid, fd, gen = _KEY.unpack_from(keys, i * _KEY.size)
-            base = i * stride
-            reads = writes = rbytes = wbytes = 0
-            comm = b""
-            for cpu in range(ncpus):
-                off = base + cpu * slot
-                r, w, rb, wb = _COUNTS.unpack_from(values, off)
-                reads += r
-                writes += w
-                rbytes += rb
-                wbytes += wb
-                if not comm:
-                    # Only the CPU that created the key wrote its comm; the
-                    # other slots count from zero with an empty name.
-                    comm = bytes(values[off + _COMM.start : off + _COMM.stop]).rstrip(b"\0")
+        for key, (reads, writes, rbytes, wbytes), comm in reader.drain_summed(_COUNTS, _COMM):
             if not (reads or writes):
                 continue
+            tgid, fd, gen = _KEY.unpack(key)
+            comm = comm.rstrip(b"\0")
             n = self.resolve(tgid, fd, gen)
             out.append(
                 FileIO(

@@ -7,7 +7,9 @@ import ctypes.util
 import errno
 import os
 import platform
+import struct
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -204,6 +206,38 @@ class BatchReader:
         keys = memoryview(self._keys)[: total * self.key_size]
         values = memoryview(self._values)[: total * self.value_stride]
         return keys, values, total
+
+    def drain_summed(
+        self, counters: struct.Struct, tag: tuple[int, int] | None = None
+    ) -> Iterator[tuple[bytes, list[int], bytes]]:
+        """Drain the map; per entry its key, its counters summed over CPUs and its tag (see sum_cpus)."""
+        keys, view, n = self.drain()
+        keys_b, values = keys.tobytes(), view.tobytes()  # one copy each; then plain int indexing
+        ks = self.key_size
+        for i in range(n):
+            total, first = sum_cpus(values, i * self.value_stride, self.ncpus, self.slot_size, counters, tag)
+            yield keys_b[i * ks : (i + 1) * ks], total, first
+
+
+def sum_cpus(
+    values: bytes, base: int, ncpus: int, slot: int, counters: struct.Struct,
+    tag: tuple[int, int] | None = None, offset: int = 0,
+) -> tuple[list[int], bytes]:
+    """One per-CPU value at values[base:]: its counters (u64s `offset` bytes into each CPU's slot) summed over CPUs,
+    and the bytes values[tag[0]:tag[1]] of each slot from the first CPU where they are not empty.
+
+    The tag is what only the CPU that created an entry wrote (its comm); the
+    other CPUs' slots were zeroed then and count without one.
+    """
+    total = [0] * (counters.size // 8)
+    first = b""
+    for cpu in range(ncpus):
+        off = base + cpu * slot
+        for i, v in enumerate(counters.unpack_from(values, off + offset)):
+            total[i] += v
+        if tag is not None and not first and values[off + tag[0]]:
+            first = values[off + tag[0] : off + tag[1]]
+    return total, first
 
 
 def batch_ops_supported() -> bool:

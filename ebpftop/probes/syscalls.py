@@ -37,8 +37,8 @@ CACHE_BITS_MAX, CACHE_BITS_MIN, CACHE_SCAN = 12, 8, 1 << 16
 _KEY = struct.Struct("<II")  # struct sc_key {u32 tgid; u32 nr;}
 _COUNT = struct.Struct("<Q")  # struct sc_val {u64 count; char comm[16];}
 _VALUE_SIZE = 24
+_COMM = (8, _VALUE_SIZE)  # sc_val.comm
 _SLOT_SIZE = 32  # struct sc_slot {u64 tag; u64 count; char comm[16];}
-_CTL_EPOCH = 2  # bit of filter_on[0] (SC_CTL_EPOCH, passed with -D); the filter's bits are in probes/base.py
 
 class CacheHalves:
     """Reads and zeroes one half of the per-CPU cache array with two batch syscalls."""
@@ -119,15 +119,12 @@ class SyscallsProbe(Probe):
         self.cache_bits = cache_slots_log2 or cache_bits(libbpf.possible_cpus())
         self._readers: list[libbpf.BatchReader] = []
         self._cache: CacheHalves | None = None
-        self._epoch = 0
-        self._filter_word = 0
         self._names: dict[int, str] = {}
 
     def cflags(self) -> list[str]:
         return [
             f"-DSC_MAX_ENTRIES={self.max_entries}",
             f"-DSC_CACHE_BITS={self.cache_bits}",
-            f"-DSC_CTL_EPOCH={_CTL_EPOCH}u",
         ]
 
     def layouts(self) -> dict[str, tuple[int | None, int | None]]:
@@ -146,8 +143,6 @@ class SyscallsProbe(Probe):
             for name in ("counts0", "counts1")
         ]
         self._cache = CacheHalves(self.table("cache").map_fd, self.cache_bits, ncpus)
-        self._epoch = 0
-        self._filter_word = 0
 
     def detach(self, bpf: Any) -> None:
         self._readers = []
@@ -163,10 +158,7 @@ class SyscallsProbe(Probe):
     def read(self) -> SyscallSample:
         if self._cache is None:
             return SyscallSample(())
-        done = self._epoch
-        self._epoch ^= 1
-        self._write_ctl()
-        libbpf.wait_for_programs()  # now nothing writes half `done`: read it whole
+        done = self.flip_epoch()  # now nothing writes half `done`: read it whole
         # (tgid << 32 | nr) -> [count, comm]
         found: dict[int, list[Any]] = {}
         self._read_cache(done, found)
@@ -181,16 +173,6 @@ class SyscallsProbe(Probe):
                 nr, tgid = tag & 0xFFFFFFFF, tag >> 32
                 counts.append(SyscallCount(tgid, nr, self.syscall_name(nr), total, decode(renamed.get(tgid, comm))))
         return SyscallSample(tuple(counts), self.lost())
-
-    # -- control word: filter_on[0] carries the filter bits and the epoch --
-    def _write_ctl(self) -> None:
-        word = self._filter_word | (_CTL_EPOCH if self._epoch else 0)
-        self.table("filter_on")[ctypes.c_int(0)] = ctypes.c_uint32(word)
-
-    def _write_filter_word(self, word: int) -> None:
-        """Probe's filter word, keeping the epoch bit of the shared control word."""
-        self._filter_word = word
-        self._write_ctl()
 
     def _current_names(self, tgids: Any) -> dict[int, bytes]:
         """tgid -> the name each process took at its last rename (exec, prctl), where the kernel saw one."""
@@ -223,24 +205,10 @@ class SyscallsProbe(Probe):
 
     @staticmethod
     def _read_hash(reader: libbpf.BatchReader, found: dict[int, list[Any]]) -> None:
-        keys, view, n = reader.drain()
-        values = view.tobytes()  # one copy; then plain int indexing
-        stride, slot, ncpus = reader.value_stride, reader.slot_size, reader.ncpus
-        for i in range(n):
-            tgid, nr = _KEY.unpack_from(keys, i * _KEY.size)
-            base = i * stride
-            total = 0
-            comm = b""
-            for cpu in range(ncpus):
-                off = base + cpu * slot
-                (count,) = _COUNT.unpack_from(values, off)
-                total += count
-                # Only the CPU that created the key wrote comm; the others'
-                # slots were zeroed then and may count without one.
-                if not comm and values[off + 8]:
-                    comm = values[off + 8 : off + _VALUE_SIZE]
+        for key, (total,), comm in reader.drain_summed(_COUNT, _COMM):
             if not total:
                 continue
+            tgid, nr = _KEY.unpack(key)
             tag = tgid << 32 | nr
             entry = found.get(tag)
             if entry is None:

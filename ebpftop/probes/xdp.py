@@ -29,6 +29,8 @@ _SLOT_DEFINES = {"ipv4": "IPV4", "ipv6": "IPV6", "arp": "ARP", "other": "L3_OTHE
 if set(SLOTS) != set(m.PROTOS) or sorted(SLOTS.values()) != list(range(NSLOTS)):
     raise ImportError("probes/xdp.py SLOTS must number every model.xdp.PROTOS once, from 0")
 _VALUE = struct.Struct(f"<II{2 * NSLOTS}Q")  # struct xdp_val: ifindex, pad, packets[NSLOTS], bytes[NSLOTS]
+_OWNER = struct.Struct("<I")  # xdp_val.ifindex
+_COUNTERS = struct.Struct(f"<{2 * NSLOTS}Q")  # packets, bytes: 8 bytes into xdp_val
 
 
 def _ifaces_from_env() -> tuple[str, ...] | None:
@@ -248,12 +250,10 @@ class XdpProbe(Probe):
         key = ctypes.c_uint32(ifindex & (MAX_IFACES - 1))
         if not libbpf.map_lookup_elem(self._map_fd, ctypes.byref(key), buf):
             return None
-        total = [0] * (2 * NSLOTS)
-        for owner, _pad, *cpu_vals in _VALUE.iter_unpack(buf.raw):
-            if owner != ifindex:
-                return None
-            for i, v in enumerate(cpu_vals):
-                total[i] += v
+        raw = buf.raw
+        if any(_OWNER.unpack_from(raw, cpu * _VALUE.size)[0] != ifindex for cpu in range(self._ncpus)):
+            return None
+        total, _ = libbpf.sum_cpus(raw, 0, self._ncpus, _VALUE.size, _COUNTERS, offset=8)
         order = [SLOTS[proto] for proto in m.PROTOS]
         return tuple([total[i] for i in order] + [total[NSLOTS + i] for i in order])
 
