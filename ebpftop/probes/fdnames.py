@@ -16,7 +16,7 @@ import stat
 import struct
 from dataclasses import dataclass
 
-from ebpftop.model import files as m
+from ebpftop.model.files import ANON, DEVICE, FILE, PIPE, SOCKET, UNKNOWN
 from ebpftop.model.sanitize import decode
 from ebpftop.probes.base import ProbeError
 
@@ -113,19 +113,19 @@ class FdName:
 
 
 def unknown(fd: int) -> FdName:
-    return FdName(m.UNKNOWN, f"fd:{fd}")
+    return FdName(UNKNOWN, f"fd:{fd}")
 
 
 def type_of_mode(mode: int) -> str:
     if stat.S_ISSOCK(mode):
-        return m.SOCKET
+        return SOCKET
     if stat.S_ISFIFO(mode):
-        return m.PIPE
+        return PIPE
     if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return m.DEVICE
+        return DEVICE
     if stat.S_IFMT(mode) == 0:
-        return m.ANON
-    return m.FILE
+        return ANON
+    return FILE
 
 
 def _addr(family: int, raw: bytes, port: int) -> str:
@@ -166,17 +166,17 @@ def describe(raw: bytes) -> FdName:
     if flags & NO_INO:
         ino = None
     if flags & SOCK:
-        return FdName(m.SOCKET, socket_name(family, sk_type, proto, sport, dport, saddr, daddr, name, ino), dev, ino)
+        return FdName(SOCKET, socket_name(family, sk_type, proto, sport, dport, saddr, daddr, name, ino), dev, ino)
     if flags & PSEUDO:
         # Pseudo files have no path: name them as /proc does.
-        if kind == m.SOCKET:
+        if kind == SOCKET:
             path = f"socket:[{ino}]"
-        elif kind == m.PIPE:
+        elif kind == PIPE:
             path = f"pipe:[{ino}]"
-        elif kind == m.ANON:
+        elif kind == ANON:
             path = f"anon_inode:{decode(name)}"
         else:  # memfd, secretmem, other internal mounts' files
-            kind, path = m.ANON, decode(name)
+            kind, path = ANON, decode(name)
         return FdName(kind, path, dev, ino)
     path = decode(name)
     truncated, deleted = bool(flags & TRUNCATED), bool(flags & DELETED)

@@ -7,8 +7,7 @@ import struct
 from collections import OrderedDict
 from typing import Any
 
-from ebpftop.model import files as m
-from ebpftop.model.files import FileIO, FilesSample
+from ebpftop.model.files import ANON, PIPE, SOCKET, FileIO, FilesSample
 from ebpftop.model.sanitize import decode
 from ebpftop.probes import fdnames, libbpf
 from ebpftop.probes.btf import VMLINUX_BTF, pt_regs_cflags
@@ -24,7 +23,7 @@ LOST_SLOTS = len(LOST)
 KIND_BITS = 3
 KIND_MASK = (1 << KIND_BITS) - 1
 KINDS = {"NONE": 0, "OPEN": 1, "SOCKET": 2, "PIPE": 3, "ANON": 4, "DUP": 5, "OTHER": 6}
-_KERNEL_KINDS = {KINDS["SOCKET"]: m.SOCKET, KINDS["PIPE"]: m.PIPE, KINDS["ANON"]: m.ANON}
+_KERNEL_KINDS = {KINDS["SOCKET"]: SOCKET, KINDS["PIPE"]: PIPE, KINDS["ANON"]: ANON}
 CACHE_SIZE = 32768  # names of open files remembered after the kernel record is read
 
 _KEY = struct.Struct("<IiQ")  # struct fl_key {u32 tgid; s32 fd; u64 gen;}

@@ -72,7 +72,6 @@ def _lib() -> ctypes.CDLL:
     _declare(lib, "libbpf_probe_bpf_prog_type", _INT, _INT, _VP)
     _declare(lib, "libbpf_probe_bpf_map_type", _INT, _INT, _VP)
     _declare(lib, "bpf_link_create", _INT, _INT, _INT, _INT, _VP)
-    _declare(lib, "bpf_xdp_query_id", _INT, _INT, _INT, _U32P)
     _declare(lib, "bpf_prog_get_fd_by_id", _INT, _U32)
     _declare(lib, "bpf_obj_get_info_by_fd", _INT, _INT, _VP, _U32P)
     return lib
@@ -278,13 +277,6 @@ def link_create_xdp(prog_fd: int, ifindex: int, flags: int) -> int:
     opts.sz = 16  # up to and including flags (plus padding): all libbpf reads for XDP
     opts.flags = flags
     return _check(_lib().bpf_link_create(prog_fd, ifindex, BPF_XDP, ctypes.byref(opts)), "bpf_link_create")
-
-
-def xdp_query_id(ifindex: int, flags: int = 0) -> int:
-    """The id of the XDP program attached to ifindex in the given mode (0 when none)."""
-    prog_id = ctypes.c_uint32(0)
-    _check(_lib().bpf_xdp_query_id(ifindex, flags, ctypes.byref(prog_id)), "bpf_xdp_query_id")
-    return prog_id.value
 
 
 # membarrier(MEMBARRIER_CMD_GLOBAL) returns after an RCU grace period, i.e.

@@ -9,8 +9,21 @@ import struct
 from dataclasses import dataclass
 from typing import Any
 
-from ebpftop.model import xdp as m
 from ebpftop.model.sanitize import decode
+from ebpftop.model.xdp import (
+    ATTACHED,
+    BUSY,
+    ERROR,
+    GENERIC,
+    MISSING,
+    MODES,
+    NATIVE,
+    OFF,
+    PROTOS,
+    IfaceSample,
+    LinkCounters,
+    XdpSample,
+)
 from ebpftop.probes import libbpf
 from ebpftop.probes.base import Probe, ProbeError
 from ebpftop.probes.netdev import LinkInfo, list_links, read_proc_net_dev
@@ -26,7 +39,7 @@ SLOTS = {"ipv4": 0, "ipv6": 1, "arp": 2, "other": 3, "tcp": 4, "udp": 5, "icmp":
 NSLOTS = len(SLOTS)
 _SLOT_DEFINES = {"ipv4": "IPV4", "ipv6": "IPV6", "arp": "ARP", "other": "L3_OTHER", "tcp": "TCP", "udp": "UDP",
                  "icmp": "ICMP", "icmpv6": "ICMPV6", "ip_other": "L4_OTHER"}
-if set(SLOTS) != set(m.PROTOS) or sorted(SLOTS.values()) != list(range(NSLOTS)):
+if set(SLOTS) != set(PROTOS) or sorted(SLOTS.values()) != list(range(NSLOTS)):
     raise ImportError("probes/xdp.py SLOTS must number every model.xdp.PROTOS once, from 0")
 _VALUE = struct.Struct(f"<II{2 * NSLOTS}Q")  # struct xdp_val: ifindex, pad, packets[NSLOTS], bytes[NSLOTS]
 _OWNER = struct.Struct("<I")  # xdp_val.ifindex
@@ -68,7 +81,7 @@ class XdpProbe(Probe):
         if ifaces is None:
             ifaces = _ifaces_from_env()
         if mode is None:
-            mode = os.environ.get(ENV_MODE, "").strip() or m.GENERIC
+            mode = os.environ.get(ENV_MODE, "").strip() or GENERIC
         self.mode = mode
         self._all = bool(ifaces) and ALL in ifaces
         # Names to attach; they stay wanted across a probe off/on.
@@ -86,7 +99,7 @@ class XdpProbe(Probe):
 
     # -- life cycle -------------------------------------------------------------
     def available(self) -> str | None:
-        if self.mode not in m.MODES:
+        if self.mode not in MODES:
             return f"unknown XDP mode {self.mode!r} (use generic or native)"
         if not libbpf.available():
             return "libbpf.so.1 is not installed (needed to attach XDP through a BPF link)"
@@ -159,7 +172,7 @@ class XdpProbe(Probe):
             reason = f"cannot count {name} and {clash.ifname} at once (ifindex {ifindex} and {clash.ifindex} share counter slot {slot})"
             self._errors[ifindex] = reason
             return reason
-        flags = libbpf.XDP_FLAGS_DRV_MODE if self.mode == m.NATIVE else libbpf.XDP_FLAGS_SKB_MODE
+        flags = libbpf.XDP_FLAGS_DRV_MODE if self.mode == NATIVE else libbpf.XDP_FLAGS_SKB_MODE
         # Zero the slot and name its owner before attaching, so the first
         # read's counters are exactly this attach's packets.
         self._write_slot(ifindex, ifindex)
@@ -170,7 +183,7 @@ class XdpProbe(Probe):
             reason = f"cannot attach {self.mode} XDP to {name}: {os.strerror(exc.errno or errno.EIO)}"
             if exc.errno == errno.EBUSY:
                 reason += " (another XDP program is attached)"
-            elif exc.errno == errno.EOPNOTSUPP and self.mode == m.NATIVE:
+            elif exc.errno == errno.EOPNOTSUPP and self.mode == NATIVE:
                 reason += " (no native XDP in this driver; try generic)"
             self._errors[ifindex] = reason
             return reason
@@ -219,12 +232,6 @@ class XdpProbe(Probe):
                 return None
         return f"xdp is not attached to {name!r}"
 
-    def toggle_iface(self, name: str) -> str | None:
-        """Attach when not attached, else detach (what the pane's key asks for)."""
-        if any(link.ifname == name for link in self._links.values()):
-            return self.detach_iface(name)
-        return self.attach_iface(name)
-
     def attached(self) -> dict[str, int]:
         """ifname -> ifindex of every interface our program is attached to."""
         return {link.ifname: link.ifindex for link in self._links.values()}
@@ -254,12 +261,12 @@ class XdpProbe(Probe):
         if any(_OWNER.unpack_from(raw, cpu * _VALUE.size)[0] != ifindex for cpu in range(self._ncpus)):
             return None
         total, _ = libbpf.sum_cpus(raw, 0, self._ncpus, _VALUE.size, _COUNTERS, offset=8)
-        order = [SLOTS[proto] for proto in m.PROTOS]
+        order = [SLOTS[proto] for proto in PROTOS]
         return tuple([total[i] for i in order] + [total[NSLOTS + i] for i in order])
 
-    def read(self) -> m.XdpSample:
+    def read(self) -> XdpSample:
         if self._bpf is None:
-            return m.XdpSample(())
+            return XdpSample(())
         links = list_links()
         # An interface deleted while attached: the kernel already detached the
         # link; close our end and forget it (a new one with the name is new).
@@ -287,13 +294,13 @@ class XdpProbe(Probe):
             stats = {}
         ifaces = []
         for ifindex, info in sorted(links.items()):
-            base = dict(ifname=info.ifname, ifindex=ifindex, up=info.up, link=stats.get(info.ifname, m.LinkCounters()))
+            base = dict(ifname=info.ifname, ifindex=ifindex, up=info.up, link=stats.get(info.ifname, LinkCounters()))
             link = self._links.get(ifindex)
             if link is not None:
                 ifaces.append(
-                    m.IfaceSample(
+                    IfaceSample(
                         **base,
-                        state=m.ATTACHED,
+                        state=ATTACHED,
                         mode=link.mode,
                         xdp=self._counters(ifindex),
                         attach_id=link.attach_id,
@@ -305,9 +312,9 @@ class XdpProbe(Probe):
             other = self._other_prog(info)
             if other:
                 ifaces.append(
-                    m.IfaceSample(
+                    IfaceSample(
                         **base,
-                        state=m.BUSY,
+                        state=BUSY,
                         mode=next(mode for pid, mode in info.xdp if pid == other),
                         prog_id=other,
                         prog_name=self._prog_name(other),
@@ -315,12 +322,12 @@ class XdpProbe(Probe):
                     )
                 )
             elif ifindex in self._errors:
-                ifaces.append(m.IfaceSample(**base, state=m.ERROR, reason=self._errors[ifindex]))
+                ifaces.append(IfaceSample(**base, state=ERROR, reason=self._errors[ifindex]))
             else:
-                ifaces.append(m.IfaceSample(**base, state=m.OFF))
+                ifaces.append(IfaceSample(**base, state=OFF))
         for name, reason in self._missing.items():
-            ifaces.append(m.IfaceSample(ifname=name, ifindex=0, state=m.MISSING, reason=reason))
-        return m.XdpSample(tuple(ifaces), self.lost())
+            ifaces.append(IfaceSample(ifname=name, ifindex=0, state=MISSING, reason=reason))
+        return XdpSample(tuple(ifaces), self.lost())
 
     def lost(self) -> int:
         if self._bpf is None:
@@ -328,4 +335,4 @@ class XdpProbe(Probe):
         return int(self.table("drops").sum(0).value)
 
 
-__all__ = ["LinkInfo", "ProbeError", "XdpProbe", "list_links", "read_proc_net_dev"]
+__all__ = ["ProbeError", "XdpProbe"]
