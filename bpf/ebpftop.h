@@ -7,22 +7,32 @@
  * compiles against may belong to another kernel version (see DESIGN.md), so
  * no program here reads a kernel struct through a header layout.
  *
- * Every limit can be overridden with -DNAME=value from the loader.
+ * The C/Python contract: every constant both sides use (sizes, flags,
+ * slots, string lengths) is defined once, in Python, and passed with -D;
+ * a header only checks that it was (#error otherwise). Layouts are checked
+ * at load: Probe.layouts() against the compiled maps' key/value sizes, and
+ * ring-buffer records by static asserts on sizes passed the same way.
  */
 #ifndef EBPFTOP_H
 #define EBPFTOP_H
 
-#define EBPFTOP_COMM_LEN 16
+/* ebpftop/probes/base.py: Probe.filter_cflags() passes these for every program. */
+#if !defined(EBPFTOP_COMM_LEN) || !defined(FILTER_ON) || !defined(FILTER_NAMES) || \
+	!defined(EBPFTOP_CTL_EPOCH) || !defined(FILTER_MAX_PIDS) || !defined(FILTER_MAX_NAMES)
+#error "EBPFTOP_COMM_LEN, FILTER_ON, FILTER_NAMES, EBPFTOP_CTL_EPOCH, FILTER_MAX_PIDS and FILTER_MAX_NAMES must be passed with -D"
+#endif
 
 /*
  * Live process filter, the same maps in every per-process program (bcc only
  * rewrites map calls written in the main file, so each program declares them
  * itself and hands what it looked up to the helpers below):
- *   filter_on[0]    FILTER_ON while a filter is set (array lookups are
- *                   inlined by the verifier, so the unfiltered path costs
- *                   ~1 ns), FILTER_NAMES too while a name filter is live;
- *                   syscalls.bpf.c keeps its epoch in the same word (bit 1,
- *                   SC_CTL_EPOCH; SyscallsProbe writes the word itself);
+ *   filter_on[0]    the control word, written only by user space (Probe
+ *                   in ebpftop/probes/base.py): FILTER_ON while a filter
+ *                   is set (array lookups are inlined by the verifier, so
+ *                   the unfiltered path costs ~1 ns), FILTER_NAMES too
+ *                   while a name filter is live, EBPFTOP_CTL_EPOCH the
+ *                   half of a double-buffered map programs write now
+ *                   (ebpftop_epoch());
  *   filter_pids     tgid -> start of the process meant (its group leader's
  *                   start_boottime in clock ticks, as /proc/PID/stat's
  *                   field 22 gives it): a process is (PID, start), so a new
@@ -33,14 +43,6 @@
  * Capacity: FILTER_MAX_PIDS processes, FILTER_MAX_NAMES names; user space
  * refuses a bigger filter; a join by name past the limit is not recorded.
  */
-#ifndef FILTER_MAX_PIDS
-#define FILTER_MAX_PIDS 65536
-#endif
-#ifndef FILTER_MAX_NAMES
-#define FILTER_MAX_NAMES 64
-#endif
-#define FILTER_ON	1u
-#define FILTER_NAMES	4u
 
 /* The loader passes these for every program (Probe.filter_cflags), or
  * EBPFTOP_NO_START when the kernel's BTF lacks them: then a process is its
@@ -129,6 +131,46 @@ static __always_inline int filter_keeps(u32 ctl, struct filter_proc *want)
 }
 
 /*
+ * The double buffer of a per-interval map: programs count into half
+ * ebpftop_epoch(ctl) (ctl: filter_on.lookup(&0)); each read, user space
+ * flips the bit (Probe.flip_epoch), waits an RCU grace period
+ * (membarrier: every program that read the old epoch has returned, they
+ * run inside rcu_read_lock) and only then reads and empties the old half.
+ * Draining the half being written lost increments that landed between a
+ * batch's copy and delete of a key (measured: ~10 of 13 M reads over 30
+ * drains), uncounted and unreported.
+ */
+static __always_inline u32 ebpftop_epoch(u32 *ctl)
+{
+	return ctl && (*ctl & EBPFTOP_CTL_EPOCH) ? 1 : 0;
+}
+
+/*
+ * sched:sched_process_exit's group_dead: 1 when the last thread of a
+ * process exits. Kernels without the field (EBPFTOP_NO_GROUP_DEAD) give 0:
+ * then no entry is forgotten and filter_keeps() compares starts instead.
+ */
+#ifdef EBPFTOP_NO_GROUP_DEAD
+#define EBPFTOP_GROUP_DEAD(args) 0
+#else
+#define EBPFTOP_GROUP_DEAD(args) ((args)->group_dead)
+#endif
+
+/*
+ * filter_forget(): at sched_process_exit of a whole process (group_dead),
+ * 1 when its filter_pids entry must go (a filter is set); *tgid is the key.
+ * ctl: filter_on.lookup(&0), made by the caller (bcc rewrites map calls in
+ * the main file only), only when group_dead.
+ */
+static __always_inline int filter_forget(u32 *ctl, u32 *tgid)
+{
+	if (!ctl || !(*ctl & FILTER_ON))
+		return 0;
+	*tgid = bpf_get_current_pid_tgid() >> 32;
+	return 1;
+}
+
+/*
  * The live name filter, for a task:task_rename program: 1 when the renamed
  * task is its process's leader (a thread's name is not the process's) and a
  * name filter is live; then *name holds the new name, NUL-padded, for a
@@ -142,10 +184,8 @@ static __always_inline int filter_rename_key(u32 ctl, int pid, const char *newco
 	return 1;
 }
 
-/* ---- syscalls.bpf.c ---------------------------------------------------- */
-#ifndef SC_MAX_ENTRIES
-#define SC_MAX_ENTRIES 65536
-#endif
+/* ---- syscalls.bpf.c (which checks SC_MAX_ENTRIES and SC_CACHE_BITS were
+ * passed) ------------------------------------------------------------------ */
 
 struct sc_key {
 	u32 tgid;
@@ -157,9 +197,6 @@ struct sc_val {
 	char comm[EBPFTOP_COMM_LEN];	/* comm when the key was created */
 };
 
-/* syscalls.bpf.c's filter_on[0] is a control word (see there): FILTER_ON,
- * FILTER_NAMES and its epoch bit. */
-#define SC_CTL_EPOCH	2u
 #ifndef SC_MAX_NAMES
 #define SC_MAX_NAMES 16384
 #endif
@@ -170,9 +207,6 @@ struct sc_val {
  * multiplicative hash of {tgid, nr}; the first key to reach an empty slot
  * in an interval owns it until user space zeroes the half.
  */
-#ifndef SC_CACHE_BITS
-#define SC_CACHE_BITS 12
-#endif
 #define SC_CACHE_SLOTS (1u << SC_CACHE_BITS)
 
 struct sc_slot {

@@ -37,15 +37,10 @@
  * path (the key exists) is unchanged: naming costs once per key.
  * Maps:
  *   stats,      two per-CPU hashes {tgid, fd, gen} -> {reads, writes, bytes,
- *   stats_b     comm}: PER INTERVAL, double-buffered. Programs count into the
- *               one active[0] names; each read user space flips active[0],
- *               waits for an RCU grace period (membarrier), so no program is
- *               still incrementing the other one in place, and only then
- *               empties it with lookup-and-delete batch. Draining the map
- *               being written lost increments that landed between the
- *               batch's copy and delete of a key (measured: ~10 of 13 M
- *               reads over 30 drains), uncounted and unreported.
- *   active      array[1]: 0 = stats, 1 = stats_b (set by user space).
+ *   stats_b     comm}: PER INTERVAL, double-buffered by ebpftop.h's epoch
+ *               (EBPFTOP_CTL_EPOCH of filter_on[0]: 0 = stats, 1 = stats_b);
+ *               user space empties the half no program writes any more
+ *               with lookup-and-delete batch.
  *   fds         LRU hash {tgid, fd} -> {gen, start, file, dentry}: CUMULATIVE,
  *               the current generation of every fd seen, the start time of
  *               the process that had it (checked once per key and interval,
@@ -57,7 +52,8 @@
  *   scratch     per-CPU array[1]: a record and a path being composed.
  *   lost        per-CPU array[FL_LOST_SLOTS]: CUMULATIVE events not counted
  *               or not named, by cause (see files.h).
- *   filter_on   array[1]: FILTER_ON while the process filter is active,
+ *   filter_on   array[1]: the control word (ebpftop.h): the epoch, and
+ *               FILTER_ON while the process filter is active,
  *               FILTER_NAMES too while a name filter is live (ebpftop.h).
  *   filter_pids hash tgid -> struct filter_proc (ebpftop.h): the processes
  *               to keep while the filter is active; task:task_rename adds
@@ -72,7 +68,6 @@
 
 BPF_PERCPU_HASH(stats, struct fl_key, struct fl_val, FL_MAX_ENTRIES);
 BPF_PERCPU_HASH(stats_b, struct fl_key, struct fl_val, FL_MAX_ENTRIES);
-BPF_ARRAY(active, u32, 1);
 BPF_TABLE("lru_hash", struct fl_fd_key, struct fl_fd_val, fds, FL_MAX_FDS);
 BPF_TABLE("lru_hash", struct fl_key, struct fl_name, names, FL_MAX_NAMES);
 BPF_PERCPU_ARRAY(scratch, struct fl_scratch, 1);
@@ -137,16 +132,9 @@ TRACEPOINT_PROBE(sched, sched_process_exit)
 		u32 tid = bpf_get_current_pid_tgid();
 		split_tids.delete(&tid);
 	}
-#ifndef EBPFTOP_NO_GROUP_DEAD
-	if (!args->group_dead)
-		return 0;
-	int zero = 0;
-	u32 *ctl = filter_on.lookup(&zero);
-	if (ctl && (*ctl & FILTER_ON)) {
-		u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	u32 tgid = 0;
+	if (EBPFTOP_GROUP_DEAD(args) && filter_forget(filter_on.lookup(&z), &tgid))
 		filter_pids.delete(&tgid);
-	}
-#endif
 	return 0;
 }
 
@@ -357,12 +345,11 @@ static __always_inline void name_key(struct fl_key *key, void *file)
 		count_lost(FL_LOST_PATH);
 }
 
-/* The stats buffer programs count into now (see active above). */
+/* The stats buffer programs count into now: ebpftop.h's epoch. */
 static __always_inline u32 active_buffer(void)
 {
 	int zero = 0;
-	u32 *b = active.lookup(&zero);
-	return b ? *b : 0;
+	return ebpftop_epoch(filter_on.lookup(&zero));
 }
 
 static __always_inline struct fl_val *stats_lookup(u32 buf, struct fl_key *key)

@@ -8,8 +8,15 @@
 
 #include "ebpftop.h"
 
-#ifndef FL_MAX_ENTRIES
-#define FL_MAX_ENTRIES 16384	/* stats keys (open files doing I/O) per interval */
+/*
+ * Passed with -D by ebpftop/probes/files.py and fdnames.py, the one place
+ * they are defined: FL_MAX_ENTRIES (stats keys, i.e. open files doing I/O,
+ * per interval), FL_NAME_LEN (bytes of a composed path, NUL included, a
+ * power of 2), FL_MAX_DEPTH (path components plus mount crossings walked
+ * per name), FL_LOST_*, FL_KIND_* and FL_NAME_* (below).
+ */
+#if !defined(FL_MAX_ENTRIES) || !defined(FL_NAME_LEN) || !defined(FL_MAX_DEPTH)
+#error "FL_MAX_ENTRIES, FL_NAME_LEN and FL_MAX_DEPTH must be passed with -D"
 #endif
 #ifndef FL_MAX_FDS
 #define FL_MAX_FDS 65536	/* (tgid, fd) -> generation */
@@ -22,21 +29,17 @@
 #endif
 #define FL_OWN_THREAD 0x80000000u	/* fds key of such a thread: tid | this (PIDs < 2^22) */
 #define FL_CLONE_FILES 0x400
-#ifndef FL_NAME_LEN
-#define FL_NAME_LEN 512		/* bytes of a composed path, NUL included (a power of 2) */
-#endif
-#ifndef FL_MAX_DEPTH
-#define FL_MAX_DEPTH 40		/* path components plus mount crossings walked per name */
-#endif
 #if FL_NAME_LEN & (FL_NAME_LEN - 1)
 #error "FL_NAME_LEN must be a power of 2"
 #endif
 
 /* Indexes of the lost[] counters. */
-#define FL_LOST_STATS 0		/* stats map full: an I/O not counted */
-#define FL_LOST_PATH 1		/* name of a key not stored (names update failed) */
-#define FL_LOST_FDS 2		/* fds update failed: I/O on that fd may land on an older generation */
-#define FL_LOST_SLOTS 3
+/* FL_LOST_STATS: stats map full, an I/O not counted; FL_LOST_PATH: name of
+ * a key not stored (names update failed); FL_LOST_FDS: fds update failed,
+ * I/O on that fd may land on an older generation. Slots < FL_LOST_SLOTS. */
+#if !defined(FL_LOST_STATS) || !defined(FL_LOST_PATH) || !defined(FL_LOST_FDS) || !defined(FL_LOST_SLOTS)
+#error "FL_LOST_* must be passed with -D (ebpftop/probes/files.py LOST)"
+#endif
 
 /*
  * Generations: bpf_ktime_get_ns() << FL_KIND_BITS | kind, set whenever an
@@ -49,14 +52,11 @@
  * every key is named from its struct file (see fl_name). Generation 0: the
  * fds map was full.
  */
-#define FL_KIND_BITS 3
-#define FL_KIND_NONE 0
-#define FL_KIND_OPEN 1
-#define FL_KIND_SOCKET 2
-#define FL_KIND_PIPE 3
-#define FL_KIND_ANON 4
-#define FL_KIND_DUP 5		/* a copy of another fd */
-#define FL_KIND_OTHER 6		/* any other origin, or first seen at its I/O */
+#if !defined(FL_KIND_BITS) || !defined(FL_KIND_NONE) || !defined(FL_KIND_OPEN) || \
+	!defined(FL_KIND_SOCKET) || !defined(FL_KIND_PIPE) || !defined(FL_KIND_ANON) || \
+	!defined(FL_KIND_DUP) || !defined(FL_KIND_OTHER)
+#error "FL_KIND_* must be passed with -D (ebpftop/probes/files.py KINDS)"
+#endif
 
 /*
  * pt_regs member offsets, from the running kernel's BTF (the loader passes
@@ -165,17 +165,23 @@ struct fl_val {
  * identity and type, and for sockets their endpoints. Offsets come from BTF
  * as -D defines (FL_OFF_*); the socket ones are optional (FL_NO_SOCK).
  */
-#define FL_NAME_TRUNCATED 1	/* a cap was hit: name holds the last components */
-#define FL_NAME_DELETED 2	/* the dentry is unlinked (d_path's " (deleted)") */
-#define FL_NAME_PSEUDO 4	/* not in any mount tree (pipe, socket, anon inode, memfd):
-				   name is the dentry's own name */
-#define FL_NAME_SOCK 8		/* sk_* fields below are set */
-/* The filesystem's stat() reports another identity than the inode and its
- * superblock hold, so dev/ino would not be the file's st_dev/st_ino: overlayfs
- * (st_dev of the layer, or its own, and a mapped st_ino with xino), btrfs
- * (st_dev of the subvolume). Said unknown rather than given wrong. */
-#define FL_NAME_NO_DEV 16
-#define FL_NAME_NO_INO 32
+/*
+ * fl_name.flags (ebpftop/probes/fdnames.py NAME_FLAGS passes them):
+ *   FL_NAME_TRUNCATED  a cap was hit: name holds the last components
+ *   FL_NAME_DELETED    the dentry is unlinked (d_path's " (deleted)")
+ *   FL_NAME_PSEUDO     not in any mount tree (pipe, socket, anon inode,
+ *                      memfd): name is the dentry's own name
+ *   FL_NAME_SOCK       sk_* fields below are set
+ *   FL_NAME_NO_DEV, FL_NAME_NO_INO: the filesystem's stat() reports another
+ *   identity than the inode and its superblock hold, so dev/ino would not be
+ *   the file's st_dev/st_ino: overlayfs (st_dev of the layer, or its own,
+ *   and a mapped st_ino with xino), btrfs (st_dev of the subvolume). Said
+ *   unknown rather than given wrong.
+ */
+#if !defined(FL_NAME_TRUNCATED) || !defined(FL_NAME_DELETED) || !defined(FL_NAME_PSEUDO) || \
+	!defined(FL_NAME_SOCK) || !defined(FL_NAME_NO_DEV) || !defined(FL_NAME_NO_INO)
+#error "FL_NAME_* flags must be passed with -D (ebpftop/probes/fdnames.py NAME_FLAGS)"
+#endif
 #define FL_OVERLAYFS_MAGIC 0x794c7630UL
 #define FL_BTRFS_MAGIC 0x9123683eUL
 

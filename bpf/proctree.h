@@ -19,24 +19,22 @@
  * each (ebpftop/probes/proctree.py) and marks anything beyond as truncated.
  * PT_ARGV_AREA must be a power of two.
  */
-#ifndef PT_ARGV_AREA
-#define PT_ARGV_AREA 4096
+/*
+ * Passed with -D by ebpftop/probes/proctree.py, the one place they are
+ * defined: PT_ARGV_AREA; PT_FILENAME_LEN, the executable path as the exec
+ * tracepoint gives it (longer paths are cut); PT_RINGBUF_PAGES, the ring
+ * buffer size in pages (power of two), the events of one interval; the
+ * record types PT_FORK, PT_EXEC, PT_EXIT, PT_RENAME (a process's name
+ * changed: exec, prctl PR_SET_NAME, /proc/PID/comm); PT_ARGV_FAULT, the
+ * pt_hdr.flags bit of an exec record whose argument strings could not be
+ * read; PT_HDR_SIZE and PT_EXEC_ARGS_OFF, the record layout the probe
+ * decodes (checked below).
+ */
+#if !defined(PT_ARGV_AREA) || !defined(PT_FILENAME_LEN) || !defined(PT_RINGBUF_PAGES) || \
+	!defined(PT_FORK) || !defined(PT_EXEC) || !defined(PT_EXIT) || !defined(PT_RENAME) || \
+	!defined(PT_ARGV_FAULT) || !defined(PT_HDR_SIZE) || !defined(PT_EXEC_ARGS_OFF)
+#error "PT_* limits, record types and layout sizes must be passed with -D (ebpftop/probes/proctree.py)"
 #endif
-/* Executable path as the exec tracepoint gives it (longer paths are cut). */
-#ifndef PT_FILENAME_LEN
-#define PT_FILENAME_LEN 256
-#endif
-/* Ring buffer size in pages (power of two): the events of one interval. */
-#ifndef PT_RINGBUF_PAGES
-#define PT_RINGBUF_PAGES 1024
-#endif
-#define PT_FORK 1
-#define PT_EXEC 2
-#define PT_EXIT 3
-#define PT_RENAME 4	/* a process's name changed (exec, prctl PR_SET_NAME, /proc/PID/comm) */
-
-/* pt_hdr.flags of an exec record */
-#define PT_ARGV_FAULT 1		/* the argument strings could not be read */
 
 struct pt_hdr {
 	u32 type;	/* PT_FORK, PT_EXEC, PT_EXIT */
@@ -56,5 +54,10 @@ struct pt_exec {
 	u32 args_len;	/* bytes of it copied into args */
 	char args[PT_ARGV_AREA];
 };
+
+_Static_assert(sizeof(struct pt_hdr) == PT_HDR_SIZE,
+	       "struct pt_hdr differs from ebpftop/probes/proctree.py's _HDR");
+_Static_assert(__builtin_offsetof(struct pt_exec, args) == PT_EXEC_ARGS_OFF,
+	       "struct pt_exec differs from ebpftop/probes/proctree.py's _HDR + _EXEC_TAIL");
 
 #endif /* PROCTREE_H */

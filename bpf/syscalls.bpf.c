@@ -5,11 +5,11 @@
  * Hook: raw tracepoint sys_enter, the cheapest syscall hook on this kernel
  *       (no argument copying, unlike syscalls:sys_enter_*); args[1] is the id.
  *
- * Counting is double-buffered by an epoch so that user space reads a half
- * nobody writes: each interval it flips the epoch bit, waits for every program
- * that read the old epoch to finish (membarrier(MEMBARRIER_CMD_GLOBAL), an
- * RCU grace period; BPF on sys_enter runs inside one), then reads and
- * empties the old half. Every event is counted exactly once: in its cache
+ * Counting is double-buffered by the epoch of ebpftop.h (ebpftop_epoch())
+ * so that user space reads a half nobody writes: each interval it flips the
+ * epoch bit, waits for every program that read the old epoch to finish
+ * (membarrier(MEMBARRIER_CMD_GLOBAL), an RCU grace period; BPF on sys_enter
+ * runs inside one), then reads and empties the old half. Every event is counted exactly once: in its cache
  * slot, else in its hash, else in drops.
  *
  * Maps:
@@ -27,7 +27,7 @@
  *   filter_on    array[1]: this program's control word, written only by
  *                user space: FILTER_ON (bit 0) while the process filter is
  *                active, FILTER_NAMES (bit 2) while a name filter is live,
- *                SC_CTL_EPOCH (bit 1) the half programs write now. One
+ *                EBPFTOP_CTL_EPOCH (bit 1) the half programs write now. One
  *                inlined lookup serves all (~0.4 ns less than two).
  *   filter_pids  hash tgid -> struct filter_proc (see ebpftop.h): the
  *                processes to keep while the filter is active; task_rename
@@ -46,6 +46,11 @@
  * (a filtered process ended); each fires per process event, not per syscall.
  */
 #include "ebpftop.h"
+
+/* ebpftop/probes/syscalls.py: SyscallsProbe.cflags() passes these. */
+#if !defined(SC_MAX_ENTRIES) || !defined(SC_CACHE_BITS)
+#error "SC_MAX_ENTRIES and SC_CACHE_BITS must be passed with -D"
+#endif
 
 BPF_PERCPU_ARRAY(cache, struct sc_slot, 2 * SC_CACHE_SLOTS);
 BPF_PERCPU_HASH(counts0, struct sc_key, struct sc_val, SC_MAX_ENTRIES);
@@ -69,7 +74,7 @@ RAW_TRACEPOINT_PROBE(sys_enter)
 	u32 c = *ctl;
 	if ((c & FILTER_ON) && !filter_keeps(c, filter_pids.lookup(&tgid)))
 		return 0;
-	u32 e = (c & SC_CTL_EPOCH) ? 1 : 0;
+	u32 e = ebpftop_epoch(ctl);
 
 	/*
 	 * The tag is built in registers: loading it as one u64 from a key the
@@ -151,15 +156,10 @@ TRACEPOINT_PROBE(task, task_newtask)
 /* The filtered process ended: its entry goes before its PID can be reused (see filter_keeps). */
 TRACEPOINT_PROBE(sched, sched_process_exit)
 {
-#ifndef EBPFTOP_NO_GROUP_DEAD
-	if (!args->group_dead)
-		return 0;
 	int zero = 0;
-	u32 *ctl = filter_on.lookup(&zero);
-	if (ctl && (*ctl & FILTER_ON)) {
-		u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	u32 tgid = 0;
+
+	if (EBPFTOP_GROUP_DEAD(args) && filter_forget(filter_on.lookup(&zero), &tgid))
 		filter_pids.delete(&tgid);
-	}
-#endif
 	return 0;
 }

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * xdp.h - the counter layout shared by bpf/xdp.bpf.c and
- * ebpftop/probes/xdp.py (struct format "<II18Q": ifindex, pad, packets[9], bytes[9]).
+ * ebpftop/probes/xdp.py (struct format "<II18Q": ifindex, pad, packets[9], bytes[9]);
+ * the slot numbers come from the probe with -D.
  *
  * Packet headers are read at fixed wire-format offsets (they are a network
  * ABI, not kernel structs), so no kernel header layout is involved.
@@ -13,23 +14,20 @@
 
 /* Counter slots: a power of two; an interface's slot is ifindex & (N - 1). */
 #ifndef XDP_MAX_IFACES
-#define XDP_MAX_IFACES 256
+#error "XDP_MAX_IFACES must be passed with -D (ebpftop/probes/xdp.py MAX_IFACES)"
 #endif
 #if (XDP_MAX_IFACES & (XDP_MAX_IFACES - 1)) != 0
 #error "XDP_MAX_IFACES must be a power of two"
 #endif
 
-/* Slots of one interface's counters: L3 first, then L4 (IP packets only). */
-#define XDP_SLOT_IPV4	0
-#define XDP_SLOT_IPV6	1
-#define XDP_SLOT_ARP	2
-#define XDP_SLOT_L3_OTHER 3
-#define XDP_SLOT_TCP	4
-#define XDP_SLOT_UDP	5
-#define XDP_SLOT_ICMP	6
-#define XDP_SLOT_ICMPV6	7
-#define XDP_SLOT_L4_OTHER 8
-#define XDP_NSLOTS	9
+/* Slots of one interface's counters: L3 first, then L4 (IP packets only).
+ * Numbered by ebpftop/probes/xdp.py (SLOTS), which decodes them. */
+#if !defined(XDP_NSLOTS) || !defined(XDP_SLOT_IPV4) || !defined(XDP_SLOT_IPV6) || \
+	!defined(XDP_SLOT_ARP) || !defined(XDP_SLOT_L3_OTHER) || !defined(XDP_SLOT_TCP) || \
+	!defined(XDP_SLOT_UDP) || !defined(XDP_SLOT_ICMP) || !defined(XDP_SLOT_ICMPV6) || \
+	!defined(XDP_SLOT_L4_OTHER)
+#error "XDP_NSLOTS and every XDP_SLOT_* must be passed with -D (ebpftop/probes/xdp.py SLOTS)"
+#endif
 
 struct xdp_val {
 	u32 ifindex;	/* owner of this slot, written by user space; 0: free */

@@ -10,8 +10,8 @@ from ebpftop.model.rates import counter_delta, rate
 
 HISTORY = 120  # sparkline points kept per interface
 
-# Counter slots, in the order bpf/xdp.h lays them out (packets[9], bytes[9]).
-# "other" is an L3 protocol that is none of IPv4/IPv6/ARP; "ip_other" is an
+# The protocols counted, in the order of IfaceSample.xdp (the probe decodes
+# the kernel's counter slots into it). "other" is an L3 protocol that is none of IPv4/IPv6/ARP; "ip_other" is an
 # IP packet whose L4 protocol is none of TCP/UDP/ICMP/ICMPv6.
 L3_PROTOS = ("ipv4", "ipv6", "arp", "other")
 L4_PROTOS = ("tcp", "udp", "icmp", "icmpv6", "ip_other")

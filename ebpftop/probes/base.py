@@ -13,8 +13,10 @@ from typing import Any, BinaryIO, ClassVar
 from ebpftop.pids import GONE, PidFilter, read_stat
 from ebpftop.probes import libbpf
 
-# filter_on[0] bits (bpf/ebpftop.h)
-FILTER_ON, FILTER_NAMES = 1, 4
+# Passed to bpf/ebpftop.h with -D (filter_cflags): the bits of the control
+# word filter_on[0], and the kernel's comm length (names are NUL-padded to it).
+FILTER_ON, CTL_EPOCH, FILTER_NAMES = 1, 2, 4
+COMM_LEN = 16
 
 _BPF_DIR_ENV = "EBPFTOP_BPF_DIR"
 
@@ -45,16 +47,6 @@ def bpf_dir() -> Path:
         if (path / "ebpftop.h").is_file():
             return path
     raise ProbeError(f"BPF sources not found (looked in {', '.join(map(str, candidates))}); set {_BPF_DIR_ENV}")
-
-
-def possible_cpus() -> int:
-    """Number of possible CPUs: the slot count of every per-CPU map value."""
-    text = Path("/sys/devices/system/cpu/possible").read_text().strip()
-    count = 0
-    for part in text.split(","):
-        lo, _, hi = part.partition("-")
-        count += (int(hi) - int(lo) + 1) if hi else 1
-    return count
 
 
 # bcc writes compiler diagnostics straight to fd 2, which would scribble over
@@ -108,12 +100,7 @@ def _release_compiler_memory() -> None:
     the process: measured here, compiling all probes leaves RSS at 195 MiB and
     malloc_trim brings it to 155 MiB. Best effort: other libcs just skip it.
     """
-    import ctypes
-
-    try:
-        ctypes.CDLL(None).malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
+    libbpf.malloc_trim()
 
 
 class Probe(ABC):
@@ -132,6 +119,9 @@ class Probe(ABC):
         self._bpf: Any = None
         self._pids: PidFilter | None = None
         self._has_start = True  # filter_cflags() found the process start in BTF
+        # The control word filter_on[0] (bpf/ebpftop.h): filter bits | epoch bit.
+        self._filter_word = 0
+        self._epoch = 0
 
     # -- life cycle -------------------------------------------------------
     def available(self) -> str | None:
@@ -142,7 +132,9 @@ class Probe(ABC):
         if self._bpf is not None:
             return
         self._bpf = compile_program(self.source, [*self.cflags(), *self.filter_cflags()])
+        self._filter_word = self._epoch = 0  # a new map holds a zero word
         try:
+            self._check_layouts()
             self.attach()
             self._apply_filter()
         except Exception:
@@ -174,6 +166,28 @@ class Probe(ABC):
     # -- hooks for subclasses ---------------------------------------------
     def cflags(self) -> list[str]:
         return []
+
+    def layouts(self) -> dict[str, tuple[int | None, int | None]]:
+        """Map name -> (key size, value size) this module decodes it with (None: not decoded here).
+
+        Checked against the compiled maps at enable(): a C struct changed
+        without its Python format fails with one line, not with wrong numbers.
+        """
+        return {}
+
+    def _check_layouts(self) -> None:
+        import ctypes
+
+        for name, sizes in self.layouts().items():
+            table = self.table(name)
+            # bcc's per-CPU tables keep one CPU's value type as sLeaf.
+            compiled = (ctypes.sizeof(table.Key), ctypes.sizeof(getattr(table, "sLeaf", table.Leaf)))
+            for what, want, got in zip(("key", "value"), sizes, compiled):
+                if want is not None and want != got:
+                    raise ProbeError(
+                        f"{self.source}: map {name} {what} is {got} bytes but ebpftop/probes/{self.name}.py "
+                        f"decodes {want}: the C and Python layouts differ"
+                    )
 
     def attach(self) -> None:
         """Attach what bcc did not auto-attach on load (tracepoint probes attach themselves)."""
@@ -227,11 +241,30 @@ class Probe(ABC):
         self._apply_filter()
 
     def _write_filter_word(self, word: int) -> None:
-        """filter_on[0] = word (a probe that shares the word with other bits overrides this)."""
+        """The filter's bits of the control word; the epoch bit stays."""
+        self._filter_word = word
+        self._write_ctl()
+
+    def _write_ctl(self) -> None:
         import ctypes
 
         assert self.filter_maps is not None
+        word = self._filter_word | (CTL_EPOCH if self._epoch else 0)
         self.table(self.filter_maps[0])[ctypes.c_int(0)] = ctypes.c_uint32(word)
+
+    def flip_epoch(self) -> int:
+        """Point the programs at the other half of their double-buffered maps (ebpftop_epoch() in
+        bpf/ebpftop.h); returns the half they wrote, once no program still writes it.
+
+        After the flip a program that read the old epoch may still be
+        incrementing a value in the old half; programs run inside an RCU
+        read-side section, so once a grace period has passed none is.
+        """
+        done = self._epoch
+        self._epoch ^= 1
+        self._write_ctl()
+        libbpf.wait_for_programs()
+        return done
 
     def _apply_filter(self) -> None:
         if self._bpf is None or self.filter_maps is None:
@@ -251,7 +284,7 @@ class Probe(ABC):
         if flt.names:
             for name in flt.names:
                 key = names_t.Key()
-                key.comm = os.fsencode(name)[:15]
+                key.comm = os.fsencode(name)[: COMM_LEN - 1]
                 names_t[key] = ctypes.c_uint8(1)
             # Joins first (the kernel adds whoever takes a name from here
             # on), then whoever has a name now, then filter: nothing that
@@ -266,7 +299,7 @@ class Probe(ABC):
 
     def _named_now(self, flt: PidFilter) -> dict[int, int]:
         """pid -> start of every process that has one of the filter's names now (/proc/PID/stat only)."""
-        want = {os.fsencode(n)[:15] for n in flt.names}
+        want = {os.fsencode(n)[: COMM_LEN - 1] for n in flt.names}
         out = {}
         for entry in os.scandir("/proc"):
             if entry.name.isdigit():
@@ -278,25 +311,22 @@ class Probe(ABC):
     def filter_cflags(self) -> list[str]:
         """-D for ebpftop.h's filter: capacity, and where a process's start is (BTF), or EBPFTOP_NO_START."""
         from ebpftop.pids import FILTER_MAX_NAMES, FILTER_MAX_PIDS
-        from ebpftop.probes.btf import struct_offsets
-
+        from ebpftop.probes.btf import task_start_cflags
         from ebpftop.probes.proctree import exit_has_group_dead
 
-        flags = [f"-DFILTER_MAX_PIDS={FILTER_MAX_PIDS}", f"-DFILTER_MAX_NAMES={FILTER_MAX_NAMES}"]
+        flags = [
+            f"-DEBPFTOP_COMM_LEN={COMM_LEN}",
+            f"-DFILTER_ON={FILTER_ON}u",
+            f"-DEBPFTOP_CTL_EPOCH={CTL_EPOCH}u",
+            f"-DFILTER_NAMES={FILTER_NAMES}u",
+            f"-DFILTER_MAX_PIDS={FILTER_MAX_PIDS}",
+            f"-DFILTER_MAX_NAMES={FILTER_MAX_NAMES}",
+        ]
         if not exit_has_group_dead():
             flags.append("-DEBPFTOP_NO_GROUP_DEAD")
-        try:
-            task = struct_offsets("task_struct")
-            leader, start = task["group_leader"], task["start_boottime"]
-        except (ProbeError, OSError, KeyError):
-            self._has_start = False
+        offsets = task_start_cflags()
+        self._has_start = offsets is not None
+        if offsets is None:
             return [*flags, "-DEBPFTOP_NO_START"]
-        self._has_start = True
         tick_ns = 1_000_000_000 // os.sysconf("SC_CLK_TCK")
-        return [
-            *flags,
-            f"-DEBPFTOP_OFF_TASK_GROUP_LEADER={leader}",
-            f"-DEBPFTOP_OFF_TASK_START_BOOTTIME={start}",
-            f"-DEBPFTOP_TICK_NS={tick_ns}",
-            *([f"-DEBPFTOP_OFF_TASK_COMM={task['comm']}"] if "comm" in task else []),
-        ]
+        return [*flags, *offsets, f"-DEBPFTOP_TICK_NS={tick_ns}"]

@@ -130,3 +130,41 @@ def offset_defines(
         else:
             out.append(f"-D{prefix}{define}={total}")
     return out, missing
+
+
+def pt_regs_cflags() -> list[str]:
+    """-D defines for the pt_regs members the program reads, from the running kernel's BTF."""
+    off = struct_offsets("pt_regs")
+    missing = [f for f in ("orig_ax", "di", "si", "dx", "r10", "ip") if f not in off]
+    if missing:
+        raise ProbeError(f"pt_regs in the kernel's BTF has no {', '.join(missing)}")
+    # cs sits in an anonymous union in BTF; it follows ip because pt_regs
+    # ends with the hardware's iret frame (ip, cs, flags, sp, ss).
+    defines = {
+        "ORIG_AX": off["orig_ax"],
+        "DI": off["di"],
+        "SI": off["si"],
+        "DX": off["dx"],
+        "R10": off["r10"],
+        "CS": off["ip"] + 8,
+    }
+    span = [defines[k] for k in ("ORIG_AX", "DI", "SI", "DX", "CS")]
+    start, length = min(span), max(span) + 8 - min(span)
+    if length > 64 or any(v % 8 for v in span):
+        raise ProbeError(f"pt_regs layout unexpected (orig_ax/di/si/dx/cs span {length} bytes)")
+    defines |= {"ARGS": start, "ARGS_LEN": length}
+    return [f"-DFL_PT_{name}={value}" for name, value in defines.items()]
+
+
+def task_start_cflags() -> list[str] | None:
+    """-D offsets ebpftop.h reads a process's identity at (group leader, its start, its comm); None when BTF lacks them."""
+    try:
+        task = struct_offsets("task_struct")
+        leader, start = task["group_leader"], task["start_boottime"]
+    except (ProbeError, OSError, KeyError):
+        return None
+    return [
+        f"-DEBPFTOP_OFF_TASK_GROUP_LEADER={leader}",
+        f"-DEBPFTOP_OFF_TASK_START_BOOTTIME={start}",
+        *([f"-DEBPFTOP_OFF_TASK_COMM={task['comm']}"] if "comm" in task else []),
+    ]

@@ -16,15 +16,16 @@ import stat
 import struct
 from dataclasses import dataclass
 
-from ebpftop.model import files as m
+from ebpftop.model.files import ANON, DEVICE, FILE, PIPE, SOCKET, UNKNOWN
 from ebpftop.model.sanitize import decode
 from ebpftop.probes.base import ProbeError
 
 NAME_LEN = 512  # FL_NAME_LEN (a power of 2)
 MAX_DEPTH = 40  # FL_MAX_DEPTH
 
-# FL_NAME_* flags
-TRUNCATED, DELETED, PSEUDO, SOCK, NO_DEV, NO_INO = 1, 2, 4, 8, 16, 32
+# fl_name.flags, passed to bpf/files.h as FL_NAME_<key> with -D (cflags).
+NAME_FLAGS = {"TRUNCATED": 1, "DELETED": 2, "PSEUDO": 4, "SOCK": 8, "NO_DEV": 16, "NO_INO": 32}
+TRUNCATED, DELETED, PSEUDO, SOCK, NO_DEV, NO_INO = NAME_FLAGS.values()
 UNIX_PEER = 0x8000  # in sk_type: the unix address is the peer's
 
 # struct fl_name {u64 ino; u32 dev; u32 mode; u16 flags, len, sk_family, sk_type, sk_protocol,
@@ -95,7 +96,8 @@ def cflags() -> list[str]:
         raise ProbeError(f"the kernel's BTF lacks {', '.join(missing)}: files cannot be named from the kernel")
     sock, missing = offset_defines("FL_OFF_", SOCKET_OFFSETS)
     out += sock if not missing else ["-DFL_NO_SOCK"]
-    return [*out, f"-DFL_NAME_LEN={NAME_LEN}", f"-DFL_MAX_DEPTH={MAX_DEPTH}"]
+    flags = [f"-DFL_NAME_{name}={bit}" for name, bit in NAME_FLAGS.items()]
+    return [*out, *flags, f"-DFL_NAME_LEN={NAME_LEN}", f"-DFL_MAX_DEPTH={MAX_DEPTH}"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,19 +113,19 @@ class FdName:
 
 
 def unknown(fd: int) -> FdName:
-    return FdName(m.UNKNOWN, f"fd:{fd}")
+    return FdName(UNKNOWN, f"fd:{fd}")
 
 
 def type_of_mode(mode: int) -> str:
     if stat.S_ISSOCK(mode):
-        return m.SOCKET
+        return SOCKET
     if stat.S_ISFIFO(mode):
-        return m.PIPE
+        return PIPE
     if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return m.DEVICE
+        return DEVICE
     if stat.S_IFMT(mode) == 0:
-        return m.ANON
-    return m.FILE
+        return ANON
+    return FILE
 
 
 def _addr(family: int, raw: bytes, port: int) -> str:
@@ -164,17 +166,17 @@ def describe(raw: bytes) -> FdName:
     if flags & NO_INO:
         ino = None
     if flags & SOCK:
-        return FdName(m.SOCKET, socket_name(family, sk_type, proto, sport, dport, saddr, daddr, name, ino), dev, ino)
+        return FdName(SOCKET, socket_name(family, sk_type, proto, sport, dport, saddr, daddr, name, ino), dev, ino)
     if flags & PSEUDO:
         # Pseudo files have no path: name them as /proc does.
-        if kind == m.SOCKET:
+        if kind == SOCKET:
             path = f"socket:[{ino}]"
-        elif kind == m.PIPE:
+        elif kind == PIPE:
             path = f"pipe:[{ino}]"
-        elif kind == m.ANON:
+        elif kind == ANON:
             path = f"anon_inode:{decode(name)}"
         else:  # memfd, secretmem, other internal mounts' files
-            kind, path = m.ANON, decode(name)
+            kind, path = ANON, decode(name)
         return FdName(kind, path, dev, ino)
     path = decode(name)
     truncated, deleted = bool(flags & TRUNCATED), bool(flags & DELETED)

@@ -7,52 +7,39 @@ import struct
 from collections import OrderedDict
 from typing import Any
 
-from ebpftop.model import files as m
-from ebpftop.model.files import FileIO, FilesSample
+from ebpftop.model.files import ANON, PIPE, SOCKET, FileIO, FilesSample
 from ebpftop.model.sanitize import decode
 from ebpftop.probes import fdnames, libbpf
-from ebpftop.probes.base import Probe, ProbeError, possible_cpus
+from ebpftop.probes.btf import VMLINUX_BTF, pt_regs_cflags
+from ebpftop.probes.base import Probe
 from ebpftop.probes.fdnames import FdName
 
-VMLINUX_BTF = "/sys/kernel/btf/vmlinux"
-
 MAX_ENTRIES = 16384  # FL_MAX_ENTRIES: open files doing I/O per interval
-LOST_SLOTS = 3  # FL_LOST_SLOTS
-KIND_MASK = 7  # low FL_KIND_BITS of a generation: what started the fd
-# FL_KIND_*: what the kernel saw create the fd, used when its name record is gone.
-_KERNEL_KINDS = {2: m.SOCKET, 3: m.PIPE, 4: m.ANON}
+# Passed to bpf/files.h with -D (contract_cflags). lost[] slots: FL_LOST_<define> -> cause, in slot order.
+LOST = {"STATS": "stats_full", "PATH": "name_not_stored", "FDS": "fds_full"}
+LOST_SLOTS = len(LOST)
+# FL_KIND_*: what the kernel saw create the fd, in the low KIND_BITS of a
+# generation; used when its name record is gone.
+KIND_BITS = 3
+KIND_MASK = (1 << KIND_BITS) - 1
+KINDS = {"NONE": 0, "OPEN": 1, "SOCKET": 2, "PIPE": 3, "ANON": 4, "DUP": 5, "OTHER": 6}
+_KERNEL_KINDS = {KINDS["SOCKET"]: SOCKET, KINDS["PIPE"]: PIPE, KINDS["ANON"]: ANON}
 CACHE_SIZE = 32768  # names of open files remembered after the kernel record is read
 
 _KEY = struct.Struct("<IiQ")  # struct fl_key {u32 tgid; s32 fd; u64 gen;}
 _COUNTS = struct.Struct("<QQQQ")  # struct fl_val {reads, writes, read_bytes, write_bytes; comm[16]}
 _VALUE_SIZE = 48
-_COMM = slice(32, 48)
+_COMM = (32, 48)  # fl_val.comm
 
 
-def pt_regs_cflags() -> list[str]:
-    """-D defines for the pt_regs members the program reads, from the running kernel's BTF."""
-    from ebpftop.probes.btf import struct_offsets
-
-    off = struct_offsets("pt_regs")
-    missing = [f for f in ("orig_ax", "di", "si", "dx", "r10", "ip") if f not in off]
-    if missing:
-        raise ProbeError(f"pt_regs in the kernel's BTF has no {', '.join(missing)}")
-    # cs sits in an anonymous union in BTF; it follows ip because pt_regs
-    # ends with the hardware's iret frame (ip, cs, flags, sp, ss).
-    defines = {
-        "ORIG_AX": off["orig_ax"],
-        "DI": off["di"],
-        "SI": off["si"],
-        "DX": off["dx"],
-        "R10": off["r10"],
-        "CS": off["ip"] + 8,
-    }
-    span = [defines[k] for k in ("ORIG_AX", "DI", "SI", "DX", "CS")]
-    start, length = min(span), max(span) + 8 - min(span)
-    if length > 64 or any(v % 8 for v in span):
-        raise ProbeError(f"pt_regs layout unexpected (orig_ax/di/si/dx/cs span {length} bytes)")
-    defines |= {"ARGS": start, "ARGS_LEN": length}
-    return [f"-DFL_PT_{name}={value}" for name, value in defines.items()]
+def contract_cflags() -> list[str]:
+    """-D for the constants files.h takes from here: lost[] slots and fd kinds."""
+    return [
+        *(f"-DFL_LOST_{define}={slot}" for slot, define in enumerate(LOST)),
+        f"-DFL_LOST_SLOTS={LOST_SLOTS}",
+        f"-DFL_KIND_BITS={KIND_BITS}",
+        *(f"-DFL_KIND_{kind}={value}" for kind, value in KINDS.items()),
+    ]
 
 
 class FilesProbe(Probe):
@@ -62,9 +49,8 @@ class FilesProbe(Probe):
     def __init__(self, max_entries: int = MAX_ENTRIES) -> None:
         super().__init__()
         self.max_entries = max_entries
-        # One reader per stats buffer; the kernel counts into the other.
+        # One reader per stats buffer (epoch half); the kernel counts into the other.
         self._readers: tuple[libbpf.BatchReader, libbpf.BatchReader] | None = None
-        self._active = 0
         # (tgid, fd, gen) -> name: a key's file never changes, so each is
         # read once from the kernel and remembered while it is in use.
         self._names: OrderedDict[tuple[int, int, int], FdName] = OrderedDict()
@@ -78,16 +64,22 @@ class FilesProbe(Probe):
         return None
 
     def cflags(self) -> list[str]:
-        return [f"-DFL_MAX_ENTRIES={self.max_entries}", *pt_regs_cflags(), *fdnames.cflags()]
+        return [f"-DFL_MAX_ENTRIES={self.max_entries}", *contract_cflags(), *pt_regs_cflags(), *fdnames.cflags()]
+
+    def layouts(self) -> dict[str, tuple[int | None, int | None]]:
+        return {
+            "stats": (_KEY.size, _VALUE_SIZE),
+            "stats_b": (_KEY.size, _VALUE_SIZE),
+            "names": (_KEY.size, fdnames.RECORD_SIZE),
+        }
 
     def attach(self) -> None:
         # Every TRACEPOINT_PROBE attached itself when bcc loaded it.
-        ncpus = possible_cpus()
+        ncpus = libbpf.possible_cpus()
         self._readers = tuple(  # type: ignore[assignment]
             libbpf.BatchReader(self.table(name).map_fd, _KEY.size, _VALUE_SIZE, self.max_entries, ncpus)
             for name in ("stats", "stats_b")
         )
-        self._active = 0
 
     def detach(self, bpf: Any) -> None:
         self._readers = None
@@ -126,45 +118,16 @@ class FilesProbe(Probe):
         return named
 
     # -- reading --------------------------------------------------------------
-    def _swap(self) -> libbpf.BatchReader:
-        """Point the programs at the other stats buffer; the reader of the one they no longer write.
-
-        After the flip a program that read the old index may still be
-        incrementing a value in the old buffer; programs run inside an RCU
-        read-side section, so once a grace period has passed none is.
-        """
-        assert self._readers is not None
-        old, self._active = self._active, 1 - self._active
-        table = self.table("active")
-        table[table.Key(0)] = table.Leaf(self._active)
-        libbpf.wait_for_programs()
-        return self._readers[old]
-
     def read(self) -> FilesSample:
         if self._readers is None:
             return FilesSample(())
-        reader = self._swap()
-        keys, values, n = reader.drain()
-        stride, slot, ncpus = reader.value_stride, reader.slot_size, reader.ncpus
+        reader = self._readers[self.flip_epoch()]  # the stats buffer no program writes any more
         out = []
-        for i in range(n):
-            tgid, fd, gen = _KEY.unpack_from(keys, i * _KEY.size)
-            base = i * stride
-            reads = writes = rbytes = wbytes = 0
-            comm = b""
-            for cpu in range(ncpus):
-                off = base + cpu * slot
-                r, w, rb, wb = _COUNTS.unpack_from(values, off)
-                reads += r
-                writes += w
-                rbytes += rb
-                wbytes += wb
-                if not comm:
-                    # Only the CPU that created the key wrote its comm; the
-                    # other slots count from zero with an empty name.
-                    comm = bytes(values[off + _COMM.start : off + _COMM.stop]).rstrip(b"\0")
+        for key, (reads, writes, rbytes, wbytes), comm in reader.drain_summed(_COUNTS, _COMM):
             if not (reads or writes):
                 continue
+            tgid, fd, gen = _KEY.unpack(key)
+            comm = comm.rstrip(b"\0")
             n = self.resolve(tgid, fd, gen)
             out.append(
                 FileIO(
@@ -185,7 +148,6 @@ class FilesProbe(Probe):
         if self._bpf is None:
             return {}
         table = self.table("lost")
-        causes = ("stats_full", "name_not_stored", "fds_full")
-        out = {c: int(table.sum(i).value) for i, c in enumerate(causes)}
+        out = {cause: int(table.sum(i).value) for i, cause in enumerate(LOST.values())}
         out["name_evicted"] = self._evicted
         return out

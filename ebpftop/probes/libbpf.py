@@ -7,9 +7,13 @@ import ctypes.util
 import errno
 import os
 import platform
+import struct
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
+from typing import Any
 
 # enum bpf_stats_type
 BPF_STATS_RUN_TIME = 0
@@ -36,41 +40,40 @@ class LibbpfError(OSError):
 
 
 @cache
+def _load(name: str | None) -> ctypes.CDLL:
+    """The one place a shared library is opened (None: the C library the process already has)."""
+    return ctypes.CDLL(name, use_errno=True)
+
+
+def _declare(lib: ctypes.CDLL, name: str, restype: Any, *argtypes: Any) -> None:
+    fn = getattr(lib, name)
+    fn.argtypes = list(argtypes)
+    fn.restype = restype
+
+
+_VP, _INT, _U32 = ctypes.c_void_p, ctypes.c_int, ctypes.c_uint32
+_U32P = ctypes.POINTER(ctypes.c_uint32)
+
+
+@cache
 def _lib() -> ctypes.CDLL:
-    name = ctypes.util.find_library("bpf") or "libbpf.so.1"
+    """libbpf.so.1 with every function ebpftop calls declared."""
     try:
-        lib = ctypes.CDLL(name, use_errno=True)
+        lib = _load(ctypes.util.find_library("bpf") or "libbpf.so.1")
     except OSError:
-        lib = ctypes.CDLL("libbpf.so.1", use_errno=True)
-    lib.bpf_enable_stats.argtypes = [ctypes.c_int]
-    lib.bpf_enable_stats.restype = ctypes.c_int
-    lib.bpf_map_lookup_and_delete_batch.argtypes = [
-        ctypes.c_int,
-        ctypes.c_void_p,
-        ctypes.c_void_p,
-        ctypes.c_void_p,
-        ctypes.c_void_p,
-        ctypes.POINTER(ctypes.c_uint32),
-        ctypes.c_void_p,
-    ]
-    lib.bpf_map_lookup_and_delete_batch.restype = ctypes.c_int
-    lib.bpf_map_create.argtypes = [
-        ctypes.c_int,
-        ctypes.c_char_p,
-        ctypes.c_uint32,
-        ctypes.c_uint32,
-        ctypes.c_uint32,
-        ctypes.c_void_p,
-    ]
-    lib.bpf_map_create.restype = ctypes.c_int
-    lib.libbpf_probe_bpf_prog_type.argtypes = [ctypes.c_int, ctypes.c_void_p]
-    lib.libbpf_probe_bpf_prog_type.restype = ctypes.c_int
-    lib.libbpf_probe_bpf_map_type.argtypes = [ctypes.c_int, ctypes.c_void_p]
-    lib.libbpf_probe_bpf_map_type.restype = ctypes.c_int
-    lib.bpf_link_create.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_void_p]
-    lib.bpf_link_create.restype = ctypes.c_int
-    lib.bpf_xdp_query_id.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.POINTER(ctypes.c_uint32)]
-    lib.bpf_xdp_query_id.restype = ctypes.c_int
+        lib = _load("libbpf.so.1")
+    _declare(lib, "bpf_enable_stats", _INT, _INT)
+    _declare(lib, "bpf_map_lookup_and_delete_batch", _INT, _INT, _VP, _VP, _VP, _VP, _U32P, _VP)
+    _declare(lib, "bpf_map_lookup_batch", _INT, _INT, _VP, _VP, _VP, _VP, _U32P, _VP)
+    _declare(lib, "bpf_map_update_batch", _INT, _INT, _VP, _VP, _U32P, _VP)
+    _declare(lib, "bpf_map_lookup_elem", _INT, _INT, _VP, _VP)
+    _declare(lib, "bpf_map_update_elem", _INT, _INT, _VP, _VP, ctypes.c_uint64)
+    _declare(lib, "bpf_map_create", _INT, _INT, ctypes.c_char_p, _U32, _U32, _U32, _VP)
+    _declare(lib, "libbpf_probe_bpf_prog_type", _INT, _INT, _VP)
+    _declare(lib, "libbpf_probe_bpf_map_type", _INT, _INT, _VP)
+    _declare(lib, "bpf_link_create", _INT, _INT, _INT, _INT, _VP)
+    _declare(lib, "bpf_prog_get_fd_by_id", _INT, _U32)
+    _declare(lib, "bpf_obj_get_info_by_fd", _INT, _INT, _VP, _U32P)
     return lib
 
 
@@ -83,12 +86,34 @@ def available() -> bool:
     return True
 
 
+def errno_of(ret: int) -> int:
+    """The errno of a libbpf return value (0: success). libbpf 1.x returns -errno and also sets errno."""
+    return -ret if ret < -1 else ctypes.get_errno() if ret == -1 else 0
+
+
 def _check(ret: int, what: str) -> int:
     if ret < 0:
-        # libbpf 1.x returns -errno and also sets errno.
-        err = -ret if ret != -1 else ctypes.get_errno()
+        err = errno_of(ret) or errno.EIO
         raise LibbpfError(err, f"{what}: {os.strerror(err)}")
     return ret
+
+
+def possible_cpus() -> int:
+    """Number of possible CPUs: the slot count of every per-CPU map value."""
+    text = Path("/sys/devices/system/cpu/possible").read_text().strip()
+    count = 0
+    for part in text.split(","):
+        lo, _, hi = part.partition("-")
+        count += (int(hi) - int(lo) + 1) if hi else 1
+    return count
+
+
+def malloc_trim() -> None:
+    """Give freed heap back to the kernel (glibc); other libcs have no malloc_trim and skip it."""
+    try:
+        _load(None).malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 def enable_stats() -> int:
@@ -164,7 +189,7 @@ class BatchReader:
                 ctypes.byref(count),
                 None,
             )
-            err = -ret if ret < -1 else ctypes.get_errno() if ret == -1 else 0
+            err = errno_of(ret)
             total += count.value
             if ret == 0:
                 self._in.value = self._out.value
@@ -180,6 +205,38 @@ class BatchReader:
         keys = memoryview(self._keys)[: total * self.key_size]
         values = memoryview(self._values)[: total * self.value_stride]
         return keys, values, total
+
+    def drain_summed(
+        self, counters: struct.Struct, tag: tuple[int, int] | None = None
+    ) -> Iterator[tuple[bytes, list[int], bytes]]:
+        """Drain the map; per entry its key, its counters summed over CPUs and its tag (see sum_cpus)."""
+        keys, view, n = self.drain()
+        keys_b, values = keys.tobytes(), view.tobytes()  # one copy each; then plain int indexing
+        ks = self.key_size
+        for i in range(n):
+            total, first = sum_cpus(values, i * self.value_stride, self.ncpus, self.slot_size, counters, tag)
+            yield keys_b[i * ks : (i + 1) * ks], total, first
+
+
+def sum_cpus(
+    values: bytes, base: int, ncpus: int, slot: int, counters: struct.Struct,
+    tag: tuple[int, int] | None = None, offset: int = 0,
+) -> tuple[list[int], bytes]:
+    """One per-CPU value at values[base:]: its counters (u64s `offset` bytes into each CPU's slot) summed over CPUs,
+    and the bytes values[tag[0]:tag[1]] of each slot from the first CPU where they are not empty.
+
+    The tag is what only the CPU that created an entry wrote (its comm); the
+    other CPUs' slots were zeroed then and count without one.
+    """
+    total = [0] * (counters.size // 8)
+    first = b""
+    for cpu in range(ncpus):
+        off = base + cpu * slot
+        for i, v in enumerate(counters.unpack_from(values, off + offset)):
+            total[i] += v
+        if tag is not None and not first and values[off + tag[0]]:
+            first = values[off + tag[0] : off + tag[1]]
+    return total, first
 
 
 def batch_ops_supported() -> bool:
@@ -222,13 +279,6 @@ def link_create_xdp(prog_fd: int, ifindex: int, flags: int) -> int:
     return _check(_lib().bpf_link_create(prog_fd, ifindex, BPF_XDP, ctypes.byref(opts)), "bpf_link_create")
 
 
-def xdp_query_id(ifindex: int, flags: int = 0) -> int:
-    """The id of the XDP program attached to ifindex in the given mode (0 when none)."""
-    prog_id = ctypes.c_uint32(0)
-    _check(_lib().bpf_xdp_query_id(ifindex, flags, ctypes.byref(prog_id)), "bpf_xdp_query_id")
-    return prog_id.value
-
-
 # membarrier(MEMBARRIER_CMD_GLOBAL) returns after an RCU grace period, i.e.
 # after every BPF program that was running when it was called has returned
 # (tracing programs run inside rcu_read_lock). The double-buffered probes
@@ -241,6 +291,48 @@ _GRACE_FALLBACK_S = 0.02  # no membarrier (or nohz_full refuses it): far longer 
 def wait_for_programs() -> None:
     """Return once no BPF program that started before this call is still running."""
     nr = _NR_MEMBARRIER.get(platform.machine())
-    if nr is not None and ctypes.CDLL(None, use_errno=True).syscall(nr, _MEMBARRIER_CMD_GLOBAL, 0, 0) == 0:
+    if nr is not None and _load(None).syscall(nr, _MEMBARRIER_CMD_GLOBAL, 0, 0) == 0:
         return
     time.sleep(_GRACE_FALLBACK_S)
+
+
+def map_lookup_batch(map_fd: int, in_batch: Any, out_batch: Any, keys: Any, values: Any, count: Any) -> int:
+    """BPF_MAP_LOOKUP_BATCH (array maps); returns the errno (0 on success, ENOENT at the map's end)."""
+    return errno_of(_lib().bpf_map_lookup_batch(map_fd, in_batch, out_batch, keys, values, count, None))
+
+
+def map_update_batch(map_fd: int, keys: Any, values: Any, count: Any) -> int:
+    """BPF_MAP_UPDATE_BATCH; returns the errno (0 on success)."""
+    return errno_of(_lib().bpf_map_update_batch(map_fd, keys, values, count, None))
+
+
+def map_lookup_elem(map_fd: int, key: Any, value: Any) -> bool:
+    """Copy one element's value (every CPU's, for a per-CPU map) into value; False when there is none."""
+    return _lib().bpf_map_lookup_elem(map_fd, key, value) == 0
+
+
+def map_update_elem(map_fd: int, key: Any, value: Any, what: str) -> None:
+    """Write one element (BPF_ANY); LibbpfError naming `what` on failure."""
+    _check(_lib().bpf_map_update_elem(map_fd, key, value, _BPF_ANY), what)
+
+
+# struct bpf_prog_info (uapi, append-only ABI): the name is 16 bytes at offset 64.
+_PROG_INFO_SIZE = 80
+_PROG_NAME_OFF = 64
+_BPF_ANY = 0
+
+
+def prog_name(prog_id: int) -> bytes:
+    """The raw name of a loaded BPF program by id (b"" when it is gone or unreadable)."""
+    lib = _lib()
+    fd = lib.bpf_prog_get_fd_by_id(prog_id)
+    if fd < 0:
+        return b""
+    try:
+        buf = ctypes.create_string_buffer(_PROG_INFO_SIZE)
+        size = ctypes.c_uint32(_PROG_INFO_SIZE)
+        if lib.bpf_obj_get_info_by_fd(fd, buf, ctypes.byref(size)) != 0:
+            return b""
+        return buf.raw[_PROG_NAME_OFF : _PROG_NAME_OFF + 16]
+    finally:
+        os.close(fd)

@@ -29,7 +29,9 @@ RINGBUF_PAGES = 1024  # 4 MiB: ~9000 short processes per interval
 # struct pt_hdr {u32 type, pid, ppid; s32 aux; u64 time_ns; u64 flags; u64 start; char comm[16];}
 _HDR = struct.Struct("<IIIiQQQ16s")
 _EXEC_TAIL = struct.Struct(f"<{FILENAME_LEN}sII")  # filename, args_total, args_len; args follow
-_TYPES = {1: FORK, 2: EXEC, 3: EXIT, 4: RENAME}
+# Record types and the exec flag, passed to bpf/proctree.h with -D (PT_<key>).
+EVENT_TYPES = {"FORK": 1, "EXEC": 2, "EXIT": 3, "RENAME": 4}
+_TYPES = {EVENT_TYPES["FORK"]: FORK, EVENT_TYPES["EXEC"]: EXEC, EVENT_TYPES["EXIT"]: EXIT, EVENT_TYPES["RENAME"]: RENAME}
 _ARGV_FAULT = 1
 
 
@@ -190,6 +192,11 @@ class ProcTreeProbe(Probe):
             f"-DPT_ARGV_AREA={ARGV_AREA}",
             f"-DPT_FILENAME_LEN={FILENAME_LEN}",
             f"-DPT_RINGBUF_PAGES={self.ringbuf_pages}",
+            *(f"-DPT_{name}={value}" for name, value in EVENT_TYPES.items()),
+            f"-DPT_ARGV_FAULT={_ARGV_FAULT}",
+            # The record layout decoded here; proctree.h static-asserts it.
+            f"-DPT_HDR_SIZE={_HDR.size}",
+            f"-DPT_EXEC_ARGS_OFF={_HDR.size + _EXEC_TAIL.size}",
         ]
         if exit_has_group_dead():
             flags.append("-DPT_HAS_GROUP_DEAD")

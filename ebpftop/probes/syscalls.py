@@ -10,7 +10,6 @@ it: exact counts with no read/write race.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import errno
 import glob
 import itertools
@@ -24,7 +23,7 @@ from typing import Any
 from ebpftop.model.sanitize import decode
 from ebpftop.model.syscalls import SyscallCount, SyscallSample
 from ebpftop.probes import libbpf
-from ebpftop.probes.base import Probe, possible_cpus
+from ebpftop.probes.base import COMM_LEN, Probe
 
 # Keys are (tgid, syscall) seen in one interval; a busy box with a thousand
 # short-lived processes reaches ~30k. Values are per CPU and preallocated, so
@@ -38,25 +37,8 @@ CACHE_BITS_MAX, CACHE_BITS_MIN, CACHE_SCAN = 12, 8, 1 << 16
 _KEY = struct.Struct("<II")  # struct sc_key {u32 tgid; u32 nr;}
 _COUNT = struct.Struct("<Q")  # struct sc_val {u64 count; char comm[16];}
 _VALUE_SIZE = 24
+_COMM = (8, _VALUE_SIZE)  # sc_val.comm
 _SLOT_SIZE = 32  # struct sc_slot {u64 tag; u64 count; char comm[16];}
-_CTL_EPOCH = 2  # bit of filter_on[0] (SC_CTL_EPOCH in bpf/ebpftop.h); the filter's bits are in probes/base.py
-
-@cache
-def _bpf_lib() -> ctypes.CDLL:
-    """libbpf's array batch ops (probes/libbpf.py wraps only lookup-and-delete)."""
-    lib = ctypes.CDLL(ctypes.util.find_library("bpf") or "libbpf.so.1", use_errno=True)
-    lib.bpf_map_lookup_batch.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p,
-                                         ctypes.c_void_p, ctypes.POINTER(ctypes.c_uint32), ctypes.c_void_p]
-    lib.bpf_map_lookup_batch.restype = ctypes.c_int
-    lib.bpf_map_update_batch.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p,
-                                         ctypes.POINTER(ctypes.c_uint32), ctypes.c_void_p]
-    lib.bpf_map_update_batch.restype = ctypes.c_int
-    return lib
-
-
-def _err(ret: int) -> int:
-    return -ret if ret < -1 else ctypes.get_errno() if ret == -1 else 0
-
 
 class CacheHalves:
     """Reads and zeroes one half of the per-CPU cache array with two batch syscalls."""
@@ -74,11 +56,10 @@ class CacheHalves:
         """The half's slots: slots x CPUs x struct sc_slot, as the kernel lays them out."""
         count = ctypes.c_uint32(self.slots)
         self._in.value = half * self.slots - 1  # the batch starts after in_batch
-        ret = _bpf_lib().bpf_map_lookup_batch(
+        err = libbpf.map_lookup_batch(
             self.map_fd, ctypes.byref(self._in) if half else None, ctypes.byref(self._out),
-            self._keys, self._values, ctypes.byref(count), None,
+            self._keys, self._values, ctypes.byref(count),
         )
-        err = _err(ret)
         if err not in (0, errno.ENOENT) or count.value != self.slots:
             raise OSError(err or errno.EIO, f"bpf_map_lookup_batch on the syscall cache: {os.strerror(err)}")
         return memoryview(self._values).cast("B")  # ctypes says "<c", which cast() refuses
@@ -91,7 +72,7 @@ class CacheHalves:
         for i, slot in enumerate(slots):
             self._keys[i] = base + slot
         count = ctypes.c_uint32(len(slots))
-        err = _err(_bpf_lib().bpf_map_update_batch(self.map_fd, self._keys, self._zeros, ctypes.byref(count), None))
+        err = libbpf.map_update_batch(self.map_fd, self._keys, self._zeros, ctypes.byref(count))
         if err:
             raise OSError(err, f"bpf_map_update_batch on the syscall cache: {os.strerror(err)}")
 
@@ -133,28 +114,35 @@ class SyscallsProbe(Probe):
 
     def __init__(self, max_entries: int | None = None, cache_slots_log2: int | None = None) -> None:
         super().__init__()
-        self.max_entries = max_entries or max(4096, min(MAX_ENTRIES, VALUE_BUDGET // possible_cpus()))
+        self.max_entries = max_entries or max(4096, min(MAX_ENTRIES, VALUE_BUDGET // libbpf.possible_cpus()))
         # cache_slots_log2: tests shrink the cache to send most keys to the hashes.
-        self.cache_bits = cache_slots_log2 or cache_bits(possible_cpus())
+        self.cache_bits = cache_slots_log2 or cache_bits(libbpf.possible_cpus())
         self._readers: list[libbpf.BatchReader] = []
         self._cache: CacheHalves | None = None
-        self._epoch = 0
-        self._filter_word = 0
         self._names: dict[int, str] = {}
 
     def cflags(self) -> list[str]:
-        return [f"-DSC_MAX_ENTRIES={self.max_entries}", f"-DSC_CACHE_BITS={self.cache_bits}"]
+        return [
+            f"-DSC_MAX_ENTRIES={self.max_entries}",
+            f"-DSC_CACHE_BITS={self.cache_bits}",
+        ]
+
+    def layouts(self) -> dict[str, tuple[int | None, int | None]]:
+        return {
+            "counts0": (_KEY.size, _VALUE_SIZE),
+            "counts1": (_KEY.size, _VALUE_SIZE),
+            "cache": (None, _SLOT_SIZE),
+            "names": (None, COMM_LEN),
+        }
 
     def attach(self) -> None:
         # RAW_TRACEPOINT_PROBE(sys_enter) attached itself when bcc loaded it.
-        ncpus = possible_cpus()
+        ncpus = libbpf.possible_cpus()
         self._readers = [
             libbpf.BatchReader(self.table(name).map_fd, _KEY.size, _VALUE_SIZE, self.max_entries, ncpus)
             for name in ("counts0", "counts1")
         ]
         self._cache = CacheHalves(self.table("cache").map_fd, self.cache_bits, ncpus)
-        self._epoch = 0
-        self._filter_word = 0
 
     def detach(self, bpf: Any) -> None:
         self._readers = []
@@ -170,10 +158,7 @@ class SyscallsProbe(Probe):
     def read(self) -> SyscallSample:
         if self._cache is None:
             return SyscallSample(())
-        done = self._epoch
-        self._epoch ^= 1
-        self._write_ctl()
-        libbpf.wait_for_programs()  # now nothing writes half `done`: read it whole
+        done = self.flip_epoch()  # now nothing writes half `done`: read it whole
         # (tgid << 32 | nr) -> [count, comm]
         found: dict[int, list[Any]] = {}
         self._read_cache(done, found)
@@ -188,16 +173,6 @@ class SyscallsProbe(Probe):
                 nr, tgid = tag & 0xFFFFFFFF, tag >> 32
                 counts.append(SyscallCount(tgid, nr, self.syscall_name(nr), total, decode(renamed.get(tgid, comm))))
         return SyscallSample(tuple(counts), self.lost())
-
-    # -- control word: filter_on[0] carries the filter bits and the epoch --
-    def _write_ctl(self) -> None:
-        word = self._filter_word | (_CTL_EPOCH if self._epoch else 0)
-        self.table("filter_on")[ctypes.c_int(0)] = ctypes.c_uint32(word)
-
-    def _write_filter_word(self, word: int) -> None:
-        """Probe's filter word, keeping the epoch bit of the shared control word."""
-        self._filter_word = word
-        self._write_ctl()
 
     def _current_names(self, tgids: Any) -> dict[int, bytes]:
         """tgid -> the name each process took at its last rename (exec, prctl), where the kernel saw one."""
@@ -230,24 +205,10 @@ class SyscallsProbe(Probe):
 
     @staticmethod
     def _read_hash(reader: libbpf.BatchReader, found: dict[int, list[Any]]) -> None:
-        keys, view, n = reader.drain()
-        values = view.tobytes()  # one copy; then plain int indexing
-        stride, slot, ncpus = reader.value_stride, reader.slot_size, reader.ncpus
-        for i in range(n):
-            tgid, nr = _KEY.unpack_from(keys, i * _KEY.size)
-            base = i * stride
-            total = 0
-            comm = b""
-            for cpu in range(ncpus):
-                off = base + cpu * slot
-                (count,) = _COUNT.unpack_from(values, off)
-                total += count
-                # Only the CPU that created the key wrote comm; the others'
-                # slots were zeroed then and may count without one.
-                if not comm and values[off + 8]:
-                    comm = values[off + 8 : off + _VALUE_SIZE]
+        for key, (total,), comm in reader.drain_summed(_COUNT, _COMM):
             if not total:
                 continue
+            tgid, nr = _KEY.unpack(key)
             tag = tgid << 32 | nr
             entry = found.get(tag)
             if entry is None:

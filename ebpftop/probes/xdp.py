@@ -5,80 +5,45 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
-import socket
 import struct
 from dataclasses import dataclass
-from collections.abc import Iterator
-from functools import cache
 from typing import Any
 
-from ebpftop.model import xdp as m
 from ebpftop.model.sanitize import decode
+from ebpftop.model.xdp import (
+    ATTACHED,
+    BUSY,
+    ERROR,
+    GENERIC,
+    MISSING,
+    MODES,
+    NATIVE,
+    OFF,
+    PROTOS,
+    IfaceSample,
+    LinkCounters,
+    XdpSample,
+)
 from ebpftop.probes import libbpf
-from ebpftop.probes.base import Probe, ProbeError, possible_cpus
+from ebpftop.probes.base import Probe, ProbeError
+from ebpftop.probes.netdev import LinkInfo, list_links, read_proc_net_dev
 
 ENV_IFACES = "EBPFTOP_XDP"
 ENV_MODE = "EBPFTOP_XDP_MODE"
 ALL = "all"
 MAX_IFACES = 256  # counter slots (a power of two); an interface's slot is ifindex & (MAX_IFACES - 1)
 
-_VALUE = struct.Struct(f"<II{2 * m.NSLOTS}Q")  # struct xdp_val in bpf/xdp.h: ifindex, pad, packets, bytes
-_IFF_UP = 0x1
-_BPF_ANY = 0
-_PROC_NET_DEV = "/proc/net/dev"
-
-
-@cache
-def _lib() -> ctypes.CDLL:
-    """Our own handle on libbpf for the calls libbpf.py does not wrap (map elements, prog info by id)."""
-    lib = ctypes.CDLL("libbpf.so.1", use_errno=True)
-    lib.bpf_map_lookup_elem.restype = ctypes.c_int
-    lib.bpf_map_lookup_elem.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p]
-    lib.bpf_map_update_elem.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_uint64]
-    lib.bpf_map_update_elem.restype = ctypes.c_int
-    lib.bpf_prog_get_fd_by_id.argtypes = [ctypes.c_uint32]
-    lib.bpf_prog_get_fd_by_id.restype = ctypes.c_int
-    lib.bpf_obj_get_info_by_fd.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.POINTER(ctypes.c_uint32)]
-    lib.bpf_obj_get_info_by_fd.restype = ctypes.c_int
-    return lib
-
-
-# struct bpf_prog_info (uapi, append-only ABI): the name is 16 bytes at offset 64.
-_PROG_INFO_SIZE = 80
-_PROG_NAME_OFF = 64
-
-
-def prog_name(prog_id: int) -> str:
-    """The name of a loaded BPF program by id ("" when it is gone or unreadable)."""
-    lib = _lib()
-    fd = lib.bpf_prog_get_fd_by_id(prog_id)
-    if fd < 0:
-        return ""
-    try:
-        buf = ctypes.create_string_buffer(_PROG_INFO_SIZE)
-        size = ctypes.c_uint32(_PROG_INFO_SIZE)
-        if lib.bpf_obj_get_info_by_fd(fd, buf, ctypes.byref(size)) != 0:
-            return ""
-        return decode(buf.raw[_PROG_NAME_OFF : _PROG_NAME_OFF + 16])
-    finally:
-        os.close(fd)
-
-
-def read_proc_net_dev(path: str = _PROC_NET_DEV) -> dict[str, m.LinkCounters]:
-    """The kernel's counters of every interface in this network namespace (unlike /sys, /proc/net follows our netns)."""
-    out: dict[str, m.LinkCounters] = {}
-    with open(path, "rb") as f:
-        lines = f.read().splitlines()[2:]
-    for line in lines:
-        name, sep, rest = line.partition(b":")  # ':' is not allowed in interface names
-        fields = rest.split()
-        if not sep or len(fields) < 12:
-            continue
-        v = [int(x) for x in fields[:12]]
-        out[decode(name.strip())] = m.LinkCounters(
-            rx_packets=v[1], rx_bytes=v[0], rx_dropped=v[3], tx_packets=v[9], tx_bytes=v[8], tx_dropped=v[11]
-        )
-    return out
+# The counter slot of each protocol in struct xdp_val (bpf/xdp.h gets them
+# with -D). _counters() decodes the slots into the model's PROTOS order.
+SLOTS = {"ipv4": 0, "ipv6": 1, "arp": 2, "other": 3, "tcp": 4, "udp": 5, "icmp": 6, "icmpv6": 7, "ip_other": 8}
+NSLOTS = len(SLOTS)
+_SLOT_DEFINES = {"ipv4": "IPV4", "ipv6": "IPV6", "arp": "ARP", "other": "L3_OTHER", "tcp": "TCP", "udp": "UDP",
+                 "icmp": "ICMP", "icmpv6": "ICMPV6", "ip_other": "L4_OTHER"}
+if set(SLOTS) != set(PROTOS) or sorted(SLOTS.values()) != list(range(NSLOTS)):
+    raise ImportError("probes/xdp.py SLOTS must number every model.xdp.PROTOS once, from 0")
+_VALUE = struct.Struct(f"<II{2 * NSLOTS}Q")  # struct xdp_val: ifindex, pad, packets[NSLOTS], bytes[NSLOTS]
+_OWNER = struct.Struct("<I")  # xdp_val.ifindex
+_COUNTERS = struct.Struct(f"<{2 * NSLOTS}Q")  # packets, bytes: 8 bytes into xdp_val
 
 
 def _ifaces_from_env() -> tuple[str, ...] | None:
@@ -86,95 +51,6 @@ def _ifaces_from_env() -> tuple[str, ...] | None:
     if not text:
         return None
     return tuple(dict.fromkeys(p.strip() for p in text.split(",") if p.strip())) or None
-
-
-# rtnetlink (linux/rtnetlink.h, linux/if_link.h): one RTM_GETLINK dump per
-# read lists every interface of our network namespace with its flags and the
-# XDP programs attached to it. (bpf_xdp_query asks per interface and the
-# kernel answers each ask with a whole dump: quadratic in interfaces.)
-_NETLINK_ROUTE = 0
-_RTM_NEWLINK, _RTM_GETLINK = 16, 18
-_NLMSG_ERROR, _NLMSG_DONE = 2, 3
-_NLM_F_REQUEST, _NLM_F_DUMP = 0x1, 0x300
-_IFLA_IFNAME, _IFLA_XDP = 3, 43
-_IFLA_XDP_ATTACHED, _IFLA_XDP_PROG_ID = 2, 4
-_IFLA_XDP_DRV_PROG_ID, _IFLA_XDP_SKB_PROG_ID, _IFLA_XDP_HW_PROG_ID = 5, 6, 7
-_XDP_ATTACHED_MODES = {1: m.NATIVE, 2: m.GENERIC, 3: "offload"}  # 4: several at once
-_XDP_MODE_OF_ATTR = {_IFLA_XDP_DRV_PROG_ID: m.NATIVE, _IFLA_XDP_SKB_PROG_ID: m.GENERIC, _IFLA_XDP_HW_PROG_ID: "offload"}
-_NLMSGHDR = struct.Struct("=IHHII")
-_IFINFOMSG = struct.Struct("=BxHiII")
-_RTATTR = struct.Struct("=HH")
-
-
-@dataclass(frozen=True, slots=True)
-class LinkInfo:
-    """One interface as rtnetlink lists it."""
-
-    ifindex: int
-    ifname: str
-    up: bool
-    xdp: tuple[tuple[int, str], ...]  # (prog id, mode) of every attached XDP program
-
-
-def _attrs(buf: bytes, offset: int, end: int) -> Iterator[tuple[int, bytes]]:
-    while offset + _RTATTR.size <= end:
-        length, kind = _RTATTR.unpack_from(buf, offset)
-        if length < _RTATTR.size:
-            return
-        yield kind & 0x3FFF, buf[offset + _RTATTR.size : offset + length]  # without NLA_F_NESTED
-        offset += (length + 3) & ~3
-
-
-def _parse_link(msg: bytes) -> LinkInfo | None:
-    _family, _type, index, flags, _change = _IFINFOMSG.unpack_from(msg, 0)
-    name = None
-    xdp: list[tuple[int, str]] = []
-    for kind, value in _attrs(msg, _IFINFOMSG.size, len(msg)):
-        if kind == _IFLA_IFNAME:
-            name = decode(value)
-        elif kind == _IFLA_XDP:
-            nested = dict(_attrs(value, 0, len(value)))
-            attached = nested.get(_IFLA_XDP_ATTACHED, b"\0")[0]
-            if attached in _XDP_ATTACHED_MODES and _IFLA_XDP_PROG_ID in nested:
-                xdp.append((struct.unpack("=I", nested[_IFLA_XDP_PROG_ID][:4])[0], _XDP_ATTACHED_MODES[attached]))
-            elif attached:
-                for attr, mode in _XDP_MODE_OF_ATTR.items():
-                    if attr in nested:
-                        xdp.append((struct.unpack("=I", nested[attr][:4])[0], mode))
-    if name is None:
-        return None
-    return LinkInfo(index, name, bool(flags & _IFF_UP), tuple(x for x in xdp if x[0]))
-
-
-def list_links() -> dict[int, LinkInfo]:
-    """Every interface of this network namespace, by ifindex, from one RTM_GETLINK dump."""
-    links: dict[int, LinkInfo] = {}
-    with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, _NETLINK_ROUTE) as sock:
-        sock.bind((0, 0))
-        body = _IFINFOMSG.pack(socket.AF_UNSPEC, 0, 0, 0, 0)
-        sock.send(_NLMSGHDR.pack(_NLMSGHDR.size + len(body), _RTM_GETLINK, _NLM_F_REQUEST | _NLM_F_DUMP, 1, 0) + body)
-        while True:
-            data = sock.recv(1 << 18)  # a dump chunk is at most 32 KiB today; room to spare
-            if not data:
-                return links
-            offset = 0
-            while offset + _NLMSGHDR.size <= len(data):
-                length, kind, _flags, _seq, _pid = _NLMSGHDR.unpack_from(data, offset)
-                if length < _NLMSGHDR.size:
-                    return links
-                payload = data[offset + _NLMSGHDR.size : offset + length]
-                if kind == _NLMSG_DONE:
-                    return links
-                if kind == _NLMSG_ERROR:
-                    (err,) = struct.unpack_from("=i", payload, 0)
-                    if err:
-                        raise OSError(-err, f"RTM_GETLINK: {os.strerror(-err)}")
-                    return links
-                if kind == _RTM_NEWLINK:
-                    info = _parse_link(payload)
-                    if info is not None:
-                        links[info.ifindex] = info
-                offset += (length + 3) & ~3
 
 
 @dataclass(slots=True)
@@ -205,7 +81,7 @@ class XdpProbe(Probe):
         if ifaces is None:
             ifaces = _ifaces_from_env()
         if mode is None:
-            mode = os.environ.get(ENV_MODE, "").strip() or m.GENERIC
+            mode = os.environ.get(ENV_MODE, "").strip() or GENERIC
         self.mode = mode
         self._all = bool(ifaces) and ALL in ifaces
         # Names to attach; they stay wanted across a probe off/on.
@@ -223,7 +99,7 @@ class XdpProbe(Probe):
 
     # -- life cycle -------------------------------------------------------------
     def available(self) -> str | None:
-        if self.mode not in m.MODES:
+        if self.mode not in MODES:
             return f"unknown XDP mode {self.mode!r} (use generic or native)"
         if not libbpf.available():
             return "libbpf.so.1 is not installed (needed to attach XDP through a BPF link)"
@@ -232,7 +108,14 @@ class XdpProbe(Probe):
         return None
 
     def cflags(self) -> list[str]:
-        return [f"-DXDP_MAX_IFACES={MAX_IFACES}"]
+        return [
+            f"-DXDP_MAX_IFACES={MAX_IFACES}",
+            f"-DXDP_NSLOTS={NSLOTS}",
+            *(f"-DXDP_SLOT_{_SLOT_DEFINES[proto]}={slot}" for proto, slot in SLOTS.items()),
+        ]
+
+    def layouts(self) -> dict[str, tuple[int | None, int | None]]:
+        return {"counts": (4, _VALUE.size)}
 
     def attach(self) -> None:
         from bcc import BPF
@@ -240,7 +123,7 @@ class XdpProbe(Probe):
         self._fn = self._bpf.load_func(b"xdp_count", BPF.XDP)
         self._prog_id = libbpf.prog_info(self._fn.fd).prog_id
         self._map_fd = self.table("counts").map_fd
-        self._ncpus = possible_cpus()
+        self._ncpus = libbpf.possible_cpus()
         self._value_buf = ctypes.create_string_buffer(self._ncpus * _VALUE.size)
         self._errors.clear()
         self._missing.clear()
@@ -289,7 +172,7 @@ class XdpProbe(Probe):
             reason = f"cannot count {name} and {clash.ifname} at once (ifindex {ifindex} and {clash.ifindex} share counter slot {slot})"
             self._errors[ifindex] = reason
             return reason
-        flags = libbpf.XDP_FLAGS_DRV_MODE if self.mode == m.NATIVE else libbpf.XDP_FLAGS_SKB_MODE
+        flags = libbpf.XDP_FLAGS_DRV_MODE if self.mode == NATIVE else libbpf.XDP_FLAGS_SKB_MODE
         # Zero the slot and name its owner before attaching, so the first
         # read's counters are exactly this attach's packets.
         self._write_slot(ifindex, ifindex)
@@ -300,7 +183,7 @@ class XdpProbe(Probe):
             reason = f"cannot attach {self.mode} XDP to {name}: {os.strerror(exc.errno or errno.EIO)}"
             if exc.errno == errno.EBUSY:
                 reason += " (another XDP program is attached)"
-            elif exc.errno == errno.EOPNOTSUPP and self.mode == m.NATIVE:
+            elif exc.errno == errno.EOPNOTSUPP and self.mode == NATIVE:
                 reason += " (no native XDP in this driver; try generic)"
             self._errors[ifindex] = reason
             return reason
@@ -320,12 +203,13 @@ class XdpProbe(Probe):
 
     def _write_slot(self, ifindex: int, owner: int) -> None:
         """Zero ifindex's counter slot on every CPU and tag it with its owner (0: free)."""
-        value = b"".join(_VALUE.pack(owner, 0, *([0] * 2 * m.NSLOTS)) for _ in range(self._ncpus))
+        value = b"".join(_VALUE.pack(owner, 0, *([0] * 2 * NSLOTS)) for _ in range(self._ncpus))
         buf = ctypes.create_string_buffer(value, len(value))
         key = ctypes.c_uint32(ifindex & (MAX_IFACES - 1))
-        ret = _lib().bpf_map_update_elem(self._map_fd, ctypes.byref(key), buf, _BPF_ANY)
-        if ret != 0:
-            raise ProbeError(f"cannot write the XDP counter slot: {os.strerror(ctypes.get_errno() or errno.EIO)}")
+        try:
+            libbpf.map_update_elem(self._map_fd, ctypes.byref(key), buf, "bpf_map_update_elem")
+        except OSError as exc:
+            raise ProbeError(f"cannot write the XDP counter slot: {os.strerror(exc.errno or errno.EIO)}") from None
 
     def attach_iface(self, name: str) -> str | None:
         """Attach the counter to one interface; None on success, else the one-line reason."""
@@ -348,12 +232,6 @@ class XdpProbe(Probe):
                 return None
         return f"xdp is not attached to {name!r}"
 
-    def toggle_iface(self, name: str) -> str | None:
-        """Attach when not attached, else detach (what the pane's key asks for)."""
-        if any(link.ifname == name for link in self._links.values()):
-            return self.detach_iface(name)
-        return self.attach_iface(name)
-
     def attached(self) -> dict[str, int]:
         """ifname -> ifindex of every interface our program is attached to."""
         return {link.ifname: link.ifindex for link in self._links.values()}
@@ -366,29 +244,29 @@ class XdpProbe(Probe):
     def _prog_name(self, prog_id: int) -> str:
         name = self._names.get(prog_id)
         if name is None:
-            name = prog_name(prog_id)
+            name = decode(libbpf.prog_name(prog_id))
             if len(self._names) > 1024:
                 self._names.clear()
             self._names[prog_id] = name
         return name
 
     def _counters(self, ifindex: int) -> tuple[int, ...] | None:
+        """ifindex's counters summed over CPUs, decoded: packets per protocol in the model's PROTOS order, then bytes."""
         buf = self._value_buf
         assert buf is not None
         key = ctypes.c_uint32(ifindex & (MAX_IFACES - 1))
-        if _lib().bpf_map_lookup_elem(self._map_fd, ctypes.byref(key), buf) != 0:
+        if not libbpf.map_lookup_elem(self._map_fd, ctypes.byref(key), buf):
             return None
-        total = [0] * (2 * m.NSLOTS)
-        for owner, _pad, *cpu_vals in _VALUE.iter_unpack(buf.raw):
-            if owner != ifindex:
-                return None
-            for i, v in enumerate(cpu_vals):
-                total[i] += v
-        return tuple(total)
+        raw = buf.raw
+        if any(_OWNER.unpack_from(raw, cpu * _VALUE.size)[0] != ifindex for cpu in range(self._ncpus)):
+            return None
+        total, _ = libbpf.sum_cpus(raw, 0, self._ncpus, _VALUE.size, _COUNTERS, offset=8)
+        order = [SLOTS[proto] for proto in PROTOS]
+        return tuple([total[i] for i in order] + [total[NSLOTS + i] for i in order])
 
-    def read(self) -> m.XdpSample:
+    def read(self) -> XdpSample:
         if self._bpf is None:
-            return m.XdpSample(())
+            return XdpSample(())
         links = list_links()
         # An interface deleted while attached: the kernel already detached the
         # link; close our end and forget it (a new one with the name is new).
@@ -416,13 +294,13 @@ class XdpProbe(Probe):
             stats = {}
         ifaces = []
         for ifindex, info in sorted(links.items()):
-            base = dict(ifname=info.ifname, ifindex=ifindex, up=info.up, link=stats.get(info.ifname, m.LinkCounters()))
+            base = dict(ifname=info.ifname, ifindex=ifindex, up=info.up, link=stats.get(info.ifname, LinkCounters()))
             link = self._links.get(ifindex)
             if link is not None:
                 ifaces.append(
-                    m.IfaceSample(
+                    IfaceSample(
                         **base,
-                        state=m.ATTACHED,
+                        state=ATTACHED,
                         mode=link.mode,
                         xdp=self._counters(ifindex),
                         attach_id=link.attach_id,
@@ -434,9 +312,9 @@ class XdpProbe(Probe):
             other = self._other_prog(info)
             if other:
                 ifaces.append(
-                    m.IfaceSample(
+                    IfaceSample(
                         **base,
-                        state=m.BUSY,
+                        state=BUSY,
                         mode=next(mode for pid, mode in info.xdp if pid == other),
                         prog_id=other,
                         prog_name=self._prog_name(other),
@@ -444,12 +322,12 @@ class XdpProbe(Probe):
                     )
                 )
             elif ifindex in self._errors:
-                ifaces.append(m.IfaceSample(**base, state=m.ERROR, reason=self._errors[ifindex]))
+                ifaces.append(IfaceSample(**base, state=ERROR, reason=self._errors[ifindex]))
             else:
-                ifaces.append(m.IfaceSample(**base, state=m.OFF))
+                ifaces.append(IfaceSample(**base, state=OFF))
         for name, reason in self._missing.items():
-            ifaces.append(m.IfaceSample(ifname=name, ifindex=0, state=m.MISSING, reason=reason))
-        return m.XdpSample(tuple(ifaces), self.lost())
+            ifaces.append(IfaceSample(ifname=name, ifindex=0, state=MISSING, reason=reason))
+        return XdpSample(tuple(ifaces), self.lost())
 
     def lost(self) -> int:
         if self._bpf is None:
@@ -457,4 +335,4 @@ class XdpProbe(Probe):
         return int(self.table("drops").sum(0).value)
 
 
-__all__ = ["LinkInfo", "ProbeError", "XdpProbe", "list_links", "prog_name", "read_proc_net_dev"]
+__all__ = ["ProbeError", "XdpProbe"]

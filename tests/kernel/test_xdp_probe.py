@@ -267,7 +267,7 @@ out["after_attach"] = [(i.ifname, i.state, i.mode) for i in p.read().ifaces]
 out["detach"] = p.detach_iface("lo")
 out["detach_again"] = p.detach_iface("lo")
 out["after_detach"] = [(i.ifname, i.state) for i in p.read().ifaces]
-out["toggle"] = p.toggle_iface("lo")
+out["toggle"] = p.attach_iface("lo")
 out["attached"] = p.attached()
 p.disable()
 out["disabled_attach"] = p.attach_iface("lo")

@@ -165,7 +165,7 @@ veth\xff0: 5 1 2 3 0 0 0 0 70 7 0 9 0 0 0 0
 
 
 def test_proc_net_dev_parse(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from ebpftop.probes.xdp import read_proc_net_dev
+    from ebpftop.probes.netdev import read_proc_net_dev
 
     path = tmp_path / "dev"
     path.write_bytes(PROC_NET_DEV)
@@ -193,7 +193,7 @@ def _newlink(index: int, name: bytes, flags: int, xdp: bytes | None) -> bytes:
 def test_rtnetlink_link_parse_single_and_multi_xdp() -> None:
     import struct
 
-    from ebpftop.probes.xdp import LinkInfo, _parse_link
+    from ebpftop.probes.netdev import LinkInfo, _parse_link
 
     u32 = lambda v: struct.pack("=I", v)  # noqa: E731
     single = _newlink(5, b"veth\xff", 1, _rta(2, b"\x02") + _rta(4, u32(77)))
