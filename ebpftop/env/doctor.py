@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import platform
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
@@ -35,7 +36,7 @@ def _line(out: TextIO, name: str, ok: bool | None, detail: str) -> None:
     print(f"  {name:<18} {mark:<4} {detail}", file=out)
 
 
-def _try(fn) -> tuple[bool, str]:  # type: ignore[no-untyped-def]
+def _try(fn: Callable[[], object]) -> tuple[bool, str]:
     try:
         fn()
         return True, ""

@@ -77,7 +77,9 @@ class SyscallTable:
         ]
 
 
-def build_rows(counts: tuple[SyscallCount, ...], elapsed: float, pids: PidFilter | None = None) -> tuple[SyscallRow, ...]:
+def build_rows(
+    counts: tuple[SyscallCount, ...], elapsed: float, pids: PidFilter | None = None
+) -> tuple[SyscallRow, ...]:
     """Group counts by process, busiest first; keep only the filter's processes when given.
 
     The kernel already kept only the filter's processes (PID and start, and

@@ -63,7 +63,9 @@ class Writer:
     and counted, so memory stays bounded whatever the reader does.
     """
 
-    def __init__(self, fd: int, name: str, limit: int = QUEUE_BYTES, on_error: Callable[[OSError], None] | None = None) -> None:
+    def __init__(
+        self, fd: int, name: str, limit: int = QUEUE_BYTES, on_error: Callable[[OSError], None] | None = None
+    ) -> None:
         self.fd = fd
         self.limit = limit
         self.dropped = 0
@@ -185,7 +187,10 @@ def run(settings: Settings, out_fd: int = 1, err_fd: int = 2) -> int:
             emergency_exit(f"still running {GRACE:g}s after {name}: exiting (the kernel detaches the probes)")
         # The sampler reads commands only between the start-up compiles, which
         # take seconds each on a busy box: nothing ran yet, so this is a normal end.
-        emergency_exit(f"{name} during start-up: exiting without waiting for the compiles (the kernel detaches what was loaded)", EXIT_OK)
+        emergency_exit(
+            f"{name} during start-up: exiting without waiting for the compiles (the kernel detaches what was loaded)",
+            EXIT_OK,
+        )
 
     def on_status(statuses: tuple[ProbeStatus, ...]) -> None:
         for s in statuses:

@@ -9,12 +9,12 @@ import sys
 from ebpftop.model.proctree import (
     EXEC,
     EXIT,
-    RENAME,
     EXITED,
     FORK,
     GONE,
     LIVE,
     NEW,
+    RENAME,
     ProcEvent,
     ProcSample,
     ProcSeed,

@@ -1,7 +1,7 @@
 """Syscall model: grouping per process, rates over measured time, filters, history, JSON."""
 
-from ebpftop.pids import PidFilter
 from ebpftop.model.syscalls import SyscallCount, SyscallModel, SyscallSample, build_rows
+from ebpftop.pids import PidFilter
 
 
 def c(tgid: int, name: str, count: int, comm: str = "p") -> SyscallCount:
