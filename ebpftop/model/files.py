@@ -45,7 +45,7 @@ class FilesSample:
     """One read of the files probe."""
 
     io: tuple[FileIO, ...]
-    lost: int = 0  # cumulative I/O not counted or files not named (map full, LRU evicted)
+    lost_total: int = 0  # cumulative I/O not counted or files not named (map full, LRU evicted)
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +111,7 @@ class FilesTable:
     pids: frozenset[int] | None
     read_bps: float
     write_bps: float
-    lost: int
+    lost_total: int  # as in FilesSample
     _built: dict[str, tuple[FileRow, ...]] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -239,5 +239,5 @@ class FilesModel:
             pids,
             rate(rbytes, elapsed),
             rate(wbytes, elapsed),
-            sample.lost if sample is not None else 0,
+            sample.lost_total if sample is not None else 0,
         )

@@ -23,9 +23,8 @@ import threading
 from collections import deque
 from collections.abc import Callable
 
-from ebpftop.model import frame as fr
 from ebpftop.model import xdp
-from ebpftop.model.frame import Frame, ProbeStatus
+from ebpftop.model.frame import ERROR, UNAVAILABLE, Frame, ProbeStatus
 from ebpftop.registry import SPECS
 from ebpftop.sampler import Sampler
 from ebpftop.settings import Settings
@@ -195,10 +194,10 @@ def run(settings: Settings, out_fd: int = 1, err_fd: int = 2) -> int:
     def on_status(statuses: tuple[ProbeStatus, ...]) -> None:
         for s in statuses:
             states[s.name] = s.state
-            if s.state in (fr.ERROR, fr.UNAVAILABLE) and reported.get(s.name) != s.reason:
+            if s.state in (ERROR, UNAVAILABLE) and reported.get(s.name) != s.reason:
                 reported[s.name] = s.reason
                 say(f"probe {s.name} {s.state}: {s.reason}")
-        failed = settings.probes and all(states.get(n) in (fr.ERROR, fr.UNAVAILABLE) for n in settings.probes)
+        failed = settings.probes and all(states.get(n) in (ERROR, UNAVAILABLE) for n in settings.probes)
         if failed and not none_started.is_set():
             none_started.set()
             say("no probe could be started")
