@@ -70,15 +70,6 @@ class FileRow:
     deleted: bool = False
     truncated: bool = False
 
-    @property
-    def bps(self) -> float:
-        return self.read_bps + self.write_bps
-
-    @property
-    def key(self) -> str:
-        """A stable id for the row within its grouping (cursor tracking)."""
-        return f"{self.type}\0{self.path}\0{self.pid}"
-
     def to_json(self) -> dict[str, Any]:
         return {
             "path": self.path,
@@ -114,14 +105,6 @@ class FilesTable:
     lost_total: int  # as in FilesSample
     _built: dict[str, tuple[FileRow, ...]] = field(default_factory=dict, compare=False, repr=False)
 
-    @property
-    def by_path(self) -> tuple[FileRow, ...]:
-        return self.rows(BY_PATH)
-
-    @property
-    def by_process(self) -> tuple[FileRow, ...]:
-        return self.rows(BY_PROCESS)
-
     def rows(self, grouping: str = BY_PATH) -> tuple[FileRow, ...]:
         grouping = BY_PROCESS if grouping == BY_PROCESS else BY_PATH
         rows = self._built.get(grouping)
@@ -137,7 +120,7 @@ class FilesTable:
     def to_json(self) -> list[dict[str, Any]]:
         # Per process and path: exact and lossless (per-path sums are one
         # group-by away, while a per-path row would hide every process but one).
-        return [r.to_json() for r in self.by_process]
+        return [r.to_json() for r in self.rows(BY_PROCESS)]
 
 
 def _path_key(io: FileIO) -> tuple[Any, ...]:
@@ -216,11 +199,6 @@ def group(
         key = _path_key(item)
         groups.setdefault((item.tgid, *key) if per_process else key, []).append(item)
     return _rows(groups, elapsed)
-
-
-def build(io: tuple[FileIO, ...], elapsed: float, pids: frozenset[int] | None = None) -> tuple[Rows, Rows]:
-    """(rows per path across processes, rows per process and path), busiest first."""
-    return group(io, elapsed, pids, BY_PATH), group(io, elapsed, pids, BY_PROCESS)
 
 
 class FilesModel:

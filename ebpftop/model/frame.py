@@ -82,12 +82,6 @@ class Frame:
     work_s: float = 0.0  # sampler time spent reading the maps and building this frame
     rss_bytes: int = 0  # ebpftop's resident memory when the frame was built (0: unknown)
 
-    def probe(self, name: str) -> ProbeStatus | None:
-        for status in self.probes:
-            if status.name == name:
-                return status
-        return None
-
     def to_json(self, top: int | None = None) -> dict[str, Any]:
         """The --batch object. ``top`` keeps the first N entries of every list (each list's order
         is its pane's: hottest first, events in time order); ``rows`` has each list's full length."""

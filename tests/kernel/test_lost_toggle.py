@@ -16,6 +16,7 @@ from typing import Any
 from ebpftop.model.frame import Frame
 from ebpftop.registry import BY_NAME, ProbeSpec
 from ebpftop.sampler import Sampler
+from tests.kernel.helpers import probe_status
 
 BURST = "i=0; while [ $i -lt 60 ]; do /bin/true; i=$((i+1)); done"
 
@@ -54,7 +55,7 @@ def test_lost_never_decreases_across_toggles() -> None:
                 cond.wait(min(left, 0.5))
 
     def status(f: Frame) -> Any:
-        return f.probe("proctree")
+        return probe_status(f, "proctree")
 
     sampler = Sampler([spec], ["proctree"], 0.2, on_frame, stats="off", settings=_TinyRing())
     sampler.start()

@@ -10,6 +10,7 @@ import sys
 
 from ebpftop.model.files import (
     ANON,
+    BY_PATH,
     BY_PROCESS,
     DEVICE,
     FILE,
@@ -19,7 +20,6 @@ from ebpftop.model.files import (
     FileIO,
     FilesModel,
     FilesSample,
-    build,
     group,
 )
 
@@ -32,7 +32,7 @@ def io(
 
 
 def test_per_path_sums_processes_and_names_the_busiest() -> None:
-    by_path, _ = build(
+    by_path = group(
         (
             io(10, 3, "/log", w=2, wb=100, comm="small"),
             io(20, 4, "/log", w=1, wb=900, comm="big"),
@@ -48,17 +48,18 @@ def test_per_path_sums_processes_and_names_the_busiest() -> None:
 
 
 def test_per_process_rows_keep_each_process() -> None:
-    _, by_process = build((io(10, 3, "/log", r=1, rb=5), io(20, 4, "/log", r=3, rb=7)), elapsed=1.0)
+    by_process = group((io(10, 3, "/log", r=1, rb=5), io(20, 4, "/log", r=3, rb=7)), elapsed=1.0, grouping=BY_PROCESS)
     assert sorted((r.pid, r.reads, r.read_bytes, r.processes) for r in by_process) == [(10, 1, 5, 1), (20, 3, 7, 1)]
 
 
 def test_same_fd_number_two_generations_are_two_files() -> None:
-    _, by_process = build((io(10, 3, "/a", w=3, wb=333, gen=5), io(10, 3, "/b", w=1, wb=2222, gen=9)), elapsed=1.0)
+    items = (io(10, 3, "/a", w=3, wb=333, gen=5), io(10, 3, "/b", w=1, wb=2222, gen=9))
+    by_process = group(items, elapsed=1.0, grouping=BY_PROCESS)
     assert {r.path: r.write_bytes for r in by_process} == {"/a": 333, "/b": 2222}
 
 
 def test_unknown_fds_of_different_processes_never_merge() -> None:
-    by_path, _ = build(
+    by_path = group(
         (
             io(1, 5, "fd:5", r=1, kind=UNKNOWN),
             io(2, 5, "fd:5", r=1, kind=UNKNOWN),
@@ -83,17 +84,17 @@ def test_identity_kept_for_one_file_and_unknown_when_a_path_held_two() -> None:
 
 
 def test_hottest_first_and_pid_filter() -> None:
-    by_path, _ = build((io(1, 3, "/cold", r=1, rb=1), io(2, 3, "/hot", w=1, wb=10)), elapsed=1.0)
+    by_path = group((io(1, 3, "/cold", r=1, rb=1), io(2, 3, "/hot", w=1, wb=10)), elapsed=1.0)
     assert [r.path for r in by_path] == ["/hot", "/cold"]
-    by_path, _ = build((io(1, 3, "/cold", r=1, rb=1), io(2, 3, "/hot", w=1, wb=10)), elapsed=1.0, pids=frozenset({1}))
+    by_path = group((io(1, 3, "/cold", r=1, rb=1), io(2, 3, "/hot", w=1, wb=10)), elapsed=1.0, pids=frozenset({1}))
     assert [r.path for r in by_path] == ["/cold"]
 
 
 def test_rates_guarded_on_zero_elapsed_and_empty_input() -> None:
     table = FilesModel().update(FilesSample((io(1, 3, "/x", r=1, rb=10),)), elapsed=0.0)
-    assert table.by_path[0].read_bps == 0.0 and table.read_bps == 0.0
+    assert table.rows(BY_PATH)[0].read_bps == 0.0 and table.read_bps == 0.0
     empty = FilesModel().update(FilesSample(()), elapsed=1.0)
-    assert empty.by_path == () and empty.to_json() == [] and empty.lost_total == 0
+    assert empty.rows(BY_PATH) == () and empty.to_json() == [] and empty.lost_total == 0
     assert FilesModel().update(None, 1.0).to_json() == []
 
 
@@ -221,6 +222,6 @@ def test_table_builds_each_grouping_once_and_only_when_asked() -> None:
     assert table._built == {}
     table.to_json()  # --batch: rows per process only
     assert set(table._built) == {BY_PROCESS}
-    assert table.by_process is table.by_process  # built once
-    by_path, by_process = build(items, 2.0, frozenset({20}))
-    assert (table.by_path, table.by_process) == (by_path, by_process)
+    assert table.rows(BY_PROCESS) is table.rows(BY_PROCESS)  # built once
+    by_path, by_process = group(items, 2.0, frozenset({20}), BY_PATH), group(items, 2.0, frozenset({20}), BY_PROCESS)
+    assert (table.rows(BY_PATH), table.rows(BY_PROCESS)) == (by_path, by_process)
