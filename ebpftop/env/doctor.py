@@ -11,6 +11,7 @@ from typing import TextIO
 
 from ebpftop.env import checks
 from ebpftop.env import headers as kheaders
+from ebpftop.env.streams import exit_now
 
 
 def on_signal(signum: int, _frame: object) -> None:
@@ -19,16 +20,9 @@ def on_signal(signum: int, _frame: object) -> None:
     It holds nothing the kernel would keep (a test program's fd at most), so
     leaving is enough; the note goes out only if stderr takes it right away.
     """
-    import select
     import signal
 
-    try:
-        if select.select([], [2], [], 0)[1]:
-            os.write(2, f"ebpftop: doctor interrupted by {signal.Signals(signum).name}\n".encode())
-    except (OSError, ValueError):
-        pass
-    finally:
-        os._exit(1)
+    exit_now(f"doctor interrupted by {signal.Signals(signum).name}", 1)
 
 
 def _line(out: TextIO, name: str, ok: bool | None, detail: str) -> None:

@@ -17,12 +17,12 @@ from __future__ import annotations
 import errno
 import json
 import os
-import select
 import signal
 import threading
 from collections import deque
 from collections.abc import Callable
 
+from ebpftop.env.streams import exit_now
 from ebpftop.model import xdp
 from ebpftop.model.frame import ERROR, UNAVAILABLE, Frame, ProbeStatus
 from ebpftop.registry import SPECS
@@ -136,21 +136,6 @@ class Writer:
                 self._cond.notify_all()
 
 
-def emergency_exit(note: str, code: int = EXIT_FAILED) -> None:
-    """Leave now, from any thread: one line to stderr if it takes it at once, then _exit.
-
-    Exiting closes every BPF program, perf event and link fd this process
-    holds, which detaches whatever the sampler did not get to.
-    """
-    try:
-        if select.select([], [2], [], 0)[1]:
-            os.write(2, f"ebpftop: {note}\n".encode())
-    except (OSError, ValueError):
-        pass
-    finally:
-        os._exit(code)
-
-
 def run(settings: Settings, out_fd: int = 1, err_fd: int = 2) -> int:
     reported: dict[str, str | None] = {}
     states: dict[str, str] = {}
@@ -183,10 +168,10 @@ def run(settings: Settings, out_fd: int = 1, err_fd: int = 2) -> int:
 
     def on_grace_expired(name: str) -> None:
         if started.is_set():
-            emergency_exit(f"still running {GRACE:g}s after {name}: exiting (the kernel detaches the probes)")
+            exit_now(f"still running {GRACE:g}s after {name}: exiting (the kernel detaches the probes)", EXIT_FAILED)
         # The sampler reads commands only between the start-up compiles, which
         # take seconds each on a busy box: nothing ran yet, so this is a normal end.
-        emergency_exit(
+        exit_now(
             f"{name} during start-up: exiting without waiting for the compiles (the kernel detaches what was loaded)",
             EXIT_OK,
         )
