@@ -236,9 +236,9 @@ def run(settings: Settings, out_fd: int = 1, err_fd: int = 2) -> int:
     if sampler.error is not None:
         say(f"{type(sampler.error).__name__}: {sampler.error}")
         code = EXIT_FAILED
-    lost = out.dropped + out.pending
-    if lost and out.error is None:
-        say(f"{lost} frame{'s' * (lost != 1)} not written: stdout was not read")
+    unwritten = out.dropped + out.pending
+    if unwritten and out.error is None:
+        say(f"{unwritten} frame{'s' * (unwritten != 1)} not written: stdout was not read")
         code = code if code not in (None, EXIT_OK) else EXIT_FAILED
     out.close()
     err.close()
