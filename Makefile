@@ -52,4 +52,4 @@ uninstall:
 	rm -f /usr/local/bin/ebpftop
 
 clean:
-	rm -rf $(VENV) .pytest_cache build *.egg-info
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache build *.egg-info
