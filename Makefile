@@ -12,7 +12,13 @@ setup:
 run: setup
 	$(VENV)/bin/ebpftop $(ARGS)
 
-test: setup
+# ruff over the whole checkout, mypy over ebpftop/ (rules and scope in pyproject.toml).
+# Both always run, so one pass shows every finding; either failing fails lint.
+lint: setup
+	@rc=0; $(VENV)/bin/ruff check . || rc=1; $(VENV)/bin/mypy || rc=1; exit $$rc
+
+# Lint first: CI runs `make test`, so a lint finding fails CI like a failing test.
+test: setup lint
 	$(PY) -m pytest $(PYTEST)
 
 test-unit: setup
@@ -46,4 +52,4 @@ uninstall:
 	rm -f /usr/local/bin/ebpftop
 
 clean:
-	rm -rf $(VENV) .pytest_cache build *.egg-info
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache build *.egg-info

@@ -13,8 +13,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ebpftop.env import checks  # noqa: E402
-from ebpftop.probes import libbpf  # noqa: E402
+from ebpftop.env import checks
+from ebpftop.probes import libbpf
 
 
 def main() -> int:

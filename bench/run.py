@@ -23,7 +23,7 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -239,7 +239,8 @@ def summarize(section: Section) -> list[str]:
                 continue
             rows.append(f"- {name} adds **{added[name] / cost:.2f}x** what {other} adds.")
         if name in section.bpf_ns:
-            rows.append(f"- {name}: its programs' own run time from BPF stats: {section.bpf_ns[name]:.1f} ns per event.")
+            ns = section.bpf_ns[name]
+            rows.append(f"- {name}: its programs' own run time from BPF stats: {ns:.1f} ns per event.")
     rows.extend(f"- {note}" for note in section.notes)
     rows.append("")
     return _dedupe(rows)
@@ -365,7 +366,8 @@ def sections(env: dict[str, str], only: set[str] | None) -> list[Section]:
                 target="30 ns per packet or less (BPF stats).",
                 prefix=["ip", "netns", "exec", NETNS_TX],
                 notes=[
-                    "Sender-side ns per packet: the veth peer receives in the sender's softirq, so the XDP run is in it.",
+                    "Sender-side ns per packet: the veth peer receives in the sender's softirq,"
+                    " so the XDP run is in it.",
                     "Why 30 ns is not reached: BPF-stats time includes the stats' own clock reads, so an empty"
                     " XDP_PASS program reads 23-24 ns here (an empty raw tracepoint reads the same). A single per-CPU"
                     " counter increment with no parsing reads 27-29 ns, because between two packets the send and"
@@ -549,10 +551,13 @@ def self_cost(seconds: float = 15.0, warmup: float = 4.0) -> list[str]:
                     work = [f["work_ms"] for f in run.frames[n0:]]
                 finally:
                     run.stop()
-                work_txt = f"{statistics.median(work):.1f} / {max(work):.1f} ms" if work else "(not reported by the TUI)"
+                work_txt = (
+                    f"{statistics.median(work):.1f} / {max(work):.1f} ms" if work else "(not reported by the TUI)"
+                )
                 first = f"{run.t_first:.2f} s" + (" (paint)" if tui else " (interval after live)")
                 rows.append(
-                    f"| {mode} | {box} | {cpu:.2f}% | {rss / 2**20:.0f} MiB | {anon / 2**20:.0f} MiB | {work_txt} | {first} |"
+                    f"| {mode} | {box} | {cpu:.2f}% | {rss / 2**20:.0f} MiB | {anon / 2**20:.0f} MiB"
+                    f" | {work_txt} | {first} |"
                 )
                 print(f"  self {mode} {box}: {cpu:.2f}% {rss / 2**20:.0f} MiB first {run.t_first:.2f}", flush=True)
                 if cpu > (2.0 if box == "idle" else 10.0):
@@ -664,8 +669,9 @@ def scale(interval: float = 1.0) -> list[str]:
         print(f"  scale {label}: {rows[-1]}", flush=True)
     rows += [
         "",
-        "- lost: the probes' own counters (`probes.<name>.lost`): I/O not counted or names not kept (files), ring-buffer"
-        " records dropped (proctree), keys not stored (syscalls). The files stats map holds 16 384 files per interval;"
+        "- lost: the probes' own counters (`probes.<name>.lost`): I/O not counted or names not kept (files),"
+        " ring-buffer records dropped (proctree), keys not stored (syscalls)."
+        " The files stats map holds 16 384 files per interval;"
         " a burst beyond that is counted as lost, never silently dropped.",
         "",
     ]
@@ -679,7 +685,7 @@ def write_results(
     lines = [
         "# ebpftop benchmark results",
         "",
-        f"Made by `make bench` on {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC.",
+        f"Made by `make bench` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC.",
         f"Machine: {platform.node()}, {os.cpu_count()} CPUs, kernel {uname.release} ({uname.machine}).",
         f"Method: {rounds} rounds x {reps} runs per scenario, scenarios interleaved round-robin in one run;",
         "each figure is ns per operation from the C workload in bench/loops.c; 'added' is median minus bare median.",
@@ -698,7 +704,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--reps", type=int, default=5)
-    parser.add_argument("--only", default="", help="comma list of sections (syscalls, files, spawn, xdp, self, scale); a partial run writes bench/out/RESULTS-partial.md")
+    parser.add_argument(
+        "--only",
+        default="",
+        help="comma list of sections (syscalls, files, spawn, xdp, self, scale);"
+        " a partial run writes bench/out/RESULTS-partial.md",
+    )
     args = parser.parse_args()
     if os.geteuid() != 0:
         sys.exit("bench: run as root (sudo make bench)")

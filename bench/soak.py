@@ -70,7 +70,10 @@ def main() -> int:
         "",
         "| t (s) | RSS MiB | RssAnon MiB | CPU s |",
         "| ---: | ---: | ---: | ---: |",
-        *(f"| {t:.0f} | {r / 2**20:.0f} | {a / 2**20:.0f} | {c:.1f} |" for t, r, a, c in samples[:: max(1, len(samples) // 20)]),
+        *(
+            f"| {t:.0f} | {r / 2**20:.0f} | {a / 2**20:.0f} | {c:.1f} |"
+            for t, r, a, c in samples[:: max(1, len(samples) // 20)]
+        ),
         "",
         f"Private memory (RssAnon) over the second half: {slope:+.2f} MiB per minute;"
         f" peak RSS {max(s[1] for s in samples) / 2**20:.0f} MiB;"

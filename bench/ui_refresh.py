@@ -16,13 +16,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ebpftop.model import frame as fr  # noqa: E402
-from ebpftop.model.files import FileIO, FilesModel, FilesSample  # noqa: E402
-from ebpftop.model.frame import Frame, ProbeStatus  # noqa: E402
-from ebpftop.registry import SPECS  # noqa: E402
-from ebpftop.settings import Settings  # noqa: E402
-from ebpftop.ui.app import EbpftopApp  # noqa: E402
-from tests.ui.scripted import ScriptedSource  # noqa: E402
+from ebpftop.model import frame as fr
+from ebpftop.model.files import FileIO, FilesModel, FilesSample
+from ebpftop.model.frame import Frame, ProbeStatus
+from ebpftop.registry import SPECS
+from ebpftop.settings import Settings
+from ebpftop.ui.app import EbpftopApp
+from tests.ui.scripted import ScriptedSource
 
 
 def frame(i: int, rows: int) -> Frame:

@@ -12,7 +12,7 @@ import threading
 from typing import NoReturn
 
 from ebpftop import __version__
-from ebpftop.pids import parse_pids
+from ebpftop.pids import PidFilter, parse_pids
 from ebpftop.registry import NAMES
 from ebpftop.settings import Settings
 
@@ -50,11 +50,15 @@ def _number(text: str, what: str, lo: float, hi: float, whole: bool = False, uni
     """One checked number in [lo, hi]; ArgumentTypeError with one line naming the range otherwise."""
     if not (_WHOLE if whole else _DECIMAL).fullmatch(text):
         kind = "a whole number" if whole else "a number"
-        # ascii(): a non-ASCII digit or a control character is shown escaped, never raw.
-        raise argparse.ArgumentTypeError(f"{what} must be {kind}{unit and ' of' + unit} in ASCII digits, not {ascii(text)}")
-    value = int(text) if whole and len(text) <= _MAX_DIGITS else float(text) if len(text) <= _MAX_DIGITS else float("inf")
+        # !a (ascii()): a non-ASCII digit or a control character is shown escaped, never raw.
+        raise argparse.ArgumentTypeError(f"{what} must be {kind}{unit and ' of' + unit} in ASCII digits, not {text!a}")
+    value = (
+        int(text) if whole and len(text) <= _MAX_DIGITS else float(text) if len(text) <= _MAX_DIGITS else float("inf")
+    )
     if not lo <= value <= hi:
-        raise argparse.ArgumentTypeError(f"{what} must be between {_shown(lo)} and {_shown(hi)}{unit}, not {text[:24]}{'...' * (len(text) > 24)}")
+        raise argparse.ArgumentTypeError(
+            f"{what} must be between {_shown(lo)} and {_shown(hi)}{unit}, not {text[:24]}{'...' * (len(text) > 24)}"
+        )
     return value
 
 
@@ -84,7 +88,7 @@ def _probes(text: str) -> tuple[str, ...]:
     return names
 
 
-def _pids(text: str) -> frozenset[int]:
+def _pids(text: str) -> PidFilter:
     try:
         return parse_pids(text)
     except ValueError as exc:
@@ -113,10 +117,30 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("-i", "--interval", type=_interval, default=1.0, metavar="S", help=f"refresh interval in seconds, {MIN_INTERVAL:g} to {MAX_INTERVAL:g} (default 1)")
-    p.add_argument("--probes", type=_probes, default=NAMES, metavar="LIST", help=f"probes to start with (default: {','.join(NAMES)})")
+    p.add_argument(
+        "-i",
+        "--interval",
+        type=_interval,
+        default=1.0,
+        metavar="S",
+        help=f"refresh interval in seconds, {MIN_INTERVAL:g} to {MAX_INTERVAL:g} (default 1)",
+    )
+    p.add_argument(
+        "--probes",
+        type=_probes,
+        default=NAMES,
+        metavar="LIST",
+        help=f"probes to start with (default: {','.join(NAMES)})",
+    )
     p.add_argument("--batch", action="store_true", help="no TUI: print one JSON object per interval (JSON lines)")
-    p.add_argument("-n", "--count", type=_count, default=None, metavar="N", help=f"with --batch: stop after N intervals, {MIN_COUNT} to {MAX_COUNT:_}")
+    p.add_argument(
+        "-n",
+        "--count",
+        type=_count,
+        default=None,
+        metavar="N",
+        help=f"with --batch: stop after N intervals, {MIN_COUNT} to {MAX_COUNT:_}",
+    )
     p.add_argument(
         "--top",
         type=_top,
@@ -124,9 +148,27 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="with --batch: at most N entries in each list of a frame (hottest first; default: all)",
     )
-    p.add_argument("-p", "--pid", type=_pids, default=None, metavar="PIDS", help="only these processes (PIDs or names, comma separated)")
-    p.add_argument("--xdp", type=_ifaces, default=None, metavar="IFACES", help="attach the XDP counter to these interfaces (comma separated, or 'all')")
-    p.add_argument("--xdp-mode", choices=("generic", "native"), default="generic", help="XDP attach mode (default generic: never touches the driver)")
+    p.add_argument(
+        "-p",
+        "--pid",
+        type=_pids,
+        default=None,
+        metavar="PIDS",
+        help="only these processes (PIDs or names, comma separated)",
+    )
+    p.add_argument(
+        "--xdp",
+        type=_ifaces,
+        default=None,
+        metavar="IFACES",
+        help="attach the XDP counter to these interfaces (comma separated, or 'all')",
+    )
+    p.add_argument(
+        "--xdp-mode",
+        choices=("generic", "native"),
+        default="generic",
+        help="XDP attach mode (default generic: never touches the driver)",
+    )
     p.add_argument(
         "--linger",
         type=_linger,
@@ -140,7 +182,9 @@ def build_parser() -> argparse.ArgumentParser:
         default="sampled",
         help="measure the probes' own cost with BPF stats: one interval in ten (default), always, or never",
     )
-    p.add_argument("--doctor", action="store_true", help="print what this machine supports and which probes can run, then exit")
+    p.add_argument(
+        "--doctor", action="store_true", help="print what this machine supports and which probes can run, then exit"
+    )
     p.add_argument("-V", "--version", action="version", version=f"ebpftop {__version__}")
     return p
 
@@ -194,7 +238,9 @@ def main(argv: list[str] | None = None) -> int:
     # The TUI reads keys from stdin and draws through stdout/stderr: without a
     # terminal it can neither be seen nor quit (stdin at EOF spun at 80% CPU).
     if not settings.batch and (problems := streams.not_terminals(closed)):
-        print(f"ebpftop: the TUI needs a terminal, but {', '.join(problems)}: use --batch for JSON lines", file=sys.stderr)
+        print(
+            f"ebpftop: the TUI needs a terminal, but {', '.join(problems)}: use --batch for JSON lines", file=sys.stderr
+        )
         return EXIT_USAGE
     if settings.batch and 1 in closed:
         print("ebpftop: stdout is closed: --batch has nowhere to write its frames", file=sys.stderr)

@@ -130,7 +130,9 @@ def parse_pid(item: str, limit: int | None = None) -> int:
     if not item.isascii() or not item.isdigit():
         raise ValueError(f"not a PID: {item!r} (PIDs are ASCII digits 0-9)")
     if len(item) > 10 or not 1 <= int(item) < top:
-        raise ValueError(f"PID {item} is out of range: PIDs here are 1 to {top - 1} (/proc/sys/kernel/pid_max is {top})")
+        raise ValueError(
+            f"PID {item} is out of range: PIDs here are 1 to {top - 1} (/proc/sys/kernel/pid_max is {top})"
+        )
     return int(item)
 
 
@@ -156,7 +158,9 @@ def parse_pids(text: str, proc: str = "/proc") -> PidFilter:
             procs.add((pid, stat[2]))
             continue
         if len(os.fsencode(item)) > COMM_LEN:
-            raise ValueError(f"process name {item!r} is longer than the kernel's {COMM_LEN} bytes; type its first {COMM_LEN}")
+            raise ValueError(
+                f"process name {item!r} is longer than the kernel's {COMM_LEN} bytes; type its first {COMM_LEN}"
+            )
         names.add(item)
         if len(names) > FILTER_MAX_NAMES:
             raise ValueError(f"more than {FILTER_MAX_NAMES} names in one filter")

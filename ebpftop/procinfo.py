@@ -48,7 +48,10 @@ def in_initial_pid_namespace() -> bool:
 
 
 def stat_field(pid: int, number: int) -> int | None:
-    """Numeric field ``number`` (man 5 proc_pid_stat, from 3 on) of /proc/PID/stat, None when there is no such process."""
+    """Numeric field ``number`` (man 5 proc_pid_stat, from 3 on) of /proc/PID/stat.
+
+    None when there is no such process.
+    """
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
             stat = f.read()
@@ -110,7 +113,8 @@ class Identity:
         if start is not None and not matches_start(ticks, start):
             return f"PID {pid} now belongs to another process (started {ticks_to_epoch(ticks) - start:+.1f}s later)"
         if start is None and seen is not None and ticks_to_epoch(ticks) > seen + SEEN_SLACK:
-            return f"PID {pid} now belongs to another process (started {ticks_to_epoch(ticks) - seen:.1f}s after the row was seen)"
+            late = ticks_to_epoch(ticks) - seen
+            return f"PID {pid} now belongs to another process (started {late:.1f}s after the row was seen)"
         return cls(pid, ticks)
 
     def alive(self) -> bool:

@@ -27,6 +27,7 @@ import select
 import subprocess
 import sys
 from dataclasses import dataclass
+from typing import Any
 
 STALL_S = 2.0  # a helper silent this long with work pending is abandoned
 MAX_STUCK = 4  # abandoned helpers still stuck in the kernel before no new one is started
@@ -95,6 +96,10 @@ class ProcInfo:
     unknown: str | None = None  # why cmdline is missing, when it is for a reason worth showing
 
 
+# One JSON array the helper wrote: [pid, ppid, comm, state, starttime] or [pid, cmdline, exe].
+_Record = list[Any]
+
+
 class _Stalled(Exception):
     """The helper stalled or died; args[0] holds the records it sent before."""
 
@@ -155,13 +160,13 @@ class ProcScanner:
         """Stop the helper without waiting for it."""
         self._abandon(stalled=False)
 
-    def _ask(self, req: dict[str, object]) -> list[dict[str, list[object]]]:
+    def _ask(self, req: dict[str, object]) -> list[dict[str, _Record]]:
         """Send one request; the records answered before the end or a stall (then _Stalled carries them)."""
         proc = self._helper()
         if proc is None:
             raise _NoHelper
         assert proc.stdin is not None and proc.stdout is not None
-        records: list[dict[str, list[object]]] = []
+        records: list[dict[str, _Record]] = []
         try:
             proc.stdin.write(json.dumps(req).encode() + b"\n")
             proc.stdin.flush()
@@ -184,7 +189,7 @@ class ProcScanner:
             self._buf += chunk
 
     # -- requests ---------------------------------------------------------------
-    def stats(self, pids: list[int] | None = None) -> dict[int, list[object]]:
+    def stats(self, pids: list[int] | None = None) -> dict[int, _Record]:
         """pid -> [pid, ppid, comm, state, starttime] of the given (or every) process; gone ones are left out."""
         req: dict[str, object] = {"op": "stat"} if pids is None else {"op": "stat", "pids": pids}
         try:
@@ -193,12 +198,12 @@ class ProcScanner:
             records = stalled.args[0]
         except _NoHelper:
             records = []
-        return {int(r["s"][0]): r["s"] for r in records if len(r["s"]) == 5}  # type: ignore[arg-type]
+        return {int(r["s"][0]): r["s"] for r in records if len(r["s"]) == 5}
 
     def scan(self) -> list[ProcInfo]:
         """Every process now: stat always (unless it exited meanwhile), cmdline and exe where they could be read."""
         stats = self.stats()
-        argv: dict[int, list[object]] = {}
+        argv: dict[int, _Record] = {}
         unknown: dict[int, str] = {}
         todo = []
         for pid, st in stats.items():
@@ -216,12 +221,12 @@ class ProcScanner:
             except _Stalled as stalled:
                 records, complete = stalled.args[0], False
             for r in records:
-                argv[int(r["a"][0])] = r["a"]  # type: ignore[arg-type]
+                argv[int(r["a"][0])] = r["a"]
             if complete:
                 break
             # Records come in request order: the stall is on the first one missing.
             culprit = todo[len(records)]
-            self._skip[culprit] = int(stats[culprit][4])  # type: ignore[arg-type]
+            self._skip[culprit] = int(stats[culprit][4])
             unknown[culprit] = STALLED
             todo = todo[len(records) + 1 :]
         out = []
@@ -232,10 +237,10 @@ class ProcScanner:
             out.append(
                 ProcInfo(
                     pid=pid,
-                    ppid=int(ppid),  # type: ignore[arg-type]
+                    ppid=int(ppid),
                     comm=str(comm).encode("latin-1"),
                     state=str(state),
-                    starttime=int(start),  # type: ignore[arg-type]
+                    starttime=int(start),
                     cmdline=cmdline.encode("latin-1") if isinstance(cmdline, str) else None,
                     exe=exe.encode("latin-1") if isinstance(exe, str) else None,
                     unknown=unknown.get(pid),

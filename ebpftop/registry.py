@@ -50,7 +50,7 @@ SPECS: tuple[ProbeSpec, ...] = (
         "2",
         "Syscalls",
         "ebpftop.probes.syscalls:SyscallsProbe",
-        "ebpftop.model.syscalls:SyscallModel",
+        "ebpftop.model.syscalls:SyscallsModel",
     ),
     ProbeSpec(
         "proctree",

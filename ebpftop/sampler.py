@@ -66,7 +66,7 @@ def _rss_bytes() -> int:
         return 0
 
 
-_LOST_FIELDS = ("lost", "drops")  # a sample's cumulative-loss field, by the name each model gives it
+_LOST_FIELDS = ("lost_total", "drops")  # a sample's cumulative-loss field, by the name each model gives it
 
 
 def _with_lost_base(sample: Any, base: int) -> Any:
@@ -327,7 +327,7 @@ class Sampler(threading.Thread):
 
     def _status(self, slot: _Slot) -> ProbeStatus:
         if slot.state != fr.LIVE or slot.probe is None:
-            return ProbeStatus(slot.spec.name, slot.state, slot.reason, lost=slot.lost_base, lost_since=slot.lost_since)
+            return ProbeStatus(slot.spec.name, slot.state, slot.reason, lost_total=slot.lost_base, lost_since=slot.lost_since)
         ns = cpu = age = None
         if slot.measured is not None:
             ns, cpu, closed = slot.measured
@@ -340,7 +340,7 @@ class Sampler(threading.Thread):
             events_per_s=slot.counted,
             avg_ns=ns,
             cpu_pct=cpu,
-            lost=slot.lost_base + slot.probe.lost(),
+            lost_total=slot.lost_base + slot.probe.lost(),
             lost_since=slot.lost_since,
             cost_age_s=age,
             window_start=start,

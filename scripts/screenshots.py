@@ -55,7 +55,8 @@ while True:
     try:
         while True: rx.recv(2048)
     except BlockingIOError: pass
-    c = socket.create_connection(tcp.getsockname()); s, _ = tcp.accept(); c.send(b"hello"); s.recv(16); c.close(); s.close()
+    c = socket.create_connection(tcp.getsockname()); s, _ = tcp.accept()
+    c.send(b"hello"); s.recv(16); c.close(); s.close()
     time.sleep(0.02)
 """,
 }
@@ -80,8 +81,8 @@ async def wait_for(pilot, predicate, timeout: float = 30.0) -> None:  # type: ig
 
 async def shoot(workdir: str, procs: dict[str, subprocess.Popen[bytes]]) -> list[Path]:
     from ebpftop.live import LiveSource
-    from ebpftop.pids import of_pids
     from ebpftop.model import frame as fr
+    from ebpftop.pids import of_pids
     from ebpftop.registry import NAMES
     from ebpftop.settings import Settings
     from ebpftop.ui.app import EbpftopApp
@@ -109,7 +110,7 @@ async def shoot(workdir: str, procs: dict[str, subprocess.Popen[bytes]]) -> list
             for key, name in (("files", "files"), ("syscalls", "syscalls"), ("procs", "tree"), ("xdp", "xdp")):
                 tabs.active = f"tab-{key}"
                 n = app.frames_seen
-                await wait_for(pilot, lambda: app.frames_seen >= n + 1)
+                await wait_for(pilot, lambda n=n: app.frames_seen >= n + 1)
                 await pilot.pause(0.2)
                 save(name)
             await pilot.press("question_mark")
@@ -136,7 +137,7 @@ async def shoot(workdir: str, procs: dict[str, subprocess.Popen[bytes]]) -> list
             for size, name in (((200, 60), "dashboard"), ((80, 24), "small")):
                 await pilot.resize_terminal(*size)
                 n = app.frames_seen
-                await wait_for(pilot, lambda: app.frames_seen >= n + 2)
+                await wait_for(pilot, lambda n=n: app.frames_seen >= n + 2)
                 await pilot.pause(0.3)
                 save(name)
             await pilot.press("q")

@@ -86,7 +86,7 @@ if ! "$VENV/bin/python" -c 'import importlib.util as u, sys; sys.exit(u.find_spe
 fi
 stamp="$VENV/.installed"
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ constraints.txt -nt "$stamp" ]; then
-    say "installing ebpftop and its test tools into $VENV"
+    say "installing ebpftop and its test and lint tools into $VENV"
     "$VENV/bin/python" -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[test,docs]'
     touch "$stamp"
 fi

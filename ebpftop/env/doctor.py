@@ -5,11 +5,13 @@ from __future__ import annotations
 import os
 import platform
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
 from ebpftop.env import checks
 from ebpftop.env import headers as kheaders
+from ebpftop.env.streams import exit_now
 
 
 def on_signal(signum: int, _frame: object) -> None:
@@ -18,16 +20,9 @@ def on_signal(signum: int, _frame: object) -> None:
     It holds nothing the kernel would keep (a test program's fd at most), so
     leaving is enough; the note goes out only if stderr takes it right away.
     """
-    import select
     import signal
 
-    try:
-        if select.select([], [2], [], 0)[1]:
-            os.write(2, f"ebpftop: doctor interrupted by {signal.Signals(signum).name}\n".encode())
-    except (OSError, ValueError):
-        pass
-    finally:
-        os._exit(1)
+    exit_now(f"doctor interrupted by {signal.Signals(signum).name}", 1)
 
 
 def _line(out: TextIO, name: str, ok: bool | None, detail: str) -> None:
@@ -35,7 +30,7 @@ def _line(out: TextIO, name: str, ok: bool | None, detail: str) -> None:
     print(f"  {name:<18} {mark:<4} {detail}", file=out)
 
 
-def _try(fn) -> tuple[bool, str]:  # type: ignore[no-untyped-def]
+def _try(fn: Callable[[], object]) -> tuple[bool, str]:
     try:
         fn()
         return True, ""

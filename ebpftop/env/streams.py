@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import io
 import os
+import select
 import stat
 import sys
+from typing import NoReturn
 
 NAMES = {0: "stdin", 1: "stdout", 2: "stderr"}
 
@@ -62,3 +64,20 @@ def describe(fd: int, closed: frozenset[int] = frozenset()) -> str:
 def not_terminals(closed: frozenset[int] = frozenset()) -> list[str]:
     """'stdin is a pipe', ... for each standard stream that is not a terminal."""
     return [f"{name} is {describe(fd, closed)}" for fd, name in NAMES.items() if describe(fd, closed) != "a terminal"]
+
+
+def exit_now(note: str, code: int) -> NoReturn:
+    """Leave now, from any thread or signal handler: one line to stderr if it takes it at once, then _exit.
+
+    Exiting closes every BPF program, perf event and link fd this process
+    holds, which detaches whatever the sampler did not get to. The line is
+    written only if stderr is writable this instant: never a write that can
+    block on a reader that is gone.
+    """
+    try:
+        if select.select([], [2], [], 0)[1]:
+            os.write(2, f"ebpftop: {note}\n".encode())
+    except (OSError, ValueError):
+        pass
+    finally:
+        os._exit(code)

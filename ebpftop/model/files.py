@@ -45,7 +45,7 @@ class FilesSample:
     """One read of the files probe."""
 
     io: tuple[FileIO, ...]
-    lost: int = 0  # cumulative I/O not counted or files not named (map full, LRU evicted)
+    lost_total: int = 0  # cumulative I/O not counted or files not named (map full, LRU evicted)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,15 +69,6 @@ class FileRow:
     ino: int | None = None
     deleted: bool = False
     truncated: bool = False
-
-    @property
-    def bps(self) -> float:
-        return self.read_bps + self.write_bps
-
-    @property
-    def key(self) -> str:
-        """A stable id for the row within its grouping (cursor tracking)."""
-        return f"{self.type}\0{self.path}\0{self.pid}"
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -111,16 +102,8 @@ class FilesTable:
     pids: frozenset[int] | None
     read_bps: float
     write_bps: float
-    lost: int
+    lost_total: int  # as in FilesSample
     _built: dict[str, tuple[FileRow, ...]] = field(default_factory=dict, compare=False, repr=False)
-
-    @property
-    def by_path(self) -> tuple[FileRow, ...]:
-        return self.rows(BY_PATH)
-
-    @property
-    def by_process(self) -> tuple[FileRow, ...]:
-        return self.rows(BY_PROCESS)
 
     def rows(self, grouping: str = BY_PATH) -> tuple[FileRow, ...]:
         grouping = BY_PROCESS if grouping == BY_PROCESS else BY_PATH
@@ -137,7 +120,7 @@ class FilesTable:
     def to_json(self) -> list[dict[str, Any]]:
         # Per process and path: exact and lossless (per-path sums are one
         # group-by away, while a per-path row would hide every process but one).
-        return [r.to_json() for r in self.by_process]
+        return [r.to_json() for r in self.rows(BY_PROCESS)]
 
 
 def _path_key(io: FileIO) -> tuple[Any, ...]:
@@ -218,11 +201,6 @@ def group(
     return _rows(groups, elapsed)
 
 
-def build(io: tuple[FileIO, ...], elapsed: float, pids: frozenset[int] | None = None) -> tuple[Rows, Rows]:
-    """(rows per path across processes, rows per process and path), busiest first."""
-    return group(io, elapsed, pids, BY_PATH), group(io, elapsed, pids, BY_PROCESS)
-
-
 class FilesModel:
     """Stateless between intervals: every row is this interval's delta."""
 
@@ -239,5 +217,5 @@ class FilesModel:
             pids,
             rate(rbytes, elapsed),
             rate(wbytes, elapsed),
-            sample.lost if sample is not None else 0,
+            sample.lost_total if sample is not None else 0,
         )

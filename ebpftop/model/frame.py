@@ -47,7 +47,8 @@ class ProbeStatus:
     # Events not counted (map full, ring buffer full), cumulative since
     # lost_since: the first time this probe went live in this run (epoch
     # seconds; None if it never did). Toggling the probe does not reset it.
-    lost: int = 0
+    # JSON "lost" (schema.json); *_total is the cumulative name everywhere.
+    lost_total: int = 0
     lost_since: float | None = None
     cost_age_s: float | None = None  # seconds since the stats window behind avg_ns/cpu_pct closed
     window_start: float | None = None  # wall clock (epoch s) at the start of this probe's read window
@@ -63,7 +64,7 @@ class ProbeStatus:
             "cost_age_s": _round(self.cost_age_s, 3),
             "window_start": _round(self.window_start, 6),
             "window_s": _round(self.window_s, 6),
-            "lost": self.lost,
+            "lost": self.lost_total,
             "lost_since": round(self.lost_since, 6) if self.lost_since is not None else None,
         }
 
@@ -80,12 +81,6 @@ class Frame:
     final: bool = False  # the last frame, flushed at exit
     work_s: float = 0.0  # sampler time spent reading the maps and building this frame
     rss_bytes: int = 0  # ebpftop's resident memory when the frame was built (0: unknown)
-
-    def probe(self, name: str) -> ProbeStatus | None:
-        for status in self.probes:
-            if status.name == name:
-                return status
-        return None
 
     def to_json(self, top: int | None = None) -> dict[str, Any]:
         """The --batch object. ``top`` keeps the first N entries of every list (each list's order

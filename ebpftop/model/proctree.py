@@ -117,7 +117,7 @@ class ProcSample:
     """One read of the proctree probe. The first read after enabling carries the seed."""
 
     events: tuple[ProcEvent, ...]
-    lost: int  # cumulative records the kernel could not queue since the probe was enabled
+    lost_total: int  # cumulative records the kernel could not queue since the probe was enabled
     now: float  # epoch seconds at the read
     seed: tuple[ProcSeed, ...] | None = None
     scan_time: float = 0.0  # epoch seconds when the seed was read
@@ -167,8 +167,8 @@ class ProcTree:
 
     roots: tuple[ProcView, ...]
     events: tuple[ProcEvent, ...]
-    lost: int  # records lost this interval
-    lost_total: int
+    lost_interval: int  # records lost this interval (JSON "lost")
+    lost_total: int  # cumulative, as in ProcSample
     live: int
     exited: int
     forks_per_s: float
@@ -190,7 +190,7 @@ class ProcTree:
         return max(matches, key=lambda v: (not v.exited, v.start), default=None)
 
     def to_json(self) -> dict[str, Any]:
-        return {"events": [e.to_json() for e in self.events], "lost": self.lost, "lost_total": self.lost_total}
+        return {"events": [e.to_json() for e in self.events], "lost": self.lost_interval, "lost_total": self.lost_total}
 
 
 Key = tuple[int, float]
@@ -447,8 +447,9 @@ class ProcTreeModel:
             key = self._live.get(pid)
             if key is not None and self._nodes[key].ppid != ppid:
                 self._attach(self._nodes[key], ppid)
-        lost = sample.lost - self._lost_prev if sample.lost >= self._lost_prev else sample.lost
-        self._lost_prev = sample.lost
+        prev = self._lost_prev
+        lost_interval = sample.lost_total - prev if sample.lost_total >= prev else sample.lost_total
+        self._lost_prev = sample.lost_total
 
         self._expire(sample.now)
         events = sample.events
@@ -482,8 +483,8 @@ class ProcTreeModel:
         tree = ProcTree(
             roots=roots,
             events=events,
-            lost=lost,
-            lost_total=sample.lost,
+            lost_interval=lost_interval,
+            lost_total=sample.lost_total,
             live=live,
             exited=len(self._nodes) - live,
             forks_per_s=rate(forks, elapsed),

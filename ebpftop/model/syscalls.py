@@ -30,7 +30,7 @@ class SyscallSample:
     """One read of the syscall probe."""
 
     counts: tuple[SyscallCount, ...]
-    drops: int = 0  # cumulative events dropped because the map was full
+    lost_total: int = 0  # cumulative events not counted because the map was full
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +57,7 @@ class SyscallTable:
     rows: tuple[SyscallRow, ...]
     total_rate: float
     history: tuple[float, ...]  # total syscalls/s, oldest first
-    drops: int
+    lost_total: int  # as in SyscallSample
 
     @property
     def events_per_s(self) -> float:
@@ -77,7 +77,9 @@ class SyscallTable:
         ]
 
 
-def build_rows(counts: tuple[SyscallCount, ...], elapsed: float, pids: PidFilter | None = None) -> tuple[SyscallRow, ...]:
+def build_rows(
+    counts: tuple[SyscallCount, ...], elapsed: float, pids: PidFilter | None = None
+) -> tuple[SyscallRow, ...]:
     """Group counts by process, busiest first; keep only the filter's processes when given.
 
     The kernel already kept only the filter's processes (PID and start, and
@@ -105,7 +107,7 @@ def build_rows(counts: tuple[SyscallCount, ...], elapsed: float, pids: PidFilter
     return tuple(rows)
 
 
-class SyscallModel:
+class SyscallsModel:
     """Keeps the rate history across intervals; everything else is per interval."""
 
     def __init__(self, history: int = HISTORY) -> None:
@@ -119,4 +121,4 @@ class SyscallModel:
         rows = build_rows(sample.counts, elapsed, pids)
         total = rate(sum(r.count for r in rows), elapsed)
         self._history.append(total)
-        return SyscallTable(rows, total, tuple(self._history), sample.drops)
+        return SyscallTable(rows, total, tuple(self._history), sample.lost_total)

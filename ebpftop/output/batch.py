@@ -17,15 +17,14 @@ from __future__ import annotations
 import errno
 import json
 import os
-import select
 import signal
 import threading
 from collections import deque
 from collections.abc import Callable
 
-from ebpftop.model import frame as fr
+from ebpftop.env.streams import exit_now
 from ebpftop.model import xdp
-from ebpftop.model.frame import Frame, ProbeStatus
+from ebpftop.model.frame import ERROR, UNAVAILABLE, Frame, ProbeStatus
 from ebpftop.registry import SPECS
 from ebpftop.sampler import Sampler
 from ebpftop.settings import Settings
@@ -63,7 +62,9 @@ class Writer:
     and counted, so memory stays bounded whatever the reader does.
     """
 
-    def __init__(self, fd: int, name: str, limit: int = QUEUE_BYTES, on_error: Callable[[OSError], None] | None = None) -> None:
+    def __init__(
+        self, fd: int, name: str, limit: int = QUEUE_BYTES, on_error: Callable[[OSError], None] | None = None
+    ) -> None:
         self.fd = fd
         self.limit = limit
         self.dropped = 0
@@ -135,21 +136,6 @@ class Writer:
                 self._cond.notify_all()
 
 
-def emergency_exit(note: str, code: int = EXIT_FAILED) -> None:
-    """Leave now, from any thread: one line to stderr if it takes it at once, then _exit.
-
-    Exiting closes every BPF program, perf event and link fd this process
-    holds, which detaches whatever the sampler did not get to.
-    """
-    try:
-        if select.select([], [2], [], 0)[1]:
-            os.write(2, f"ebpftop: {note}\n".encode())
-    except (OSError, ValueError):
-        pass
-    finally:
-        os._exit(code)
-
-
 def run(settings: Settings, out_fd: int = 1, err_fd: int = 2) -> int:
     reported: dict[str, str | None] = {}
     states: dict[str, str] = {}
@@ -182,18 +168,21 @@ def run(settings: Settings, out_fd: int = 1, err_fd: int = 2) -> int:
 
     def on_grace_expired(name: str, in_startup: bool) -> None:
         if not in_startup:
-            emergency_exit(f"still running {GRACE:g}s after {name}: exiting (the kernel detaches the probes)")
+            exit_now(f"still running {GRACE:g}s after {name}: exiting (the kernel detaches the probes)", EXIT_FAILED)
         # The sampler reads commands only between the start-up compiles, which
         # take seconds each on a busy box: nothing ran yet, so this is a normal end.
-        emergency_exit(f"{name} during start-up: exiting without waiting for the compiles (the kernel detaches what was loaded)", EXIT_OK)
+        exit_now(
+            f"{name} during start-up: exiting without waiting for the compiles (the kernel detaches what was loaded)",
+            EXIT_OK,
+        )
 
     def on_status(statuses: tuple[ProbeStatus, ...]) -> None:
         for s in statuses:
             states[s.name] = s.state
-            if s.state in (fr.ERROR, fr.UNAVAILABLE) and reported.get(s.name) != s.reason:
+            if s.state in (ERROR, UNAVAILABLE) and reported.get(s.name) != s.reason:
                 reported[s.name] = s.reason
                 say(f"probe {s.name} {s.state}: {s.reason}")
-        failed = settings.probes and all(states.get(n) in (fr.ERROR, fr.UNAVAILABLE) for n in settings.probes)
+        failed = settings.probes and all(states.get(n) in (ERROR, UNAVAILABLE) for n in settings.probes)
         if failed and not none_started.is_set():
             none_started.set()
             say("no probe could be started")
@@ -250,9 +239,9 @@ def run(settings: Settings, out_fd: int = 1, err_fd: int = 2) -> int:
     if sampler.error is not None:
         say(f"{type(sampler.error).__name__}: {sampler.error}")
         code = EXIT_FAILED
-    lost = out.dropped + out.pending
-    if lost and out.error is None:
-        say(f"{lost} frame{'s' * (lost != 1)} not written: stdout was not read")
+    unwritten = out.dropped + out.pending
+    if unwritten and out.error is None:
+        say(f"{unwritten} frame{'s' * (unwritten != 1)} not written: stdout was not read")
         code = code if code not in (None, EXIT_OK) else EXIT_FAILED
     out.close()
     err.close()

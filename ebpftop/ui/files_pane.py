@@ -209,8 +209,8 @@ class FilesPane(SortableTable, Vertical):
             line += f"  write {decimal(int(data.write_bps))}/s"
             other = "per process" if self.grouping == m.BY_PATH else "per path"
             line += f"  ·  g: {other}"
-            if data.lost:
-                line += f"  ·  {data.lost:,} lost (map full or name evicted)"
+            if data.lost_total:
+                line += f"  ·  {data.lost_total:,} lost (map full or name evicted)"
             summary.update(Text(line, no_wrap=True, overflow="ellipsis"), layout=False)  # one fixed line
         self.refresh_rows()
 

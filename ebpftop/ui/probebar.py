@@ -57,8 +57,8 @@ def badge_text(spec: ProbeSpec, status: ProbeStatus, full: bool, budget: int = 0
             text.append(f" {rate_text(status.events_per_s, compact=not cost)}")
         if cost:
             text.append(f" {cost_text(status)}", style="dim")
-        if status.lost:
-            text.append(f" lost {si(status.lost, 1 if cost else 0)}", style="bold")
+        if status.lost_total:
+            text.append(f" lost {si(status.lost_total, 1 if cost else 0)}", style="bold")
         if not budget or text.cell_len <= budget:
             break
     return text
@@ -88,9 +88,9 @@ class ProbeBadge(Static):
         self.update(text, layout=not gridded and text.cell_len != self.content_size.width)
         # The reason can be long (a compiler error): full text on hover.
         lost_note = None
-        if status.lost and status.lost_since is not None:
+        if status.lost_total and status.lost_since is not None:
             since = time.strftime("%H:%M:%S", time.localtime(status.lost_since))
-            lost_note = f"lost {status.lost:,}: events not counted since {since} (first live in this run; never reset)"
+            lost_note = f"lost {status.lost_total:,}: events not counted since {since} (first live in this run; never reset)"
         self.tooltip = "\n".join(t for t in (status.reason, lost_note) if t) or None
 
 

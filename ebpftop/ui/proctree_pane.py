@@ -226,8 +226,8 @@ class ProcTreePane(Vertical):
                 line.append(f"{sep}sort: {sort_label(self.sort_index, self.reverse)}")
                 if data.lost_total:
                     line.append(f"{sep}{data.lost_total:,} events lost", style="bold")
-                    if data.lost:
-                        line.append(f" (+{data.lost:,})", style="bold")
+                    if data.lost_interval:
+                        line.append(f" (+{data.lost_interval:,})", style="bold")
                 return line
 
             line = build(rates=True)

@@ -73,8 +73,8 @@ class SyscallsPane(SortableTable, Vertical):
             label = spark_label("syscalls/s", data.history)
             self.query_one("#syscalls-spark-label", Static).update(label, layout=False)
             line = f"{si(data.total_rate)} syscalls/s from {len(data.rows)} processes"
-            if data.drops:
-                line += f"  ·  {data.drops:,} events dropped (map full)"
+            if data.lost_total:
+                line += f"  ·  {data.lost_total:,} events dropped (map full)"
             summary.update(Text(line, no_wrap=True), layout=False)  # one fixed line
         self.refresh_rows()
 

@@ -14,9 +14,15 @@ import re
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import Any
 
 PROBES = ("files", "syscalls", "proctree", "xdp")
-MODULE_PROBE = {"test_files_probe": "files", "test_syscalls_probe": "syscalls", "test_proctree_probe": "proctree", "test_xdp_probe": "xdp"}
+MODULE_PROBE = {
+    "test_files_probe": "files",
+    "test_syscalls_probe": "syscalls",
+    "test_proctree_probe": "proctree",
+    "test_xdp_probe": "xdp",
+}
 BATCH_KEY = {"files": "files", "syscalls": "syscalls", "proctree": "procs", "xdp": "xdp"}
 
 
@@ -151,7 +157,9 @@ def main() -> int:
     runs = Path(sys.argv[1])
     rows = []
     summary = []
-    order = lambda kv: (meta(kv[1]).get("kernel") != "host", [int(x) if x.isdigit() else x for x in re.split(r"[.-]", kv[0])])  # noqa: E731
+    def order(kv: Any) -> Any:
+        return (meta(kv[1]).get("kernel") != "host", [int(x) if x.isdigit() else x for x in re.split(r"[.-]", kv[0])])
+
     for rel, d in sorted(latest(runs).items(), key=order):
         d_tests, d_tui = latest_with(runs, rel, "junit.xml", d), latest_with(runs, rel, "tui.out", d)
         m, st, doc, ju = meta(d), steps(d), doctor(d), junit(d_tests)
@@ -175,22 +183,33 @@ def main() -> int:
             tui_line += f"; panes drawn: {', '.join(panes)}"
         if d_tui != d and tui:
             tui_line += f" (run {d_tui.parent.name} @ {meta(d_tui).get('commit', '?')})"
-        feats = ", ".join(f"{k} {doc.get(k, '–').split()[0]}" for k in ("kprobes", "fentry/fexit", "BTF", "ring buffer", "batch map ops"))
+        features = ("kprobes", "fentry/fexit", "BTF", "ring buffer", "batch map ops")
+        feats = ", ".join(f"{k} {doc.get(k, '–').split()[0]}" for k in features)
         summary.append(
-            f"| {kname} | {m.get('accel', '–')} x{m.get('timescale', '–')} | {fmt_s(st['boot'][1]) if 'boot' in st and m.get('kernel') != 'host' else '–'} "
-            f"| {fmt_s(st['compile'][1]) if 'compile' in st else '–'} | {fmt_s(st_tests['pytest'][1]) if 'pytest' in st_tests else '–'} "
-            f"| {fmt_s(float(read(d / 'seconds'))) if read(d / 'seconds').strip() else '–'} | {headers(doc.get('headers', '–'))} | {feats} "
-            f"| {tui_line.removeprefix('tui: ')} | {status}, load {m.get('loadavg', '–')} on {m.get('host_cpus', '?')} CPUs, {d.parent.name} @ {m.get('commit', '?')} |"
+            f"| {kname} | {m.get('accel', '–')} x{m.get('timescale', '–')} "
+            f"| {fmt_s(st['boot'][1]) if 'boot' in st and m.get('kernel') != 'host' else '–'} "
+            f"| {fmt_s(st['compile'][1]) if 'compile' in st else '–'} "
+            f"| {fmt_s(st_tests['pytest'][1]) if 'pytest' in st_tests else '–'} "
+            f"| {fmt_s(float(read(d / 'seconds'))) if read(d / 'seconds').strip() else '–'} "
+            f"| {headers(doc.get('headers', '–'))} | {feats} "
+            f"| {tui_line.removeprefix('tui: ')} | {status}, load {m.get('loadavg', '–')} "
+            f"on {m.get('host_cpus', '?')} CPUs, {d.parent.name} @ {m.get('commit', '?')} |"
         )
     print("# Kernel matrix results\n")
     print("Written by `sudo make test-kernels` (scripts/test-kernels.sh) from its latest run of each kernel;")
     print("every guest runs `ebpftop --doctor`, the kernel tests marked `matrix` (`pytest -m matrix tests/kernel`),")
     print("`ebpftop --batch -n 2` with every probe and the TUI in a pty. Times are wall-clock under emulation")
-    print("(TCG: no usable KVM here) on a 2-CPU VM shared with other jobs: compare them with each other, not with the host.\n")
+    print(
+        "(TCG: no usable KVM here) on a 2-CPU VM shared with other jobs:"
+        " compare them with each other, not with the host.\n"
+    )
     print("| kernel | probe | matrix tests passed | tests' time | notes |")
     print("| --- | --- | --- | --- | --- |")
     print("\n".join(rows))
-    print("\n| kernel | accel, time scale | boot | one bcc compile (`--batch -n 1`) | matrix tests | whole guest | headers | kernel features (--doctor) | TUI smoke | run |")
+    print(
+        "\n| kernel | accel, time scale | boot | one bcc compile (`--batch -n 1`) | matrix tests | whole guest"
+        " | headers | kernel features (--doctor) | TUI smoke | run |"
+    )
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     print("\n".join(summary))
     return 0

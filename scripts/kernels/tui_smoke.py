@@ -25,7 +25,8 @@ import pyte
 
 # The TUI compiles its four probes one after another: ~20 s on the host, minutes under TCG (6.1 guest: still
 # compiling the third after 240 s), so the wait follows the tests' time scale.
-TIMEOUT = float(os.environ.get("EBPFTOP_TUI_SMOKE_TIMEOUT") or 60 * float(os.environ.get("EBPFTOP_TEST_TIMESCALE") or 1))
+TIMESCALE = float(os.environ.get("EBPFTOP_TEST_TIMESCALE") or 1)
+TIMEOUT = float(os.environ.get("EBPFTOP_TUI_SMOKE_TIMEOUT") or 60 * TIMESCALE)
 COLS, ROWS = 160, 50
 # The tabs after Files, in `]` order, each with a heading only its pane draws; Files last (wrapped round).
 PANES = (("syscalls", "TOP SYSCALLS"), ("tree", "forks/s"), ("xdp", "RX PKT/s"), ("files", "WRITE B/s"))
@@ -96,7 +97,10 @@ def _watch(proc: subprocess.Popen[bytes], master: int) -> int:
         ok = proc.returncode == 0 and quit_at is not None
         if quit_at is None:
             print(f"tui: ended before every pane was drawn (asked for {panes})")
-    print(f"tui: exit {proc.returncode}; all probes live after {live_at - t0:.1f}s" if live_at else f"tui: exit {proc.returncode}; probes never all live")
+    if live_at:
+        print(f"tui: exit {proc.returncode}; all probes live after {live_at - t0:.1f}s")
+    else:
+        print(f"tui: exit {proc.returncode}; probes never all live")
     print(f"tui: header states {states}")
     print("tui: last screen:")
     print("\n".join(line.rstrip() for line in screen.display).rstrip())

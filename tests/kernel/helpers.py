@@ -28,6 +28,11 @@ def scaled(seconds: float) -> float:
     return seconds * TIMESCALE
 
 
+def probe_status(frame: Any, name: str) -> Any:
+    """The named probe's ProbeStatus in a Frame, None if the frame has none (what only the tests ask)."""
+    return next((status for status in frame.probes if status.name == name), None)
+
+
 def ebpftop_cmd(*args: str) -> list[str]:
     return [sys.executable, "-m", "ebpftop", *args]
 

@@ -36,7 +36,7 @@ sys.stdin.readline()
 
 def test_a_threads_own_name_is_not_the_process_name(tmp_path: Path) -> None:
     """A non-leader thread renamed by prctl does the I/O: rows carry the process's name (its leader's), as the Tree does."""
-    from ebpftop.model.syscalls import SyscallModel
+    from ebpftop.model.syscalls import SyscallsModel
     from ebpftop.probes.files import FilesProbe
     from ebpftop.probes.syscalls import SyscallsProbe
 
@@ -59,7 +59,7 @@ def test_a_threads_own_name_is_not_the_process_name(tmp_path: Path) -> None:
         proc.stdin.write("go\n")
         proc.stdin.flush()
         assert proc.stdout.readline() == "done\n"
-        table = SyscallModel().update(sc.read(), 1.0)
+        table = SyscallsModel().update(sc.read(), 1.0)
         io = files.read()
     finally:
         sc.disable()
@@ -94,7 +94,7 @@ libc.syscall(60, 0)
 
 def test_the_last_thread_out_does_not_rename_the_process(tmp_path: Path) -> None:
     """Leader gone first, a renamed thread ends the process: Tree and Syscalls keep the process's name."""
-    from ebpftop.model.syscalls import SyscallModel
+    from ebpftop.model.syscalls import SyscallsModel
     from ebpftop.probes.proctree import ProcTreeProbe
     from ebpftop.probes.syscalls import SyscallsProbe
 
@@ -116,7 +116,7 @@ def test_the_last_thread_out_does_not_rename_the_process(tmp_path: Path) -> None
         proc.stdin.write("go\n")
         proc.stdin.flush()
         proc.wait(60)
-        table = SyscallModel().update(sc.read(), 1.0)
+        table = SyscallsModel().update(sc.read(), 1.0)
         events = tree.read().events
     finally:
         tree.disable()

@@ -129,12 +129,12 @@ done(out)  # and exit at once: nothing of it is left in /proc when ebpftop reads
 def test_same_relative_name_in_two_directories_is_two_rows_after_the_process_is_gone(
     probe: Any, tmp_path: Path
 ) -> None:
-    from ebpftop.model.files import FilesModel, FilesSample
+    from ebpftop.model.files import BY_PATH, FilesModel, FilesSample
 
     a, b = tmp_path / "one", tmp_path / "two"
     a.mkdir(), b.mkdir()
     pid, info, ios = run(probe, SAME_NAME, str(a), str(b))
-    rows = FilesModel().update(FilesSample(tuple(ios)), 1.0).by_path
+    rows = FilesModel().update(FilesSample(tuple(ios)), 1.0).rows(BY_PATH)
     got = {r.path: (r.write_bytes, [r.dev, r.ino]) for r in rows if r.write_bytes in (11, 22)}
     assert got == {str(a / "same.txt"): (11, info[0]), str(b / "same.txt"): (22, info[1])}
 

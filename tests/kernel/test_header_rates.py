@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 from tests.kernel.floods import ROOT
+from tests.kernel.helpers import probe_status
 
 SPIN = "import os, time\nend = time.monotonic() + float(__import__('sys').argv[1])\nwhile time.monotonic() < end: os.getppid()\n"
 
@@ -62,11 +63,11 @@ def test_a_probe_switched_back_on_reports_unmeasured_not_zero() -> None:
         def next_frame():  # type: ignore[no-untyped-def]
             return frames.get(timeout=60)
 
-        while (f := next_frame()).probe("syscalls").events_per_s is None:
+        while probe_status((f := next_frame()), "syscalls").events_per_s is None:
             pass
-        assert f.probe("syscalls").events_per_s > 0 and f.probe("syscalls").avg_ns > 0
+        assert probe_status(f, "syscalls").events_per_s > 0 and probe_status(f, "syscalls").avg_ns > 0
         s.toggle("syscalls")
-        while next_frame().probe("syscalls").state != fr.OFF:
+        while probe_status(next_frame(), "syscalls").state != fr.OFF:
             pass
         while not statuses.empty():
             statuses.get()
@@ -78,7 +79,7 @@ def test_a_probe_switched_back_on_reports_unmeasured_not_zero() -> None:
                 break
         assert (status.events_per_s, status.avg_ns, status.cpu_pct, status.cost_age_s) == (None, None, None, None)
         f = next_frame()
-        assert f.probe("syscalls").events_per_s is not None and f.probe("syscalls").events_per_s > 0
+        assert probe_status(f, "syscalls").events_per_s is not None and probe_status(f, "syscalls").events_per_s > 0
     finally:
         s.stop()
         s.join(30)

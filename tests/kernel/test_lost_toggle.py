@@ -16,6 +16,7 @@ from typing import Any
 from ebpftop.model.frame import Frame
 from ebpftop.registry import BY_NAME, ProbeSpec
 from ebpftop.sampler import Sampler
+from tests.kernel.helpers import probe_status
 
 BURST = "i=0; while [ $i -lt 60 ]; do /bin/true; i=$((i+1)); done"
 
@@ -54,7 +55,7 @@ def test_lost_never_decreases_across_toggles() -> None:
                 cond.wait(min(left, 0.5))
 
     def status(f: Frame) -> Any:
-        return f.probe("proctree")
+        return probe_status(f, "proctree")
 
     sampler = Sampler([spec], ["proctree"], 0.2, on_frame, stats="off", settings=_TinyRing())
     sampler.start()
@@ -62,11 +63,11 @@ def test_lost_never_decreases_across_toggles() -> None:
         lost_after = []
         for cycle in range(3):
             wait_for(lambda f: status(f).state == "live")
-            before = status(frames[-1]).lost
+            before = status(frames[-1]).lost_total
             subprocess.run(["sh", "-c", BURST], check=True)
             # 60 execs, none fits: at least that many more lost.
-            f = wait_for(lambda f, b=before: status(f).state == "live" and status(f).lost >= b + 60)
-            lost_after.append(status(f).lost)
+            f = wait_for(lambda f, b=before: status(f).state == "live" and status(f).lost_total >= b + 60)
+            lost_after.append(status(f).lost_total)
             sampler.toggle("proctree")
             wait_for(lambda f: status(f).state == "off")
             sampler.toggle("proctree")
@@ -76,7 +77,7 @@ def test_lost_never_decreases_across_toggles() -> None:
         sampler.join(30)
     assert sampler.error is None
     assert lost_after[0] >= 60 and lost_after == sorted(lost_after) and lost_after[-1] >= 180
-    lost = [status(f).lost for f in frames]
+    lost = [status(f).lost_total for f in frames]
     assert lost == sorted(lost), lost  # never down, on or off
     since = {status(f).lost_since for f in frames if status(f).lost_since is not None}
     assert len(since) == 1  # one origin for the whole run
@@ -85,4 +86,4 @@ def test_lost_never_decreases_across_toggles() -> None:
     trees = [f.panes["procs"] for f in frames if "procs" in f.panes]
     totals = [t.lost_total for t in trees]
     assert totals == sorted(totals) and totals[-1] >= 180
-    assert sum(t.lost for t in trees) == totals[-1]
+    assert sum(t.lost_interval for t in trees) == totals[-1]

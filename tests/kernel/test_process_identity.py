@@ -199,7 +199,7 @@ def test_fork_exec_child_is_counted_under_its_new_name(tmp_path: Path) -> None:
 def test_prctl_rename_shows_the_new_name_in_syscalls_and_tree(tmp_path: Path) -> None:
     """N getppid calls, then prctl(PR_SET_NAME): both panes name the process as it is now, count exact."""
     from ebpftop.model.proctree import ProcTreeModel
-    from ebpftop.model.syscalls import SyscallModel
+    from ebpftop.model.syscalls import SyscallsModel
     from ebpftop.probes.proctree import ProcTreeProbe
     from ebpftop.probes.syscalls import SyscallsProbe
 
@@ -208,7 +208,7 @@ def test_prctl_rename_shows_the_new_name_in_syscalls_and_tree(tmp_path: Path) ->
     try:
         tree.enable()
         sc.enable()
-        tree_model, sc_model = ProcTreeModel(linger=60.0), SyscallModel()
+        tree_model, sc_model = ProcTreeModel(linger=60.0), SyscallsModel()
         tree_model.update(tree.read(), 1.0)
         sc.read()
         proc = subprocess.Popen([_named(tmp_path, "idbefore"), "-c", CALL_THEN_RENAME, str(calls), "idafter"])

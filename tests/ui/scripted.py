@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ebpftop.model import frame as fr
 from ebpftop.model.frame import Frame, ProbeStatus
-from ebpftop.model.syscalls import SyscallCount, SyscallModel, SyscallSample
+from ebpftop.model.syscalls import SyscallCount, SyscallSample, SyscallsModel
 from ebpftop.registry import SPECS
 from ebpftop.ui.source import FrameSink, NoticeSink, StatusSink
 
@@ -45,7 +45,7 @@ class ScriptedSource:
         self.stopped = True
 
 
-def syscall_frame(model: SyscallModel | None = None, elapsed: float = 1.0, extra_pid: int | None = None) -> Frame:
+def syscall_frame(model: SyscallsModel | None = None, elapsed: float = 1.0, extra_pid: int | None = None) -> Frame:
     """A fixed frame: four processes, one of them named with an escape sequence and markup (plus extra_pid)."""
     counts: tuple[SyscallCount, ...] = (
         SyscallCount(4242, 110, "getppid", 200_000, "getppid-loop"),
@@ -57,7 +57,7 @@ def syscall_frame(model: SyscallModel | None = None, elapsed: float = 1.0, extra
     )
     if extra_pid is not None:
         counts += (SyscallCount(extra_pid, 39, "getpid", 1, "extra"),)
-    table = (model or SyscallModel()).update(SyscallSample(counts), elapsed)
+    table = (model or SyscallsModel()).update(SyscallSample(counts), elapsed)
     statuses = tuple(
         ProbeStatus(s.name, fr.LIVE, events_per_s=207_186.0, avg_ns=41.5, cpu_pct=0.86) for s in SPECS
     )

@@ -33,7 +33,7 @@ SAMPLE = FilesSample(
         io(500, 7, HOSTILE_PATH, m.FILE, "\x1b[31mevil", 1, 0, 10, 0),
         io(600, 8, LONG_PATH, m.FILE, "deep", 2, 0, 7, 0),
     ),
-    lost=3,
+    lost_total=3,
 )
 
 

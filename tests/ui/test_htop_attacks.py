@@ -13,7 +13,7 @@ import time
 from textual.widgets._toast import Toast
 
 from ebpftop import procinfo
-from ebpftop.model.syscalls import SyscallCount, SyscallModel, SyscallSample
+from ebpftop.model.syscalls import SyscallCount, SyscallSample, SyscallsModel
 from ebpftop.ui.killmenu import KillConfirm, KillMenu
 from tests.ui.scripted import syscall_frame
 from tests.ui.test_htopkeys import burst, make_app, messages, settle, spawn_at
@@ -24,7 +24,7 @@ SIZE = (120, 30)
 def frame_with(pid: int, comm: str, when: float | None = None):  # type: ignore[no-untyped-def]
     """The scripted frame plus one row for pid named comm, counted in the interval ending at ``when`` (now)."""
     base = syscall_frame()
-    table = SyscallModel().update(SyscallSample((SyscallCount(pid, 39, "getpid", 1, comm),)), 1.0)
+    table = SyscallsModel().update(SyscallSample((SyscallCount(pid, 39, "getpid", 1, comm),)), 1.0)
     return dataclasses.replace(base, time=time.time() if when is None else when, panes={"syscalls": table})
 
 
@@ -196,7 +196,7 @@ def hostile_frame(pid: int = 999_999):  # type: ignore[no-untyped-def]
         ProcSeed(pid, 1, EVIL[:15], (EVIL, "A" * 100_000, "[/]", "\udcff\udcfe"), now - 5, exe="/tmp/" + EVIL),
     )
     procs = ProcTreeModel().update(ProcSample((), 0, now, seed=seed, scan_time=now), 1.0)
-    table = SyscallModel().update(SyscallSample((SyscallCount(pid, 39, "getpid", 1, EVIL[:15]),)), 1.0)
+    table = SyscallsModel().update(SyscallSample((SyscallCount(pid, 39, "getpid", 1, EVIL[:15]),)), 1.0)
     return dataclasses.replace(syscall_frame(), time=now, panes={"procs": procs, "syscalls": table})
 
 

@@ -16,7 +16,7 @@ from ebpftop import procinfo
 from ebpftop.model.files import FileIO, FilesModel, FilesSample
 from ebpftop.model.frame import Frame
 from ebpftop.model.proctree import EXEC, EXIT, FORK, ProcEvent, ProcSample, ProcSeed, ProcTreeModel
-from ebpftop.model.syscalls import SyscallModel
+from ebpftop.model.syscalls import SyscallsModel
 from ebpftop.settings import Settings
 from ebpftop.ui.app import EbpftopApp
 from ebpftop.ui.fasttable import FastTable
@@ -188,7 +188,7 @@ async def test_kill_and_view_on_xdp_say_why() -> None:
 # -- the process view -------------------------------------------------------------------
 def all_panes_frame(count: int = 200_000) -> Frame:
     """Syscalls, files and tree data that agree on PID 300 (make, with argv needing quotes)."""
-    base = syscall_frame(SyscallModel())
+    base = syscall_frame(SyscallsModel())
     events_ = (
         ProcEvent(FORK, 300, 200, "bash", T0 - 0.5),
         ProcEvent(EXEC, 300, 200, "make", T0 - 0.4, filename="/usr/bin/make", argv=("make", "-C", "dir with space", "\x1b[2Jx")),
@@ -205,7 +205,7 @@ def all_panes_frame(count: int = 200_000) -> Frame:
     files = FilesModel().update(FilesSample(io), 1.0)
     from ebpftop.model.syscalls import SyscallCount, SyscallSample
 
-    sys_table = SyscallModel().update(SyscallSample((SyscallCount(300, 0, "read", count, "make"), SyscallCount(300, 1, "write", 7, "make"))), 1.0)
+    sys_table = SyscallsModel().update(SyscallSample((SyscallCount(300, 0, "read", count, "make"), SyscallCount(300, 1, "write", 7, "make"))), 1.0)
     return Frame(T0, 1.0, base.probes, {"syscalls": sys_table, "files": files, "procs": procs})
 
 

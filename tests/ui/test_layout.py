@@ -195,11 +195,11 @@ async def test_tree_sort_arrow_matches_the_order_on_screen() -> None:
 
 
 async def test_sparklines_have_a_label_and_scale_and_reset_when_the_filter_changes() -> None:
-    from ebpftop.model.syscalls import SyscallModel
+    from ebpftop.model.syscalls import SyscallsModel
 
     app, source = make_app("syscalls")
     async with app.run_test(size=(120, 30)) as pilot:
-        model = SyscallModel()
+        model = SyscallsModel()
         for _ in range(3):
             source.emit(syscall_frame(model))
             await pilot.pause()
@@ -320,7 +320,7 @@ async def test_losses_are_never_cut_from_a_narrow_badge() -> None:
     for size in ((80, 24), (160, 40)):
         async with app.run_test(size=size) as pilot:
             statuses = tuple(
-                ProbeStatus(s.name, fr.LIVE, events_per_s=139_400.0, avg_ns=312.0, cpu_pct=0.9, cost_age_s=4.0, lost=12_345)
+                ProbeStatus(s.name, fr.LIVE, events_per_s=139_400.0, avg_ns=312.0, cpu_pct=0.9, cost_age_s=4.0, lost_total=12_345)
                 for s in SPECS
             )
             source.emit(with_statuses(syscall_frame(), statuses))
@@ -339,7 +339,7 @@ async def test_lost_badge_says_what_it_counts_since() -> None:
     app, source = make_app("syscalls")
     since = time.time() - 120
     async with app.run_test(size=(200, 30)) as pilot:
-        statuses = (ProbeStatus("syscalls", fr.LIVE, events_per_s=10.0, lost=1234, lost_since=since),)
+        statuses = (ProbeStatus("syscalls", fr.LIVE, events_per_s=10.0, lost_total=1234, lost_since=since),)
         source.emit(with_statuses(syscall_frame(), statuses))
         await pilot.pause()
         badge = next(b for b in app.query(ProbeBadge) if b.spec.name == "syscalls")

@@ -11,7 +11,7 @@ import pytest
 from ebpftop.model import frame as fr
 from ebpftop.model.frame import Frame, ProbeStatus
 from ebpftop.model.proctree import EXEC, FORK, ProcEvent, ProcTreeModel
-from ebpftop.model.syscalls import SyscallModel
+from ebpftop.model.syscalls import SyscallsModel
 from ebpftop.model.xdp import XdpModel
 from ebpftop.settings import Settings
 from ebpftop.ui.app import EbpftopApp
@@ -30,7 +30,7 @@ STATUSES = (
     ProbeStatus("files", fr.LIVE, events_per_s=1_834.0, avg_ns=312.0, cpu_pct=0.06, cost_age_s=4.0),
     ProbeStatus("syscalls", fr.LIVE, events_per_s=207_186.0, avg_ns=41.5, cpu_pct=0.86, cost_age_s=4.0),
     ProbeStatus("proctree", fr.LIVE),
-    ProbeStatus("xdp", fr.LIVE, events_per_s=10_000.0, avg_ns=38.0, cpu_pct=0.04, cost_age_s=4.0, lost=3),
+    ProbeStatus("xdp", fr.LIVE, events_per_s=10_000.0, avg_ns=38.0, cpu_pct=0.04, cost_age_s=4.0, lost_total=3),
 )
 
 
@@ -41,7 +41,7 @@ def _app(pane: str, pids: frozenset[int] | None = None) -> tuple[EbpftopApp, Scr
 
 async def _feed(source: ScriptedSource, pilot) -> None:  # type: ignore[no-untyped-def]
     """Two intervals of every pane's data in one frame each (sparklines get a history)."""
-    syscalls, xdp, procs = SyscallModel(), XdpModel(), ProcTreeModel()
+    syscalls, xdp, procs = SyscallsModel(), XdpModel(), ProcTreeModel()
     events = (
         ProcEvent(FORK, 300, 200, "bash", time=T0 - 0.5),
         ProcEvent(EXEC, 300, 200, "make", filename="/usr/bin/make", argv=("make", "-j2", "test"), time=T0 - 0.4),
@@ -85,10 +85,10 @@ def test_filtered_paused_view(snap_compare) -> None:  # type: ignore[no-untyped-
     app, source = _app("syscalls", pids=frozenset({4242, 1337, 777, 1, 20001, 30001, 40001}))
 
     async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
-        frame = syscall_frame(SyscallModel())
+        frame = syscall_frame(SyscallsModel())
         table = frame.panes["syscalls"]
         rows = tuple(r for r in table.rows if r.pid == 4242)  # what the sampler's model filter yields
-        filtered = type(table)(rows, table.total_rate, table.history, table.drops)
+        filtered = type(table)(rows, table.total_rate, table.history, table.lost_total)
         source.emit(Frame(frame.time, frame.elapsed, STATUSES, {"syscalls": filtered}, frame.self_cpu_pct))
         await pilot.pause()
         await pilot.press("space")

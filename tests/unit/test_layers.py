@@ -10,8 +10,9 @@ PKG = Path(__file__).resolve().parents[2] / "ebpftop"
 
 def test_model_imports_neither_bcc_nor_textual() -> None:
     code = (
-        "import sys, importlib, pkgutil, ebpftop.model as m\n"
-        "for info in pkgutil.iter_modules(m.__path__): importlib.import_module('ebpftop.model.' + info.name)\n"
+        "import sys, importlib, pkgutil, ebpftop.model\n"
+        "for info in pkgutil.iter_modules(ebpftop.model.__path__):\n"
+        "    importlib.import_module('ebpftop.model.' + info.name)\n"
         "bad = [n for n in ('bcc', 'textual', 'psutil') if n in sys.modules]\n"
         "print(','.join(bad))\n"
     )

@@ -26,7 +26,7 @@ def test_a_typed_pid_is_that_process_with_its_start(tmp_path: Path) -> None:
     flt = parse_pids("10", proc=proc)
     assert flt.procs == frozenset({(10, 777)})
     assert flt.keeps(10, 777) and not flt.keeps(10, 900)  # same PID, later process: not it
-    with pytest.raises(ValueError, match="^no process with PID 11$"):  # a thread ID
+    with pytest.raises(ValueError, match=r"^no process with PID 11$"):  # a thread ID
         parse_pids("11", proc=proc)
 
 
@@ -42,11 +42,13 @@ def test_names_are_live_and_shown_as_names(tmp_path: Path) -> None:
 def test_past_the_limit_is_refused_in_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     proc = fake_proc(tmp_path, {p: (b"many", p, p) for p in range(100, 105)})
     monkeypatch.setattr(pids_mod, "FILTER_MAX_PIDS", 4)
-    with pytest.raises(ValueError, match="^5 processes match; a filter holds at most 4$"):
+    with pytest.raises(ValueError, match=r"^5 processes match; a filter holds at most 4$"):
         parse_pids("many", proc=proc)
 
 
-@pytest.mark.parametrize("typed", ["\uff11", "\u0663", "\u00b2", "1\u0660", "0", "32768", "32769", "2147483648", "9" * 40])
+@pytest.mark.parametrize(
+    "typed", ["\uff11", "\u0663", "\u00b2", "1\u0660", "0", "32768", "32769", "2147483648", "9" * 40]
+)
 def test_only_ascii_pids_in_range(typed: str) -> None:
     with pytest.raises(ValueError):
         parse_pid(typed, limit=32768)

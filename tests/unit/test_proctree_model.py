@@ -9,12 +9,12 @@ import sys
 from ebpftop.model.proctree import (
     EXEC,
     EXIT,
-    RENAME,
     EXITED,
     FORK,
     GONE,
     LIVE,
     NEW,
+    RENAME,
     ProcEvent,
     ProcSample,
     ProcSeed,
@@ -33,19 +33,19 @@ SEED = (
 )
 
 
-def first(model: ProcTreeModel, events: tuple[ProcEvent, ...] = (), now: float = T0, lost: int = 0) -> ProcTree:
-    return model.update(ProcSample(events, lost, now, seed=SEED, scan_time=T0 - 0.01), 1.0)
+def first(model: ProcTreeModel, events: tuple[ProcEvent, ...] = (), now: float = T0, lost_total: int = 0) -> ProcTree:
+    return model.update(ProcSample(events, lost_total, now, seed=SEED, scan_time=T0 - 0.01), 1.0)
 
 
 def step(
     model: ProcTreeModel,
     events: tuple[ProcEvent, ...],
     now: float,
-    lost: int = 0,
+    lost_total: int = 0,
     elapsed: float = 1.0,
     pids: PidFilter | None = None,
 ) -> ProcTree:
-    return model.update(ProcSample(events, lost, now), elapsed, pids)
+    return model.update(ProcSample(events, lost_total, now), elapsed, pids)
 
 
 def fork(pid: int, ppid: int, t: float, comm: str = "bash") -> ProcEvent:
@@ -201,15 +201,15 @@ def test_subtree_rates_count_descendants() -> None:
 
 def test_lost_is_per_interval_and_total_is_kept() -> None:
     m = ProcTreeModel()
-    tree = first(m, lost=0)
+    tree = first(m, lost_total=0)
     assert tree.to_json() == {"events": [], "lost": 0, "lost_total": 0}
-    tree = step(m, (), T0 + 1, lost=5)
-    assert (tree.lost, tree.lost_total) == (5, 5)
-    tree = step(m, (), T0 + 2, lost=7)
-    assert (tree.lost, tree.lost_total) == (2, 7)
+    tree = step(m, (), T0 + 1, lost_total=5)
+    assert (tree.lost_interval, tree.lost_total) == (5, 5)
+    tree = step(m, (), T0 + 2, lost_total=7)
+    assert (tree.lost_interval, tree.lost_total) == (2, 7)
     # Re-enabled probe: its counter starts again from zero with a new seed.
     tree = m.update(ProcSample((), 1, T0 + 3, seed=SEED, scan_time=T0 + 3), 1.0)
-    assert tree.lost == 1
+    assert tree.lost_interval == 1
 
 
 def test_json_shape_matches_the_issue() -> None:

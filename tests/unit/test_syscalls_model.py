@@ -1,7 +1,7 @@
 """Syscall model: grouping per process, rates over measured time, filters, history, JSON."""
 
+from ebpftop.model.syscalls import SyscallCount, SyscallSample, SyscallsModel, build_rows
 from ebpftop.pids import PidFilter
-from ebpftop.model.syscalls import SyscallCount, SyscallModel, SyscallSample, build_rows
 
 
 def c(tgid: int, name: str, count: int, comm: str = "p") -> SyscallCount:
@@ -16,12 +16,12 @@ def test_rows_group_by_pid_busiest_first() -> None:
 
 
 def test_empty_sample() -> None:
-    table = SyscallModel().update(SyscallSample(()), 1.0)
+    table = SyscallsModel().update(SyscallSample(()), 1.0)
     assert table.rows == () and table.total_rate == 0.0 and table.to_json() == []
 
 
 def test_zero_elapsed_gives_zero_rates() -> None:
-    table = SyscallModel().update(SyscallSample((c(1, "read", 10),)), 0.0)
+    table = SyscallsModel().update(SyscallSample((c(1, "read", 10),)), 0.0)
     assert table.rows[0].rate == 0.0 and table.rows[0].count == 10
 
 
@@ -45,15 +45,15 @@ def test_comm_of_busiest_key_wins() -> None:
 
 
 def test_history_is_bounded_and_ordered() -> None:
-    model = SyscallModel(history=3)
+    model = SyscallsModel(history=3)
     for n in range(5):
         table = model.update(SyscallSample((c(1, "read", n + 1),)), 1.0)
     assert table.history == (3.0, 4.0, 5.0)
 
 
 def test_json_shape() -> None:
-    table = SyscallModel().update(SyscallSample((c(3, "getppid", 4, "\x1b[2J"),), drops=2), 0.5)
+    table = SyscallsModel().update(SyscallSample((c(3, "getppid", 4, "\x1b[2J"),), lost_total=2), 0.5)
     assert table.to_json() == [
         {"pid": 3, "comm": "\x1b[2J", "count": 4, "rate": 8.0, "top": [{"name": "getppid", "count": 4}]}
     ]
-    assert table.drops == 2
+    assert table.lost_total == 2
