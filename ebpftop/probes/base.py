@@ -77,7 +77,7 @@ def compile_program(source: str, cflags: list[str] | None = None) -> Any:
         os.dup2(err.fileno(), 2)
         try:
             return BPF(src_file=str(directory / source).encode(), cflags=flags)
-        except Exception as exc:  # bcc raises bare Exception for compile/load failures
+        except Exception as exc:  # noqa: BLE001 - bcc raises bare Exception for compile/load failures
             os.dup2(saved, 2)
             err.seek(0)
             detail = _last_error_line(err.read().decode(errors="replace"))
@@ -182,17 +182,17 @@ class Probe(ABC):
             table = self.table(name)
             # bcc's per-CPU tables keep one CPU's value type as sLeaf.
             compiled = (ctypes.sizeof(table.Key), ctypes.sizeof(getattr(table, "sLeaf", table.Leaf)))
-            for what, want, got in zip(("key", "value"), sizes, compiled):
+            for what, want, got in zip(("key", "value"), sizes, compiled, strict=False):
                 if want is not None and want != got:
                     raise ProbeError(
                         f"{self.source}: map {name} {what} is {got} bytes but ebpftop/probes/{self.name}.py "
                         f"decodes {want}: the C and Python layouts differ"
                     )
 
-    def attach(self) -> None:
+    def attach(self) -> None:  # noqa: B027 - optional hook: tracepoint probes attach on load
         """Attach what bcc did not auto-attach on load (tracepoint probes attach themselves)."""
 
-    def detach(self, bpf: Any) -> None:
+    def detach(self, bpf: Any) -> None:  # noqa: B027 - optional hook, the pair of attach()
         """Undo attach(); bpf.cleanup() then unloads everything bcc knows of."""
 
     @abstractmethod

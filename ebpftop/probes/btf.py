@@ -118,7 +118,7 @@ def offset_defines(
         if len(structs) != len(members):
             raise ValueError(f"{define}: {struct_name} and {member} differ in depth")
         total = 0
-        for s_name, m_name in zip(structs, members):
+        for s_name, m_name in zip(structs, members, strict=False):
             try:
                 off = struct_offsets(s_name, path).get(m_name)
             except (ProbeError, OSError):
@@ -157,7 +157,10 @@ def pt_regs_cflags() -> list[str]:
 
 
 def task_start_cflags() -> list[str] | None:
-    """-D offsets ebpftop.h reads a process's identity at (group leader, its start, its comm); None when BTF lacks them."""
+    """-D offsets ebpftop.h reads a process's identity at (group leader, its start, its comm).
+
+    None when BTF lacks them.
+    """
     try:
         task = struct_offsets("task_struct")
         leader, start = task["group_leader"], task["start_boottime"]

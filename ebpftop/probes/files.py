@@ -10,8 +10,8 @@ from typing import Any
 from ebpftop.model.files import ANON, PIPE, SOCKET, FileIO, FilesSample
 from ebpftop.model.sanitize import decode
 from ebpftop.probes import fdnames, libbpf
-from ebpftop.probes.btf import VMLINUX_BTF, pt_regs_cflags
 from ebpftop.probes.base import Probe
+from ebpftop.probes.btf import VMLINUX_BTF, pt_regs_cflags
 from ebpftop.probes.fdnames import FdName
 
 MAX_ENTRIES = 16384  # FL_MAX_ENTRIES: open files doing I/O per interval

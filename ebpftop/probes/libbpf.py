@@ -1,4 +1,7 @@
-"""ctypes access to libbpf.so.1 for what bcc has no (working) wrapper: stats, batch ops, links, XDP query, feature probes."""
+"""ctypes access to libbpf.so.1 for what bcc has no (working) wrapper.
+
+Stats, batch ops, links, XDP query, feature probes.
+"""
 
 from __future__ import annotations
 
@@ -219,8 +222,13 @@ class BatchReader:
 
 
 def sum_cpus(
-    values: bytes, base: int, ncpus: int, slot: int, counters: struct.Struct,
-    tag: tuple[int, int] | None = None, offset: int = 0,
+    values: bytes,
+    base: int,
+    ncpus: int,
+    slot: int,
+    counters: struct.Struct,
+    tag: tuple[int, int] | None = None,
+    offset: int = 0,
 ) -> tuple[list[int], bytes]:
     """One per-CPU value at values[base:]: its counters (u64s `offset` bytes into each CPU's slot) summed over CPUs,
     and the bytes values[tag[0]:tag[1]] of each slot from the first CPU where they are not empty.

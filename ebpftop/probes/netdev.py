@@ -1,4 +1,7 @@
-"""The interfaces of our network namespace: one rtnetlink RTM_GETLINK dump (names, flags, attached XDP programs) and /proc/net/dev's counters."""
+"""The interfaces of our network namespace.
+
+One rtnetlink RTM_GETLINK dump (names, flags, attached XDP programs) and /proc/net/dev's counters.
+"""
 
 from __future__ import annotations
 

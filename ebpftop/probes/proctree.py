@@ -31,7 +31,12 @@ _HDR = struct.Struct("<IIIiQQQ16s")
 _EXEC_TAIL = struct.Struct(f"<{FILENAME_LEN}sII")  # filename, args_total, args_len; args follow
 # Record types and the exec flag, passed to bpf/proctree.h with -D (PT_<key>).
 EVENT_TYPES = {"FORK": 1, "EXEC": 2, "EXIT": 3, "RENAME": 4}
-_TYPES = {EVENT_TYPES["FORK"]: FORK, EVENT_TYPES["EXEC"]: EXEC, EVENT_TYPES["EXIT"]: EXIT, EVENT_TYPES["RENAME"]: RENAME}
+_TYPES = {
+    EVENT_TYPES["FORK"]: FORK,
+    EVENT_TYPES["EXEC"]: EXEC,
+    EVENT_TYPES["EXIT"]: EXIT,
+    EVENT_TYPES["RENAME"]: RENAME,
+}
 _ARGV_FAULT = 1
 
 
@@ -288,14 +293,12 @@ class ProcTreeProbe(Probe):
         events = tuple(e for e in map(self._parse, raw) if e is not None)
         seed, self._seed = self._seed, None
         reparents = self._orphans.reconcile(events, self._ppid_of)
-        return ProcSample(
-            events, self.lost(), time.time(), seed=seed, scan_time=self._scan_time, reparents=reparents
-        )
+        return ProcSample(events, self.lost(), time.time(), seed=seed, scan_time=self._scan_time, reparents=reparents)
 
     def _ppid_of(self, pid: int) -> int | None:
         """A process's parent now (None if it is gone, or the helper could not say in time)."""
         stat = self._scanner.stats([pid]).get(pid)
-        return int(stat[1]) if stat else None  # type: ignore[call-overload]
+        return int(stat[1]) if stat else None
 
     def _sum(self, name: str) -> int:
         if self._bpf is None:

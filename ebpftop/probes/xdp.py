@@ -37,8 +37,17 @@ MAX_IFACES = 256  # counter slots (a power of two); an interface's slot is ifind
 # with -D). _counters() decodes the slots into the model's PROTOS order.
 SLOTS = {"ipv4": 0, "ipv6": 1, "arp": 2, "other": 3, "tcp": 4, "udp": 5, "icmp": 6, "icmpv6": 7, "ip_other": 8}
 NSLOTS = len(SLOTS)
-_SLOT_DEFINES = {"ipv4": "IPV4", "ipv6": "IPV6", "arp": "ARP", "other": "L3_OTHER", "tcp": "TCP", "udp": "UDP",
-                 "icmp": "ICMP", "icmpv6": "ICMPV6", "ip_other": "L4_OTHER"}
+_SLOT_DEFINES = {
+    "ipv4": "IPV4",
+    "ipv6": "IPV6",
+    "arp": "ARP",
+    "other": "L3_OTHER",
+    "tcp": "TCP",
+    "udp": "UDP",
+    "icmp": "ICMP",
+    "icmpv6": "ICMPV6",
+    "ip_other": "L4_OTHER",
+}
 if set(SLOTS) != set(PROTOS) or sorted(SLOTS.values()) != list(range(NSLOTS)):
     raise ImportError("probes/xdp.py SLOTS must number every model.xdp.PROTOS once, from 0")
 _VALUE = struct.Struct(f"<II{2 * NSLOTS}Q")  # struct xdp_val: ifindex, pad, packets[NSLOTS], bytes[NSLOTS]
@@ -83,7 +92,7 @@ class XdpProbe(Probe):
         if mode is None:
             mode = os.environ.get(ENV_MODE, "").strip() or GENERIC
         self.mode = mode
-        self._all = bool(ifaces) and ALL in ifaces
+        self._all = ALL in (ifaces or ())
         # Names to attach; they stay wanted across a probe off/on.
         self._wanted: dict[str, None] = dict.fromkeys(n for n in (ifaces or ()) if n != ALL)
         self._missing: dict[str, str] = {}  # asked-for names that do not exist -> reason
@@ -169,7 +178,10 @@ class XdpProbe(Probe):
         slot = ifindex & (MAX_IFACES - 1)
         clash = next((lk for lk in self._links.values() if lk.ifindex & (MAX_IFACES - 1) == slot), None)
         if clash is not None:
-            reason = f"cannot count {name} and {clash.ifname} at once (ifindex {ifindex} and {clash.ifindex} share counter slot {slot})"
+            reason = (
+                f"cannot count {name} and {clash.ifname} at once "
+                f"(ifindex {ifindex} and {clash.ifindex} share counter slot {slot})"
+            )
             self._errors[ifindex] = reason
             return reason
         flags = libbpf.XDP_FLAGS_DRV_MODE if self.mode == NATIVE else libbpf.XDP_FLAGS_SKB_MODE
@@ -251,7 +263,10 @@ class XdpProbe(Probe):
         return name
 
     def _counters(self, ifindex: int) -> tuple[int, ...] | None:
-        """ifindex's counters summed over CPUs, decoded: packets per protocol in the model's PROTOS order, then bytes."""
+        """ifindex's counters summed over CPUs, decoded.
+
+        Packets per protocol in the model's PROTOS order, then bytes.
+        """
         buf = self._value_buf
         assert buf is not None
         key = ctypes.c_uint32(ifindex & (MAX_IFACES - 1))
@@ -294,16 +309,18 @@ class XdpProbe(Probe):
             stats = {}
         ifaces = []
         for ifindex, info in sorted(links.items()):
-            base = dict(ifname=info.ifname, ifindex=ifindex, up=info.up, link=stats.get(info.ifname, LinkCounters()))
-            link = self._links.get(ifindex)
-            if link is not None:
+            base: dict[str, Any] = dict(
+                ifname=info.ifname, ifindex=ifindex, up=info.up, link=stats.get(info.ifname, LinkCounters())
+            )
+            attached = self._links.get(ifindex)
+            if attached is not None:
                 ifaces.append(
                     IfaceSample(
                         **base,
                         state=ATTACHED,
-                        mode=link.mode,
+                        mode=attached.mode,
                         xdp=self._counters(ifindex),
-                        attach_id=link.attach_id,
+                        attach_id=attached.attach_id,
                         prog_id=self._prog_id,
                         prog_name=self._prog_name(self._prog_id),
                     )

@@ -60,7 +60,7 @@ def serve(fd: int) -> None:
         _len, op, unique, node, *_ = IN_HDR.unpack_from(msg)
         body = msg[IN_HDR.size :]
         if op == INIT:
-            major, minor, readahead, _flags = struct.unpack_from("<IIII", body)
+            _major, minor, readahead, _flags = struct.unpack_from("<IIII", body)
             out = struct.pack("<IIIIHHIIHHII", 7, min(minor, 31), readahead, 0, 16, 12, 65536, 1, 16, 0, 0, 0)
             reply(fd, unique, out.ljust(64, b"\0"))
         elif op == LOOKUP:

@@ -9,6 +9,7 @@ request reaches the server). It prints "ready PID" (the workload). A line
 of the file, its FLUSH at close) waits. EOF on stdin (or its death) closes
 /dev/fuse, which aborts the connection: every waiter gets ENOTCONN.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -30,13 +31,16 @@ DATA = b"f" * 4096
 IN_HDR = struct.Struct("<IIQQIIIHH")  # len opcode unique nodeid uid gid pid total_extlen padding
 OUT_HDR = struct.Struct("<IiQ")
 
+
 def attr(ino: int) -> bytes:
     if ino == 1:
         mode, size, nlink = 0o040755, 0, 2
     else:
         mode, size, nlink = 0o100644, len(DATA), 1
     # ino size blocks atime mtime ctime atimens mtimens ctimens mode nlink uid gid rdev blksize flags
-    return struct.pack("<QQQQQQIIIIIIIIII", ino, size, (size + 511) // 512, 0, 0, 0, 0, 0, 0, mode, nlink, 0, 0, 0, 4096, 0)
+    return struct.pack(
+        "<QQQQQQIIIIIIIIII", ino, size, (size + 511) // 512, 0, 0, 0, 0, 0, 0, mode, nlink, 0, 0, 0, 4096, 0
+    )
 
 
 def reply(dev: int, unique: int, error: int = 0, body: bytes = b"") -> None:
@@ -46,11 +50,11 @@ def reply(dev: int, unique: int, error: int = 0, body: bytes = b"") -> None:
 def serve_one(dev: int) -> None:
     req = os.read(dev, 1 << 20)
     length, op, unique, node, *_ = IN_HDR.unpack_from(req)
-    arg = req[IN_HDR.size:length]
+    arg = req[IN_HDR.size : length]
     if op in NO_REPLY:
         return
     if op == INIT:
-        major, minor, readahead, flags = struct.unpack_from("<IIII", arg)
+        _major, _minor, readahead, _flags = struct.unpack_from("<IIII", arg)
         # major minor max_readahead flags max_background congestion max_write time_gran max_pages
         # map_alignment flags2 max_stack_depth unused[6]
         body = struct.pack("<IIIIHHIIHHII24x", 7, 31, readahead, 0, 16, 12, 65536, 1, 32, 0, 0, 0)
@@ -67,7 +71,7 @@ def serve_one(dev: int) -> None:
         reply(dev, unique, 0, struct.pack("<QIi", 1, FOPEN_KEEP_CACHE, 0))
     elif op == READ:
         _fh, offset, size = struct.unpack_from("<QQI", arg)
-        reply(dev, unique, 0, DATA[offset:offset + size])
+        reply(dev, unique, 0, DATA[offset : offset + size])
     elif op in (RELEASE, FLUSH):
         reply(dev, unique)
     else:

@@ -64,7 +64,7 @@ class BatchRun:
         with self._cond:
             while len(self.frames) < n:
                 left = deadline - time.monotonic()
-                if left <= 0 or self.proc.poll() is not None and len(self.frames) < n:
+                if left <= 0 or (self.proc.poll() is not None and len(self.frames) < n):
                     if self.proc.poll() is not None:
                         break
                     raise TimeoutError(f"only {len(self.frames)} of {n} frames in {timeout}s")

@@ -56,7 +56,9 @@ def test_overlay_files_never_show_another_files_identity(tmp_path: Path) -> None
     finally:
         probe.disable()
     fstat = json.loads(done.stdout)
-    rows = {r.path: (r.reads, r.writes, r.dev, r.ino) for r in sample.io if r.path in fstat and (r.reads or r.writes > 1)}
+    rows = {
+        r.path: (r.reads, r.writes, r.dev, r.ino) for r in sample.io if r.path in fstat and (r.reads or r.writes > 1)
+    }
     bind = f"{tmp_path}/bind/f"
     assert rows == {
         bind: (2, 0, *fstat[bind]),  # control: a bind mount's file is the real one, identity exact
@@ -108,7 +110,9 @@ def test_a_thread_with_its_own_fd_table_is_not_its_process_fd(tmp_path: Path) ->
     try:
         probe.enable()
         probe.read()
-        done = subprocess.run([sys.executable, "-c", SPLIT_TABLE, str(tmp_path)], capture_output=True, text=True, timeout=60)
+        done = subprocess.run(
+            [sys.executable, "-c", SPLIT_TABLE, str(tmp_path)], capture_output=True, text=True, timeout=60
+        )
         assert done.returncode == 0, done.stderr
         sample = probe.read()
     finally:

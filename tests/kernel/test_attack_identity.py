@@ -35,7 +35,10 @@ sys.stdin.readline()
 
 
 def test_a_threads_own_name_is_not_the_process_name(tmp_path: Path) -> None:
-    """A non-leader thread renamed by prctl does the I/O: rows carry the process's name (its leader's), as the Tree does."""
+    """A non-leader thread renamed by prctl does the I/O.
+
+    Rows carry the process's name (its leader's), as the Tree does.
+    """
     from ebpftop.model.syscalls import SyscallsModel
     from ebpftop.probes.files import FilesProbe
     from ebpftop.probes.syscalls import SyscallsProbe
@@ -141,9 +144,11 @@ COUNT = "import os, sys\nfor _ in range(int(sys.argv[1])): os.getppid()\n"
 
 
 def test_a_thread_that_execs_a_16_byte_name_joins_a_15_byte_filter(tmp_path: Path) -> None:
-    """--pid with a 15-byte name (the kernel's cut of a 16-byte file name) holds a process whose thread execs it later."""
-    from tests.kernel.helpers import batch
+    """--pid with a 15-byte name (the kernel's cut of a 16-byte file name).
 
+    It holds a process whose thread execs it later.
+    """
+    from tests.kernel.helpers import batch
     from tests.kernel.test_process_identity import _getppid, _named
 
     prog = _named(tmp_path, "atk16bytesname_x")  # comm: its first 15 bytes

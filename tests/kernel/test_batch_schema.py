@@ -74,7 +74,9 @@ def test_real_frames_match_the_schema(netns: str) -> None:
     assert len(long) == 1 and long[0]["argv_truncated"] is True and len(long[0]["argv"]) == 16
     assert {e["type"] for e in events} >= {"fork", "exec", "exit"}
     assert all(e["argv_truncated"] is None for e in events if e["argv"] is None)
-    assert any(r["ifname"] == "lo" and r["state"] == "attached" and r["packets"] >= 50 for f in frames for r in f["xdp"])
+    assert any(
+        r["ifname"] == "lo" and r["state"] == "attached" and r["packets"] >= 50 for f in frames for r in f["xdp"]
+    )
 
     assert warning.count("ebpftop: xdp lo is busy: program") == 1, warning
     assert len(capped) == 3 and capped[-1]["final"] is False  # -n: the last counted frame is not a flush
@@ -102,5 +104,3 @@ def test_top_needs_batch_and_a_positive_number() -> None:
     for args, msg in ((["--top", "3"], "--top only applies with --batch"), (["--batch", "--top", "0"], "top must be")):
         out = subprocess.run([sys.executable, "-m", "ebpftop", *args], capture_output=True, text=True, cwd=ROOT)
         assert out.returncode == 2 and msg in out.stderr and out.stderr.count("\n") == 1, out.stderr
-
-

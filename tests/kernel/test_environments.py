@@ -58,7 +58,11 @@ def test_read_only_tmp_every_probe_goes_live() -> None:
     script = f'mount --make-rprivate / && {ro} && exec "$@"'
     result = subprocess.run(
         ["unshare", "-m", "sh", "-c", script, "sh", *PY, "--batch", "-n", "2", "-i", "0.5"],
-        capture_output=True, text=True, cwd=ROOT, timeout=LIVENESS, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=LIVENESS,
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
     )
     assert result.returncode == 0, result.stderr
     last = _frames(result.stdout)[-1]
@@ -123,7 +127,12 @@ def test_batch_with_stdin_or_stderr_closed_runs(redirect: str) -> None:
 
 @pytest.mark.parametrize(
     "redirect, culprit",
-    [("</dev/null", "stdin is a device"), ("<&-", "stdin is closed"), (">/dev/null", "stdout is a device"), ("| cat", "stdout is a pipe")],
+    [
+        ("</dev/null", "stdin is a device"),
+        ("<&-", "stdin is closed"),
+        (">/dev/null", "stdout is a device"),
+        ("| cat", "stdout is a pipe"),
+    ],
 )
 def test_tui_without_a_terminal_refuses_before_loading_anything(redirect: str, culprit: str) -> None:
     """`ebpftop </dev/null` spun at ~80% CPU and could not be quit with q; now one line, exit 2."""
@@ -159,10 +168,21 @@ def test_tui_without_a_terminal_refuses_before_loading_anything(redirect: str, c
 def _as_nobody(caps: str, *args: str) -> subprocess.CompletedProcess[str]:
     spec = ",".join(f"+{c}" for c in caps.split(",")) if caps else ""
     return subprocess.run(
-        ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-         f"--inh-caps=-all{',' + spec if spec else ''}", f"--ambient-caps=-all{',' + spec if spec else ''}",
-         *PY, *args],
-        capture_output=True, text=True, timeout=LIVENESS, cwd="/", env={**os.environ, "PYTHONPATH": str(ROOT)},
+        [
+            "setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            f"--inh-caps=-all{',' + spec if spec else ''}",
+            f"--ambient-caps=-all{',' + spec if spec else ''}",
+            *PY,
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=LIVENESS,
+        cwd="/",
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
 
 

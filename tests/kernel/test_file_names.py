@@ -34,7 +34,7 @@ def test_caps_are_the_probe_caps_and_btf_gives_every_offset() -> None:
     assert (fdnames.NAME_LEN, fdnames.MAX_DEPTH) == (NAME_LEN, MAX_DEPTH)
     flags = fdnames.cflags()
     assert "-DFL_NO_SOCK" not in flags  # this kernel's BTF names sockets by their endpoints
-    defined = {f.split("=")[0][len("-DFL_OFF_"):] for f in flags if f.startswith("-DFL_OFF_")}
+    defined = {f.split("=")[0][len("-DFL_OFF_") :] for f in flags if f.startswith("-DFL_OFF_")}
     assert defined == {d for d, _, _ in fdnames.NAME_OFFSETS + fdnames.SOCKET_OFFSETS}
 
 
@@ -133,7 +133,7 @@ def test_same_relative_name_in_two_directories_is_two_rows_after_the_process_is_
 
     a, b = tmp_path / "one", tmp_path / "two"
     a.mkdir(), b.mkdir()
-    pid, info, ios = run(probe, SAME_NAME, str(a), str(b))
+    _pid, info, ios = run(probe, SAME_NAME, str(a), str(b))
     rows = FilesModel().update(FilesSample(tuple(ios)), 1.0).rows(BY_PATH)
     got = {r.path: (r.write_bytes, [r.dev, r.ino]) for r in rows if r.write_bytes in (11, 22)}
     assert got == {str(a / "same.txt"): (11, info[0]), str(b / "same.txt"): (22, info[1])}
@@ -153,7 +153,7 @@ def test_chrooted_open_is_named_by_its_host_path(probe: Any, tmp_path: Path) -> 
     jail = tmp_path / "jail"
     (jail / "etc").mkdir(parents=True)
     (jail / "etc" / "passwd").write_bytes(b"jail:x:0:0::/:/bin/sh\n")
-    pid, (mine, host), ios = run(probe, CHROOT, str(jail))
+    _pid, (mine, host), ios = run(probe, CHROOT, str(jail))
     io = one(ios, read_bytes=22)
     assert (io.path, io.type, identity(io)) == (str(jail / "etc" / "passwd"), "file", mine)
     assert mine != host
@@ -169,10 +169,15 @@ done(ident(fd))
 
 
 def test_o_tmpfile_is_a_deleted_file_in_its_directory(probe: Any, tmp_path: Path) -> None:
-    pid, info, ios = run(probe, TMPFILE, str(tmp_path))
+    _pid, info, ios = run(probe, TMPFILE, str(tmp_path))
     io = one(ios, write_bytes=31)
     # As /proc/PID/fd shows it: the dentry is named #ino and was never linked.
-    assert (io.path, io.type, getattr(io, "deleted", None), identity(io)) == (f"{tmp_path}/#{info[1]} (deleted)", "file", True, info)
+    assert (io.path, io.type, getattr(io, "deleted", None), identity(io)) == (
+        f"{tmp_path}/#{info[1]} (deleted)",
+        "file",
+        True,
+        info,
+    )
 
 
 PROC_SELF_FD = r"""
@@ -186,7 +191,7 @@ done(ident(fd))
 def test_open_of_proc_self_fd_names_the_real_file(probe: Any, tmp_path: Path) -> None:
     target = tmp_path / "real.txt"
     target.write_bytes(b"")
-    pid, info, ios = run(probe, PROC_SELF_FD, str(target))
+    _pid, info, ios = run(probe, PROC_SELF_FD, str(target))
     io = one(ios, write_bytes=17)
     assert (io.path, io.type, identity(io)) == (str(target), "file", info)
     st = os.stat(target)
@@ -209,7 +214,7 @@ done([n, ident(n)])
 
 def test_fd_refilled_by_pidfd_getfd_after_close_range_is_the_new_file(probe: Any, tmp_path: Path) -> None:
     x, y = tmp_path / "x.txt", tmp_path / "y.txt"
-    pid, (fd, info), ios = run(probe, CLOSE_RANGE_GETFD, str(x), str(y))
+    _pid, (fd, info), ios = run(probe, CLOSE_RANGE_GETFD, str(x), str(y))
     old, new = one(ios, fd=fd, write_bytes=3), one(ios, fd=fd, write_bytes=5)
     assert (old.path, new.path, identity(new)) == (str(x), str(y), info)
     assert old.gen != new.gen
@@ -239,7 +244,9 @@ def test_fd_refilled_by_scm_rights_is_the_new_file_from_the_next_interval(probe:
     probe.read()
     proc = subprocess.Popen(
         [sys.executable, "-c", PRELUDE + SCM_RIGHTS, str(x), str(y)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     assert proc.stdout is not None and proc.stdin is not None
     assert proc.stdout.readline().strip() == "wrote"
@@ -263,9 +270,14 @@ done(ident(fd))
 
 def test_unlinked_file_is_marked_deleted(probe: Any, tmp_path: Path) -> None:
     path = tmp_path / "gone.log"
-    pid, info, ios = run(probe, UNLINKED, str(path))
+    _pid, info, ios = run(probe, UNLINKED, str(path))
     io = one(ios, write_bytes=19)
-    assert (io.path, getattr(io, "deleted", None), getattr(io, "truncated", None), identity(io)) == (f"{path} (deleted)", True, False, info)
+    assert (io.path, getattr(io, "deleted", None), getattr(io, "truncated", None), identity(io)) == (
+        f"{path} (deleted)",
+        True,
+        False,
+        info,
+    )
 
 
 UNLINKED_LATER = r"""
@@ -284,7 +296,9 @@ def test_file_unlinked_while_in_use_is_marked_deleted_from_the_next_interval(pro
     probe.read()
     proc = subprocess.Popen(
         [sys.executable, "-c", PRELUDE + UNLINKED_LATER, str(path)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     assert proc.stdout is not None
     assert proc.stdout.readline().strip() == "wrote"
@@ -311,7 +325,7 @@ def test_path_longer_than_the_cap_keeps_the_leaf_side_marked_truncated(probe: An
     deep.mkdir(parents=True)
     path = str(deep / "leaf.bin")
     assert len(path) > NAME_LEN
-    pid, info, ios = run(probe, WRITE, path, "23")
+    _pid, info, ios = run(probe, WRITE, path, "23")
     io = one(ios, write_bytes=23)
     assert getattr(io, "truncated", None) and not getattr(io, "deleted", None) and identity(io) == info
     assert io.path.startswith(ELLIPSIS + "/") and path.endswith(io.path[1:]), io.path
@@ -322,14 +336,14 @@ def test_path_deeper_than_the_cap_keeps_the_leaf_side_marked_truncated(probe: An
     deep = tmp_path.joinpath(*(["d"] * (MAX_DEPTH + 5)))
     deep.mkdir(parents=True)
     path = str(deep / "leaf.bin")
-    pid, info, ios = run(probe, WRITE, path, "29")
+    _pid, info, ios = run(probe, WRITE, path, "29")
     io = one(ios, write_bytes=29)
     assert getattr(io, "truncated", None) and identity(io) == info
     assert io.path.startswith(ELLIPSIS + "/d/d/") and path.endswith(io.path[1:]), io.path
 
 
 def test_a_path_just_under_the_caps_is_whole(probe: Any, tmp_path: Path) -> None:
-    pid, info, ios = run(probe, WRITE, str(tmp_path / ("n" * 200)), "37")
+    _pid, info, ios = run(probe, WRITE, str(tmp_path / ("n" * 200)), "37")
     io = one(ios, write_bytes=37)
     assert (io.path, getattr(io, "truncated", None), identity(io)) == (str(tmp_path / ("n" * 200)), False, info)
 
@@ -365,7 +379,7 @@ done({
 def test_sockets_are_named_by_their_endpoints(probe: Any, tmp_path: Path) -> None:
     sock = str(tmp_path / "x.sock")
     prefix = ("unshare", "-n", "sh", "-c", 'ip link set lo up && exec "$0" "$@"')
-    pid, info, ios = run(probe, SOCKETS, sock, prefix=prefix)
+    _pid, info, ios = run(probe, SOCKETS, sock, prefix=prefix)
     arrow, ident = "\u2192", info["id"]
     lo = "127.0.0.1"
     want = {
@@ -415,9 +429,7 @@ def _frames_naming(run: Any, pid: int, path: str, count: int) -> list[dict[str, 
     deadline_frames = start + 40
     while True:
         frames = run.wait_frames(len(run.frames) + 1, timeout=20)
-        naming = [
-            r for f in frames[start:] for r in f.get("files", []) if r["pid"] == pid and r["path"] == path
-        ]
+        naming = [r for f in frames[start:] for r in f.get("files", []) if r["pid"] == pid and r["path"] == path]
         if len(naming) >= count:
             return naming
         assert len(frames) < deadline_frames, "no frame names the FUSE file"
@@ -466,7 +478,7 @@ def test_without_socket_fields_in_btf_sockets_are_still_named_by_inode(monkeypat
     p = FilesProbe()
     p.enable()
     try:
-        pid, info, ios = run(p, SOCKETPAIR)
+        _pid, info, ios = run(p, SOCKETPAIR)
     finally:
         p.disable()
     io = one(ios, write_bytes=47)
@@ -487,7 +499,7 @@ done(info)
 
 def test_dup2_onto_stdout_is_named_after_the_file(probe: Any, tmp_path: Path) -> None:
     path = tmp_path / "out.txt"
-    pid, info, ios = run(probe, DUP2_STDOUT, str(path))
+    _pid, info, ios = run(probe, DUP2_STDOUT, str(path))
     io = one(ios, write_bytes=53)
     assert (io.fd, io.path, identity(io)) == (1, str(path), info)
 
@@ -497,7 +509,7 @@ def test_file_on_a_mount_of_a_private_namespace_is_named_across_it(probe: Any, t
     mnt = tmp_path / "private"
     mnt.mkdir()
     prefix = ("unshare", "-m", "sh", "-c", f'mount -t tmpfs none "{mnt}" && exec "$0" "$@"')
-    pid, info, ios = run(probe, WRITE, str(mnt / "f.bin"), "59", prefix=prefix)
+    _pid, info, ios = run(probe, WRITE, str(mnt / "f.bin"), "59", prefix=prefix)
     io = one(ios, write_bytes=59)
     assert (io.path, identity(io)) == (str(mnt / "f.bin"), info)
     assert info[0] != os.stat(tmp_path).st_dev and not (mnt / "f.bin").exists()

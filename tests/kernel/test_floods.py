@@ -123,23 +123,27 @@ def test_syscall_flood_from_100_processes_counted_exactly(floods_bin: Path) -> N
     The flood runs inside one long interval (6 s), so no map drain falls
     inside it; the next test has 15 drains in the flood.
     """
-    with workload(floods_bin, "spin", str(SPIN_PROCS), "3") as w:
-        with batch("--probes", "syscalls", "--interval", "6") as run:
-            run.wait_live("syscalls")
-            next_frame(run)  # an interval starts: 6 s before the next drain
-            rss = RssSampler(run.proc.pid)
-            w.go()
-            counts = w.result()
-            frames = run.stop(signal.SIGINT)  # flushes the partial interval
-            samples = rss.stop()
+    with (
+        workload(floods_bin, "spin", str(SPIN_PROCS), "3") as w,
+        batch("--probes", "syscalls", "--interval", "6") as run,
+    ):
+        run.wait_live("syscalls")
+        next_frame(run)  # an interval starts: 6 s before the next drain
+        rss = RssSampler(run.proc.pid)
+        w.go()
+        counts = w.result()
+        frames = run.stop(signal.SIGINT)  # flushes the partial interval
+        samples = rss.stop()
     assert run.proc.returncode == 0
     seen, comms = getppid_counts(frames, set(counts))
     assert len(counts) == SPIN_PROCS
     assert seen == counts  # exact, per process
     assert comms == {"floods"}
     assert all(f["probes"]["syscalls"]["lost"] == 0 for f in frames)
-    print(f"syscall flood: {sum(counts.values()):,} getppid in 3 s from {SPIN_PROCS} processes; "
-          f"batch RSS max {max(samples) / 2**20:.0f} MiB")
+    print(
+        f"syscall flood: {sum(counts.values()):,} getppid in 3 s from {SPIN_PROCS} processes; "
+        f"batch RSS max {max(samples) / 2**20:.0f} MiB"
+    )
 
 
 def test_syscall_flood_exact_across_map_drains(floods_bin: Path) -> None:
@@ -149,12 +153,14 @@ def test_syscall_flood_exact_across_map_drains(floods_bin: Path) -> None:
     landing between a drain's copy and delete of a key were lost, 2-3 of
     ~15 M calls per run, and reported nowhere.
     """
-    with workload(floods_bin, "spin", str(SPIN_PROCS), "3") as w:
-        with batch("--probes", "syscalls", "--interval", "0.2") as run:
-            run.wait_live("syscalls")
-            w.go()
-            counts = w.result()
-            frames = run.stop(signal.SIGINT)
+    with (
+        workload(floods_bin, "spin", str(SPIN_PROCS), "3") as w,
+        batch("--probes", "syscalls", "--interval", "0.2") as run,
+    ):
+        run.wait_live("syscalls")
+        w.go()
+        counts = w.result()
+        frames = run.stop(signal.SIGINT)
     seen, _ = getppid_counts(frames, set(counts))
     lost = frames[-1]["probes"]["syscalls"]["lost"]
     assert sum(seen.values()) + lost == sum(counts.values())
@@ -171,16 +177,18 @@ def test_200000_files_every_read_counted_or_lost(floods_bin: Path, files_dir: st
     read per file, every read is thus either in a correctly named row or in
     lost, exactly once.
     """
-    with workload(floods_bin, "files", files_dir, str(FILES)) as w:
-        with batch("--probes", "files", "--interval", "1", "--pid", str(w.pid)) as run:
-            run.wait_live("files")
-            lost0 = next_frame(run)["probes"]["files"]["lost"]
-            rss = RssSampler(run.proc.pid)
-            w.go()
-            assert w.result() == {w.pid: FILES}
-            next_frame(run)
-            frames = run.stop(signal.SIGINT)
-            samples = rss.stop()
+    with (
+        workload(floods_bin, "files", files_dir, str(FILES)) as w,
+        batch("--probes", "files", "--interval", "1", "--pid", str(w.pid)) as run,
+    ):
+        run.wait_live("files")
+        lost0 = next_frame(run)["probes"]["files"]["lost"]
+        rss = RssSampler(run.proc.pid)
+        w.go()
+        assert w.result() == {w.pid: FILES}
+        next_frame(run)
+        frames = run.stop(signal.SIGINT)
+        samples = rss.stop()
     assert run.proc.returncode == 0
     named: collections.Counter[str] = collections.Counter()
     named_bytes = unknown = report_writes = gate_unnamed = 0
@@ -209,11 +217,16 @@ def test_200000_files_every_read_counted_or_lost(floods_bin: Path, files_dir: st
     # Every read is named or lost; so is the workload's one write() of its
     # report (lost when it lands in the interval the flood filled).
     assert sum(named.values()) + lost == FILES + (1 - report_writes) + gate_unnamed, (
-        sum(named.values()), unknown, lost, gate_unnamed
+        sum(named.values()),
+        unknown,
+        lost,
+        gate_unnamed,
     )
     assert lost > 0 and unknown > 0  # the maps did overflow: this is the flood case
-    print(f"files flood: {FILES:,} files, {sum(named.values()):,} reads named, {unknown:,} unnamed, "
-          f"{lost:,} lost; batch RSS max {max(samples) / 2**20:.0f} MiB")
+    print(
+        f"files flood: {FILES:,} files, {sum(named.values()):,} reads named, {unknown:,} unnamed, "
+        f"{lost:,} lost; batch RSS max {max(samples) / 2**20:.0f} MiB"
+    )
 
 
 def proc_events(frames: list[dict[str, Any]], parents: set[int]) -> tuple[int, int]:
@@ -235,14 +248,13 @@ def proc_events(frames: list[dict[str, Any]], parents: set[int]) -> tuple[int, i
 
 def test_5000_spawns_per_second_every_one_seen(floods_bin: Path) -> None:
     """4 forkers paced to 5000 fork+exit per second in all, 3 s: every fork and exit is an event, none lost."""
-    with workload(floods_bin, "forks", "4", "3", "5000") as w:
-        with batch("--probes", "proctree", "--interval", "1") as run:
-            run.wait_live("proctree")
-            next_frame(run)
-            w.go()
-            counts = w.result()
-            next_frame(run)
-            frames = run.stop(signal.SIGINT)
+    with workload(floods_bin, "forks", "4", "3", "5000") as w, batch("--probes", "proctree", "--interval", "1") as run:
+        run.wait_live("proctree")
+        next_frame(run)
+        w.go()
+        counts = w.result()
+        next_frame(run)
+        frames = run.stop(signal.SIGINT)
     total = sum(counts.values())
     forks, exits = proc_events(frames, set(counts))
     # 4 MiB of ring buffer per 1 s interval holds ~75 000 records: none lost.
@@ -258,13 +270,12 @@ def test_spawn_flood_overflowing_the_ring_buffer_is_counted(floods_bin: Path) ->
     7 s of forks: ~7 400 spawns/s here (fork + exit records) fill the 4 MiB ring buffer within the
     interval; 4 s did only when the box spawned ~19 000/s.
     """
-    with workload(floods_bin, "forks", "4", "7", "0") as w:
-        with batch("--probes", "proctree", "--interval", "8") as run:
-            run.wait_live("proctree")
-            next_frame(run)
-            w.go()
-            counts = w.result()
-            frames = run.stop(signal.SIGINT)
+    with workload(floods_bin, "forks", "4", "7", "0") as w, batch("--probes", "proctree", "--interval", "8") as run:
+        run.wait_live("proctree")
+        next_frame(run)
+        w.go()
+        counts = w.result()
+        frames = run.stop(signal.SIGINT)
     total = sum(counts.values())
     forks, exits = proc_events(frames, set(counts))
     lost = frames[-1]["probes"]["proctree"]["lost"]
@@ -280,22 +291,27 @@ def test_spawn_flood_overflowing_the_ring_buffer_is_counted(floods_bin: Path) ->
     # on a quiet machine. (Exactness of delivered + lost == attempted is
     # proved with the probe's self-check counter in test_proctree_probe.py.)
     assert lost >= missing, (total, forks, exits, lost)
-    print(f"spawn flood (unpaced): {total:,} spawns in 7 s ({total / 7:,.0f}/s), {missing:,} of our events "
-          f"missing, {lost:,} lost counted")
+    print(
+        f"spawn flood (unpaced): {total:,} spawns in 7 s ({total / 7:,.0f}/s), {missing:,} of our events "
+        f"missing, {lost:,} lost counted"
+    )
 
 
 def test_udp_flood_through_a_veth_counted_exactly(floods_bin: Path) -> None:
     """UDP as fast as one sender can, 3 s, through a veth pair: XDP on the receiving end counts every datagram."""
-    with veth_pair() as pair, udp_sink(pair, UDP_PORT):
-        with workload(floods_bin, "udp", RX_IP, str(UDP_PORT), "3", str(UDP_PAYLOAD), prefix=pair.tx_exec()) as w:
-            with batch("--probes", "xdp", "--interval", "1", "--xdp", pair.rx, prefix=pair.rx_exec()) as run:
-                run.wait_live("xdp")
-                while not any(r["state"] == "attached" for r in next_frame(run).get("xdp", [])):
-                    pass
-                w.go()
-                sent = sum(w.result().values())
-                next_frame(run)
-                frames = run.stop(signal.SIGINT)
+    with (
+        veth_pair() as pair,
+        udp_sink(pair, UDP_PORT),
+        workload(floods_bin, "udp", RX_IP, str(UDP_PORT), "3", str(UDP_PAYLOAD), prefix=pair.tx_exec()) as w,
+        batch("--probes", "xdp", "--interval", "1", "--xdp", pair.rx, prefix=pair.rx_exec()) as run,
+    ):
+        run.wait_live("xdp")
+        while not any(r["state"] == "attached" for r in next_frame(run).get("xdp", [])):
+            pass
+        w.go()
+        sent = sum(w.result().values())
+        next_frame(run)
+        frames = run.stop(signal.SIGINT)
     assert run.proc.returncode == 0
     rows = [r for f in frames for r in f.get("xdp", []) if r["ifname"] == pair.rx]
     assert sent > 0
@@ -332,9 +348,7 @@ def filter_to(t: Any, pid: int) -> None:
 
 
 @pytest.mark.parametrize("flood", ["syscalls", "files", "spawns", "udp"])
-def test_tui_under_flood_keys_work_memory_bounded_losses_shown(
-    flood: str, floods_bin: Path, files_dir: str
-) -> None:
+def test_tui_under_flood_keys_work_memory_bounded_losses_shown(flood: str, floods_bin: Path, files_dir: str) -> None:
     with contextlib.ExitStack() as stack:
         prefix: tuple[str, ...] = ()
         args = ["--interval", "1"]
@@ -390,8 +404,11 @@ def test_tui_under_flood_keys_work_memory_bounded_losses_shown(
     assert b"\x1b[?1049l" in out[-4000:]  # alternate screen left: the terminal is restored
     assert wait_progs_gone(held) == set()
     rss_bounded(samples)
-    print(f"TUI under {flood} flood: {sum(counts.values()):,} units, RSS max {max(samples) / 2**20:.0f} MiB "
-          f"(first {samples[0] / 2**20:.0f}, last {samples[-1] / 2**20:.0f}; every 8th: {[round(s / 2**20) for s in samples[::8]]})")
+    print(
+        f"TUI under {flood} flood: {sum(counts.values()):,} units, RSS max {max(samples) / 2**20:.0f} MiB "
+        f"(first {samples[0] / 2**20:.0f}, last {samples[-1] / 2**20:.0f}; "
+        f"every 8th: {[round(s / 2**20) for s in samples[::8]]})"
+    )
 
 
 class FileFlood:
@@ -431,8 +448,6 @@ class FileFlood:
         return {0: self.done}
 
 
-
-
 def test_busy_file_read_exactly_across_map_drains(floods_bin: Path, tmp_path: Path) -> None:
     """One process preads one byte as fast as it can for 3 s, drained every 0.1 s: every read counted.
 
@@ -442,12 +457,14 @@ def test_busy_file_read_exactly_across_map_drains(floods_bin: Path, tmp_path: Pa
     """
     path = tmp_path / "busy"
     path.write_bytes(b"b")
-    with workload(floods_bin, "readloop", str(path), "3") as w:
-        with batch("--probes", "files", "--interval", "0.1", "--pid", str(w.pid)) as run:
-            run.wait_live("files")
-            w.go()
-            (reads,) = w.result().values()
-            frames = run.stop(signal.SIGINT)
+    with (
+        workload(floods_bin, "readloop", str(path), "3") as w,
+        batch("--probes", "files", "--interval", "0.1", "--pid", str(w.pid)) as run,
+    ):
+        run.wait_live("files")
+        w.go()
+        (reads,) = w.result().values()
+        frames = run.stop(signal.SIGINT)
     rows = [r for f in frames for r in f.get("files", []) if r["path"] == str(path)]
     assert len(rows) > 10  # many drains happened during the flood
     assert frames[-1]["probes"]["files"]["lost"] == 0

@@ -9,7 +9,11 @@ import sys
 from tests.kernel.floods import ROOT
 from tests.kernel.helpers import probe_status
 
-SPIN = "import os, time\nend = time.monotonic() + float(__import__('sys').argv[1])\nwhile time.monotonic() < end: os.getppid()\n"
+SPIN = (
+    "import os, time\n"
+    "end = time.monotonic() + float(__import__('sys').argv[1])\n"
+    "while time.monotonic() < end: os.getppid()\n"
+)
 
 
 def test_events_per_s_is_the_interval_count_over_the_probe_window() -> None:
@@ -48,8 +52,8 @@ def test_a_probe_switched_back_on_reports_unmeasured_not_zero() -> None:
     import queue
 
     from ebpftop.model import frame as fr
-    from ebpftop.sampler import Sampler
     from ebpftop.registry import SPECS
+    from ebpftop.sampler import Sampler
     from ebpftop.settings import Settings
 
     frames: queue.SimpleQueue = queue.SimpleQueue()
@@ -60,6 +64,7 @@ def test_a_probe_switched_back_on_reports_unmeasured_not_zero() -> None:
     )
     s.start()
     try:
+
         def next_frame():  # type: ignore[no-untyped-def]
             return frames.get(timeout=60)
 

@@ -61,7 +61,7 @@ def test_lost_never_decreases_across_toggles() -> None:
     sampler.start()
     try:
         lost_after = []
-        for cycle in range(3):
+        for _cycle in range(3):
             wait_for(lambda f: status(f).state == "live")
             before = status(frames[-1]).lost_total
             subprocess.run(["sh", "-c", BURST], check=True)

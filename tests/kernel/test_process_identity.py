@@ -10,10 +10,8 @@ name they have now, in the Syscalls and Tree panes alike.
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -82,8 +80,17 @@ def test_reused_pid_is_not_the_filtered_process(tmp_path: Path) -> None:
             first.stdin.close()
             assert first.wait(30) == 0
             # The same PID, another process (its start is later by seconds: ebpftop compiled meanwhile).
-            again = _spawn_with_pid(pid, [sys.executable, "-c", WORKER.replace("sys.stdin.readline()", ""), "2222",
-                                          str(tmp_path / "second.txt"), "22"])
+            again = _spawn_with_pid(
+                pid,
+                [
+                    sys.executable,
+                    "-c",
+                    WORKER.replace("sys.stdin.readline()", ""),
+                    "2222",
+                    str(tmp_path / "second.txt"),
+                    "22",
+                ],
+            )
             assert again == pid
             assert os.waitpid(again, 0)[1] == 0
             frames = run.wait_frames(len(run.frames) + 2)
@@ -93,7 +100,7 @@ def test_reused_pid_is_not_the_filtered_process(tmp_path: Path) -> None:
             first.kill()
             first.wait()
     assert run.proc.returncode == 0
-    count, names = _getppid(frames, pid)
+    count, _names = _getppid(frames, pid)
     assert count == 1111, count  # the first process's calls only, not the second's 2222
     rows = _file_rows(frames, pid)
     paths = {r["path"] for r in rows}
@@ -154,10 +161,13 @@ def test_process_that_takes_the_filtered_name_later_joins(tmp_path: Path) -> Non
             # A shell forks and its child execs the name: it joins at the exec, in the kernel.
             late = subprocess.run(
                 ["sh", "-c", '"$@"; true', "sh", joiner, "-c", WORKER, "3456", str(tmp_path / "late.txt"), "33"],
-                input=b"\n", timeout=60,
+                input=b"\n",
+                timeout=60,
             )
             assert late.returncode == 0
-            out = subprocess.run([other, "-c", WORKER, "4567", str(tmp_path / "other.txt"), "44"], input=b"\n", timeout=60)
+            out = subprocess.run(
+                [other, "-c", WORKER, "4567", str(tmp_path / "other.txt"), "44"], input=b"\n", timeout=60
+            )
             assert out.returncode == 0
             frames = run.wait_frames(len(run.frames) + 2)
             frames = run.stop()

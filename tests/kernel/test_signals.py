@@ -21,7 +21,9 @@ MOMENTS = random.Random(20261123).sample([round(0.05 * i, 2) for i in range(1, 5
 
 
 def xdp_on_lo() -> bool:
-    out = subprocess.run(["ip", "-n", NETNS, "-j", "-d", "link", "show", "lo"], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        ["ip", "-n", NETNS, "-j", "-d", "link", "show", "lo"], capture_output=True, text=True, check=True
+    )
     return "xdp" in json.loads(out.stdout)[0]
 
 
@@ -97,9 +99,7 @@ TUI_CASES = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("when", "sig", "delay"), TUI_CASES, ids=[f"{w}-{s.name}-{d:g}s" for w, s, d in TUI_CASES]
-)
+@pytest.mark.parametrize(("when", "sig", "delay"), TUI_CASES, ids=[f"{w}-{s.name}-{d:g}s" for w, s, d in TUI_CASES])
 def test_signal_to_the_tui_leaves_nothing_and_restores_the_terminal(
     netns: str, our_names: set[str], when: str, sig: signal.Signals, delay: float
 ) -> None:

@@ -109,11 +109,16 @@ def test_sigwinch_flood_with_size_changes_keeps_the_tui_alive() -> None:
 
     from tests.kernel.floods import LIVE, read_until, tui
 
-    with tui(["--probes", "syscalls,files,proctree", "--interval", "0.25"], prefix=("env", "-u", "COLUMNS", "-u", "LINES")) as t:
+    with tui(
+        ["--probes", "syscalls,files,proctree", "--interval", "0.25"], prefix=("env", "-u", "COLUMNS", "-u", "LINES")
+    ) as t:
         t.wait_for(LIVE["syscalls"], timeout=60)
         held = set(prog_ids_of(t.proc.pid))
         floods = [
-            subprocess.Popen([sys.executable, "-c", WINCH_FLOOD, str(t.proc.pid), str(t.master), str(WINCH_ROUNDS)], pass_fds=(t.master,))
+            subprocess.Popen(
+                [sys.executable, "-c", WINCH_FLOOD, str(t.proc.pid), str(t.master), str(WINCH_ROUNDS)],
+                pass_fds=(t.master,),
+            )
             for _ in range(WINCH_FLOODERS)
         ]
         while any(f.poll() is None for f in floods) and t.proc.poll() is None:

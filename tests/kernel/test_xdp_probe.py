@@ -126,7 +126,14 @@ def test_1000_udp_datagrams_counted_exactly_on_lo() -> None:
         # Nothing else runs in a fresh namespace: every packet on lo is ours.
         assert sum(r["packets"] for r in lo) == DATAGRAMS
         assert sum(r["bytes"] for r in lo) == DATAGRAMS * WIRE_BYTES
-        for proto, expected in (("udp", DATAGRAMS), ("ipv4", DATAGRAMS), ("tcp", 0), ("ipv6", 0), ("arp", 0), ("icmp", 0)):
+        for proto, expected in (
+            ("udp", DATAGRAMS),
+            ("ipv4", DATAGRAMS),
+            ("tcp", 0),
+            ("ipv6", 0),
+            ("arp", 0),
+            ("icmp", 0),
+        ):
             assert sum(r["by_proto"][proto]["packets"] for r in lo) == expected, proto
         assert sum(r["by_proto"]["udp"]["bytes"] for r in lo) == DATAGRAMS * WIRE_BYTES
         # The kernel's own counters agree (they count from the IP header: no Ethernet header on lo).

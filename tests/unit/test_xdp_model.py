@@ -19,9 +19,22 @@ def xdp_counters(**slots: tuple[int, int]) -> tuple[int, ...]:
     return tuple(packets + nbytes)
 
 
-def lo(xdp: tuple[int, ...] | None, link: LinkCounters = LinkCounters(), attach_id: int = 1, **kw: object) -> IfaceSample:
+NO_LINK = LinkCounters()
+
+
+def lo(xdp: tuple[int, ...] | None, link: LinkCounters = NO_LINK, attach_id: int = 1, **kw: object) -> IfaceSample:
     state = m.ATTACHED if xdp is not None else m.OFF
-    return IfaceSample("lo", 1, kw.pop("state", state), up=True, mode="generic" if xdp else None, link=link, xdp=xdp, attach_id=attach_id, **kw)  # type: ignore[arg-type]
+    return IfaceSample(
+        "lo",
+        1,
+        kw.pop("state", state),
+        up=True,
+        mode="generic" if xdp else None,
+        link=link,
+        xdp=xdp,
+        attach_id=attach_id,
+        **kw,
+    )  # type: ignore[arg-type]
 
 
 def test_first_read_of_fresh_attach_counts_everything() -> None:
@@ -39,7 +52,10 @@ def test_first_read_of_fresh_attach_counts_everything() -> None:
 def test_later_reads_are_deltas() -> None:
     model = XdpModel()
     model.update(XdpSample((lo(xdp_counters(ipv4=(10, 1000), tcp=(10, 1000))),)), 1.0)
-    table = model.update(XdpSample((lo(xdp_counters(ipv4=(15, 1600), ipv6=(2, 200), tcp=(12, 1200), udp=(3, 400), icmpv6=(2, 200))),)), 1.0)
+    table = model.update(
+        XdpSample((lo(xdp_counters(ipv4=(15, 1600), ipv6=(2, 200), tcp=(12, 1200), udp=(3, 400), icmpv6=(2, 200))),)),
+        1.0,
+    )
     row = table.rows[0]
     assert (row.packets, row.bytes) == (7, 800)
     assert row.by_proto["tcp"].packets == 2
@@ -117,7 +133,15 @@ def test_busy_and_missing_rows_carry_program_and_reason() -> None:
     model = XdpModel()
     sample = XdpSample(
         (
-            IfaceSample("veth0", 4, m.BUSY, mode="generic", prog_id=77, prog_name="xdp_pass", reason="another XDP program is attached"),
+            IfaceSample(
+                "veth0",
+                4,
+                m.BUSY,
+                mode="generic",
+                prog_id=77,
+                prog_name="xdp_pass",
+                reason="another XDP program is attached",
+            ),
             IfaceSample("nope", 0, m.MISSING, reason="no interface named 'nope'"),
             lo(None),
         )
@@ -131,7 +155,22 @@ def test_busy_and_missing_rows_carry_program_and_reason() -> None:
 def test_json_shape_of_issue() -> None:
     model = XdpModel()
     name = "eth\udcff[b]"  # undecodable byte, kept exactly (surrogate escape)
-    table = model.update(XdpSample((IfaceSample(name, 3, m.ATTACHED, up=True, mode="generic", xdp=xdp_counters(ipv4=(4, 400), arp=(1, 60), tcp=(4, 400)), attach_id=1),)), 2.0)
+    table = model.update(
+        XdpSample(
+            (
+                IfaceSample(
+                    name,
+                    3,
+                    m.ATTACHED,
+                    up=True,
+                    mode="generic",
+                    xdp=xdp_counters(ipv4=(4, 400), arp=(1, 60), tcp=(4, 400)),
+                    attach_id=1,
+                ),
+            )
+        ),
+        2.0,
+    )
     (row,) = table.to_json()
     for key in ("ifname", "ifindex", "state", "mode", "packets", "bytes", "pps", "bps", "by_proto"):
         assert key in row
@@ -161,7 +200,7 @@ PROC_NET_DEV = b"""Inter-|   Receive                                            
  face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed
     lo:  128000    1000    0    0    0     0          0         0   128000    1000    0    0    0     0       0          0
 veth\xff0: 5 1 2 3 0 0 0 0 70 7 0 9 0 0 0 0
-"""
+"""  # noqa: E501 - the kernel's own line widths
 
 
 def test_proc_net_dev_parse(tmp_path) -> None:  # type: ignore[no-untyped-def]
