@@ -10,6 +10,16 @@ from typing import Any
 Factory = Callable[..., Any]
 
 
+@dataclass(frozen=True, slots=True)
+class ProbeCommand:
+    """A request a pane may send its probe: ``verb`` is the probe's method, called with the request's arguments
+    (it returns None on success, else a one-line reason)."""
+
+    verb: str
+    done: str  # the notice on success, formatted with the arguments
+    switch_on: bool = False  # switch the probe on first if it is off
+
+
 def _files_probe(**kwargs: Any) -> Any:
     from ebpftop.probes.files import FilesProbe
 
@@ -70,6 +80,10 @@ class ProbeSpec:
     settings_args: tuple[tuple[str, str], ...] = ()
     model_settings_args: tuple[tuple[str, str], ...] = ()
     help: str = ""  # what its pane's rows are, for the help screen
+    commands: tuple[ProbeCommand, ...] = ()  # what its pane may ask of it (source.probe_command)
+
+    def command(self, verb: str) -> ProbeCommand | None:
+        return next((c for c in self.commands if c.verb == verb), None)
 
     def make_probe(self, settings: Any = None) -> Any:
         kwargs = {kw: getattr(settings, attr) for kw, attr in self.settings_args} if settings is not None else {}
@@ -119,6 +133,10 @@ SPECS: tuple[ProbeSpec, ...] = (
         _xdp_model,
         settings_args=(("ifaces", "xdp_ifaces"), ("mode", "xdp_mode")),
         help="packets per interface and protocol; counts only, never drops",
+        commands=(
+            ProbeCommand("attach_iface", "xdp counter attached to {}", switch_on=True),
+            ProbeCommand("detach_iface", "xdp counter detached from {}"),
+        ),
     ),
 )
 

@@ -16,7 +16,7 @@ from ebpftop.model.frame import Frame, ProbeStatus
 from ebpftop.model.rates import average, counter_delta, rate
 from ebpftop.pids import PidFilter, of_pids
 from ebpftop.probes.base import Probe, ProbeCost, ProbeError
-from ebpftop.registry import ProbeSpec
+from ebpftop.registry import SPECS, ProbeSpec
 
 FrameSink = Callable[[Frame], None]
 StatusSink = Callable[[tuple[ProbeStatus, ...]], None]
@@ -142,9 +142,9 @@ class Sampler(threading.Thread):
     def set_pids(self, pids: PidFilter | None) -> None:
         self.command("pids", pids)
 
-    def set_iface(self, ifname: str, attach: bool) -> None:
-        """Attach or detach the XDP counter on one interface (the probe is switched on if it is off)."""
-        self.command("iface", ifname, attach)
+    def probe_command(self, name: str, verb: str, *args: Any) -> None:
+        """Run one of a probe's commands (its registry entry lists them) on this thread."""
+        self.command("probe", name, verb, args)
 
     def stop(self, flush: bool = False) -> None:
         """Ask the thread to end; with flush, one last (partial-interval) frame is emitted first."""
@@ -235,27 +235,32 @@ class Sampler(threading.Thread):
                         self._enable(slot)
                 case ("interval", seconds):
                     self.interval = float(seconds)
-                case ("iface", ifname, attach) if "xdp" in self._slots:
-                    self._iface(self._slots["xdp"], ifname, attach)
+                case ("probe", name, verb, args) if name in self._slots:
+                    self._probe_command(self._slots[name], verb, args)
                 case ("pids", pids):
                     self._pids = of_pids(pids)
                     for slot in self._slots.values():
                         if slot.probe is not None and slot.probe.enabled:
                             self._guard(slot, lambda s=slot: s.probe.set_pid_filter(self._pids))
 
-    def _iface(self, slot: _Slot, ifname: str, attach: bool) -> None:
-        if attach and (slot.probe is None or not slot.probe.enabled):
+    def _probe_command(self, slot: _Slot, verb: str, args: tuple[Any, ...]) -> None:
+        name = slot.spec.name
+        command = slot.spec.command(verb)
+        if command is None:
+            self._notice(f"{name} probe has no command {verb!r}")
+            return
+        if command.switch_on and (slot.probe is None or not slot.probe.enabled):
             slot.wanted = True
             self._enable(slot)
         if slot.probe is None or not slot.probe.enabled:
-            self._notice(f"xdp probe is {slot.state}: {slot.reason or 'cannot attach'}")
+            self._notice(f"{name} probe is {slot.state}: {slot.reason or 'it must be on'}")
             return
-        method = slot.probe.attach_iface if attach else slot.probe.detach_iface
-        reason = self._guard(slot, lambda: method(ifname))
+        method = getattr(slot.probe, verb)
+        reason = self._guard(slot, lambda: method(*args))
         if reason:
-            self._notice(f"xdp {ifname}: {reason}")
+            self._notice(f"{name} {' '.join(map(str, args))}: {reason}")
         else:
-            self._notice(f"xdp counter {'attached to' if attach else 'detached from'} {ifname}")
+            self._notice(command.done.format(*args))
         self._publish_status()
 
     def _notice(self, text: str) -> None:
@@ -391,3 +396,47 @@ class Sampler(threading.Thread):
         if self.stats_mode == "sampled":
             self._stats_window(open_=self.frames % self.stats_every == 0)
         return now
+
+
+class LiveSource:
+    """The UI's FrameSource (ebpftop/ui/source.py) on a Sampler thread, made when the app starts it."""
+
+    def __init__(self, settings: Any) -> None:
+        self.settings = settings
+        self.sampler: Sampler | None = None
+
+    def start(self, on_frame: FrameSink, on_status: StatusSink, on_notice: NoticeSink) -> None:
+        self.sampler = Sampler(
+            SPECS,
+            self.settings.probes,
+            self.settings.interval,
+            on_frame,
+            on_status=on_status,
+            pids=self.settings.pids,
+            stats=self.settings.bpf_stats,
+            settings=self.settings,
+            on_notice=on_notice,
+        )
+        self.sampler.start()
+
+    def toggle(self, name: str) -> None:
+        if self.sampler:
+            self.sampler.toggle(name)
+
+    def set_interval(self, seconds: float) -> None:
+        if self.sampler:
+            self.sampler.set_interval(seconds)
+
+    def set_pids(self, pids: PidFilter | None) -> None:
+        if self.sampler:
+            self.sampler.set_pids(pids)
+
+    def probe_command(self, name: str, verb: str, *args: Any) -> None:
+        if self.sampler:
+            self.sampler.probe_command(name, verb, *args)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop and wait until every probe is detached."""
+        if self.sampler is not None:
+            self.sampler.stop()
+            self.sampler.join(timeout)

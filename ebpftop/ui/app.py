@@ -19,6 +19,7 @@ from textual.driver import Driver
 from textual.message import Message
 from textual.dom import NoScreen
 from textual.filter import Monochrome, NoColor
+from textual.reactive import var
 from textual.widget import Widget
 from textual.widgets import Footer, Input, TabbedContent, TabPane
 
@@ -31,7 +32,7 @@ from ebpftop.ui.filterbar import FilterBar
 from ebpftop.ui.help import HelpScreen
 from ebpftop.ui.probebar import ProbeBar
 from ebpftop.ui.source import FrameSource
-from ebpftop.ui.xdp_pane import XdpPane
+from ebpftop.ui.pane import ProbeRequest
 from ebpftop.ui.panes import PANES
 from ebpftop.ui.htopkeys import HTOP_BINDINGS, HtopKeys
 from ebpftop.ui.procview import ProcessScreen
@@ -74,6 +75,9 @@ class EbpftopApp(HtopKeys, App[int]):
         ),
         *HTOP_BINDINGS,
     ]
+
+    pids: var[PidFilter | None] = var(None)
+    """The PID filter (None: every process). Panes read it, and watch it when what they show depends on it."""
 
     PROMPT_ACTIONS = frozenset({"filter", "help", "search", "sort_menu", "kill", "process_view"})
     """Actions that open a prompt or a screen. Their bindings are priority bindings: the app runs them
@@ -135,7 +139,7 @@ class EbpftopApp(HtopKeys, App[int]):
         self._drawn: dict[type, Frame] = {}  # pane class -> the frame it last drew
         self.frames_seen = 0
         self.frame_at: float | None = None  # monotonic time the latest frame arrived
-        self.pids: PidFilter | None = of_pids(settings.pids)
+        self.pids = of_pids(settings.pids)
         self.dashboard = False
         self.states: dict[str, str] = {}  # probe name -> its last known state
 
@@ -189,7 +193,6 @@ class EbpftopApp(HtopKeys, App[int]):
 
     def on_mount(self) -> None:
         self._install_signal_handlers()
-        self.query_one(XdpPane).pid_filtered = self.pids is not None
         self.show_self()
         # Frames stop while the sampler compiles a probe (seconds each): say so rather than show
         # the last figures as if they were current.
@@ -283,8 +286,8 @@ class EbpftopApp(HtopKeys, App[int]):
     def on_ebpftop_app_notice(self, message: Notice) -> None:
         self.notify(sanitize(message.text), timeout=4)
 
-    def on_xdp_pane_attach_toggle(self, message: XdpPane.AttachToggle) -> None:
-        self.source.set_iface(message.ifname, message.attach)
+    def on_probe_request(self, message: ProbeRequest) -> None:
+        self.source.probe_command(message.probe, message.verb, *message.args)
 
     def on_ebpftop_app_frame_ready(self, _message: FrameReady) -> None:
         with self._mailbox_lock:
@@ -403,9 +406,6 @@ class EbpftopApp(HtopKeys, App[int]):
         """Filter every pane (in the kernel and the model) to these processes; None clears."""
         self.pids = pids
         self.source.set_pids(pids)
-        xdp = self.query_one(XdpPane)
-        xdp.pid_filtered = pids is not None
-        xdp.show(xdp.data)
         self.show_self()
 
     def action_filter(self) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 from ebpftop.model.frame import Frame, ProbeStatus
 
@@ -23,6 +23,6 @@ class FrameSource(Protocol):
 
     def set_pids(self, pids: frozenset[int] | None) -> None: ...
 
-    def set_iface(self, ifname: str, attach: bool) -> None: ...
+    def probe_command(self, name: str, verb: str, *args: Any) -> None: ...
 
     def stop(self) -> None: ...

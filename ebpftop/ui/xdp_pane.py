@@ -8,13 +8,13 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.message import Message
 from textual.widgets import Sparkline, Static
 
 from ebpftop.model import xdp as m
 from ebpftop.model.sanitize import sanitize
 from ebpftop.model.xdp import HISTORY, XdpRow, XdpTable
 from ebpftop.ui.fasttable import FastTable
+from ebpftop.ui.pane import ProbeRequest
 from ebpftop.ui.table import Column, SortableTable, add_columns
 from ebpftop.ui.format import spark_label, bytes_per_s, num, right, safe, si
 
@@ -117,20 +117,12 @@ class XdpPane(SortableTable, Vertical):
     """Rows are rebuilt each frame; the cursor stays on the same interface. Enter expands the selected row.
 
     ``a`` asks to attach or detach our counter on the selected interface by
-    posting :class:`XdpPane.AttachToggle`; the app forwards it to the sampler,
+    posting a :class:`ProbeRequest`; the app forwards it to the sampler,
     which calls the probe's ``attach_iface`` / ``detach_iface``.
     """
 
     COLUMNS = COLUMNS
     BINDINGS = [Binding("a", "attach_toggle", "Attach")]
-
-    class AttachToggle(Message):
-        """Attach (attach=True) or detach our XDP counter on one interface."""
-
-        def __init__(self, ifname: str, attach: bool) -> None:
-            super().__init__()
-            self.ifname = ifname
-            self.attach = attach
 
     DEFAULT_CSS = """
     XdpPane { height: 1fr; }
@@ -185,7 +177,7 @@ class XdpPane(SortableTable, Vertical):
             # Never touch someone else's program; say why nothing happens.
             self.notify(f"{sanitize(row.ifname, 32)} runs XDP program {row.prog_id}: left untouched", severity="warning", timeout=4)
             return
-        self.post_message(self.AttachToggle(row.ifname, attach=row.state != m.ATTACHED))
+        self.post_message(ProbeRequest("xdp", "attach_iface" if row.state != m.ATTACHED else "detach_iface", row.ifname))
 
     def toggle_expanded(self) -> None:
         self.expanded = not self.expanded
@@ -201,9 +193,11 @@ class XdpPane(SortableTable, Vertical):
         self.refresh_spark()
         self.refresh_detail()
 
-    # -- rendering -----------------------------------------------------------------
-    pid_filtered = False  # set by the app while a PID filter is active
+    def on_mount(self) -> None:
+        # The PID filter does not apply here: the summary says so while one is on.
+        self.watch(self.app, "pids", lambda _pids: self.show(self.data), init=False)
 
+    # -- rendering -----------------------------------------------------------------
     def show(self, data: XdpTable | None) -> None:
         self.data = data
         summary = self.query_one("#xdp-summary", Static)
@@ -217,7 +211,7 @@ class XdpPane(SortableTable, Vertical):
                 line += f"  ·  {len(busy)} busy with another XDP program (left untouched)"
             if data.drops:
                 line += f"  ·  {data.drops:,} packets not counted"
-            if self.pid_filtered:
+            if getattr(self.app, "pids", None) is not None:
                 line += "  ·  the PID filter does not apply here: packets belong to interfaces, not processes"
             line += "  ·  enter: breakdown  ·  a: attach/detach"
             summary.update(Text(line, no_wrap=True, overflow="ellipsis"), layout=False)  # one fixed line

@@ -18,7 +18,7 @@ class ScriptedSource:
         self.toggled: list[str] = []
         self.intervals: list[float] = []
         self.pids: list[frozenset[int] | None] = []
-        self.ifaces: list[tuple[str, bool]] = []
+        self.commands: list[tuple[object, ...]] = []
         self.stopped = False
 
     def start(self, on_frame: FrameSink, on_status: StatusSink, on_notice: NoticeSink) -> None:
@@ -38,8 +38,8 @@ class ScriptedSource:
     def set_pids(self, pids: frozenset[int] | None) -> None:
         self.pids.append(pids)
 
-    def set_iface(self, ifname: str, attach: bool) -> None:
-        self.ifaces.append((ifname, attach))
+    def probe_command(self, name: str, verb: str, *args: object) -> None:
+        self.commands.append((name, verb, *args))
 
     def stop(self) -> None:
         self.stopped = True

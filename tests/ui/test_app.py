@@ -219,13 +219,14 @@ async def test_palette_command_runs_the_action() -> None:
 
 
 async def test_xdp_attach_key_reaches_the_source() -> None:
+    from ebpftop.ui.pane import ProbeRequest
     from ebpftop.ui.xdp_pane import XdpPane
 
     app, source = make_app(pane="xdp")
     async with app.run_test(size=(120, 30)) as pilot:
-        app.query_one(XdpPane).post_message(XdpPane.AttachToggle("lo", attach=True))
+        app.query_one(XdpPane).post_message(ProbeRequest("xdp", "attach_iface", "lo"))
         await pilot.pause()
-        assert source.ifaces == [("lo", True)]
+        assert source.commands == [("xdp", "attach_iface", "lo")]
 
 
 async def test_small_and_large_terminals_and_resizes() -> None:

@@ -17,6 +17,7 @@ from ebpftop.model.xdp import IfaceSample, LinkCounters, XdpModel, XdpSample
 from ebpftop.registry import SPECS
 from ebpftop.settings import Settings
 from ebpftop.ui.app import EbpftopApp
+from ebpftop.ui.pane import ProbeRequest
 from ebpftop.ui.xdp_pane import XdpPane
 from tests.ui.scripted import HOSTILE, ScriptedSource
 
@@ -62,8 +63,8 @@ class RecordingApp(EbpftopApp):
         super().__init__(*args, **kw)  # type: ignore[arg-type]
         self.requests: list[tuple[str, bool]] = []
 
-    def on_xdp_pane_attach_toggle(self, message: XdpPane.AttachToggle) -> None:
-        self.requests.append((message.ifname, message.attach))
+    def on_probe_request(self, message: ProbeRequest) -> None:
+        self.requests.append((message.args[0], message.verb == "attach_iface"))
 
 
 async def open_xdp(pilot, app: EbpftopApp, source: ScriptedSource, model: XdpModel) -> XdpPane:  # type: ignore[no-untyped-def]
