@@ -32,7 +32,7 @@ from ebpftop.ui.filterbar import FilterBar
 from ebpftop.ui.help import HelpScreen
 from ebpftop.ui.probebar import ProbeBar
 from ebpftop.ui.source import FrameSource
-from ebpftop.ui.pane import ProbeRequest
+from ebpftop.ui.pane import Pane, ProbeRequest
 from ebpftop.ui.panes import PANES
 from ebpftop.ui.htopkeys import HTOP_BINDINGS, HtopKeys
 from ebpftop.ui.procview import ProcessScreen
@@ -377,7 +377,7 @@ class EbpftopApp(HtopKeys, App[int]):
     def action_faster(self) -> None:
         self._step_interval(-1)
 
-    def active_pane(self) -> Any:
+    def active_pane(self) -> Pane:
         """The pane widget in the visible tab."""
         tab = self.query_one("#tabs", TabbedContent).active
         key = tab.removeprefix("tab-")

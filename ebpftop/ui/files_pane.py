@@ -8,14 +8,14 @@ from rich.text import Text
 from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
 from textual.widgets import Static
 
 from ebpftop.model import files as m
 from ebpftop.model.files import FileRow, FilesTable
 from ebpftop.model.sanitize import elide_middle, sanitize
 from ebpftop.ui.fasttable import FastTable
-from ebpftop.ui.table import Column, SortableTable, add_columns
+from ebpftop.ui.pane import TablePane
+from ebpftop.ui.table import Column, add_columns
 from ebpftop.ui.format import bytes_per_s, num, safe
 
 MAX_ROWS = 500
@@ -105,7 +105,7 @@ def process_cell(row: FileRow, grouping: str) -> Text:
     return text
 
 
-class FilesPane(SortableTable, Vertical):
+class FilesPane(TablePane):
     """Rows are rebuilt each frame; the cursor stays on the same file.
 
     ``g`` (or :meth:`toggle_grouping`) switches between one row per path
@@ -120,6 +120,8 @@ class FilesPane(SortableTable, Vertical):
     # help and the footer's hover show the full one.
     BINDINGS = [Binding("g", "toggle_grouping", "Group", tooltip="Per path/process totals")]
     HTOP_SORTS = {"P": "hottest (B/s)"}  # no memory or time column
+    KEY_NOTES = {"g": "one row per path or per process"}
+    MAX_ROWS = MAX_ROWS
 
     DEFAULT_CSS = """
     FilesPane { height: 1fr; }
@@ -131,7 +133,8 @@ class FilesPane(SortableTable, Vertical):
         self.reverse = False
         self.grouping = m.BY_PATH
         self.data: FilesTable | None = None
-        self._shown: list[FileRow] = []  # the rows on screen, in order
+        self._shown: list[FileRow] = []
+        self._path_width = 0  # PATH's width in the rebuild under way
 
     def compose(self) -> ComposeResult:
         yield Static("", id="files-summary", classes="summary")
@@ -203,7 +206,7 @@ class FilesPane(SortableTable, Vertical):
         if data is None:
             summary.update("files probe off")
         else:
-            rows = self._rows()
+            rows = self.rows()
             noun = "files" if self.grouping == m.BY_PATH else "processes"
             line = f"{len(rows)} {noun}  ·  read {decimal(int(data.read_bps))}/s"
             line += f"  write {decimal(int(data.write_bps))}/s"
@@ -218,39 +221,34 @@ class FilesPane(SortableTable, Vertical):
         """What the table leaves for PATH at its current width (other columns fixed, low-priority ones hidden)."""
         return self.table.flex_width("path")
 
-    def _rows(self) -> list[FileRow]:
+    def rows(self) -> list[FileRow]:
         if self.data is None:
             return []
         if self.grouping == m.BY_PROCESS:
             return process_totals(self.data.rows(m.BY_PROCESS))
         return list(self.data.rows(m.BY_PATH))
 
-    def refresh_rows(self) -> None:
-        if not self.is_mounted:
-            return
-        table = self.table
-        rows = self.sorted_rows(self._rows())
+    def order(self, rows: list[FileRow]) -> list[FileRow]:
+        rows = self.sorted_rows(rows)
         if self.sort_index is None:
             rows.sort(key=_hottest, reverse=not self.reverse)
-        selected = None
-        if table.row_count:
-            selected = table.cursor_key
-        width = self.path_width()
-        table.clear()
-        self._shown = rows[:MAX_ROWS]
-        for r in self._shown:
-            table.add_row(
-                path_cell(r, self.grouping, width),
-                Text(r.type.ljust(TYPE_WIDTH), no_wrap=True),
-                process_cell(r, self.grouping),
-                num(r.reads_per_s, 9),
-                num(r.writes_per_s, 9),
-                bytes_per_s(r.read_bps, 11),
-                bytes_per_s(r.write_bps, 11),
-                key=row_key(r, self.grouping),
-            )
-        if selected is not None:
-            try:
-                table.move_cursor(row=table.get_row_index(selected), animate=False)
-            except Exception:  # noqa: BLE001 - that file had no I/O this interval
-                pass
+        return rows
+
+    def refresh_rows(self) -> None:
+        if self.is_mounted:
+            self._path_width = self.path_width()
+        super().refresh_rows()
+
+    def cells(self, row: FileRow) -> tuple[Text, ...]:
+        return (
+            path_cell(row, self.grouping, self._path_width),
+            Text(row.type.ljust(TYPE_WIDTH), no_wrap=True),
+            process_cell(row, self.grouping),
+            num(row.reads_per_s, 9),
+            num(row.writes_per_s, 9),
+            bytes_per_s(row.read_bps, 11),
+            bytes_per_s(row.write_bps, 11),
+        )
+
+    def row_key(self, row: FileRow) -> str:
+        return row_key(row, self.grouping)

@@ -38,11 +38,6 @@ HTOP_BINDINGS = (
     Binding("I", "sort_reverse", "Invert sort (htop I)", show=False),
     Binding("v", "process_view", "Process view", key_display="v"),
 )
-PANE_ONLY = {
-    "g": ("Files", "one row per path or per process"),
-    "x": ("Tree", "hides or shows exited processes"),
-    "a": ("XDP", "attaches or detaches the XDP counter"),
-}
 # Actions that act on the main screen's pane: off while another screen
 # (help, a menu, the process view) or the filter prompt has the keys.
 PANE_ACTIONS = frozenset({"search", "search_next", "filter", "tree", "sort_menu", "kill", "htop_sort", "process_view"})
@@ -120,7 +115,9 @@ class HtopKeys:
     def _pane_only(self: Any, key: str) -> None:
         if self.screen is not self.screen_stack[0]:
             return
-        pane, what = PANE_ONLY[key]
+        from ebpftop.ui.panes import PANES
+
+        pane, what = next((title, widget.KEY_NOTES[key]) for _key, title, widget in PANES if key in widget.KEY_NOTES)
         self.notify(f"{key} {what}: it works in the {pane} pane, not in {self._pane_title()}", severity="warning", timeout=3)
 
     def key_g(self) -> None:
@@ -139,9 +136,7 @@ class HtopKeys:
         key = pane.selected_key() if hasattr(pane, "selected_key") else None
         pid = key[0] if key is not None else pane.selected_pid()
         if pid is None:
-            from ebpftop.ui.xdp_pane import XdpPane
-
-            if isinstance(pane, XdpPane):
+            if not pane.ROWS_ARE_PROCESSES:
                 return f"the {self._pane_title()} pane's rows are not processes"
             return f"no process selected in the {self._pane_title()} pane"
         # The frame on screen (older than self.frame while paused): the row the user picked.

@@ -7,13 +7,14 @@ from collections.abc import Callable, Iterable
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual._context import NoActiveAppError
 from textual.widgets import Static, Tree
 from textual.widgets.tree import TreeNode
 
 from ebpftop.model.proctree import EXIT, EXITED, GONE, NEW, ProcTree, ProcView
 from ebpftop.model.sanitize import elide_middle, sanitize
 from ebpftop.ui.format import si
+from ebpftop.ui.pane import Pane
 
 ARGV_WIDTH = 80  # when the pane's width is not known yet
 MIN_ARGV_WIDTH = 20
@@ -83,7 +84,7 @@ class ProcessTree(Tree[Key]):
     ]
 
 
-class ProcTreePane(Vertical):
+class ProcTreePane(Pane):
     """The tree is patched in place when only labels change and rebuilt when its shape does;
     either way the selected process stays selected at the same screen row."""
 
@@ -94,6 +95,7 @@ class ProcTreePane(Vertical):
 
     BINDINGS = [Binding("x", "toggle_exited", "Hide/show exited")]
     HTOP_SORTS = {"P": "rate", "T": "age"}  # no memory column
+    KEY_NOTES = {"x": "hides or shows exited processes"}
 
     def __init__(self) -> None:
         super().__init__(id="proctree-pane")
@@ -256,7 +258,7 @@ class ProcTreePane(Vertical):
     def _colors(self) -> dict[str, str]:
         try:
             v = self.app.get_css_variables()
-        except Exception:  # noqa: BLE001 - no app yet
+        except NoActiveAppError:  # no app yet
             v = {}
         return {NEW: v.get("success", "green"), "error": v.get("error", "red"), "warning": v.get("warning", "yellow")}
 

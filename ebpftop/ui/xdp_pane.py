@@ -7,15 +7,14 @@ from rich.filesize import decimal
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
 from textual.widgets import Sparkline, Static
 
 from ebpftop.model import xdp as m
 from ebpftop.model.sanitize import sanitize
 from ebpftop.model.xdp import HISTORY, XdpRow, XdpTable
 from ebpftop.ui.fasttable import FastTable
-from ebpftop.ui.pane import ProbeRequest
-from ebpftop.ui.table import Column, SortableTable, add_columns
+from ebpftop.ui.pane import ProbeRequest, TablePane, spark_data
+from ebpftop.ui.table import Column, add_columns
 from ebpftop.ui.format import spark_label, bytes_per_s, num, right, safe, si
 
 PROTOS_SHOWN = 3
@@ -113,7 +112,7 @@ def breakdown(row: XdpRow) -> Text:
     return text
 
 
-class XdpPane(SortableTable, Vertical):
+class XdpPane(TablePane):
     """Rows are rebuilt each frame; the cursor stays on the same interface. Enter expands the selected row.
 
     ``a`` asks to attach or detach our counter on the selected interface by
@@ -123,6 +122,8 @@ class XdpPane(SortableTable, Vertical):
 
     COLUMNS = COLUMNS
     BINDINGS = [Binding("a", "attach_toggle", "Attach")]
+    ROWS_ARE_PROCESSES = False  # interfaces
+    KEY_NOTES = {"a": "attaches or detaches the XDP counter"}
 
     DEFAULT_CSS = """
     XdpPane { height: 1fr; }
@@ -135,6 +136,7 @@ class XdpPane(SortableTable, Vertical):
         self.reverse = False
         self.expanded = False
         self.data: XdpTable | None = None
+        self._shown: list[XdpRow] = []
 
     def compose(self) -> ComposeResult:
         yield Static("", id="xdp-summary", classes="summary")
@@ -226,7 +228,7 @@ class XdpPane(SortableTable, Vertical):
             history = row.history
         else:
             history = self.data.history
-        spark.data = [0.0] * (HISTORY - len(history)) + list(history) if history else []
+        spark.data = spark_data(history, HISTORY) if history else []
         where = f"on {sanitize(row.ifname, 32)}" if row is not None else "on every attached interface"
         label = spark_label(f"XDP pkt/s {where}", history) if self.data is not None else Text("")
         self.query_one("#xdp-spark-label", Static).update(label, layout=False)
@@ -238,33 +240,29 @@ class XdpPane(SortableTable, Vertical):
         if row is not None:
             detail.update(breakdown(row))
 
-    def refresh_rows(self) -> None:
-        table = self.table
-        rows = self.sorted_rows(list(self.data.rows) if self.data else [])
-        selected = self.selected_iface()
-        table.clear()
-        for r in rows:
-            counting = r.state == m.ATTACHED
-            table.add_row(
-                safe(r.ifname, 32),
-                Text(r.state, style=_STATE_STYLE.get(r.state, ""), no_wrap=True),
-                Text(r.mode or "", no_wrap=True),
-                num(r.pps, 10) if counting else right("-", 10, "dim"),
-                bytes_per_s(r.bps, 11) if counting else right("-", 11, "dim"),
-                num(r.rx_pps, 9),
-                bytes_per_s(r.rx_bps, 11),
-                num(r.tx_pps, 9),
-                bytes_per_s(r.tx_bps, 11),
-                num(r.rx_drops_ps + r.tx_drops_ps, 7),
-                _protos_cell(r),
-                _prog_cell(r),
-                key=r.ifname,
-            )
-        if selected is not None:
-            try:
-                table.move_cursor(row=table.get_row_index(selected), animate=False)
-            except Exception:  # noqa: BLE001 - that interface is gone
-                pass
+    def rows(self) -> list[XdpRow]:
+        return list(self.data.rows) if self.data else []
+
+    def cells(self, row: XdpRow) -> tuple[Text, ...]:
+        counting = row.state == m.ATTACHED
+        return (
+            safe(row.ifname, 32),
+            Text(row.state, style=_STATE_STYLE.get(row.state, ""), no_wrap=True),
+            Text(row.mode or "", no_wrap=True),
+            num(row.pps, 10) if counting else right("-", 10, "dim"),
+            bytes_per_s(row.bps, 11) if counting else right("-", 11, "dim"),
+            num(row.rx_pps, 9),
+            bytes_per_s(row.rx_bps, 11),
+            num(row.tx_pps, 9),
+            bytes_per_s(row.tx_bps, 11),
+            num(row.rx_drops_ps + row.tx_drops_ps, 7),
+            _protos_cell(row),
+            _prog_cell(row),
+        )
+
+    def row_key(self, row: XdpRow) -> str:
+        return row.ifname
+
+    def after_rows(self) -> None:
         self.refresh_spark()
         self.refresh_detail()
-
