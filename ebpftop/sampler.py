@@ -11,12 +11,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ebpftop.model import frame as fr
-from ebpftop.model.frame import Frame, ProbeStatus
+from ebpftop.model.frame import ERROR, LIVE, LOADING, OFF, UNAVAILABLE, Frame, ProbeStatus
 from ebpftop.model.rates import average, counter_delta, rate
 from ebpftop.pids import PidFilter, of_pids
 from ebpftop.probes.base import Probe, ProbeCost, ProbeError
 from ebpftop.registry import SPECS, ProbeSpec
+from ebpftop.settings import Settings, StatsMode
 
 FrameSink = Callable[[Frame], None]
 StatusSink = Callable[[tuple[ProbeStatus, ...]], None]
@@ -30,7 +30,7 @@ class _Slot:
     spec: ProbeSpec
     probe: Probe | None = None
     model: Any = None
-    state: str = fr.OFF
+    state: str = OFF
     reason: str | None = None
     since: float = 0.0  # monotonic time of the last read (or of enabling)
     cost: ProbeCost | None = None  # BPF stats at the start of the open stats window
@@ -98,7 +98,7 @@ class Sampler(threading.Thread):
         on_status: StatusSink | None = None,
         count: int | None = None,
         pids: PidFilter | frozenset[int] | None = None,
-        stats: str = "sampled",
+        stats: str = StatsMode.SAMPLED,
         stats_every: int = 10,
         settings: Any = None,
         on_notice: NoticeSink | None = None,
@@ -122,7 +122,7 @@ class Sampler(threading.Thread):
         # per run (~50 ns/event measured on this VM, more than the syscall
         # probe itself), so by default they are on for one interval in
         # stats_every: the header's cost figures are that window's.
-        self.stats_mode = stats  # "sampled" | "always" | "off"
+        self.stats_mode = StatsMode(stats)
         self.stats_every = max(1, stats_every)
         self._stats_fd: int | None = None
         self.frames = 0
@@ -153,12 +153,12 @@ class Sampler(threading.Thread):
     # -- sampler thread -----------------------------------------------------
     def run(self) -> None:
         try:
-            self._stats_window(open_=self.stats_mode != "off")
+            self._stats_window(open_=self.stats_mode != StatsMode.OFF)
             # Probes compile one after another (seconds each): one still
             # waiting its turn is loading, not off.
             for slot in self._slots.values():
                 if slot.wanted:
-                    slot.state = fr.LOADING
+                    slot.state = LOADING
             self._publish_status()
             for slot in self._slots.values():
                 if slot.wanted:
@@ -196,11 +196,11 @@ class Sampler(threading.Thread):
             try:
                 self._stats_fd = libbpf.enable_stats()
             except OSError:
-                self.stats_mode = "off"  # cannot measure: costs read as zero (the doctor says why)
+                self.stats_mode = StatsMode.OFF  # cannot measure: costs read as zero (the doctor says why)
                 return
             now = time.monotonic()
             for slot in self._slots.values():
-                if slot.state == fr.LIVE and slot.probe is not None:
+                if slot.state == LIVE and slot.probe is not None:
                     slot.cost, slot.cost_since = slot.probe.stats(), now
         elif not open_ and self._stats_fd is not None:
             os.close(self._stats_fd)
@@ -210,7 +210,7 @@ class Sampler(threading.Thread):
 
     def _shutdown(self) -> None:
         for slot in self._slots.values():
-            self._disable(slot, state=fr.OFF)
+            self._disable(slot, state=OFF)
         if self._stats_fd is not None:
             os.close(self._stats_fd)
             self._stats_fd = None
@@ -229,7 +229,7 @@ class Sampler(threading.Thread):
                     slot = self._slots[name]
                     if slot.probe is not None and slot.probe.enabled:
                         slot.wanted = False
-                        self._disable(slot, state=fr.OFF)
+                        self._disable(slot, state=OFF)
                     else:
                         slot.wanted = True
                         self._enable(slot)
@@ -276,27 +276,27 @@ class Sampler(threading.Thread):
             try:
                 slot.probe = slot.spec.make_probe(self._settings)
             except (ProbeError, ImportError, OSError) as exc:
-                slot.state, slot.reason = fr.UNAVAILABLE, str(exc)
+                slot.state, slot.reason = UNAVAILABLE, str(exc)
                 self._publish_status()
                 return
         reason = slot.probe.available()
         if reason:
-            slot.state, slot.reason = fr.UNAVAILABLE, reason
+            slot.state, slot.reason = UNAVAILABLE, reason
             self._publish_status()
             return
-        slot.state, slot.reason = fr.LOADING, None
+        slot.state, slot.reason = LOADING, None
         self._publish_status()
         try:
             slot.probe.enable()
             slot.probe.set_pid_filter(self._pids)
         except (ProbeError, OSError, Exception) as exc:  # bcc raises bare Exception
             slot.probe.disable()
-            slot.state, slot.reason = fr.ERROR, str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            slot.state, slot.reason = ERROR, str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             self._publish_status()
             return
         if slot.model is None:
             slot.model = slot.spec.make_model(self._settings)
-        slot.state = fr.LIVE
+        slot.state = LIVE
         if slot.lost_since is None:
             slot.lost_since = time.time()
         slot.since = time.monotonic()
@@ -316,7 +316,7 @@ class Sampler(threading.Thread):
                 slot.probe.disable()
             except Exception as exc:  # noqa: BLE001 - keep tearing the rest down
                 slot.reason = f"detach failed: {exc}"
-        if slot.state in (fr.LIVE, fr.LOADING):
+        if slot.state in (LIVE, LOADING):
             slot.state = state
         slot.cost = None
         self._publish_status()
@@ -326,12 +326,12 @@ class Sampler(threading.Thread):
         try:
             return fn()
         except Exception as exc:  # noqa: BLE001
-            self._disable(slot, state=fr.ERROR)
-            slot.state, slot.reason = fr.ERROR, str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            self._disable(slot, state=ERROR)
+            slot.state, slot.reason = ERROR, str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             return None
 
     def _status(self, slot: _Slot) -> ProbeStatus:
-        if slot.state != fr.LIVE or slot.probe is None:
+        if slot.state != LIVE or slot.probe is None:
             return ProbeStatus(slot.spec.name, slot.state, slot.reason, lost=slot.lost_base, lost_since=slot.lost_since)
         ns = cpu = age = None
         if slot.measured is not None:
@@ -369,10 +369,10 @@ class Sampler(threading.Thread):
         panes: dict[str, Any] = {}
         statuses = []
         for slot in self._slots.values():
-            if slot.state == fr.LIVE and slot.probe is not None:
+            if slot.state == LIVE and slot.probe is not None:
                 sample = _with_lost_base(self._guard(slot, slot.probe.read), slot.lost_base)
                 read_at = time.monotonic()
-                if slot.state == fr.LIVE:
+                if slot.state == LIVE:
                     elapsed = read_at - slot.since
                     slot.window = (time.time() - (time.monotonic() - slot.since), elapsed)
                     slot.since = read_at
@@ -393,7 +393,7 @@ class Sampler(threading.Thread):
         )
         self.frames += 1
         self._on_frame(frame)
-        if self.stats_mode == "sampled":
+        if self.stats_mode == StatsMode.SAMPLED:
             self._stats_window(open_=self.frames % self.stats_every == 0)
         return now
 
@@ -401,7 +401,7 @@ class Sampler(threading.Thread):
 class LiveSource:
     """The UI's FrameSource (ebpftop/ui/source.py) on a Sampler thread, made when the app starts it."""
 
-    def __init__(self, settings: Any) -> None:
+    def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.sampler: Sampler | None = None
 

@@ -23,7 +23,7 @@ from textual.reactive import var
 from textual.widget import Widget
 from textual.widgets import Footer, Input, TabbedContent, TabPane
 
-from ebpftop.model.frame import Frame, ProbeStatus
+from ebpftop.model.frame import LIVE, LOADING, Frame, ProbeStatus
 from ebpftop.registry import SPECS, ProbeSpec
 from ebpftop.settings import Settings
 from ebpftop.model.sanitize import sanitize
@@ -189,7 +189,7 @@ class EbpftopApp(HtopKeys, App[int]):
             state = self.states.get(spec.name, "") if spec else ""
             pane.border_title = f"{self._tab_label(key, title)} · {state}" if state else self._tab_label(key, title)
             pane.border_subtitle = f"{spec.key}: probe and box on/off" if spec else ""
-            pane.set_class(state == "live", "-probe-live")
+            pane.set_class(state == LIVE, "-probe-live")
 
     def on_mount(self) -> None:
         self._install_signal_handlers()
@@ -395,7 +395,7 @@ class EbpftopApp(HtopKeys, App[int]):
     def action_toggle_probe(self, name: str) -> None:
         """Switch a probe (really: load or unload its BPF programs) and its box together: switching
         one on also shows its pane (tabs) or moves to its box (dashboard)."""
-        turning_on = self.states.get(name) not in ("live", "loading")
+        turning_on = self.states.get(name) not in (LIVE, LOADING)
         self.source.toggle(name)
         spec = next((s for s in self.specs if s.name == name), None)
         if turning_on and spec is not None:

@@ -10,8 +10,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Static
 
-from ebpftop.model import files as m
-from ebpftop.model.files import FileRow, FilesTable
+from ebpftop.model.files import BY_PATH, BY_PROCESS, TYPES, UNKNOWN, FileRow, FilesTable
 from ebpftop.model.sanitize import elide_middle, sanitize
 from ebpftop.ui.fasttable import FastTable
 from ebpftop.ui.pane import TablePane
@@ -31,7 +30,7 @@ COLUMNS = (
     Column("read_bps", "READ B/s", lambda r: r.read_bps, True, 11),
     Column("write_bps", "WRITE B/s", lambda r: r.write_bps, True, 11),
 )
-TYPE_WIDTH = max(len(t) for t in m.TYPES)
+TYPE_WIDTH = max(len(t) for t in TYPES)
 
 
 def _hottest(r: FileRow) -> object:
@@ -77,7 +76,7 @@ def path_cell(row: FileRow, grouping: str, width: int) -> Text:
         # The kernel's name already ends with the marker (as d_path's does):
         # elide the path alone so the marker is never cut off, and show it once.
         path = path[: -len(marker)]
-    if grouping == m.BY_PROCESS:
+    if grouping == BY_PROCESS:
         head = f"{row.processes} file{'s' if row.processes != 1 else ''}: "
         text = Text(head, style="dim", no_wrap=True)
         text.append(elide_middle(sanitize(path, 4096), max(1, width - len(head) - len(marker))))
@@ -90,9 +89,9 @@ def path_cell(row: FileRow, grouping: str, width: int) -> Text:
 
 def row_key(row: FileRow, grouping: str) -> str:
     """Unique within one grouping, stable across frames (the cursor follows it)."""
-    if grouping == m.BY_PROCESS:
+    if grouping == BY_PROCESS:
         return str(row.pid)  # one row per process
-    if row.type == m.UNKNOWN:
+    if row.type == UNKNOWN:
         return f"{row.pid}\0{row.type}\0{row.path}"
     return f"{row.type}\0{row.path}"
 
@@ -100,7 +99,7 @@ def row_key(row: FileRow, grouping: str) -> str:
 def process_cell(row: FileRow, grouping: str) -> Text:
     text = safe(row.comm, 16)
     text.append(f" {row.pid}")
-    if grouping == m.BY_PATH and row.processes > 1:
+    if grouping == BY_PATH and row.processes > 1:
         text.append(f" +{row.processes - 1}", style="dim")
     return text
 
@@ -131,7 +130,7 @@ class FilesPane(TablePane):
         super().__init__(id="files-pane")
         self.sort_index: int | None = None  # None: hottest first
         self.reverse = False
-        self.grouping = m.BY_PATH
+        self.grouping = BY_PATH
         self.data: FilesTable | None = None
         self._shown: list[FileRow] = []
         self._path_width = 0  # PATH's width in the rebuild under way
@@ -159,7 +158,7 @@ class FilesPane(TablePane):
         self.refresh_rows()
 
     def toggle_grouping(self) -> None:
-        self.grouping = m.BY_PROCESS if self.grouping == m.BY_PATH else m.BY_PATH
+        self.grouping = BY_PROCESS if self.grouping == BY_PATH else BY_PATH
         self.show(self.data)
 
     def action_toggle_grouping(self) -> None:
@@ -207,10 +206,10 @@ class FilesPane(TablePane):
             summary.update("files probe off")
         else:
             rows = self.rows()
-            noun = "files" if self.grouping == m.BY_PATH else "processes"
+            noun = "files" if self.grouping == BY_PATH else "processes"
             line = f"{len(rows)} {noun}  ·  read {decimal(int(data.read_bps))}/s"
             line += f"  write {decimal(int(data.write_bps))}/s"
-            other = "per process" if self.grouping == m.BY_PATH else "per path"
+            other = "per process" if self.grouping == BY_PATH else "per path"
             line += f"  ·  g: {other}"
             if data.lost:
                 line += f"  ·  {data.lost:,} lost (map full or name evicted)"
@@ -224,9 +223,9 @@ class FilesPane(TablePane):
     def rows(self) -> list[FileRow]:
         if self.data is None:
             return []
-        if self.grouping == m.BY_PROCESS:
-            return process_totals(self.data.rows(m.BY_PROCESS))
-        return list(self.data.rows(m.BY_PATH))
+        if self.grouping == BY_PROCESS:
+            return process_totals(self.data.rows(BY_PROCESS))
+        return list(self.data.rows(BY_PATH))
 
     def order(self, rows: list[FileRow]) -> list[FileRow]:
         rows = self.sorted_rows(rows)

@@ -23,7 +23,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from ebpftop.model import files as fm
+from ebpftop.model.files import BY_PROCESS, FilesTable
 from ebpftop.model.frame import Frame
 from ebpftop.model.proctree import ProcTree, ProcView
 from ebpftop.model.sanitize import sanitize
@@ -72,8 +72,8 @@ def target_for(frame: Frame | None, pid: int, start: float | None = None) -> Tar
         if row.pid == pid:
             return Target(pid, start, row.comm, seen)
     files = panes.get("files")
-    if isinstance(files, fm.FilesTable):
-        for frow in files.rows(fm.BY_PROCESS):
+    if isinstance(files, FilesTable):
+        for frow in files.rows(BY_PROCESS):
             if frow.pid == pid:
                 return Target(pid, start, frow.comm, seen)
     return Target(pid, start, "", seen)
@@ -127,9 +127,9 @@ def facts_table(target: Target, view: ProcView | None, facts: dict[str, str], co
 
 def files_table(frame: Frame | None, pid: int) -> Text | Table:
     files = frame.panes.get("files") if frame is not None else None
-    if not isinstance(files, fm.FilesTable):
+    if not isinstance(files, FilesTable):
         return Text("files probe off", style="dim")
-    rows = [r for r in files.rows(fm.BY_PROCESS) if r.pid == pid]
+    rows = [r for r in files.rows(BY_PROCESS) if r.pid == pid]
     if not rows:
         return Text("no file I/O this interval", style="dim")
     grid = Table(box=None, padding=(0, 1), show_edge=False, expand=False)

@@ -9,7 +9,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Sparkline, Static
 
-from ebpftop.model import xdp as m
+from ebpftop.model import xdp
 from ebpftop.model.sanitize import sanitize
 from ebpftop.model.xdp import HISTORY, XdpRow, XdpTable
 from ebpftop.ui.fasttable import FastTable
@@ -19,7 +19,7 @@ from ebpftop.ui.format import spark_label, bytes_per_s, num, right, safe, si
 
 PROTOS_SHOWN = 3
 
-_STATE_STYLE = {m.ATTACHED: "bold", m.BUSY: "italic", m.ERROR: "reverse", m.MISSING: "dim", m.OFF: "dim"}
+_STATE_STYLE = {xdp.ATTACHED: "bold", xdp.BUSY: "italic", xdp.ERROR: "reverse", xdp.MISSING: "dim", xdp.OFF: "dim"}
 
 
 COLUMNS = (
@@ -42,8 +42,8 @@ _DEFAULT_SORT = 0  # IFACE: interfaces are few, and their kernel order is the on
 
 def _top_protos(row: XdpRow) -> list[tuple[str, int]]:
     """L4 protocols when there are IP packets, else L3 ones, busiest first."""
-    l4 = [(p, row.by_proto[p].packets) for p in m.L4_PROTOS if row.by_proto[p].packets]
-    l3 = [(p, row.by_proto[p].packets) for p in m.L3_PROTOS if p not in ("ipv4", "ipv6") and row.by_proto[p].packets]
+    l4 = [(p, row.by_proto[p].packets) for p in xdp.L4_PROTOS if row.by_proto[p].packets]
+    l3 = [(p, row.by_proto[p].packets) for p in xdp.L3_PROTOS if p not in ("ipv4", "ipv6") and row.by_proto[p].packets]
     return sorted(l4 + l3, key=lambda kv: (-kv[1], kv[0]))
 
 
@@ -82,8 +82,8 @@ def breakdown(row: XdpRow) -> Text:
     if row.reason:
         text.append("\n")
         text.append_text(safe(row.reason, 200, style="italic"))
-    if row.state == m.ATTACHED:
-        for title, names in (("L3", m.L3_PROTOS), ("L4", m.L4_PROTOS)):
+    if row.state == xdp.ATTACHED:
+        for title, names in (("L3", xdp.L3_PROTOS), ("L4", xdp.L4_PROTOS)):
             text.append(f"\n{title}  ", style="bold")
             for i, name in enumerate(names):
                 s = row.by_proto[name]
@@ -93,9 +93,9 @@ def breakdown(row: XdpRow) -> Text:
                 text.append(f"{name} ")
                 text.append(f"{s.packets:,} pkt {decimal(s.bytes)} {share:.0f}%", style="dim")
         if row.since_attach:
-            l3 = sum(row.since_attach[name].packets for name in m.L3_PROTOS)
+            l3 = sum(row.since_attach[name].packets for name in xdp.L3_PROTOS)
             text.append("\nsince attach  ", style="bold")
-            for i, name in enumerate((*m.L3_PROTOS, *m.L4_PROTOS)):
+            for i, name in enumerate((*xdp.L3_PROTOS, *xdp.L4_PROTOS)):
                 s = row.since_attach[name]
                 if i:
                     text.append("   ")
@@ -173,13 +173,13 @@ class XdpPane(TablePane):
 
     def action_attach_toggle(self) -> None:
         row = self.selected_row()
-        if row is None or row.state == m.MISSING:
+        if row is None or row.state == xdp.MISSING:
             return
-        if row.state == m.BUSY:
+        if row.state == xdp.BUSY:
             # Never touch someone else's program; say why nothing happens.
             self.notify(f"{sanitize(row.ifname, 32)} runs XDP program {row.prog_id}: left untouched", severity="warning", timeout=4)
             return
-        self.post_message(ProbeRequest("xdp", "attach_iface" if row.state != m.ATTACHED else "detach_iface", row.ifname))
+        self.post_message(ProbeRequest("xdp", "attach_iface" if row.state != xdp.ATTACHED else "detach_iface", row.ifname))
 
     def toggle_expanded(self) -> None:
         self.expanded = not self.expanded
@@ -206,8 +206,8 @@ class XdpPane(TablePane):
         if data is None:
             summary.update("xdp probe off")
         else:
-            attached = [r for r in data.rows if r.state == m.ATTACHED]
-            busy = [r for r in data.rows if r.state == m.BUSY]
+            attached = [r for r in data.rows if r.state == xdp.ATTACHED]
+            busy = [r for r in data.rows if r.state == xdp.BUSY]
             line = f"{len(data.rows)} interfaces, XDP counting on {len(attached)}: {si(data.total_pps)} pkt/s"
             if busy:
                 line += f"  ·  {len(busy)} busy with another XDP program (left untouched)"
@@ -244,7 +244,7 @@ class XdpPane(TablePane):
         return list(self.data.rows) if self.data else []
 
     def cells(self, row: XdpRow) -> tuple[Text, ...]:
-        counting = row.state == m.ATTACHED
+        counting = row.state == xdp.ATTACHED
         return (
             safe(row.ifname, 32),
             Text(row.state, style=_STATE_STYLE.get(row.state, ""), no_wrap=True),
