@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from ebpftop.model import frame as fr
-from ebpftop.model.frame import Frame, ProbeStatus
+from ebpftop.model.frame import LIVE, Frame, ProbeStatus
 from ebpftop.model.syscalls import SyscallCount, SyscallModel, SyscallSample
 from ebpftop.registry import SPECS
 from ebpftop.ui.source import FrameSink, NoticeSink, StatusSink
@@ -23,7 +22,7 @@ class ScriptedSource:
 
     def start(self, on_frame: FrameSink, on_status: StatusSink, on_notice: NoticeSink) -> None:
         self.on_frame, self.on_status, self.on_notice = on_frame, on_status, on_notice
-        on_status(tuple(ProbeStatus(s.name, fr.LIVE) for s in SPECS))
+        on_status(tuple(ProbeStatus(s.name, LIVE) for s in SPECS))
 
     def emit(self, frame: Frame) -> None:
         assert self.on_frame is not None
@@ -59,6 +58,6 @@ def syscall_frame(model: SyscallModel | None = None, elapsed: float = 1.0, extra
         counts += (SyscallCount(extra_pid, 39, "getpid", 1, "extra"),)
     table = (model or SyscallModel()).update(SyscallSample(counts), elapsed)
     statuses = tuple(
-        ProbeStatus(s.name, fr.LIVE, events_per_s=207_186.0, avg_ns=41.5, cpu_pct=0.86) for s in SPECS
+        ProbeStatus(s.name, LIVE, events_per_s=207_186.0, avg_ns=41.5, cpu_pct=0.86) for s in SPECS
     )
     return Frame(time=1_700_000_000.0, elapsed=elapsed, probes=statuses, panes={"syscalls": table}, self_cpu_pct=1.2)

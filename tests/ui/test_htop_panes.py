@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from textual.widgets import Static
 
-from ebpftop.model import files as m
+from ebpftop.model.files import BY_PATH, BY_PROCESS, FILE
 from ebpftop.model.files import FileIO, FilesSample
 from ebpftop.pids import PidFilter
 from ebpftop.model.proctree import EXEC, EXIT, FORK, ProcEvent, ProcTreeModel
@@ -85,9 +85,9 @@ async def test_tree_summary_counts_follow_the_filter() -> None:
 async def test_files_g_gives_per_process_totals() -> None:
     sample = FilesSample(
         (
-            FileIO(100, 3, 1, "/var/log/a.log", m.FILE, "writer", 0, 10, 0, 10_000),
-            FileIO(100, 4, 1, "/var/log/b.log", m.FILE, "writer", 2, 30, 200, 30_000),
-            FileIO(200, 3, 1, "/var/log/a.log", m.FILE, "other", 1, 0, 100, 0),
+            FileIO(100, 3, 1, "/var/log/a.log", FILE, "writer", 0, 10, 0, 10_000),
+            FileIO(100, 4, 1, "/var/log/b.log", FILE, "writer", 2, 30, 200, 30_000),
+            FileIO(200, 3, 1, "/var/log/a.log", FILE, "other", 1, 0, 100, 0),
         )
     )
     source = ScriptedSource()
@@ -129,11 +129,11 @@ def test_files_path_cell_shows_deleted_once_and_never_cut() -> None:
     from ebpftop.model.files import FileRow
     from ebpftop.ui.files_pane import path_cell
 
-    row = FileRow("/tmp/" + "d" * 60 + ".log (deleted)", m.FILE, 1, "x", 1, 0, 0, 0, 0, 0.0, 0.0, 0.0, 0.0)
+    row = FileRow("/tmp/" + "d" * 60 + ".log (deleted)", FILE, 1, "x", 1, 0, 0, 0, 0, 0.0, 0.0, 0.0, 0.0)
     row = dataclasses.replace(row, deleted=True)
-    cell = path_cell(row, m.BY_PATH, 40)
+    cell = path_cell(row, BY_PATH, 40)
     assert str(cell) == "/tmp/ddddddddd…ddddddddddd.log (deleted)" and cell.cell_len == 40
     assert str(cell).count("(deleted)") == 1
-    assert str(path_cell(row, m.BY_PROCESS, 40)).startswith("1 file: /tmp/d")
-    wide = path_cell(row, m.BY_PATH, 200)
+    assert str(path_cell(row, BY_PROCESS, 40)).startswith("1 file: /tmp/d")
+    wide = path_cell(row, BY_PATH, 200)
     assert str(wide) == "/tmp/" + "d" * 60 + ".log (deleted)"

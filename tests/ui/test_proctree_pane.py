@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from textual.widgets import Static, TabbedContent, Tree
 
-from ebpftop.model import frame as fr
-from ebpftop.model.frame import Frame, ProbeStatus
+from ebpftop.model.frame import LIVE, Frame, ProbeStatus
 from ebpftop.model.proctree import EXEC, EXIT, FORK, ProcEvent, ProcSample, ProcSeed, ProcTreeModel
 from ebpftop.registry import SPECS
 from ebpftop.settings import Settings
@@ -27,7 +26,7 @@ SEED = (
 
 def procs_frame(model: ProcTreeModel, sample: ProcSample, elapsed: float = 1.0) -> Frame:
     data = model.update(sample, elapsed)
-    statuses = tuple(ProbeStatus(s.name, fr.LIVE) for s in SPECS)
+    statuses = tuple(ProbeStatus(s.name, LIVE) for s in SPECS)
     return Frame(time=sample.now, elapsed=elapsed, probes=statuses, panes={"procs": data})
 
 
