@@ -14,7 +14,7 @@ from ebpftop.model.files import BY_PATH, BY_PROCESS, TYPES, UNKNOWN, FileRow, Fi
 from ebpftop.model.sanitize import elide_middle, sanitize
 from ebpftop.ui.fasttable import FastTable
 from ebpftop.ui.pane import TablePane
-from ebpftop.ui.table import Column, add_columns
+from ebpftop.ui.table import Column
 from ebpftop.ui.format import bytes_per_s, num, safe
 
 MAX_ROWS = 500
@@ -115,6 +115,7 @@ class FilesPane(TablePane):
     """
 
     COLUMNS = COLUMNS
+    NAME = "files"
     # The footer gets the short label (at 80 columns the long one pushed "1-4 Probes" off the edge);
     # help and the footer's hover show the full one.
     BINDINGS = [Binding("g", "toggle_grouping", "Group", tooltip="Per path/process totals")]
@@ -137,13 +138,7 @@ class FilesPane(TablePane):
 
     def compose(self) -> ComposeResult:
         yield Static("", id="files-summary", classes="summary")
-        table = FastTable(id="files-table", zebra_stripes=True)
-        add_columns(table, COLUMNS)
-        yield table
-
-    @property
-    def table(self) -> FastTable:
-        return self.query_one("#files-table", FastTable)
+        yield self.new_table()
 
     # -- the app's pane contract ---------------------------------------------
     def sort_next(self) -> None:

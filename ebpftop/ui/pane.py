@@ -10,7 +10,8 @@ from rich.text import Text
 from textual.containers import Vertical
 from textual.message import Message
 
-from ebpftop.ui.table import SortableTable
+from ebpftop.ui.fasttable import FastTable
+from ebpftop.ui.table import SortableTable, add_columns
 
 
 class ProbeRequest(Message):
@@ -54,8 +55,19 @@ class TablePane(SortableTable, Pane):
     change the order (``order``) and redraw what follows the cursor (``after_rows``)."""
 
     MAX_ROWS: ClassVar[int | None] = None  # rows drawn at most (None: all)
+    NAME: ClassVar[str]  # its widgets' ids start with it: "files" -> #files-table, #files-summary
 
     _shown: list[Any]  # the rows on screen, in order
+
+    def new_table(self) -> FastTable:
+        """The pane's table (for compose), with a header cell per column."""
+        table = FastTable(id=f"{self.NAME}-table", zebra_stripes=True)
+        add_columns(table, self.COLUMNS)
+        return table
+
+    @property
+    def table(self) -> FastTable:
+        return self.query_one(f"#{self.NAME}-table", FastTable)
 
     def rows(self) -> list[Any]:
         raise NotImplementedError

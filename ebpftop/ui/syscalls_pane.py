@@ -10,7 +10,7 @@ from ebpftop.model.syscalls import HISTORY, SyscallRow, SyscallTable
 from ebpftop.ui.format import spark_label, count, num, right, safe, si
 from ebpftop.ui.fasttable import FastTable
 from ebpftop.ui.pane import TablePane, spark_data
-from ebpftop.ui.table import Column, add_columns
+from ebpftop.ui.table import Column
 
 TOP_SHOWN = 4
 MAX_ROWS = 500
@@ -39,6 +39,7 @@ class SyscallsPane(TablePane):
     """Rows are rebuilt each frame; the cursor stays on the same PID."""
 
     COLUMNS = COLUMNS
+    NAME = "syscalls"
     HTOP_SORTS = {"P": "SYSCALLS/s"}  # no memory or time column here
     MAX_ROWS = MAX_ROWS
 
@@ -53,13 +54,7 @@ class SyscallsPane(TablePane):
         yield Static("", id="syscalls-summary", classes="summary")
         yield Static("", id="syscalls-spark-label", classes="spark-label")
         yield Sparkline([], id="syscalls-spark", summary_function=max)
-        table = FastTable(id="syscalls-table", zebra_stripes=True)
-        add_columns(table, COLUMNS)
-        yield table
-
-    @property
-    def table(self) -> FastTable:
-        return self.query_one("#syscalls-table", FastTable)
+        yield self.new_table()
 
     def show(self, data: SyscallTable | None) -> None:
         self.data = data

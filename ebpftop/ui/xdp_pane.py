@@ -14,7 +14,7 @@ from ebpftop.model.sanitize import sanitize
 from ebpftop.model.xdp import HISTORY, XdpRow, XdpTable
 from ebpftop.ui.fasttable import FastTable
 from ebpftop.ui.pane import ProbeRequest, TablePane, spark_data
-from ebpftop.ui.table import Column, add_columns
+from ebpftop.ui.table import Column
 from ebpftop.ui.format import spark_label, bytes_per_s, num, right, safe, si
 
 PROTOS_SHOWN = 3
@@ -121,6 +121,7 @@ class XdpPane(TablePane):
     """
 
     COLUMNS = COLUMNS
+    NAME = "xdp"
     BINDINGS = [Binding("a", "attach_toggle", "Attach")]
     ROWS_ARE_PROCESSES = False  # interfaces
     KEY_NOTES = {"a": "attaches or detaches the XDP counter"}
@@ -142,16 +143,10 @@ class XdpPane(TablePane):
         yield Static("", id="xdp-summary", classes="summary")
         yield Static("", id="xdp-spark-label", classes="spark-label")
         yield Sparkline([], id="xdp-spark", summary_function=max)
-        table = FastTable(id="xdp-table", zebra_stripes=True)
-        add_columns(table, COLUMNS)
-        yield table
+        yield self.new_table()
         detail = Static("", id="xdp-detail")
         detail.display = False
         yield detail
-
-    @property
-    def table(self) -> FastTable:
-        return self.query_one("#xdp-table", FastTable)
 
     # -- the app's pane contract -------------------------------------------------
     def selected_pid(self) -> int | None:
