@@ -262,7 +262,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def run_tui(settings: Settings) -> int:
     """The TUI on the live sampler; every probe is detached before this returns."""
-    from ebpftop.live import LiveSource
+    from ebpftop.sampler import LiveSource
     from ebpftop.ui.app import EbpftopApp
     from ebpftop.ui.terminal import StderrCapture, block_winch, driver_class
 

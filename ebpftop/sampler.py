@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import queue
 import threading
@@ -11,12 +12,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ebpftop.model import frame as fr
-from ebpftop.model.frame import Frame, ProbeStatus
+from ebpftop.model.frame import ERROR, LIVE, LOADING, OFF, UNAVAILABLE, Frame, ProbeStatus
 from ebpftop.model.rates import average, counter_delta, rate
 from ebpftop.pids import PidFilter, of_pids
 from ebpftop.probes.base import Probe, ProbeCost, ProbeError
-from ebpftop.registry import ProbeSpec
+from ebpftop.registry import SPECS, ProbeSpec
+from ebpftop.settings import Settings, StatsMode
 
 FrameSink = Callable[[Frame], None]
 StatusSink = Callable[[tuple[ProbeStatus, ...]], None]
@@ -30,7 +31,7 @@ class _Slot:
     spec: ProbeSpec
     probe: Probe | None = None
     model: Any = None
-    state: str = fr.OFF
+    state: str = OFF
     reason: str | None = None
     since: float = 0.0  # monotonic time of the last read (or of enabling)
     cost: ProbeCost | None = None  # BPF stats at the start of the open stats window
@@ -71,7 +72,7 @@ _LOST_FIELDS = ("lost_total", "drops")  # a sample's cumulative-loss field, by t
 
 def _with_lost_base(sample: Any, base: int) -> Any:
     """The sample with its cumulative loss counted from lost_since rather than from this enable."""
-    if not base or not dataclasses.is_dataclass(sample):
+    if not base or not dataclasses.is_dataclass(sample) or isinstance(sample, type):
         return sample
     for name in _LOST_FIELDS:
         value = getattr(sample, name, None)
@@ -98,7 +99,7 @@ class Sampler(threading.Thread):
         on_status: StatusSink | None = None,
         count: int | None = None,
         pids: PidFilter | frozenset[int] | None = None,
-        stats: str = "sampled",
+        stats: str = StatsMode.SAMPLED,
         stats_every: int = 10,
         settings: Any = None,
         on_notice: NoticeSink | None = None,
@@ -122,7 +123,7 @@ class Sampler(threading.Thread):
         # per run (~50 ns/event measured on this VM, more than the syscall
         # probe itself), so by default they are on for one interval in
         # stats_every: the header's cost figures are that window's.
-        self.stats_mode = stats  # "sampled" | "always" | "off"
+        self.stats_mode = StatsMode(stats)
         self.stats_every = max(1, stats_every)
         self._stats_fd: int | None = None
         self.frames = 0
@@ -142,9 +143,9 @@ class Sampler(threading.Thread):
     def set_pids(self, pids: PidFilter | None) -> None:
         self.command("pids", pids)
 
-    def set_iface(self, ifname: str, attach: bool) -> None:
-        """Attach or detach the XDP counter on one interface (the probe is switched on if it is off)."""
-        self.command("iface", ifname, attach)
+    def probe_command(self, name: str, verb: str, *args: Any) -> None:
+        """Run one of a probe's commands (its registry entry lists them) on this thread."""
+        self.command("probe", name, verb, args)
 
     def stop(self, flush: bool = False) -> None:
         """Ask the thread to end; with flush, one last (partial-interval) frame is emitted first."""
@@ -153,12 +154,12 @@ class Sampler(threading.Thread):
     # -- sampler thread -----------------------------------------------------
     def run(self) -> None:
         try:
-            self._stats_window(open_=self.stats_mode != "off")
+            self._stats_window(open_=self.stats_mode != StatsMode.OFF)
             # Probes compile one after another (seconds each): one still
             # waiting its turn is loading, not off.
             for slot in self._slots.values():
                 if slot.wanted:
-                    slot.state = fr.LOADING
+                    slot.state = LOADING
             self._publish_status()
             for slot in self._slots.values():
                 if slot.wanted:
@@ -196,11 +197,11 @@ class Sampler(threading.Thread):
             try:
                 self._stats_fd = libbpf.enable_stats()
             except OSError:
-                self.stats_mode = "off"  # cannot measure: costs read as zero (the doctor says why)
+                self.stats_mode = StatsMode.OFF  # cannot measure: costs read as zero (the doctor says why)
                 return
             now = time.monotonic()
             for slot in self._slots.values():
-                if slot.state == fr.LIVE and slot.probe is not None:
+                if slot.state == LIVE and slot.probe is not None:
                     slot.cost, slot.cost_since = slot.probe.stats(), now
         elif not open_ and self._stats_fd is not None:
             os.close(self._stats_fd)
@@ -210,7 +211,7 @@ class Sampler(threading.Thread):
 
     def _shutdown(self) -> None:
         for slot in self._slots.values():
-            self._disable(slot, state=fr.OFF)
+            self._disable(slot, state=OFF)
         if self._stats_fd is not None:
             os.close(self._stats_fd)
             self._stats_fd = None
@@ -229,33 +230,38 @@ class Sampler(threading.Thread):
                     slot = self._slots[name]
                     if slot.probe is not None and slot.probe.enabled:
                         slot.wanted = False
-                        self._disable(slot, state=fr.OFF)
+                        self._disable(slot, state=OFF)
                     else:
                         slot.wanted = True
                         self._enable(slot)
                 case ("interval", seconds):
                     self.interval = float(seconds)
-                case ("iface", ifname, attach) if "xdp" in self._slots:
-                    self._iface(self._slots["xdp"], ifname, attach)
+                case ("probe", name, verb, args) if name in self._slots:
+                    self._probe_command(self._slots[name], verb, args)
                 case ("pids", pids):
                     self._pids = of_pids(pids)
                     for slot in self._slots.values():
                         if slot.probe is not None and slot.probe.enabled:
-                            self._guard(slot, lambda s=slot: s.probe.set_pid_filter(self._pids))
+                            self._guard(slot, functools.partial(slot.probe.set_pid_filter, self._pids))
 
-    def _iface(self, slot: _Slot, ifname: str, attach: bool) -> None:
-        if attach and (slot.probe is None or not slot.probe.enabled):
+    def _probe_command(self, slot: _Slot, verb: str, args: tuple[Any, ...]) -> None:
+        name = slot.spec.name
+        command = slot.spec.command(verb)
+        if command is None:
+            self._notice(f"{name} probe has no command {verb!r}")
+            return
+        if command.switch_on and (slot.probe is None or not slot.probe.enabled):
             slot.wanted = True
             self._enable(slot)
         if slot.probe is None or not slot.probe.enabled:
-            self._notice(f"xdp probe is {slot.state}: {slot.reason or 'cannot attach'}")
+            self._notice(f"{name} probe is {slot.state}: {slot.reason or 'it must be on'}")
             return
-        method = slot.probe.attach_iface if attach else slot.probe.detach_iface
-        reason = self._guard(slot, lambda: method(ifname))
+        method = getattr(slot.probe, verb)
+        reason = self._guard(slot, lambda: method(*args))
         if reason:
-            self._notice(f"xdp {ifname}: {reason}")
+            self._notice(f"{name} {' '.join(map(str, args))}: {reason}")
         else:
-            self._notice(f"xdp counter {'attached to' if attach else 'detached from'} {ifname}")
+            self._notice(command.done.format(*args))
         self._publish_status()
 
     def _notice(self, text: str) -> None:
@@ -271,27 +277,27 @@ class Sampler(threading.Thread):
             try:
                 slot.probe = slot.spec.make_probe(self._settings)
             except (ProbeError, ImportError, OSError) as exc:
-                slot.state, slot.reason = fr.UNAVAILABLE, str(exc)
+                slot.state, slot.reason = UNAVAILABLE, str(exc)
                 self._publish_status()
                 return
         reason = slot.probe.available()
         if reason:
-            slot.state, slot.reason = fr.UNAVAILABLE, reason
+            slot.state, slot.reason = UNAVAILABLE, reason
             self._publish_status()
             return
-        slot.state, slot.reason = fr.LOADING, None
+        slot.state, slot.reason = LOADING, None
         self._publish_status()
         try:
             slot.probe.enable()
             slot.probe.set_pid_filter(self._pids)
-        except (ProbeError, OSError, Exception) as exc:  # bcc raises bare Exception
+        except Exception as exc:  # noqa: BLE001 - bcc raises bare Exception (ProbeError, OSError included)
             slot.probe.disable()
-            slot.state, slot.reason = fr.ERROR, str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            slot.state, slot.reason = ERROR, str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             self._publish_status()
             return
         if slot.model is None:
             slot.model = slot.spec.make_model(self._settings)
-        slot.state = fr.LIVE
+        slot.state = LIVE
         if slot.lost_since is None:
             slot.lost_since = time.time()
         slot.since = time.monotonic()
@@ -311,7 +317,7 @@ class Sampler(threading.Thread):
                 slot.probe.disable()
             except Exception as exc:  # noqa: BLE001 - keep tearing the rest down
                 slot.reason = f"detach failed: {exc}"
-        if slot.state in (fr.LIVE, fr.LOADING):
+        if slot.state in (LIVE, LOADING):
             slot.state = state
         slot.cost = None
         self._publish_status()
@@ -321,13 +327,15 @@ class Sampler(threading.Thread):
         try:
             return fn()
         except Exception as exc:  # noqa: BLE001
-            self._disable(slot, state=fr.ERROR)
-            slot.state, slot.reason = fr.ERROR, str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            self._disable(slot, state=ERROR)
+            slot.state, slot.reason = ERROR, str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             return None
 
     def _status(self, slot: _Slot) -> ProbeStatus:
-        if slot.state != fr.LIVE or slot.probe is None:
-            return ProbeStatus(slot.spec.name, slot.state, slot.reason, lost_total=slot.lost_base, lost_since=slot.lost_since)
+        if slot.state != LIVE or slot.probe is None:
+            return ProbeStatus(
+                slot.spec.name, slot.state, slot.reason, lost_total=slot.lost_base, lost_since=slot.lost_since
+            )
         ns = cpu = age = None
         if slot.measured is not None:
             ns, cpu, closed = slot.measured
@@ -364,10 +372,10 @@ class Sampler(threading.Thread):
         panes: dict[str, Any] = {}
         statuses = []
         for slot in self._slots.values():
-            if slot.state == fr.LIVE and slot.probe is not None:
+            if slot.state == LIVE and slot.probe is not None:
                 sample = _with_lost_base(self._guard(slot, slot.probe.read), slot.lost_base)
                 read_at = time.monotonic()
-                if slot.state == fr.LIVE:
+                if slot.state == LIVE:
                     elapsed = read_at - slot.since
                     slot.window = (time.time() - (time.monotonic() - slot.since), elapsed)
                     slot.since = read_at
@@ -388,6 +396,50 @@ class Sampler(threading.Thread):
         )
         self.frames += 1
         self._on_frame(frame)
-        if self.stats_mode == "sampled":
+        if self.stats_mode == StatsMode.SAMPLED:
             self._stats_window(open_=self.frames % self.stats_every == 0)
         return now
+
+
+class LiveSource:
+    """The UI's FrameSource (ebpftop/ui/source.py) on a Sampler thread, made when the app starts it."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.sampler: Sampler | None = None
+
+    def start(self, on_frame: FrameSink, on_status: StatusSink, on_notice: NoticeSink) -> None:
+        self.sampler = Sampler(
+            SPECS,
+            self.settings.probes,
+            self.settings.interval,
+            on_frame,
+            on_status=on_status,
+            pids=self.settings.pids,
+            stats=self.settings.bpf_stats,
+            settings=self.settings,
+            on_notice=on_notice,
+        )
+        self.sampler.start()
+
+    def toggle(self, name: str) -> None:
+        if self.sampler:
+            self.sampler.toggle(name)
+
+    def set_interval(self, seconds: float) -> None:
+        if self.sampler:
+            self.sampler.set_interval(seconds)
+
+    def set_pids(self, pids: PidFilter | None) -> None:
+        if self.sampler:
+            self.sampler.set_pids(pids)
+
+    def probe_command(self, name: str, verb: str, *args: Any) -> None:
+        if self.sampler:
+            self.sampler.probe_command(name, verb, *args)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop and wait until every probe is detached."""
+        if self.sampler is not None:
+            self.sampler.stop()
+            self.sampler.join(timeout)

@@ -3,6 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
+
+
+class StatsMode(StrEnum):
+    """When BPF run-time stats are on (they cost every BPF program on the box two clock reads per run)."""
+
+    SAMPLED = "sampled"  # one interval in ten
+    ALWAYS = "always"
+    OFF = "off"
 
 
 @dataclass(frozen=True, slots=True)
@@ -14,6 +23,6 @@ class Settings:
     pids: frozenset[int] | None = None
     xdp_ifaces: tuple[str, ...] | None = None  # None: attach nowhere; ("all",) every interface
     xdp_mode: str = "generic"
-    bpf_stats: str = "sampled"  # sampled (1 interval in 10) | always | off
+    bpf_stats: str = StatsMode.SAMPLED  # a StatsMode value (--bpf-stats)
     proc_linger: float = 5.0  # seconds an exited process stays in the tree
     top: int | None = None  # --batch: at most this many entries per list (None: all)

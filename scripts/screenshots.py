@@ -80,10 +80,10 @@ async def wait_for(pilot, predicate, timeout: float = 30.0) -> None:  # type: ig
 
 
 async def shoot(workdir: str, procs: dict[str, subprocess.Popen[bytes]]) -> list[Path]:
-    from ebpftop.live import LiveSource
     from ebpftop.model import frame as fr
     from ebpftop.pids import of_pids
     from ebpftop.registry import NAMES
+    from ebpftop.sampler import LiveSource
     from ebpftop.settings import Settings
     from ebpftop.ui.app import EbpftopApp
 

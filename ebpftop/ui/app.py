@@ -5,36 +5,37 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import time
 import threading
+import time
 from collections.abc import Callable, Iterable
 from functools import partial
 from typing import Any
 
 from textual.app import App, ComposeResult, SystemCommand
-from textual.screen import Screen
 from textual.binding import Binding
 from textual.css.query import NoMatches
-from textual.driver import Driver
-from textual.message import Message
 from textual.dom import NoScreen
+from textual.driver import Driver
 from textual.filter import Monochrome, NoColor
+from textual.message import Message
+from textual.reactive import var
+from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, Input, TabbedContent, TabPane
 
-from ebpftop.model.frame import Frame, ProbeStatus
-from ebpftop.registry import SPECS, ProbeSpec
-from ebpftop.settings import Settings
+from ebpftop.model.frame import LIVE, LOADING, Frame, ProbeStatus
 from ebpftop.model.sanitize import sanitize
 from ebpftop.pids import GONE, PidFilter, describe, of_pids, parse_pids
+from ebpftop.registry import SPECS, ProbeSpec
+from ebpftop.settings import Settings
 from ebpftop.ui.filterbar import FilterBar
 from ebpftop.ui.help import HelpScreen
-from ebpftop.ui.probebar import ProbeBar
-from ebpftop.ui.source import FrameSource
-from ebpftop.ui.xdp_pane import XdpPane
-from ebpftop.ui.panes import PANES
 from ebpftop.ui.htopkeys import HTOP_BINDINGS, HtopKeys
+from ebpftop.ui.pane import Pane, ProbeRequest
+from ebpftop.ui.panes import PANES
+from ebpftop.ui.probebar import ProbeBar
 from ebpftop.ui.procview import ProcessScreen
+from ebpftop.ui.source import FrameSource
 
 DASHBOARD_MIN = (180, 45)  # columns, rows from which every pane is shown at once (btop-style boxes)
 INTERVAL_STEPS = (0.25, 0.5, 1.0, 2.0, 5.0, 10.0)
@@ -60,7 +61,9 @@ class EbpftopApp(HtopKeys, App[int]):
         Binding("right_square_bracket", "next_pane", "Next pane", show=False, key_display="]"),
         Binding("left_square_bracket", "previous_pane", "Previous pane", show=False, key_display="["),
         Binding("question_mark,f1", "help", "Help", key_display="?", priority=True),
-        Binding("ctrl+s", "screenshot", "Screenshot (SVG, to $EBPFTOP_SCREENSHOTS or the current directory)", show=False),
+        Binding(
+            "ctrl+s", "screenshot", "Screenshot (SVG, to $EBPFTOP_SCREENSHOTS or the current directory)", show=False
+        ),
         # The footer shows one "1-4" entry; help lists each key (a probe's key loads/unloads it and its box).
         *(
             Binding(
@@ -74,6 +77,9 @@ class EbpftopApp(HtopKeys, App[int]):
         ),
         *HTOP_BINDINGS,
     ]
+
+    pids: var[PidFilter | None] = var(None)
+    """The PID filter (None: every process). Panes read it, and watch it when what they show depends on it."""
 
     PROMPT_ACTIONS = frozenset({"filter", "help", "search", "sort_menu", "kill", "process_view"})
     """Actions that open a prompt or a screen. Their bindings are priority bindings: the app runs them
@@ -135,7 +141,7 @@ class EbpftopApp(HtopKeys, App[int]):
         self._drawn: dict[type, Frame] = {}  # pane class -> the frame it last drew
         self.frames_seen = 0
         self.frame_at: float | None = None  # monotonic time the latest frame arrived
-        self.pids: PidFilter | None = of_pids(settings.pids)
+        self.pids = of_pids(settings.pids)
         self.dashboard = False
         self.states: dict[str, str] = {}  # probe name -> its last known state
 
@@ -164,7 +170,9 @@ class EbpftopApp(HtopKeys, App[int]):
     def set_dashboard(self, on: bool) -> None:
         """Large terminal: all four panes at once, each in a box titled with its key and probe state.
         Small: one pane at a time, in tabs. The same widgets either way (sort, cursor, grouping kept)."""
-        if on == self.dashboard and self.is_mounted:
+        # (App.is_mounted is a method, so `and self.is_mounted` was always true: the
+        # small layout is the default and needs nothing applied at start.)
+        if on == self.dashboard:
             return
         self.dashboard = on
         self.screen.set_class(on, "-dashboard")
@@ -185,11 +193,10 @@ class EbpftopApp(HtopKeys, App[int]):
             state = self.states.get(spec.name, "") if spec else ""
             pane.border_title = f"{self._tab_label(key, title)} · {state}" if state else self._tab_label(key, title)
             pane.border_subtitle = f"{spec.key}: probe and box on/off" if spec else ""
-            pane.set_class(state == "live", "-probe-live")
+            pane.set_class(state == LIVE, "-probe-live")
 
     def on_mount(self) -> None:
         self._install_signal_handlers()
-        self.query_one(XdpPane).pid_filtered = self.pids is not None
         self.show_self()
         # Frames stop while the sampler compiles a probe (seconds each): say so rather than show
         # the last figures as if they were current.
@@ -283,8 +290,8 @@ class EbpftopApp(HtopKeys, App[int]):
     def on_ebpftop_app_notice(self, message: Notice) -> None:
         self.notify(sanitize(message.text), timeout=4)
 
-    def on_xdp_pane_attach_toggle(self, message: XdpPane.AttachToggle) -> None:
-        self.source.set_iface(message.ifname, message.attach)
+    def on_probe_request(self, message: ProbeRequest) -> None:
+        self.source.probe_command(message.probe, message.verb, *message.args)
 
     def on_ebpftop_app_frame_ready(self, _message: FrameReady) -> None:
         with self._mailbox_lock:
@@ -374,7 +381,7 @@ class EbpftopApp(HtopKeys, App[int]):
     def action_faster(self) -> None:
         self._step_interval(-1)
 
-    def active_pane(self) -> Any:
+    def active_pane(self) -> Pane:
         """The pane widget in the visible tab."""
         tab = self.query_one("#tabs", TabbedContent).active
         key = tab.removeprefix("tab-")
@@ -392,7 +399,7 @@ class EbpftopApp(HtopKeys, App[int]):
     def action_toggle_probe(self, name: str) -> None:
         """Switch a probe (really: load or unload its BPF programs) and its box together: switching
         one on also shows its pane (tabs) or moves to its box (dashboard)."""
-        turning_on = self.states.get(name) not in ("live", "loading")
+        turning_on = self.states.get(name) not in (LIVE, LOADING)
         self.source.toggle(name)
         spec = next((s for s in self.specs if s.name == name), None)
         if turning_on and spec is not None:
@@ -403,9 +410,6 @@ class EbpftopApp(HtopKeys, App[int]):
         """Filter every pane (in the kernel and the model) to these processes; None clears."""
         self.pids = pids
         self.source.set_pids(pids)
-        xdp = self.query_one(XdpPane)
-        xdp.pid_filtered = pids is not None
-        xdp.show(xdp.data)
         self.show_self()
 
     def action_filter(self) -> None:
@@ -474,7 +478,12 @@ class EbpftopApp(HtopKeys, App[int]):
         for _key, _title, widget in PANES:
             for binding in getattr(widget, "BINDINGS", []):
                 if isinstance(binding, Binding):
-                    rows.append((binding.key_display or binding.key, f"{binding.tooltip or binding.description} ({_title} pane)"))
+                    rows.append(
+                        (
+                            binding.key_display or binding.key,
+                            f"{binding.tooltip or binding.description} ({_title} pane)",
+                        )
+                    )
         return rows
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
@@ -527,4 +536,3 @@ class EbpftopApp(HtopKeys, App[int]):
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.key_bindings()))
-

@@ -176,7 +176,7 @@ class FastTable(ScrollView, can_focus=True):
             return None
         return self._keys[min(self.cursor_row, len(self._keys) - 1)]
 
-    def move_cursor(self, *, row: int, animate: bool = False, scroll: bool = True) -> None:  # noqa: ARG002
+    def move_cursor(self, *, row: int, animate: bool = False, scroll: bool = True) -> None:
         self.cursor_row = max(0, min(row, len(self._keys) - 1)) if self._keys else 0
         if scroll:
             self.call_after_refresh(self._scroll_cursor_into_view)
@@ -193,7 +193,7 @@ class FastTable(ScrollView, can_focus=True):
 
     def _apply(self) -> None:
         self._apply_pending = False
-        self._styles: dict[str, Style] = {}  # resolved once per style change, not per line
+        self._styles = {}  # resolved once per style change, not per line
         if self._keys and self.cursor_row >= len(self._keys):
             self.cursor_row = len(self._keys) - 1
         self._measure()
@@ -304,7 +304,7 @@ class FastTable(ScrollView, can_focus=True):
         console = self.app.console
         segments: list[Segment] = []
         pad = " " * PADDING
-        for column, cell in zip(self.columns.values(), cells):
+        for column, cell in zip(self.columns.values(), cells, strict=False):
             if column.hidden:
                 continue
             if cell.cell_len > column.width:

@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-
 from rich.filesize import decimal
 from rich.text import Text
 from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
 from textual.widgets import Static
 
-from ebpftop.model import files as m
-from ebpftop.model.files import FileRow, FilesTable
+from ebpftop.model.files import BY_PATH, BY_PROCESS, TYPES, UNKNOWN, FileRow, FilesTable
 from ebpftop.model.sanitize import elide_middle, sanitize
 from ebpftop.ui.fasttable import FastTable
-from ebpftop.ui.table import Column, SortableTable, add_columns
 from ebpftop.ui.format import bytes_per_s, num, safe
+from ebpftop.ui.pane import TablePane
+from ebpftop.ui.table import Column
 
 MAX_ROWS = 500
 PROCESS_WIDTH = 18  # "comm pid +N" (a long comm is elided: PATH needs the room more)
@@ -31,15 +29,17 @@ COLUMNS = (
     Column("read_bps", "READ B/s", lambda r: r.read_bps, True, 11),
     Column("write_bps", "WRITE B/s", lambda r: r.write_bps, True, 11),
 )
-TYPE_WIDTH = max(len(t) for t in m.TYPES)
+TYPE_WIDTH = max(len(t) for t in TYPES)
 
 
-def _hottest(r: FileRow) -> object:
+def _hottest(r: FileRow) -> tuple[float, float]:
     return (r.read_bps + r.write_bps, r.reads_per_s + r.writes_per_s)
 
 
 def process_totals(rows: tuple[FileRow, ...]) -> list[FileRow]:
-    """One row per process: its totals across all its files (``processes`` holds how many files), named by its busiest file.
+    """One row per process: its totals across all its files, named by its busiest file.
+
+    ``processes`` holds how many files.
 
     Rates are linear, so the sum of a process's per-file rates is the rate of its total.
     """
@@ -77,7 +77,7 @@ def path_cell(row: FileRow, grouping: str, width: int) -> Text:
         # The kernel's name already ends with the marker (as d_path's does):
         # elide the path alone so the marker is never cut off, and show it once.
         path = path[: -len(marker)]
-    if grouping == m.BY_PROCESS:
+    if grouping == BY_PROCESS:
         head = f"{row.processes} file{'s' if row.processes != 1 else ''}: "
         text = Text(head, style="dim", no_wrap=True)
         text.append(elide_middle(sanitize(path, 4096), max(1, width - len(head) - len(marker))))
@@ -90,9 +90,9 @@ def path_cell(row: FileRow, grouping: str, width: int) -> Text:
 
 def row_key(row: FileRow, grouping: str) -> str:
     """Unique within one grouping, stable across frames (the cursor follows it)."""
-    if grouping == m.BY_PROCESS:
+    if grouping == BY_PROCESS:
         return str(row.pid)  # one row per process
-    if row.type == m.UNKNOWN:
+    if row.type == UNKNOWN:
         return f"{row.pid}\0{row.type}\0{row.path}"
     return f"{row.type}\0{row.path}"
 
@@ -100,12 +100,12 @@ def row_key(row: FileRow, grouping: str) -> str:
 def process_cell(row: FileRow, grouping: str) -> Text:
     text = safe(row.comm, 16)
     text.append(f" {row.pid}")
-    if grouping == m.BY_PATH and row.processes > 1:
+    if grouping == BY_PATH and row.processes > 1:
         text.append(f" +{row.processes - 1}", style="dim")
     return text
 
 
-class FilesPane(SortableTable, Vertical):
+class FilesPane(TablePane):
     """Rows are rebuilt each frame; the cursor stays on the same file.
 
     ``g`` (or :meth:`toggle_grouping`) switches between one row per path
@@ -116,10 +116,13 @@ class FilesPane(SortableTable, Vertical):
     """
 
     COLUMNS = COLUMNS
+    NAME = "files"
     # The footer gets the short label (at 80 columns the long one pushed "1-4 Probes" off the edge);
     # help and the footer's hover show the full one.
     BINDINGS = [Binding("g", "toggle_grouping", "Group", tooltip="Per path/process totals")]
     HTOP_SORTS = {"P": "hottest (B/s)"}  # no memory or time column
+    KEY_NOTES = {"g": "one row per path or per process"}
+    MAX_ROWS = MAX_ROWS
 
     DEFAULT_CSS = """
     FilesPane { height: 1fr; }
@@ -129,19 +132,14 @@ class FilesPane(SortableTable, Vertical):
         super().__init__(id="files-pane")
         self.sort_index: int | None = None  # None: hottest first
         self.reverse = False
-        self.grouping = m.BY_PATH
+        self.grouping = BY_PATH
         self.data: FilesTable | None = None
-        self._shown: list[FileRow] = []  # the rows on screen, in order
+        self._shown: list[FileRow] = []
+        self._path_width = 0  # PATH's width in the rebuild under way
 
     def compose(self) -> ComposeResult:
         yield Static("", id="files-summary", classes="summary")
-        table = FastTable(id="files-table", zebra_stripes=True)
-        add_columns(table, COLUMNS)
-        yield table
-
-    @property
-    def table(self) -> FastTable:
-        return self.query_one("#files-table", FastTable)
+        yield self.new_table()
 
     # -- the app's pane contract ---------------------------------------------
     def sort_next(self) -> None:
@@ -156,7 +154,7 @@ class FilesPane(SortableTable, Vertical):
         self.refresh_rows()
 
     def toggle_grouping(self) -> None:
-        self.grouping = m.BY_PROCESS if self.grouping == m.BY_PATH else m.BY_PATH
+        self.grouping = BY_PROCESS if self.grouping == BY_PATH else BY_PATH
         self.show(self.data)
 
     def action_toggle_grouping(self) -> None:
@@ -203,11 +201,11 @@ class FilesPane(SortableTable, Vertical):
         if data is None:
             summary.update("files probe off")
         else:
-            rows = self._rows()
-            noun = "files" if self.grouping == m.BY_PATH else "processes"
+            rows = self.rows()
+            noun = "files" if self.grouping == BY_PATH else "processes"
             line = f"{len(rows)} {noun}  ·  read {decimal(int(data.read_bps))}/s"
             line += f"  write {decimal(int(data.write_bps))}/s"
-            other = "per process" if self.grouping == m.BY_PATH else "per path"
+            other = "per process" if self.grouping == BY_PATH else "per path"
             line += f"  ·  g: {other}"
             if data.lost_total:
                 line += f"  ·  {data.lost_total:,} lost (map full or name evicted)"
@@ -218,39 +216,34 @@ class FilesPane(SortableTable, Vertical):
         """What the table leaves for PATH at its current width (other columns fixed, low-priority ones hidden)."""
         return self.table.flex_width("path")
 
-    def _rows(self) -> list[FileRow]:
+    def rows(self) -> list[FileRow]:
         if self.data is None:
             return []
-        if self.grouping == m.BY_PROCESS:
-            return process_totals(self.data.rows(m.BY_PROCESS))
-        return list(self.data.rows(m.BY_PATH))
+        if self.grouping == BY_PROCESS:
+            return process_totals(self.data.rows(BY_PROCESS))
+        return list(self.data.rows(BY_PATH))
 
-    def refresh_rows(self) -> None:
-        if not self.is_mounted:
-            return
-        table = self.table
-        rows = self.sorted_rows(self._rows())
+    def order(self, rows: list[FileRow]) -> list[FileRow]:
+        rows = self.sorted_rows(rows)
         if self.sort_index is None:
             rows.sort(key=_hottest, reverse=not self.reverse)
-        selected = None
-        if table.row_count:
-            selected = table.cursor_key
-        width = self.path_width()
-        table.clear()
-        self._shown = rows[:MAX_ROWS]
-        for r in self._shown:
-            table.add_row(
-                path_cell(r, self.grouping, width),
-                Text(r.type.ljust(TYPE_WIDTH), no_wrap=True),
-                process_cell(r, self.grouping),
-                num(r.reads_per_s, 9),
-                num(r.writes_per_s, 9),
-                bytes_per_s(r.read_bps, 11),
-                bytes_per_s(r.write_bps, 11),
-                key=row_key(r, self.grouping),
-            )
-        if selected is not None:
-            try:
-                table.move_cursor(row=table.get_row_index(selected), animate=False)
-            except Exception:  # noqa: BLE001 - that file had no I/O this interval
-                pass
+        return rows
+
+    def refresh_rows(self) -> None:
+        if self.is_mounted:
+            self._path_width = self.path_width()
+        super().refresh_rows()
+
+    def cells(self, row: FileRow) -> tuple[Text, ...]:
+        return (
+            path_cell(row, self.grouping, self._path_width),
+            Text(row.type.ljust(TYPE_WIDTH), no_wrap=True),
+            process_cell(row, self.grouping),
+            num(row.reads_per_s, 9),
+            num(row.writes_per_s, 9),
+            bytes_per_s(row.read_bps, 11),
+            bytes_per_s(row.write_bps, 11),
+        )
+
+    def row_key(self, row: FileRow) -> str:
+        return row_key(row, self.grouping)

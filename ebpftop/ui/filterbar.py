@@ -65,7 +65,9 @@ class FilterBar(Vertical):
         pass
 
     def compose(self) -> ComposeResult:
-        yield PromptInput(placeholder="PIDs or process names, comma separated (Enter to filter, Esc to cancel)", id="filter-input")
+        yield PromptInput(
+            placeholder="PIDs or process names, comma separated (Enter to filter, Esc to cancel)", id="filter-input"
+        )
         yield Static("", id="filter-error")
 
     _return_to: Widget | None = None

@@ -10,12 +10,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-PANE_NOTES = (
-    ("Files", "rows are open files (per path; g: per process); sockets, pipes and ttys included"),
-    ("Syscalls", "processes by syscalls per second; top syscalls of each"),
-    ("Tree", "the live process tree; exited processes stay dimmed for a while"),
-    ("XDP", "packets per interface and protocol; counts only, never drops"),
-)
+from ebpftop.registry import SPECS
 
 HEADER_NOTES = (
     ("2 syscalls", "the probe's key and name; 2 switches it (and its box) on and off"),
@@ -66,5 +61,5 @@ class HelpScreen(ModalScreen[None]):
             yield Static(Text("\nLayout", style="bold"))
             yield Static(Text(LAYOUT_NOTE))
             yield Static(Text("\nPanes", style="bold"))
-            yield Static(key_table(list(PANE_NOTES)))
+            yield Static(key_table([(spec.title, spec.help) for spec in SPECS]))
             yield Static(Text("\nEsc, q, ? or F1 closes this screen.", style="dim"))

@@ -38,11 +38,6 @@ HTOP_BINDINGS = (
     Binding("I", "sort_reverse", "Invert sort (htop I)", show=False),
     Binding("v", "process_view", "Process view", key_display="v"),
 )
-PANE_ONLY = {
-    "g": ("Files", "one row per path or per process"),
-    "x": ("Tree", "hides or shows exited processes"),
-    "a": ("XDP", "attaches or detaches the XDP counter"),
-}
 # Actions that act on the main screen's pane: off while another screen
 # (help, a menu, the process view) or the filter prompt has the keys.
 PANE_ACTIONS = frozenset({"search", "search_next", "filter", "tree", "sort_menu", "kill", "htop_sort", "process_view"})
@@ -58,7 +53,15 @@ class HtopKeys:
         """Every key reaches the app before its non-priority bindings run: note when it was read (see KillConfirm)."""
         self.key_typed_at = event.time
 
-    def notify(self: Any, message: str, *, title: str = "", severity: Any = "information", timeout: float | None = None, markup: bool = False) -> None:
+    def notify(
+        self: Any,
+        message: str,
+        *,
+        title: str = "",
+        severity: Any = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
         """Every notification is plain text, whoever asks (a widget's notify passes markup=True).
 
         Its lines carry names, paths and typed text: as markup, a process named
@@ -94,7 +97,9 @@ class HtopKeys:
         if not self.last_search:
             self.notify("nothing searched yet: F3 searches this list", timeout=3)
         elif not search.jump(self.active_pane(), self.last_search, step):
-            self.notify(f"not found in the {self._pane_title()} pane: {self.last_search}", severity="warning", timeout=3)
+            self.notify(
+                f"not found in the {self._pane_title()} pane: {self.last_search}", severity="warning", timeout=3
+            )
 
     # -- F5 / F6 / P M T ---------------------------------------------------------
     def action_tree(self: Any) -> None:
@@ -120,8 +125,12 @@ class HtopKeys:
     def _pane_only(self: Any, key: str) -> None:
         if self.screen is not self.screen_stack[0]:
             return
-        pane, what = PANE_ONLY[key]
-        self.notify(f"{key} {what}: it works in the {pane} pane, not in {self._pane_title()}", severity="warning", timeout=3)
+        from ebpftop.ui.panes import PANES
+
+        pane, what = next((title, widget.KEY_NOTES[key]) for _key, title, widget in PANES if key in widget.KEY_NOTES)
+        self.notify(
+            f"{key} {what}: it works in the {pane} pane, not in {self._pane_title()}", severity="warning", timeout=3
+        )
 
     def key_g(self) -> None:
         self._pane_only("g")
@@ -139,9 +148,7 @@ class HtopKeys:
         key = pane.selected_key() if hasattr(pane, "selected_key") else None
         pid = key[0] if key is not None else pane.selected_pid()
         if pid is None:
-            from ebpftop.ui.xdp_pane import XdpPane
-
-            if isinstance(pane, XdpPane):
+            if not pane.ROWS_ARE_PROCESSES:
                 return f"the {self._pane_title()} pane's rows are not processes"
             return f"no process selected in the {self._pane_title()} pane"
         # The frame on screen (older than self.frame while paused): the row the user picked.
@@ -152,7 +159,9 @@ class HtopKeys:
         if isinstance(target, str):
             self.notify(f"v shows one process: {target}", severity="warning", timeout=3)
             return
-        self.push_screen(ProcessScreen(target, self.displayed or self.frame), callback=lambda _r: self.focus_active_pane())
+        self.push_screen(
+            ProcessScreen(target, self.displayed or self.frame), callback=lambda _r: self.focus_active_pane()
+        )
 
     # -- F9 / k ------------------------------------------------------------------
     def action_kill(self: Any) -> None:

@@ -13,8 +13,8 @@ import time
 from typing import Any, ClassVar
 
 from rich.text import Text
-from textual.widgets import Static
 from textual.binding import Binding, BindingType
+from textual.widgets import Static
 
 from ebpftop.model.sanitize import sanitize
 from ebpftop.procinfo import Identity, Pinned

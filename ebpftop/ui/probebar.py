@@ -16,12 +16,11 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Static
 
-from ebpftop.model import frame as fr
-from ebpftop.model.frame import ProbeStatus
+from ebpftop.model.frame import ERROR, LIVE, LOADING, OFF, UNAVAILABLE, ProbeStatus
 from ebpftop.registry import ProbeSpec
 from ebpftop.ui.format import nanos, si
 
-_STATES = (fr.OFF, fr.LOADING, fr.LIVE, fr.UNAVAILABLE, fr.ERROR)
+_STATES = (OFF, LOADING, LIVE, UNAVAILABLE, ERROR)
 ONE_LINE = 190  # columns from which badges (full detail) and the status line share one line
 FULL_BADGE = 36  # columns a badge needs for its cost figures and their age
 UNMEASURED = "–"
@@ -47,7 +46,7 @@ def badge_text(spec: ProbeSpec, status: ProbeStatus, full: bool, budget: int = 0
 
     Losses are never the part that is cut: a narrow badge drops its cost, then its rate, then its name.
     """
-    if status.state != fr.LIVE:
+    if status.state != LIVE:
         return Text(f"{spec.key} {spec.name} {status.state}", no_wrap=True, overflow="ellipsis")
     tiers = ((True, True, True), (False, True, True), (False, False, True), (False, False, False))
     text = Text()
@@ -71,7 +70,7 @@ class ProbeBadge(Static):
         super().__init__(id=f"badge-{spec.name}", classes="badge -off")
         self.spec = spec
         # Until the sampler says otherwise a probe asked for is loading, not off (it compiles first).
-        self.status = ProbeStatus(spec.name, fr.LOADING)
+        self.status = ProbeStatus(spec.name, LOADING)
         self.full = False
         self.budget = 0  # cells the badge may use (0: as many as it needs)
 
@@ -90,7 +89,9 @@ class ProbeBadge(Static):
         lost_note = None
         if status.lost_total and status.lost_since is not None:
             since = time.strftime("%H:%M:%S", time.localtime(status.lost_since))
-            lost_note = f"lost {status.lost_total:,}: events not counted since {since} (first live in this run; never reset)"
+            lost_note = (
+                f"lost {status.lost_total:,}: events not counted since {since} (first live in this run; never reset)"
+            )
         self.tooltip = "\n".join(t for t in (status.reason, lost_note) if t) or None
 
 
@@ -106,7 +107,7 @@ class ProbeBar(Horizontal):
         for spec in self.specs:
             badge = ProbeBadge(spec)
             if self.wanted is not None and spec.name not in self.wanted:
-                badge.status = ProbeStatus(spec.name, fr.OFF)
+                badge.status = ProbeStatus(spec.name, OFF)
             yield badge
         yield Static("", id="selfcpu")
 

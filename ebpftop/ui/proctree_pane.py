@@ -5,15 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from rich.text import Text
+from textual._context import NoActiveAppError
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
 from textual.widgets import Static, Tree
 from textual.widgets.tree import TreeNode
 
 from ebpftop.model.proctree import EXIT, EXITED, GONE, NEW, ProcTree, ProcView
 from ebpftop.model.sanitize import elide_middle, sanitize
 from ebpftop.ui.format import si
+from ebpftop.ui.pane import Pane
 
 ARGV_WIDTH = 80  # when the pane's width is not known yet
 MIN_ARGV_WIDTH = 20
@@ -83,7 +84,7 @@ class ProcessTree(Tree[Key]):
     ]
 
 
-class ProcTreePane(Vertical):
+class ProcTreePane(Pane):
     """The tree is patched in place when only labels change and rebuilt when its shape does;
     either way the selected process stays selected at the same screen row."""
 
@@ -94,6 +95,7 @@ class ProcTreePane(Vertical):
 
     BINDINGS = [Binding("x", "toggle_exited", "Hide/show exited")]
     HTOP_SORTS = {"P": "rate", "T": "age"}  # no memory column
+    KEY_NOTES = {"x": "hides or shows exited processes"}
 
     def __init__(self) -> None:
         super().__init__(id="proctree-pane")
@@ -115,7 +117,7 @@ class ProcTreePane(Vertical):
         yield tree
 
     @property
-    def tree(self) -> Tree[Key]:
+    def proc_tree(self) -> Tree[Key]:
         return self.query_one("#proctree-tree", Tree)
 
     # -- the pane contract ----------------------------------------------------
@@ -139,7 +141,7 @@ class ProcTreePane(Vertical):
 
     def selected_key(self) -> Key | None:
         """(PID, start time) of the process under the cursor: a reused PID is another process."""
-        node = self.tree.cursor_node
+        node = self.proc_tree.cursor_node
         if node is None or node.data is None:
             return None
         return node.data
@@ -157,7 +159,7 @@ class ProcTreePane(Vertical):
         self._summary()
 
     def _lines(self) -> list[TreeNode[Key]]:
-        tree = self.tree
+        tree = self.proc_tree
         return [n for n in (tree.get_node_at_line(i) for i in range(tree.last_line + 1)) if n is not None]
 
     def search_lines(self) -> list[str]:
@@ -168,17 +170,19 @@ class ProcTreePane(Vertical):
         return out
 
     def search_cursor(self) -> int:
-        return max(0, self.tree.cursor_line)
+        return max(0, self.proc_tree.cursor_line)
 
     def search_move(self, index: int) -> None:
-        self.tree.cursor_line = index
-        self.tree.scroll_to_line(index, animate=False)
+        self.proc_tree.cursor_line = index
+        self.proc_tree.scroll_to_line(index, animate=False)
 
     def action_toggle_exited(self) -> None:
         self.hide_exited = not self.hide_exited
         self._redraw(force=True)
         self._summary()
-        self.app.notify("exited processes hidden (x shows them)" if self.hide_exited else "exited processes shown", timeout=2)
+        self.app.notify(
+            "exited processes hidden (x shows them)" if self.hide_exited else "exited processes shown", timeout=2
+        )
 
     def show(self, data: ProcTree | None) -> None:
         self.data = data
@@ -186,7 +190,10 @@ class ProcTreePane(Vertical):
         self._summary()
 
     def _counts(self, data: ProcTree) -> tuple[int, int, float, float, float]:
-        """(live, exited, forks/s, execs/s, exits/s) of what the tree shows: the filtered processes when a PID filter is on."""
+        """(live, exited, forks/s, execs/s, exits/s) of what the tree shows.
+
+        The filtered processes when a PID filter is on.
+        """
         pids = getattr(self.app, "pids", None)
         if pids is None:
             return data.live, data.exited, data.forks_per_s, data.execs_per_s, data.exits_per_s
@@ -256,16 +263,20 @@ class ProcTreePane(Vertical):
     def _colors(self) -> dict[str, str]:
         try:
             v = self.app.get_css_variables()
-        except Exception:  # noqa: BLE001 - no app yet
+        except NoActiveAppError:  # no app yet
             v = {}
         return {NEW: v.get("success", "green"), "error": v.get("error", "red"), "warning": v.get("warning", "yellow")}
 
     def _argv_width(self, depth: int, v: ProcView) -> int:
-        """What is left of the pane's width for argv on this node's line (indent, name, pid, age and rates take the rest)."""
+        """What is left of the pane's width for argv on this node's line.
+
+        Indent, name, pid, age and rates take the rest.
+        """
         width = self.size.width
         if not width:
             return ARGV_WIDTH
-        fixed = (depth + 1) * (self.tree.guide_depth + 2) + len(sanitize(v.comm, COMM_WIDTH)) + len(str(v.pid)) + 14
+        indent = (depth + 1) * (self.proc_tree.guide_depth + 2)
+        fixed = indent + len(sanitize(v.comm, COMM_WIDTH)) + len(str(v.pid)) + 14
         if v.forks_per_s or v.execs_per_s:
             fixed += 28
         if v.exited:
@@ -276,9 +287,13 @@ class ProcTreePane(Vertical):
         text = Text(no_wrap=True, overflow="ellipsis")
         # New: the theme's success colour; just exited: bold; gone (lingering): dim. How it ended
         # is coloured on its own: a signal as an error, a non-zero exit as a warning.
-        style = "dim" if v.state == GONE else ("bold" if v.state == EXITED else (f"bold {colors[NEW]}" if v.state == NEW else ""))
+        style = (
+            "dim"
+            if v.state == GONE
+            else ("bold" if v.state == EXITED else (f"bold {colors[NEW]}" if v.state == NEW else ""))
+        )
         text.append(sanitize(v.comm, COMM_WIDTH), style=f"bold {style}".strip())
-        text.append(f" {v.pid}", style="dim" if not style else style)
+        text.append(f" {v.pid}", style=style if style else "dim")
         args = argv_text(v, self._argv_width(depth, v))
         if args:
             text.append("  ")
@@ -324,7 +339,7 @@ class ProcTreePane(Vertical):
         return out
 
     def _redraw(self, force: bool = False) -> None:
-        tree = self.tree
+        tree = self.proc_tree
         flat = self._flatten()
         colors = self._colors()
         self._views = {v.key: v for v, _parent in flat}
@@ -342,7 +357,7 @@ class ProcTreePane(Vertical):
         tree.refresh()
 
     def _rebuild(self, flat: list[tuple[ProcView, Key | None]], colors: dict[str, str]) -> None:
-        tree = self.tree
+        tree = self.proc_tree
         selected = tree.cursor_node.data if tree.cursor_node is not None else None
         old_line = tree.cursor_line
         row_on_screen = old_line - int(tree.scroll_y) if old_line >= 0 else None
@@ -365,7 +380,10 @@ class ProcTreePane(Vertical):
                 self._collapsed.add(v.key)
             self._seen.add(v.key)
             nodes[v.key] = parent.add(
-                self._label(v, colors, self._depth.get(v.key, 0)), data=v.key, expand=v.key not in self._collapsed, allow_expand=bool(v.children)
+                self._label(v, colors, self._depth.get(v.key, 0)),
+                data=v.key,
+                expand=v.key not in self._collapsed,
+                allow_expand=bool(v.children),
             )
         self._tree_nodes = nodes
         self._seen &= set(nodes)

@@ -23,10 +23,11 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from ebpftop.model import files as fm
+from ebpftop.model.files import BY_PROCESS, FilesTable
 from ebpftop.model.frame import Frame
 from ebpftop.model.proctree import ProcTree, ProcView
 from ebpftop.model.sanitize import sanitize
+from ebpftop.model.syscalls import SyscallTable
 from ebpftop.procinfo import Identity, in_initial_pid_namespace, read_cgroup, read_cwd
 from ebpftop.ui.format import si
 from ebpftop.ui.proctree_pane import age
@@ -72,8 +73,8 @@ def target_for(frame: Frame | None, pid: int, start: float | None = None) -> Tar
         if row.pid == pid:
             return Target(pid, start, row.comm, seen)
     files = panes.get("files")
-    if isinstance(files, fm.FilesTable):
-        for frow in files.rows(fm.BY_PROCESS):
+    if isinstance(files, FilesTable):
+        for frow in files.rows(BY_PROCESS):
             if frow.pid == pid:
                 return Target(pid, start, frow.comm, seen)
     return Target(pid, start, "", seen)
@@ -104,7 +105,9 @@ def end_text(view: ProcView, colors: dict[str, str] | None = None) -> Text:
     return Text("exited (status unknown)")
 
 
-def facts_table(target: Target, view: ProcView | None, facts: dict[str, str], colors: dict[str, str] | None = None) -> Table:
+def facts_table(
+    target: Target, view: ProcView | None, facts: dict[str, str], colors: dict[str, str] | None = None
+) -> Table:
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold", no_wrap=True)
     grid.add_column(overflow="fold")
@@ -127,20 +130,32 @@ def facts_table(target: Target, view: ProcView | None, facts: dict[str, str], co
 
 def files_table(frame: Frame | None, pid: int) -> Text | Table:
     files = frame.panes.get("files") if frame is not None else None
-    if not isinstance(files, fm.FilesTable):
+    if not isinstance(files, FilesTable):
         return Text("files probe off", style="dim")
-    rows = [r for r in files.rows(fm.BY_PROCESS) if r.pid == pid]
+    rows = [r for r in files.rows(BY_PROCESS) if r.pid == pid]
     if not rows:
         return Text("no file I/O this interval", style="dim")
     grid = Table(box=None, padding=(0, 1), show_edge=False, expand=False)
-    for label, justify in (("READ B/s", "right"), ("WRITE B/s", "right"), ("R/s", "right"), ("W/s", "right"), ("TYPE", "left"), ("PATH", "left")):
+    for label, justify in (
+        ("READ B/s", "right"),
+        ("WRITE B/s", "right"),
+        ("R/s", "right"),
+        ("W/s", "right"),
+        ("TYPE", "left"),
+        ("PATH", "left"),
+    ):
         grid.add_column(label, justify=justify, no_wrap=label != "PATH", overflow="fold")  # type: ignore[arg-type]
     for r in rows[:MAX_FILES]:
         path = Text(sanitize(r.path, 4096))
         if getattr(r, "deleted", False):
             path.append(" (deleted)", style="bold")
         grid.add_row(
-            f"{decimal(int(r.read_bps))}/s", f"{decimal(int(r.write_bps))}/s", si(r.reads_per_s), si(r.writes_per_s), r.type, path
+            f"{decimal(int(r.read_bps))}/s",
+            f"{decimal(int(r.write_bps))}/s",
+            si(r.reads_per_s),
+            si(r.writes_per_s),
+            r.type,
+            path,
         )
     if len(rows) > MAX_FILES:
         grid.add_row("", "", "", "", "", Text(f"… {len(rows) - MAX_FILES} more", style="dim"))
@@ -149,7 +164,7 @@ def files_table(frame: Frame | None, pid: int) -> Text | Table:
 
 def syscalls_text(frame: Frame | None, pid: int) -> Text:
     table = frame.panes.get("syscalls") if frame is not None else None
-    if table is None:
+    if not isinstance(table, SyscallTable):
         return Text("syscall probe off", style="dim")
     row = next((r for r in table.rows if r.pid == pid), None)
     if row is None:
@@ -196,7 +211,10 @@ def read_facts(pid: int, start: float | None, exited: bool, seen: float | None =
     if isinstance(ident, str):
         return {"cwd": f"{UNKNOWN} ({ident})", "cgroup": f"{UNKNOWN} ({ident})"}
     cwd, cgroup = read_cwd(ident), read_cgroup(ident)
-    return {"cwd": sanitize(cwd, 4096) if cwd is not None else UNKNOWN, "cgroup": sanitize(cgroup, 4096) if cgroup is not None else UNKNOWN}
+    return {
+        "cwd": sanitize(cwd, 4096) if cwd is not None else UNKNOWN,
+        "cgroup": sanitize(cgroup, 4096) if cgroup is not None else UNKNOWN,
+    }
 
 
 class ProcessScreen(ModalScreen[None]):
@@ -238,7 +256,7 @@ class ProcessScreen(ModalScreen[None]):
         self.query_one("#proc-scroll").focus()
         self.show_frame(self.frame)
 
-    def colors(self) -> dict[str, str]:
+    def theme_colors(self) -> dict[str, str]:
         """Theme variables resolved for rich Text (which cannot read $variables itself)."""
         v = self.app.get_css_variables()
         return {"error": v.get("error", "red"), "warning": v.get("warning", "yellow")}
@@ -257,10 +275,10 @@ class ProcessScreen(ModalScreen[None]):
         title = Text(f"Process {self.target.pid} ", style="bold")
         title.append(sanitize(comm, 64), style="bold")
         self.query_one("#proc-title", Static).update(title)
-        self.query_one("#proc-facts", Static).update(facts_table(self.target, view, self.facts, self.colors()))
+        self.query_one("#proc-facts", Static).update(facts_table(self.target, view, self.facts, self.theme_colors()))
         self.query_one("#proc-syscalls", Static).update(syscalls_text(frame, self.target.pid))
         self.query_one("#proc-files", Static).update(files_table(frame, self.target.pid))
-        self.query_one("#proc-tree", Static).update(subtree_text(view, self.colors()))
+        self.query_one("#proc-tree", Static).update(subtree_text(view, self.theme_colors()))
         if self.read_proc:
             # Off the UI thread; the latest read wins (exclusive), one at a time.
             exited = view.exited if view is not None else False
@@ -273,7 +291,8 @@ class ProcessScreen(ModalScreen[None]):
     def _set_facts(self, facts: dict[str, str]) -> None:
         self.facts = facts
         if self.is_mounted:
-            self.query_one("#proc-facts", Static).update(facts_table(self.target, self.view(), facts, self.colors()))
+            table = facts_table(self.target, self.view(), facts, self.theme_colors())
+            self.query_one("#proc-facts", Static).update(table)
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 from ebpftop.model.frame import Frame, ProbeStatus
+from ebpftop.pids import PidFilter
 
 FrameSink = Callable[[Frame], None]
 StatusSink = Callable[[tuple[ProbeStatus, ...]], None]
@@ -21,8 +22,8 @@ class FrameSource(Protocol):
 
     def set_interval(self, seconds: float) -> None: ...
 
-    def set_pids(self, pids: frozenset[int] | None) -> None: ...
+    def set_pids(self, pids: PidFilter | None) -> None: ...
 
-    def set_iface(self, ifname: str, attach: bool) -> None: ...
+    def probe_command(self, name: str, verb: str, *args: Any) -> None: ...
 
     def stop(self) -> None: ...

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.containers import Vertical
 from textual.widgets import Sparkline, Static
 
 from ebpftop.model.syscalls import HISTORY, SyscallRow, SyscallTable
-from ebpftop.ui.format import spark_label, count, num, right, safe, si
 from ebpftop.ui.fasttable import FastTable
-from ebpftop.ui.table import Column, SortableTable, add_columns
+from ebpftop.ui.format import count, num, right, safe, si, spark_label
+from ebpftop.ui.pane import TablePane, spark_data
+from ebpftop.ui.table import Column
 
 TOP_SHOWN = 4
 MAX_ROWS = 500
@@ -35,30 +35,26 @@ def _top(row: SyscallRow) -> Text:
     return text
 
 
-class SyscallsPane(SortableTable, Vertical):
+class SyscallsPane(TablePane):
     """Rows are rebuilt each frame; the cursor stays on the same PID."""
 
     COLUMNS = COLUMNS
+    NAME = "syscalls"
     HTOP_SORTS = {"P": "SYSCALLS/s"}  # no memory or time column here
+    MAX_ROWS = MAX_ROWS
 
     def __init__(self) -> None:
         super().__init__(id="syscalls-pane")
         self.sort_index = 2  # SYSCALLS/s
         self.reverse = False
         self.data: SyscallTable | None = None
-        self._shown: list[SyscallRow] = []  # the rows on screen, in order
+        self._shown: list[SyscallRow] = []
 
     def compose(self) -> ComposeResult:
         yield Static("", id="syscalls-summary", classes="summary")
         yield Static("", id="syscalls-spark-label", classes="spark-label")
         yield Sparkline([], id="syscalls-spark", summary_function=max)
-        table = FastTable(id="syscalls-table", zebra_stripes=True)
-        add_columns(table, COLUMNS)
-        yield table
-
-    @property
-    def table(self) -> FastTable:
-        return self.query_one("#syscalls-table", FastTable)
+        yield self.new_table()
 
     def show(self, data: SyscallTable | None) -> None:
         self.data = data
@@ -69,7 +65,7 @@ class SyscallsPane(SortableTable, Vertical):
             summary.update("syscall probe off")
             self.query_one("#syscalls-spark-label", Static).update("")
         else:
-            spark.data = [0.0] * (HISTORY - len(data.history)) + list(data.history)
+            spark.data = spark_data(data.history, HISTORY)
             label = spark_label("syscalls/s", data.history)
             self.query_one("#syscalls-spark-label", Static).update(label, layout=False)
             line = f"{si(data.total_rate)} syscalls/s from {len(data.rows)} processes"
@@ -94,23 +90,11 @@ class SyscallsPane(SortableTable, Vertical):
         event.stop()
         self.app.action_process_view()  # type: ignore[attr-defined]
 
-    def refresh_rows(self) -> None:
-        table = self.table
-        rows = self.sorted_rows(list(self.data.rows) if self.data else [])
-        selected = self.selected_pid()
-        table.clear()
-        self._shown = rows[:MAX_ROWS]
-        for r in self._shown:
-            table.add_row(
-                right(str(r.pid), 7),
-                safe(r.comm, 64),
-                num(r.rate, 12),
-                count(r.count, 12),
-                _top(r),
-                key=str(r.pid),
-            )
-        if selected is not None:
-            try:
-                table.move_cursor(row=table.get_row_index(str(selected)), animate=False)
-            except Exception:  # noqa: BLE001 - that process is gone this interval
-                pass
+    def rows(self) -> list[SyscallRow]:
+        return list(self.data.rows) if self.data else []
+
+    def cells(self, row: SyscallRow) -> tuple[Text, ...]:
+        return (right(str(row.pid), 7), safe(row.comm, 64), num(row.rate, 12), count(row.count, 12), _top(row))
+
+    def row_key(self, row: SyscallRow) -> str:
+        return str(row.pid)

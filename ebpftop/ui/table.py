@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from rich.text import Text
+
 from ebpftop.ui.fasttable import FastTable
 
 
@@ -14,7 +15,7 @@ from ebpftop.ui.fasttable import FastTable
 class Column:
     key: str
     label: str
-    sort: Callable[[Any], object]
+    sort: Callable[[Any], Any]
     descending: bool  # natural order: biggest first for rates
     width: int = 0  # right-aligned numeric column of this width (0: sized by content)
     flex: bool = False  # takes the width the others leave (PATH, ARGV)
@@ -41,7 +42,10 @@ class SortableTable:
     COLUMNS: ClassVar[tuple[Column, ...]]
     sort_index: int | None
     reverse: bool
-    table: FastTable
+
+    @property
+    def table(self) -> FastTable:
+        raise NotImplementedError
 
     def refresh_rows(self) -> None:
         raise NotImplementedError

@@ -87,7 +87,7 @@ def driver_class(stream: IO[str], winch_thread: bool = False) -> type[LinuxDrive
     class _Driver(LinuxDriver):
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
-            self._file = stream
+            self._file = stream  # type: ignore[assignment]  # Textual types it as the TextIOWrapper it opens itself
             self._winch_done = False
             self._winch: threading.Thread | None = None
 

@@ -2,25 +2,23 @@
 
 from __future__ import annotations
 
-
 from rich.filesize import decimal
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
-from textual.message import Message
 from textual.widgets import Sparkline, Static
 
-from ebpftop.model import xdp as m
+from ebpftop.model import xdp
 from ebpftop.model.sanitize import sanitize
 from ebpftop.model.xdp import HISTORY, XdpRow, XdpTable
 from ebpftop.ui.fasttable import FastTable
-from ebpftop.ui.table import Column, SortableTable, add_columns
-from ebpftop.ui.format import spark_label, bytes_per_s, num, right, safe, si
+from ebpftop.ui.format import bytes_per_s, num, right, safe, si, spark_label
+from ebpftop.ui.pane import ProbeRequest, TablePane, spark_data
+from ebpftop.ui.table import Column
 
 PROTOS_SHOWN = 3
 
-_STATE_STYLE = {m.ATTACHED: "bold", m.BUSY: "italic", m.ERROR: "reverse", m.MISSING: "dim", m.OFF: "dim"}
+_STATE_STYLE = {xdp.ATTACHED: "bold", xdp.BUSY: "italic", xdp.ERROR: "reverse", xdp.MISSING: "dim", xdp.OFF: "dim"}
 
 
 COLUMNS = (
@@ -43,8 +41,8 @@ _DEFAULT_SORT = 0  # IFACE: interfaces are few, and their kernel order is the on
 
 def _top_protos(row: XdpRow) -> list[tuple[str, int]]:
     """L4 protocols when there are IP packets, else L3 ones, busiest first."""
-    l4 = [(p, row.by_proto[p].packets) for p in m.L4_PROTOS if row.by_proto[p].packets]
-    l3 = [(p, row.by_proto[p].packets) for p in m.L3_PROTOS if p not in ("ipv4", "ipv6") and row.by_proto[p].packets]
+    l4 = [(p, row.by_proto[p].packets) for p in xdp.L4_PROTOS if row.by_proto[p].packets]
+    l3 = [(p, row.by_proto[p].packets) for p in xdp.L3_PROTOS if p not in ("ipv4", "ipv6") and row.by_proto[p].packets]
     return sorted(l4 + l3, key=lambda kv: (-kv[1], kv[0]))
 
 
@@ -83,8 +81,8 @@ def breakdown(row: XdpRow) -> Text:
     if row.reason:
         text.append("\n")
         text.append_text(safe(row.reason, 200, style="italic"))
-    if row.state == m.ATTACHED:
-        for title, names in (("L3", m.L3_PROTOS), ("L4", m.L4_PROTOS)):
+    if row.state == xdp.ATTACHED:
+        for title, names in (("L3", xdp.L3_PROTOS), ("L4", xdp.L4_PROTOS)):
             text.append(f"\n{title}  ", style="bold")
             for i, name in enumerate(names):
                 s = row.by_proto[name]
@@ -94,9 +92,9 @@ def breakdown(row: XdpRow) -> Text:
                 text.append(f"{name} ")
                 text.append(f"{s.packets:,} pkt {decimal(s.bytes)} {share:.0f}%", style="dim")
         if row.since_attach:
-            l3 = sum(row.since_attach[name].packets for name in m.L3_PROTOS)
+            l3 = sum(row.since_attach[name].packets for name in xdp.L3_PROTOS)
             text.append("\nsince attach  ", style="bold")
-            for i, name in enumerate((*m.L3_PROTOS, *m.L4_PROTOS)):
+            for i, name in enumerate((*xdp.L3_PROTOS, *xdp.L4_PROTOS)):
                 s = row.since_attach[name]
                 if i:
                     text.append("   ")
@@ -113,24 +111,19 @@ def breakdown(row: XdpRow) -> Text:
     return text
 
 
-class XdpPane(SortableTable, Vertical):
+class XdpPane(TablePane):
     """Rows are rebuilt each frame; the cursor stays on the same interface. Enter expands the selected row.
 
     ``a`` asks to attach or detach our counter on the selected interface by
-    posting :class:`XdpPane.AttachToggle`; the app forwards it to the sampler,
+    posting a :class:`ProbeRequest`; the app forwards it to the sampler,
     which calls the probe's ``attach_iface`` / ``detach_iface``.
     """
 
     COLUMNS = COLUMNS
+    NAME = "xdp"
     BINDINGS = [Binding("a", "attach_toggle", "Attach")]
-
-    class AttachToggle(Message):
-        """Attach (attach=True) or detach our XDP counter on one interface."""
-
-        def __init__(self, ifname: str, attach: bool) -> None:
-            super().__init__()
-            self.ifname = ifname
-            self.attach = attach
+    ROWS_ARE_PROCESSES = False  # interfaces
+    KEY_NOTES = {"a": "attaches or detaches the XDP counter"}
 
     DEFAULT_CSS = """
     XdpPane { height: 1fr; }
@@ -143,21 +136,16 @@ class XdpPane(SortableTable, Vertical):
         self.reverse = False
         self.expanded = False
         self.data: XdpTable | None = None
+        self._shown: list[XdpRow] = []
 
     def compose(self) -> ComposeResult:
         yield Static("", id="xdp-summary", classes="summary")
         yield Static("", id="xdp-spark-label", classes="spark-label")
         yield Sparkline([], id="xdp-spark", summary_function=max)
-        table = FastTable(id="xdp-table", zebra_stripes=True)
-        add_columns(table, COLUMNS)
-        yield table
+        yield self.new_table()
         detail = Static("", id="xdp-detail")
         detail.display = False
         yield detail
-
-    @property
-    def table(self) -> FastTable:
-        return self.query_one("#xdp-table", FastTable)
 
     # -- the app's pane contract -------------------------------------------------
     def selected_pid(self) -> int | None:
@@ -179,13 +167,19 @@ class XdpPane(SortableTable, Vertical):
 
     def action_attach_toggle(self) -> None:
         row = self.selected_row()
-        if row is None or row.state == m.MISSING:
+        if row is None or row.state == xdp.MISSING:
             return
-        if row.state == m.BUSY:
+        if row.state == xdp.BUSY:
             # Never touch someone else's program; say why nothing happens.
-            self.notify(f"{sanitize(row.ifname, 32)} runs XDP program {row.prog_id}: left untouched", severity="warning", timeout=4)
+            self.notify(
+                f"{sanitize(row.ifname, 32)} runs XDP program {row.prog_id}: left untouched",
+                severity="warning",
+                timeout=4,
+            )
             return
-        self.post_message(self.AttachToggle(row.ifname, attach=row.state != m.ATTACHED))
+        self.post_message(
+            ProbeRequest("xdp", "attach_iface" if row.state != xdp.ATTACHED else "detach_iface", row.ifname)
+        )
 
     def toggle_expanded(self) -> None:
         self.expanded = not self.expanded
@@ -201,23 +195,25 @@ class XdpPane(SortableTable, Vertical):
         self.refresh_spark()
         self.refresh_detail()
 
-    # -- rendering -----------------------------------------------------------------
-    pid_filtered = False  # set by the app while a PID filter is active
+    def on_mount(self) -> None:
+        # The PID filter does not apply here: the summary says so while one is on.
+        self.watch(self.app, "pids", lambda _pids: self.show(self.data), init=False)
 
+    # -- rendering -----------------------------------------------------------------
     def show(self, data: XdpTable | None) -> None:
         self.data = data
         summary = self.query_one("#xdp-summary", Static)
         if data is None:
             summary.update("xdp probe off")
         else:
-            attached = [r for r in data.rows if r.state == m.ATTACHED]
-            busy = [r for r in data.rows if r.state == m.BUSY]
+            attached = [r for r in data.rows if r.state == xdp.ATTACHED]
+            busy = [r for r in data.rows if r.state == xdp.BUSY]
             line = f"{len(data.rows)} interfaces, XDP counting on {len(attached)}: {si(data.total_pps)} pkt/s"
             if busy:
                 line += f"  ·  {len(busy)} busy with another XDP program (left untouched)"
             if data.drops:
                 line += f"  ·  {data.drops:,} packets not counted"
-            if self.pid_filtered:
+            if getattr(self.app, "pids", None) is not None:
                 line += "  ·  the PID filter does not apply here: packets belong to interfaces, not processes"
             line += "  ·  enter: breakdown  ·  a: attach/detach"
             summary.update(Text(line, no_wrap=True, overflow="ellipsis"), layout=False)  # one fixed line
@@ -232,7 +228,7 @@ class XdpPane(SortableTable, Vertical):
             history = row.history
         else:
             history = self.data.history
-        spark.data = [0.0] * (HISTORY - len(history)) + list(history) if history else []
+        spark.data = spark_data(history, HISTORY) if history else []
         where = f"on {sanitize(row.ifname, 32)}" if row is not None else "on every attached interface"
         label = spark_label(f"XDP pkt/s {where}", history) if self.data is not None else Text("")
         self.query_one("#xdp-spark-label", Static).update(label, layout=False)
@@ -244,33 +240,29 @@ class XdpPane(SortableTable, Vertical):
         if row is not None:
             detail.update(breakdown(row))
 
-    def refresh_rows(self) -> None:
-        table = self.table
-        rows = self.sorted_rows(list(self.data.rows) if self.data else [])
-        selected = self.selected_iface()
-        table.clear()
-        for r in rows:
-            counting = r.state == m.ATTACHED
-            table.add_row(
-                safe(r.ifname, 32),
-                Text(r.state, style=_STATE_STYLE.get(r.state, ""), no_wrap=True),
-                Text(r.mode or "", no_wrap=True),
-                num(r.pps, 10) if counting else right("-", 10, "dim"),
-                bytes_per_s(r.bps, 11) if counting else right("-", 11, "dim"),
-                num(r.rx_pps, 9),
-                bytes_per_s(r.rx_bps, 11),
-                num(r.tx_pps, 9),
-                bytes_per_s(r.tx_bps, 11),
-                num(r.rx_drops_ps + r.tx_drops_ps, 7),
-                _protos_cell(r),
-                _prog_cell(r),
-                key=r.ifname,
-            )
-        if selected is not None:
-            try:
-                table.move_cursor(row=table.get_row_index(selected), animate=False)
-            except Exception:  # noqa: BLE001 - that interface is gone
-                pass
+    def rows(self) -> list[XdpRow]:
+        return list(self.data.rows) if self.data else []
+
+    def cells(self, row: XdpRow) -> tuple[Text, ...]:
+        counting = row.state == xdp.ATTACHED
+        return (
+            safe(row.ifname, 32),
+            Text(row.state, style=_STATE_STYLE.get(row.state, ""), no_wrap=True),
+            Text(row.mode or "", no_wrap=True),
+            num(row.pps, 10) if counting else right("-", 10, "dim"),
+            bytes_per_s(row.bps, 11) if counting else right("-", 11, "dim"),
+            num(row.rx_pps, 9),
+            bytes_per_s(row.rx_bps, 11),
+            num(row.tx_pps, 9),
+            bytes_per_s(row.tx_bps, 11),
+            num(row.rx_drops_ps + row.tx_drops_ps, 7),
+            _protos_cell(row),
+            _prog_cell(row),
+        )
+
+    def row_key(self, row: XdpRow) -> str:
+        return row.ifname
+
+    def after_rows(self) -> None:
         self.refresh_spark()
         self.refresh_detail()
-

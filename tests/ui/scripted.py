@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from ebpftop.model import frame as fr
-from ebpftop.model.frame import Frame, ProbeStatus
+from ebpftop.model.frame import LIVE, Frame, ProbeStatus
 from ebpftop.model.syscalls import SyscallCount, SyscallSample, SyscallsModel
 from ebpftop.registry import SPECS
 from ebpftop.ui.source import FrameSink, NoticeSink, StatusSink
@@ -18,12 +17,12 @@ class ScriptedSource:
         self.toggled: list[str] = []
         self.intervals: list[float] = []
         self.pids: list[frozenset[int] | None] = []
-        self.ifaces: list[tuple[str, bool]] = []
+        self.commands: list[tuple[object, ...]] = []
         self.stopped = False
 
     def start(self, on_frame: FrameSink, on_status: StatusSink, on_notice: NoticeSink) -> None:
         self.on_frame, self.on_status, self.on_notice = on_frame, on_status, on_notice
-        on_status(tuple(ProbeStatus(s.name, fr.LIVE) for s in SPECS))
+        on_status(tuple(ProbeStatus(s.name, LIVE) for s in SPECS))
 
     def emit(self, frame: Frame) -> None:
         assert self.on_frame is not None
@@ -38,8 +37,8 @@ class ScriptedSource:
     def set_pids(self, pids: frozenset[int] | None) -> None:
         self.pids.append(pids)
 
-    def set_iface(self, ifname: str, attach: bool) -> None:
-        self.ifaces.append((ifname, attach))
+    def probe_command(self, name: str, verb: str, *args: object) -> None:
+        self.commands.append((name, verb, *args))
 
     def stop(self) -> None:
         self.stopped = True
@@ -59,6 +58,6 @@ def syscall_frame(model: SyscallsModel | None = None, elapsed: float = 1.0, extr
         counts += (SyscallCount(extra_pid, 39, "getpid", 1, "extra"),)
     table = (model or SyscallsModel()).update(SyscallSample(counts), elapsed)
     statuses = tuple(
-        ProbeStatus(s.name, fr.LIVE, events_per_s=207_186.0, avg_ns=41.5, cpu_pct=0.86) for s in SPECS
+        ProbeStatus(s.name, LIVE, events_per_s=207_186.0, avg_ns=41.5, cpu_pct=0.86) for s in SPECS
     )
     return Frame(time=1_700_000_000.0, elapsed=elapsed, probes=statuses, panes={"syscalls": table}, self_cpu_pct=1.2)

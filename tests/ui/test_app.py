@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import os
 
-from ebpftop.ui.fasttable import FastTable as DataTable
-
 from ebpftop.pids import parse_pids
 from ebpftop.settings import Settings
 from ebpftop.ui.app import EbpftopApp
+from ebpftop.ui.fasttable import FastTable as DataTable
 from ebpftop.ui.syscalls_pane import SyscallsPane
 from tests.ui.scripted import ScriptedSource, syscall_frame
 
@@ -117,7 +116,7 @@ async def test_probe_key_toggles_probe() -> None:
 
 
 async def test_q_quits() -> None:
-    app, source = make_app()
+    app, _source = make_app()
     async with app.run_test(size=(120, 30)) as pilot:
         await pilot.press("q")
         await pilot.pause()
@@ -139,7 +138,7 @@ async def test_slash_filter_applies_valid_pids() -> None:
 
 
 async def test_filter_rejects_nonexistent_pid_and_keeps_previous() -> None:
-    app, source = make_app()
+    app, _source = make_app()
     async with app.run_test(size=(120, 30)) as pilot:
         init = parse_pids("1")
         app.set_pids(init)
@@ -175,7 +174,7 @@ async def test_f_filters_to_selected_process() -> None:
 
 
 async def test_help_lists_every_key() -> None:
-    app, source = make_app()
+    app, _source = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("question_mark")
         await pilot.pause()
@@ -192,7 +191,7 @@ async def test_help_lists_every_key() -> None:
 async def test_brackets_switch_panes() -> None:
     from ebpftop.ui.panes import PANES
 
-    app, source = make_app(pane=PANES[0][0])
+    app, _source = make_app(pane=PANES[0][0])
     async with app.run_test(size=(120, 30)) as pilot:
         tabs = app.query_one("#tabs")
         await pilot.press("right_square_bracket")
@@ -202,15 +201,23 @@ async def test_brackets_switch_panes() -> None:
 
 
 async def test_command_palette_offers_every_action() -> None:
-    app, source = make_app()
+    app, _source = make_app()
     async with app.run_test(size=(120, 30)):
         titles = [c.title for c in app.get_system_commands(app.screen)]
-        for needle in ("Pause", "Filter", "Sort", "Help", "Syscalls probe on/off (2)", "Show the Syscalls pane", "Theme"):
+        for needle in (
+            "Pause",
+            "Filter",
+            "Sort",
+            "Help",
+            "Syscalls probe on/off (2)",
+            "Show the Syscalls pane",
+            "Theme",
+        ):
             assert any(needle.lower() in t.lower() for t in titles), needle
 
 
 async def test_palette_command_runs_the_action() -> None:
-    app, source = make_app()
+    app, _source = make_app()
     async with app.run_test(size=(120, 30)) as pilot:
         command = next(c for c in app.get_system_commands(app.screen) if c.title.startswith("Pause"))
         command.callback()
@@ -219,13 +226,14 @@ async def test_palette_command_runs_the_action() -> None:
 
 
 async def test_xdp_attach_key_reaches_the_source() -> None:
+    from ebpftop.ui.pane import ProbeRequest
     from ebpftop.ui.xdp_pane import XdpPane
 
     app, source = make_app(pane="xdp")
     async with app.run_test(size=(120, 30)) as pilot:
-        app.query_one(XdpPane).post_message(XdpPane.AttachToggle("lo", attach=True))
+        app.query_one(XdpPane).post_message(ProbeRequest("xdp", "attach_iface", "lo"))
         await pilot.pause()
-        assert source.ifaces == [("lo", True)]
+        assert source.commands == [("xdp", "attach_iface", "lo")]
 
 
 async def test_small_and_large_terminals_and_resizes() -> None:
@@ -242,8 +250,8 @@ async def test_small_and_large_terminals_and_resizes() -> None:
 
 
 async def test_xdp_pane_says_the_pid_filter_does_not_apply() -> None:
-    from tests.ui.test_xdp_pane import xdp_frame
     from ebpftop.model.xdp import XdpModel
+    from tests.ui.test_xdp_pane import xdp_frame
 
     app, source = make_app(pane="xdp")
     async with app.run_test(size=(200, 30)) as pilot:

@@ -71,7 +71,7 @@ async def test_burst_after_help_goes_to_the_help_screen() -> None:
 
 
 async def test_slash_can_be_typed_inside_the_prompt() -> None:
-    app, source = make_app()
+    app, _source = make_app()
     async with app.run_test(size=(120, 30)) as pilot:
         burst(app, "/kworker/0")
         await pilot.pause()
@@ -105,7 +105,7 @@ async def test_burst_after_ctrl_p_goes_to_the_palette() -> None:
 
 
 async def test_editing_keys_in_a_burst_act_in_order() -> None:
-    app, source = make_app()
+    app, _source = make_app()
     async with app.run_test(size=(120, 30)) as pilot:
         burst(app, "/99")
         event = events.Key("ctrl+u", None)  # clears what was typed before it, not after

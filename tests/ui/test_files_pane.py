@@ -5,14 +5,12 @@ from __future__ import annotations
 from textual.pilot import Pilot
 from textual.widgets import Static, TabbedContent
 
-from ebpftop.ui.fasttable import FastTable as DataTable
-
-from ebpftop.model import files as m
-from ebpftop.model.files import FileIO, FilesModel, FilesSample
+from ebpftop.model.files import BY_PATH, BY_PROCESS, DEVICE, FILE, SOCKET, FileIO, FilesModel, FilesSample
 from ebpftop.model.frame import Frame, ProbeStatus
 from ebpftop.registry import SPECS
 from ebpftop.settings import Settings
 from ebpftop.ui.app import EbpftopApp
+from ebpftop.ui.fasttable import FastTable as DataTable
 from ebpftop.ui.files_pane import COLUMNS, FilesPane
 from tests.ui.scripted import ScriptedSource
 
@@ -26,12 +24,12 @@ def io(tgid: int, fd: int, path: str, kind: str, comm: str, r: int, w: int, rb: 
 
 SAMPLE = FilesSample(
     (
-        io(100, 3, "/var/log/app.log", m.FILE, "writer", 0, 50, 0, 50_000),
-        io(200, 4, "/var/log/app.log", m.FILE, "other", 0, 5, 0, 500),
-        io(300, 5, "/dev/null", m.DEVICE, "dd", 0, 10, 0, 1_000_000),
-        io(400, 6, "socket:[1234]", m.SOCKET, "nginx", 20, 20, 2_000, 3_000),
-        io(500, 7, HOSTILE_PATH, m.FILE, "\x1b[31mevil", 1, 0, 10, 0),
-        io(600, 8, LONG_PATH, m.FILE, "deep", 2, 0, 7, 0),
+        io(100, 3, "/var/log/app.log", FILE, "writer", 0, 50, 0, 50_000),
+        io(200, 4, "/var/log/app.log", FILE, "other", 0, 5, 0, 500),
+        io(300, 5, "/dev/null", DEVICE, "dd", 0, 10, 0, 1_000_000),
+        io(400, 6, "socket:[1234]", SOCKET, "nginx", 20, 20, 2_000, 3_000),
+        io(500, 7, HOSTILE_PATH, FILE, "\x1b[31mevil", 1, 0, 10, 0),
+        io(600, 8, LONG_PATH, FILE, "deep", 2, 0, 7, 0),
     ),
     lost_total=3,
 )
@@ -82,13 +80,15 @@ async def test_toggle_grouping_gives_rows_per_process() -> None:
         pane, table = await _open(pilot, app, source)
         assert table.row_count == 5
         await pilot.press("g")
-        assert pane.grouping == m.BY_PROCESS
+        assert pane.grouping == BY_PROCESS
         assert table.row_count == 6
         rows = [table.get_row_at(i) for i in range(table.row_count)]
-        procs = sorted(str(row[2]) for row in rows if str(row[0]) == "1 file: /var/log/app.log")  # one row per process, its busiest file named
+        procs = sorted(
+            str(row[2]) for row in rows if str(row[0]) == "1 file: /var/log/app.log"
+        )  # one row per process, its busiest file named
         assert procs == ["other 200", "writer 100"]
         pane.toggle_grouping()
-        assert pane.grouping == m.BY_PATH
+        assert pane.grouping == BY_PATH
         assert table.row_count == 5
 
 

@@ -12,7 +12,6 @@ import time
 
 from textual.widgets._toast import Toast
 
-from ebpftop import procinfo
 from ebpftop.model.syscalls import SyscallCount, SyscallSample, SyscallsModel
 from ebpftop.ui.killmenu import KillConfirm, KillMenu
 from tests.ui.scripted import syscall_frame
@@ -227,7 +226,7 @@ async def test_process_view_and_search_keep_hostile_strings_inert_at_every_size(
 
 
 async def test_keys_before_any_frame_and_menus_through_resizes_at_10x5() -> None:
-    app, source = make_app()
+    app, _source = make_app()
     async with app.run_test(size=(10, 5)) as pilot:
         for key in ("k", "v", "n", "P", "I", "g", "x", "f6", "enter", "f3", "z", "enter", "f9", "f5", "k", "v"):
             await pilot.press(key)  # no frame yet: empty panes, every key says why or acts
@@ -273,10 +272,17 @@ def state(pid: int) -> str:
 def test_kill_refuses_when_ebpftop_runs_in_a_child_pid_namespace() -> None:
     """The probes report PIDs of the initial namespace; in a container's own namespace the same number
     names another process (here PID 1 is the container's init, not the host's)."""
-    code = "from ebpftop.procinfo import Pinned; from ebpftop.ui.procview import read_facts; print(Pinned.open(1), read_facts(1, None, False))"
+    code = (
+        "from ebpftop.procinfo import Pinned; from ebpftop.ui.procview import read_facts; "
+        "print(Pinned.open(1), read_facts(1, None, False))"
+    )
     out = subprocess.run(
         ["unshare", "--pid", "--fork", "--mount-proc", "sh", "-c", f'{sys.executable} -c "{code}"; true'],
-        capture_output=True, text=True, timeout=60, check=True, cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+        cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))),
     ).stdout
     assert out.startswith("PID 1: ebpftop runs in a child PID namespace"), out
     assert "'cwd': 'unknown (child PID namespace)'" in out

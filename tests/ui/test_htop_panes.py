@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from textual.widgets import Static
 
-from ebpftop.model import files as m
-from ebpftop.model.files import FileIO, FilesSample
-from ebpftop.pids import PidFilter
+from ebpftop.model.files import BY_PATH, BY_PROCESS, FILE, FileIO, FilesSample
 from ebpftop.model.proctree import EXEC, EXIT, FORK, ProcEvent, ProcTreeModel
+from ebpftop.pids import PidFilter
 from ebpftop.settings import Settings
 from ebpftop.ui.app import EbpftopApp
 from ebpftop.ui.fasttable import FastTable
@@ -39,20 +38,23 @@ async def test_tree_cursor_colours_hide_and_width() -> None:
         pane = await open_tree(pilot, app)
         source.emit(procs_frame(model, first_sample(EVENTS)))
         await pilot.pause()
-        assert pane.tree.cursor_line == 0  # visible from the first frame
+        assert pane.proc_tree.cursor_line == 0  # visible from the first frame
         colors = app.get_css_variables()
-        exit2 = dict(span_styles(find_node(pane.tree, 301).label))
-        killed = dict(span_styles(find_node(pane.tree, 302).label))
-        clean = dict(span_styles(find_node(pane.tree, 303).label))
+        exit2 = dict(span_styles(find_node(pane.proc_tree, 301).label))
+        killed = dict(span_styles(find_node(pane.proc_tree, 302).label))
+        clean = dict(span_styles(find_node(pane.proc_tree, 303).label))
         assert exit2["[exit 2 after 0.1s]"] == f"bold {colors['warning']}"
         assert killed["[killed by KILL after 0.1s]"] == f"bold {colors['error']}"
-        assert colors["error"] not in clean["[exit 0 after 0.1s]"] and colors["warning"] not in clean["[exit 0 after 0.1s]"]
+        assert (
+            colors["error"] not in clean["[exit 0 after 0.1s]"]
+            and colors["warning"] not in clean["[exit 0 after 0.1s]"]
+        )
         # argv uses the width: 100 x's and the last argument fit on a 200-column line.
-        assert "x" * 100 + " END" in str(find_node(pane.tree, 300).label)
+        assert "x" * 100 + " END" in str(find_node(pane.proc_tree, 300).label)
         await pilot.press("x")
         await pilot.pause()
         pids: set[int] = set()
-        stack = list(pane.tree.root.children)
+        stack = list(pane.proc_tree.root.children)
         while stack:
             node = stack.pop()
             pids.add(node.data[0])
@@ -61,7 +63,7 @@ async def test_tree_cursor_colours_hide_and_width() -> None:
         assert "(hidden, x)" in str(app.query_one("#proctree-summary", Static).render())
         await pilot.press("x")
         await pilot.pause()
-        assert find_node(pane.tree, 302) is not None
+        assert find_node(pane.proc_tree, 302) is not None
 
 
 async def test_tree_summary_counts_follow_the_filter() -> None:
@@ -85,9 +87,9 @@ async def test_tree_summary_counts_follow_the_filter() -> None:
 async def test_files_g_gives_per_process_totals() -> None:
     sample = FilesSample(
         (
-            FileIO(100, 3, 1, "/var/log/a.log", m.FILE, "writer", 0, 10, 0, 10_000),
-            FileIO(100, 4, 1, "/var/log/b.log", m.FILE, "writer", 2, 30, 200, 30_000),
-            FileIO(200, 3, 1, "/var/log/a.log", m.FILE, "other", 1, 0, 100, 0),
+            FileIO(100, 3, 1, "/var/log/a.log", FILE, "writer", 0, 10, 0, 10_000),
+            FileIO(100, 4, 1, "/var/log/b.log", FILE, "writer", 2, 30, 200, 30_000),
+            FileIO(200, 3, 1, "/var/log/a.log", FILE, "other", 1, 0, 100, 0),
         )
     )
     source = ScriptedSource()
@@ -115,11 +117,11 @@ async def test_tree_argv_follows_a_resize() -> None:
         pane = await open_tree(pilot, app)
         source.emit(procs_frame(model, first_sample(EVENTS)))
         await pilot.pause()
-        assert "…" in str(find_node(pane.tree, 300).label)  # elided in the middle at 100 columns
+        assert "…" in str(find_node(pane.proc_tree, 300).label)  # elided in the middle at 100 columns
         await pilot.resize_terminal(240, 40)
         await pilot.pause()
         await pilot.pause()
-        assert "x" * 100 + " END" in str(find_node(pane.tree, 300).label)  # whole, with no new frame
+        assert "x" * 100 + " END" in str(find_node(pane.proc_tree, 300).label)  # whole, with no new frame
 
 
 def test_files_path_cell_shows_deleted_once_and_never_cut() -> None:
@@ -129,11 +131,11 @@ def test_files_path_cell_shows_deleted_once_and_never_cut() -> None:
     from ebpftop.model.files import FileRow
     from ebpftop.ui.files_pane import path_cell
 
-    row = FileRow("/tmp/" + "d" * 60 + ".log (deleted)", m.FILE, 1, "x", 1, 0, 0, 0, 0, 0.0, 0.0, 0.0, 0.0)
+    row = FileRow("/tmp/" + "d" * 60 + ".log (deleted)", FILE, 1, "x", 1, 0, 0, 0, 0, 0.0, 0.0, 0.0, 0.0)
     row = dataclasses.replace(row, deleted=True)
-    cell = path_cell(row, m.BY_PATH, 40)
+    cell = path_cell(row, BY_PATH, 40)
     assert str(cell) == "/tmp/ddddddddd…ddddddddddd.log (deleted)" and cell.cell_len == 40
     assert str(cell).count("(deleted)") == 1
-    assert str(path_cell(row, m.BY_PROCESS, 40)).startswith("1 file: /tmp/d")
-    wide = path_cell(row, m.BY_PATH, 200)
+    assert str(path_cell(row, BY_PROCESS, 40)).startswith("1 file: /tmp/d")
+    wide = path_cell(row, BY_PATH, 200)
     assert str(wide) == "/tmp/" + "d" * 60 + ".log (deleted)"

@@ -111,7 +111,14 @@ async def test_search_finds_argv_in_the_tree() -> None:
     app, source = make_app("procs")
     model = ProcTreeModel()
     async with app.run_test(size=SIZE) as pilot:
-        source.emit(Frame(T0, 1.0, syscall_frame().probes, {"procs": model.update(ProcSample((), 0, T0, seed=SEED, scan_time=T0), 1.0)}))
+        source.emit(
+            Frame(
+                T0,
+                1.0,
+                syscall_frame().probes,
+                {"procs": model.update(ProcSample((), 0, T0, seed=SEED, scan_time=T0), 1.0)},
+            )
+        )
         await settle(pilot)
         burst(app, "f3", *"cron -f", "enter")
         await settle(pilot)
@@ -120,7 +127,7 @@ async def test_search_finds_argv_in_the_tree() -> None:
 
 # -- F4 F5 F6 F10, P M T I --------------------------------------------------------------
 async def test_f4_opens_the_filter_and_f5_shows_the_tree() -> None:
-    app, source = make_app()
+    app, _source = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("f4")
         assert app.query_one("#filterbar").display
@@ -167,7 +174,7 @@ async def test_htop_sort_letters_act_or_say_why() -> None:
 
 
 async def test_f10_quits() -> None:
-    app, source = make_app()
+    app, _source = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("f10")
         await pilot.pause()
@@ -175,7 +182,7 @@ async def test_f10_quits() -> None:
 
 
 async def test_kill_and_view_on_xdp_say_why() -> None:
-    app, source = make_app("xdp")
+    app, _source = make_app("xdp")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await pilot.press("k")
@@ -191,7 +198,15 @@ def all_panes_frame(count: int = 200_000) -> Frame:
     base = syscall_frame(SyscallsModel())
     events_ = (
         ProcEvent(FORK, 300, 200, "bash", T0 - 0.5),
-        ProcEvent(EXEC, 300, 200, "make", T0 - 0.4, filename="/usr/bin/make", argv=("make", "-C", "dir with space", "\x1b[2Jx")),
+        ProcEvent(
+            EXEC,
+            300,
+            200,
+            "make",
+            T0 - 0.4,
+            filename="/usr/bin/make",
+            argv=("make", "-C", "dir with space", "\x1b[2Jx"),
+        ),
         ProcEvent(FORK, 301, 300, "make", T0 - 0.3),
         ProcEvent(EXIT, 301, 300, "make", T0 - 0.2, exit_code=2),
         ProcEvent(FORK, 302, 300, "make", T0 - 0.2),
@@ -205,7 +220,9 @@ def all_panes_frame(count: int = 200_000) -> Frame:
     files = FilesModel().update(FilesSample(io), 1.0)
     from ebpftop.model.syscalls import SyscallCount, SyscallSample
 
-    sys_table = SyscallsModel().update(SyscallSample((SyscallCount(300, 0, "read", count, "make"), SyscallCount(300, 1, "write", 7, "make"))), 1.0)
+    sys_table = SyscallsModel().update(
+        SyscallSample((SyscallCount(300, 0, "read", count, "make"), SyscallCount(300, 1, "write", 7, "make"))), 1.0
+    )
     return Frame(T0, 1.0, base.probes, {"syscalls": sys_table, "files": files, "procs": procs})
 
 
@@ -219,7 +236,9 @@ async def test_enter_in_syscalls_opens_the_process_view_and_it_follows_frames() 
         screen = app.screen
         assert isinstance(screen, ProcessScreen)
         text = app.export_screenshot()
-        assert "make -C &#x27;dir with space&#x27;" in text or "make -C 'dir with space'" in text.replace("&#x27;", "'").replace("&#160;", " ")
+        assert "make -C &#x27;dir with space&#x27;" in text or "make -C 'dir with space'" in text.replace(
+            "&#x27;", "'"
+        ).replace("&#160;", " ")
         plain = text.replace("&#160;", " ").replace("&#x27;", "'")
         assert "'\\x1b[2Jx'" in plain and "\x1b[2J" not in text  # quoted, sanitized, unelided
         assert "/tmp/out.o" in plain and "/src/Makefile" in plain
@@ -359,7 +378,7 @@ async def test_a_pane_key_in_another_pane_says_where_it_works() -> None:
         count = len(messages(app))
         app.query_one("#tabs", TabbedContent).active = "tab-procs"
         await settle(pilot)
-        app.active_pane().tree.focus()
+        app.active_pane().proc_tree.focus()
         await pilot.press("x")  # the Tree's own key: acts, no "works in" line
         assert app.active_pane().hide_exited
         assert not any("it works in" in m for m in messages(app)[count:])
@@ -371,9 +390,16 @@ async def test_lists_move_with_arrows_pages_home_end() -> None:
     app, source = make_app("procs")
     seed = SEED + tuple(ProcSeed(1000 + i, 1, "sleep", ("sleep", "1h"), T0 - 10) for i in range(80))
     async with app.run_test(size=(100, 24)) as pilot:
-        source.emit(Frame(T0, 1.0, syscall_frame().probes, {"procs": ProcTreeModel().update(ProcSample((), 0, T0, seed=seed, scan_time=T0), 1.0)}))
+        source.emit(
+            Frame(
+                T0,
+                1.0,
+                syscall_frame().probes,
+                {"procs": ProcTreeModel().update(ProcSample((), 0, T0, seed=seed, scan_time=T0), 1.0)},
+            )
+        )
         await settle(pilot)
-        tree = app.active_pane().tree
+        tree = app.active_pane().proc_tree
         tree.focus()
         await pilot.press("down")
         assert tree.cursor_line == 1

@@ -6,8 +6,7 @@ import re
 
 from textual.widgets import TabbedContent, TabPane
 
-from ebpftop.model import frame as fr
-from ebpftop.model.frame import Frame, ProbeStatus
+from ebpftop.model.frame import LIVE, LOADING, OFF, Frame, ProbeStatus
 from ebpftop.registry import SPECS
 from ebpftop.settings import Settings
 from ebpftop.ui.app import EbpftopApp
@@ -47,13 +46,12 @@ async def test_files_at_80x24_keeps_byte_rates_and_gives_path_the_room() -> None
 
 
 async def test_column_widths_do_not_move_when_sorting_or_with_new_rows() -> None:
-    from ebpftop.model import files as m
-    from ebpftop.model.files import FilesSample
+    from ebpftop.model.files import FILE, FilesSample
     from tests.ui.test_files_pane import io
 
-    small = FilesSample((io(1, 3, "/a", m.FILE, "sh", 1, 1, 10, 10),))
+    small = FilesSample((io(1, 3, "/a", FILE, "sh", 1, 1, 10, 10),))
     big = FilesSample(
-        (io(1234567, 3, "/var/lib/postgresql/16/main/base/16384/2619", m.FILE, "postgres-worker", 9, 9, 9_999_999, 10),)
+        (io(1234567, 3, "/var/lib/postgresql/16/main/base/16384/2619", FILE, "postgres-worker", 9, 9, 9_999_999, 10),)
     )
     app, source = make_app("files")
     async with app.run_test(size=(160, 30)) as pilot:
@@ -84,7 +82,7 @@ async def test_sort_arrow_marks_the_sorted_column() -> None:
 async def test_header_at_80_columns_condenses_but_shows_every_field() -> None:
     app, source = make_app("syscalls", pids=frozenset({1, 1542, 17449, 20001, 30001, 40001, 50001}))
     async with app.run_test(size=(80, 24)) as pilot:
-        statuses = tuple(ProbeStatus(s.name, fr.LIVE, events_per_s=139_400.0, avg_ns=41.5, cpu_pct=0.9) for s in SPECS)
+        statuses = tuple(ProbeStatus(s.name, LIVE, events_per_s=139_400.0, avg_ns=41.5, cpu_pct=0.9) for s in SPECS)
         source.emit(with_statuses(syscall_frame(), statuses))
         await pilot.pause()
         await pilot.press("space")
@@ -102,10 +100,10 @@ async def test_wide_header_shows_cost_with_its_age_and_dash_when_unmeasured() ->
     app, source = make_app("syscalls")
     async with app.run_test(size=(200, 30)) as pilot:
         statuses = (
-            ProbeStatus("files", fr.LIVE),  # just came back: nothing counted or timed yet
-            ProbeStatus("syscalls", fr.LIVE, events_per_s=139_400.0, avg_ns=41.5, cpu_pct=0.9, cost_age_s=6.2),
-            ProbeStatus("proctree", fr.OFF),
-            ProbeStatus("xdp", fr.LOADING),
+            ProbeStatus("files", LIVE),  # just came back: nothing counted or timed yet
+            ProbeStatus("syscalls", LIVE, events_per_s=139_400.0, avg_ns=41.5, cpu_pct=0.9, cost_age_s=6.2),
+            ProbeStatus("proctree", OFF),
+            ProbeStatus("xdp", LOADING),
         )
         source.emit(with_statuses(syscall_frame(), statuses))
         await pilot.pause()
@@ -125,11 +123,11 @@ async def test_badges_say_loading_before_the_sampler_reports() -> None:
     async with app.run_test(size=(120, 30)) as pilot:
         await pilot.pause()
         states = {b.spec.name: b.status.state for b in app.query(ProbeBadge)}
-        assert states == {"files": fr.OFF, "syscalls": fr.LOADING, "proctree": fr.OFF, "xdp": fr.LOADING}
+        assert states == {"files": OFF, "syscalls": LOADING, "proctree": OFF, "xdp": LOADING}
 
 
 async def test_probes_option_opens_on_a_pane_that_is_on() -> None:
-    app, source = make_app(None, probes=("xdp",))
+    app, _source = make_app(None, probes=("xdp",))
     async with app.run_test(size=(120, 30)):
         assert app.query_one("#tabs", TabbedContent).active == "tab-xdp"
 
@@ -137,7 +135,7 @@ async def test_probes_option_opens_on_a_pane_that_is_on() -> None:
 async def test_probe_key_switches_the_probe_and_shows_its_pane() -> None:
     app, source = make_app("syscalls")
     async with app.run_test(size=(120, 30)) as pilot:
-        source.on_status(tuple(ProbeStatus(s.name, fr.OFF if s.name == "xdp" else fr.LIVE) for s in SPECS))
+        source.on_status(tuple(ProbeStatus(s.name, OFF if s.name == "xdp" else LIVE) for s in SPECS))
         await pilot.pause()
         await pilot.press("4")  # xdp is off: switch it on and show it
         await pilot.pause()
@@ -206,8 +204,8 @@ async def test_sparklines_have_a_label_and_scale_and_reset_when_the_filter_chang
         label = str(app.query_one("#syscalls-spark-label").render())
         assert "syscalls/s: now 207.2k · peak 207.2k (graph top) · last 3 intervals" in label
         # The sampler hands the model the new filter with the next read: the old totals go.
-        from ebpftop.model.syscalls import SyscallSample, SyscallCount
         from ebpftop.model.frame import Frame
+        from ebpftop.model.syscalls import SyscallCount, SyscallSample
         from ebpftop.pids import PidFilter
 
         only = PidFilter(frozenset({(4242, 0)}))  # what the sampler hands the model: a filter of processes
@@ -320,7 +318,9 @@ async def test_losses_are_never_cut_from_a_narrow_badge() -> None:
     for size in ((80, 24), (160, 40)):
         async with app.run_test(size=size) as pilot:
             statuses = tuple(
-                ProbeStatus(s.name, fr.LIVE, events_per_s=139_400.0, avg_ns=312.0, cpu_pct=0.9, cost_age_s=4.0, lost_total=12_345)
+                ProbeStatus(
+                    s.name, LIVE, events_per_s=139_400.0, avg_ns=312.0, cpu_pct=0.9, cost_age_s=4.0, lost_total=12_345
+                )
                 for s in SPECS
             )
             source.emit(with_statuses(syscall_frame(), statuses))
@@ -339,7 +339,7 @@ async def test_lost_badge_says_what_it_counts_since() -> None:
     app, source = make_app("syscalls")
     since = time.time() - 120
     async with app.run_test(size=(200, 30)) as pilot:
-        statuses = (ProbeStatus("syscalls", fr.LIVE, events_per_s=10.0, lost_total=1234, lost_since=since),)
+        statuses = (ProbeStatus("syscalls", LIVE, events_per_s=10.0, lost_total=1234, lost_since=since),)
         source.emit(with_statuses(syscall_frame(), statuses))
         await pilot.pause()
         badge = next(b for b in app.query(ProbeBadge) if b.spec.name == "syscalls")

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from textual.widgets import Static, TabbedContent, Tree
 
-from ebpftop.model import frame as fr
-from ebpftop.model.frame import Frame, ProbeStatus
+from ebpftop.model.frame import LIVE, Frame, ProbeStatus
 from ebpftop.model.proctree import EXEC, EXIT, FORK, ProcEvent, ProcSample, ProcSeed, ProcTreeModel
 from ebpftop.registry import SPECS
 from ebpftop.settings import Settings
@@ -27,7 +26,7 @@ SEED = (
 
 def procs_frame(model: ProcTreeModel, sample: ProcSample, elapsed: float = 1.0) -> Frame:
     data = model.update(sample, elapsed)
-    statuses = tuple(ProbeStatus(s.name, fr.LIVE) for s in SPECS)
+    statuses = tuple(ProbeStatus(s.name, LIVE) for s in SPECS)
     return Frame(time=sample.now, elapsed=elapsed, probes=statuses, panes={"procs": data})
 
 
@@ -63,7 +62,7 @@ async def open_tree(pilot, app: EbpftopApp) -> ProcTreePane:  # type: ignore[no-
     await pilot.pause()
     pane = app.query_one(ProcTreePane)
     assert app.active_pane() is pane
-    pane.tree.focus()
+    pane.proc_tree.focus()
     await pilot.pause()
     return pane
 
@@ -80,14 +79,14 @@ async def test_nodes_show_command_pid_argv_age_and_rates() -> None:
         pane = await open_tree(pilot, app)
         source.emit(procs_frame(model, first_sample(events)))
         await pilot.pause()
-        text = labels(pane.tree)
+        text = labels(pane.proc_tree)
         assert any(t.startswith("systemd 1  /sbin/init  16m40s") for t in text), text
         make = next(t for t in text if t.startswith("make 300"))
         assert "make -j4 all" in make and "1 forks/s 1 execs/s" in make
         bash = next(t for t in text if t.startswith("bash 200"))
         assert "2 forks/s 1 execs/s" in bash  # its subtree's
         # kthreadd starts collapsed: its kernel threads are not lines.
-        kthreadd = next(n for n in pane.tree.root.children if n.data and n.data[0] == 2)
+        kthreadd = next(n for n in pane.proc_tree.root.children if n.data and n.data[0] == 2)
         assert not kthreadd.is_expanded
         summary = str(app.query_one("#proctree-summary", Static).render())
         assert "8 processes" in summary and "events lost" not in summary
@@ -104,7 +103,7 @@ async def test_hostile_argv_is_harmless() -> None:
         pane = await open_tree(pilot, app)
         source.emit(procs_frame(model, first_sample(events)))
         await pilot.pause()
-        line = next(t for t in labels(pane.tree) if " 300 " in t)
+        line = next(t for t in labels(pane.proc_tree) if " 300 " in t)
         shown = "\\x1b[31mevil 300  /bin/evil \\x1b]0;pwned\\x07 [bold red]m[/] a\\x0ab \\xff\\xfe \\u202ee  "
         assert line.startswith(shown)
         assert "\x1b" not in line and "\n" not in line and "\u202e" not in line
@@ -122,7 +121,7 @@ async def test_selection_and_screen_row_stay_when_tree_changes() -> None:
         pane = await open_tree(pilot, app)
         source.emit(procs_frame(model, ProcSample((), 0, T0, seed=seed, scan_time=T0)))
         await pilot.pause()
-        tree = pane.tree
+        tree = pane.proc_tree
         tree.move_cursor(find_node(tree, 500))
         await pilot.pause()
         assert pane.selected_pid() == 500
@@ -152,7 +151,7 @@ async def test_vanished_selection_moves_to_its_parent() -> None:
         pane = await open_tree(pilot, app)
         source.emit(procs_frame(model, first_sample((ProcEvent(FORK, 300, 200, "bash", T0 - 0.1),))))
         await pilot.pause()
-        tree = pane.tree
+        tree = pane.proc_tree
         tree.move_cursor(find_node(tree, 300))
         await pilot.pause()
         assert pane.selected_pid() == 300
@@ -170,14 +169,14 @@ async def test_sort_keys_and_lost_count_shown() -> None:
         pane = await open_tree(pilot, app)
         source.emit(procs_frame(model, first_sample(lost=3)))
         await pilot.pause()
-        assert [n.data[0] for n in find_node(pane.tree, 1).children] == [100, 500]  # by pid
+        assert [n.data[0] for n in find_node(pane.proc_tree, 1).children] == [100, 500]  # by pid
         await pilot.press("s")  # by name
         await pilot.pause()
-        assert [n.data[0] for n in find_node(pane.tree, 1).children] == [500, 100]  # cron < sshd
-        assert [n.data[0] for n in pane.tree.root.children] == [2, 1]  # kthreadd < systemd
+        assert [n.data[0] for n in find_node(pane.proc_tree, 1).children] == [500, 100]  # cron < sshd
+        assert [n.data[0] for n in pane.proc_tree.root.children] == [2, 1]  # kthreadd < systemd
         await pilot.press("r")
         await pilot.pause()
-        assert [n.data[0] for n in find_node(pane.tree, 1).children] == [100, 500]
+        assert [n.data[0] for n in find_node(pane.proc_tree, 1).children] == [100, 500]
         summary = str(app.query_one("#proctree-summary", Static).render())
         assert "3 events lost (+3)" in summary
 
@@ -191,7 +190,7 @@ async def test_probe_off_shows_a_note() -> None:
         await pilot.pause()
         assert "probe off" in str(app.query_one("#proctree-summary", Static).render())
         assert pane.selected_pid() is None
-        assert labels(pane.tree) == []
+        assert labels(pane.proc_tree) == []
 
 
 def test_age_format() -> None:
@@ -209,7 +208,7 @@ async def test_space_still_pauses_and_enter_collapses_and_f_filters() -> None:
         pane = await open_tree(pilot, app)
         source.emit(procs_frame(model, first_sample()))
         await pilot.pause()
-        tree = pane.tree
+        tree = pane.proc_tree
         tree.move_cursor(find_node(tree, 100))
         await pilot.pause()
         await pilot.press("enter")

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from ebpftop.model import frame as fr
-from ebpftop.model.frame import Frame, ProbeStatus
+from ebpftop.model.frame import LIVE, Frame, ProbeStatus
 from ebpftop.model.proctree import EXEC, FORK, ProcEvent, ProcTreeModel
 from ebpftop.model.syscalls import SyscallsModel
 from ebpftop.model.xdp import XdpModel
@@ -27,10 +26,10 @@ PANES = pytest.mark.parametrize("pane", ["files", "syscalls", "procs", "xdp"])
 
 # What a live header shows: one probe just switched back on (nothing measured yet: "–"), one off.
 STATUSES = (
-    ProbeStatus("files", fr.LIVE, events_per_s=1_834.0, avg_ns=312.0, cpu_pct=0.06, cost_age_s=4.0),
-    ProbeStatus("syscalls", fr.LIVE, events_per_s=207_186.0, avg_ns=41.5, cpu_pct=0.86, cost_age_s=4.0),
-    ProbeStatus("proctree", fr.LIVE),
-    ProbeStatus("xdp", fr.LIVE, events_per_s=10_000.0, avg_ns=38.0, cpu_pct=0.04, cost_age_s=4.0, lost_total=3),
+    ProbeStatus("files", LIVE, events_per_s=1_834.0, avg_ns=312.0, cpu_pct=0.06, cost_age_s=4.0),
+    ProbeStatus("syscalls", LIVE, events_per_s=207_186.0, avg_ns=41.5, cpu_pct=0.86, cost_age_s=4.0),
+    ProbeStatus("proctree", LIVE),
+    ProbeStatus("xdp", LIVE, events_per_s=10_000.0, avg_ns=38.0, cpu_pct=0.04, cost_age_s=4.0, lost_total=3),
 )
 
 

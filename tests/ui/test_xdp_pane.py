@@ -6,46 +6,43 @@ from pathlib import Path
 
 from textual.widgets import Static, TabbedContent
 
-from ebpftop.ui.fasttable import FastTable as DataTable
-
 import ebpftop.ui.app as app_module
-
-from ebpftop.model import frame as fr
-from ebpftop.model import xdp as m
-from ebpftop.model.frame import Frame, ProbeStatus
-from ebpftop.model.xdp import IfaceSample, LinkCounters, XdpModel, XdpSample
+from ebpftop.model.frame import LIVE, Frame, ProbeStatus
+from ebpftop.model.xdp import ATTACHED, BUSY, MISSING, OFF, PROTOS, IfaceSample, LinkCounters, XdpModel, XdpSample
 from ebpftop.registry import SPECS
 from ebpftop.settings import Settings
 from ebpftop.ui.app import EbpftopApp
+from ebpftop.ui.fasttable import FastTable as DataTable
+from ebpftop.ui.pane import ProbeRequest
 from ebpftop.ui.xdp_pane import XdpPane
 from tests.ui.scripted import HOSTILE, ScriptedSource
 
 
 def counters(**slots: tuple[int, int]) -> tuple[int, ...]:
-    return tuple([slots.get(p, (0, 0))[0] for p in m.PROTOS] + [slots.get(p, (0, 0))[1] for p in m.PROTOS])
+    return tuple([slots.get(p, (0, 0))[0] for p in PROTOS] + [slots.get(p, (0, 0))[1] for p in PROTOS])
 
 
 def ifaces(with_veth: bool = True) -> tuple[IfaceSample, ...]:
     rows = [
         IfaceSample(
-            "lo", 1, m.ATTACHED, up=True, mode="generic", link=LinkCounters(1000, 128_000, 0, 1000, 128_000, 0),
+            "lo", 1, ATTACHED, up=True, mode="generic", link=LinkCounters(1000, 128_000, 0, 1000, 128_000, 0),
             xdp=counters(ipv4=(1000, 142_000), udp=(900, 127_800), tcp=(100, 14_200)), attach_id=1,
             prog_id=501, prog_name="xdp_count",
         ),
         IfaceSample(
-            HOSTILE, 2, m.BUSY, up=True, mode="generic", prog_id=77, prog_name="[red]pass\x1b",
+            HOSTILE, 2, BUSY, up=True, mode="generic", prog_id=77, prog_name="[red]pass\x1b",
             reason="another XDP program is attached; left untouched",
         ),
-        IfaceSample("nope", 0, m.MISSING, reason="no interface named 'nope' in this network namespace"),
+        IfaceSample("nope", 0, MISSING, reason="no interface named 'nope' in this network namespace"),
     ]
     if with_veth:
-        rows.insert(2, IfaceSample("veth0", 9, m.OFF, up=False, link=LinkCounters(5, 500)))
+        rows.insert(2, IfaceSample("veth0", 9, OFF, up=False, link=LinkCounters(5, 500)))
     return tuple(rows)
 
 
 def xdp_frame(model: XdpModel, with_veth: bool = True, data: bool = True) -> Frame:
     table = model.update(XdpSample(ifaces(with_veth)), 1.0)
-    statuses = tuple(ProbeStatus(s.name, fr.LIVE) for s in SPECS)
+    statuses = tuple(ProbeStatus(s.name, LIVE) for s in SPECS)
     return Frame(time=1_700_000_000.0, elapsed=1.0, probes=statuses, panes={"xdp": table} if data else {})
 
 
@@ -62,8 +59,8 @@ class RecordingApp(EbpftopApp):
         super().__init__(*args, **kw)  # type: ignore[arg-type]
         self.requests: list[tuple[str, bool]] = []
 
-    def on_xdp_pane_attach_toggle(self, message: XdpPane.AttachToggle) -> None:
-        self.requests.append((message.ifname, message.attach))
+    def on_probe_request(self, message: ProbeRequest) -> None:
+        self.requests.append((message.args[0], message.verb == "attach_iface"))
 
 
 async def open_xdp(pilot, app: EbpftopApp, source: ScriptedSource, model: XdpModel) -> XdpPane:  # type: ignore[no-untyped-def]
