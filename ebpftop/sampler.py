@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ebpftop.model.frame import ERROR, LIVE, LOADING, OFF, UNAVAILABLE, Frame, ProbeStatus
+from ebpftop.model.frame import ERROR, LIVE, LOADING, OFF, UNAVAILABLE, Frame, ProbeState, ProbeStatus
 from ebpftop.model.rates import average, counter_delta, rate
 from ebpftop.pids import PidFilter, of_pids
 from ebpftop.probes.base import Probe, ProbeCost, ProbeError
@@ -31,7 +31,7 @@ class _Slot:
     spec: ProbeSpec
     probe: Probe | None = None
     model: Any = None
-    state: str = OFF
+    state: ProbeState = OFF
     reason: str | None = None
     since: float = 0.0  # monotonic time of the last read (or of enabling)
     cost: ProbeCost | None = None  # BPF stats at the start of the open stats window
@@ -306,7 +306,7 @@ class Sampler(threading.Thread):
         slot.cost_since = slot.since
         self._publish_status()
 
-    def _disable(self, slot: _Slot, state: str) -> None:
+    def _disable(self, slot: _Slot, state: ProbeState) -> None:
         if slot.probe is not None and slot.probe.enabled:
             try:
                 slot.lost_base += slot.probe.lost()  # its maps go with it

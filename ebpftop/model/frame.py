@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, Protocol
 
 # Version of the --batch JSON (ebpftop/output/schema.json); bumped when a
 # field changes meaning or goes away, not when one is added.
 SCHEMA_VERSION = 1
 
-# Probe life cycle, as shown in the header and in --batch output.
-OFF = "off"
-LOADING = "loading"
-LIVE = "live"
-UNAVAILABLE = "unavailable"  # this kernel or setup cannot run it; reason says why
-ERROR = "error"  # it was running or loading and failed; reason says why
+
+class ProbeState(StrEnum):
+    """A probe's life cycle, as shown in the header and in --batch output (the value is the JSON string)."""
+
+    OFF = "off"
+    LOADING = "loading"
+    LIVE = "live"
+    UNAVAILABLE = "unavailable"  # this kernel or setup cannot run it; reason says why
+    ERROR = "error"  # it was running or loading and failed; reason says why
+
+
+OFF, LOADING, LIVE, UNAVAILABLE, ERROR = ProbeState
 
 
 class PaneData(Protocol):
@@ -39,7 +46,7 @@ class ProbeStatus:
     """
 
     name: str
-    state: str
+    state: ProbeState
     reason: str | None = None
     events_per_s: float | None = None
     avg_ns: float | None = None

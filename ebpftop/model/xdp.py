@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from ebpftop.model.rates import counter_delta, rate
@@ -18,12 +19,18 @@ L4_PROTOS = ("tcp", "udp", "icmp", "icmpv6", "ip_other")
 PROTOS = L3_PROTOS + L4_PROTOS
 NSLOTS = len(PROTOS)
 
-# Interface states.
-OFF = "off"  # listed with the kernel's counters only; no XDP program of ours
-ATTACHED = "attached"  # our counter runs on it
-BUSY = "busy"  # another XDP program is attached; we leave it alone
-ERROR = "error"  # our last attach failed; reason says why
-MISSING = "missing"  # asked for by name, no such interface in this network namespace
+
+class IfaceState(StrEnum):
+    """An interface's state in the XDP pane and in --batch output (the value is the JSON string)."""
+
+    OFF = "off"  # listed with the kernel's counters only; no XDP program of ours
+    ATTACHED = "attached"  # our counter runs on it
+    BUSY = "busy"  # another XDP program is attached; we leave it alone
+    ERROR = "error"  # our last attach failed; reason says why
+    MISSING = "missing"  # asked for by name, no such interface in this network namespace
+
+
+OFF, ATTACHED, BUSY, ERROR, MISSING = IfaceState
 
 GENERIC = "generic"
 NATIVE = "native"
@@ -48,7 +55,7 @@ class IfaceSample:
 
     ifname: str  # exact (surrogate-escaped) name from the kernel
     ifindex: int  # 0 for a MISSING name
-    state: str
+    state: IfaceState
     up: bool = False
     mode: str | None = None  # ours when ATTACHED, the other program's when BUSY
     link: LinkCounters = field(default_factory=LinkCounters)
@@ -80,7 +87,7 @@ class XdpRow:
 
     ifname: str
     ifindex: int
-    state: str
+    state: IfaceState
     up: bool
     mode: str | None
     packets: int
