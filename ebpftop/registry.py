@@ -132,6 +132,7 @@ SPECS: tuple[ProbeSpec, ...] = (
         _xdp_probe,
         _xdp_model,
         settings_args=(("ifaces", "xdp_ifaces"), ("mode", "xdp_mode")),
+        model_settings_args=(("asked", "xdp_ifaces"),),
         help="packets per interface and protocol; counts only, never drops",
         commands=(
             ProbeCommand("attach_iface", "xdp counter attached to {}", switch_on=True),

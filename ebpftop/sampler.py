@@ -67,17 +67,13 @@ def _rss_bytes() -> int:
         return 0
 
 
-_LOST_FIELDS = ("lost_total", "drops")  # a sample's cumulative-loss field, by the name each model gives it
-
-
 def _with_lost_base(sample: Any, base: int) -> Any:
     """The sample with its cumulative loss counted from lost_since rather than from this enable."""
     if not base or not dataclasses.is_dataclass(sample) or isinstance(sample, type):
         return sample
-    for name in _LOST_FIELDS:
-        value = getattr(sample, name, None)
-        if isinstance(value, int):
-            return dataclasses.replace(sample, **{name: value + base})
+    value = getattr(sample, "lost_total", None)
+    if isinstance(value, int):
+        return dataclasses.replace(sample, lost_total=value + base)
     return sample
 
 

@@ -25,9 +25,18 @@ OFF, LOADING, LIVE, UNAVAILABLE, ERROR = ProbeState
 
 
 class PaneData(Protocol):
-    """View data of one pane for one interval."""
+    """View data of one pane for one interval.
+
+    A table may also have ``notices() -> tuple[str, ...]``: one-line warnings for the user
+    (``--batch`` says each on stderr once); see ``notices_of``.
+    """
 
     def to_json(self) -> Any: ...
+
+
+def notices_of(frame: Frame) -> tuple[str, ...]:
+    """Every pane's notices in this frame (tables without ``notices`` have none)."""
+    return tuple(text for table in frame.panes.values() for text in getattr(table, "notices", tuple)())
 
 
 def _round(value: float | None, digits: int) -> float | None:

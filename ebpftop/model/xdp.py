@@ -72,7 +72,7 @@ class XdpSample:
     """One read of the XDP probe."""
 
     ifaces: tuple[IfaceSample, ...]
-    drops: int = 0  # cumulative packets not counted (counter map full)
+    lost_total: int = 0  # cumulative packets not counted (counter map full)
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,7 +148,20 @@ class XdpTable:
     rows: tuple[XdpRow, ...]
     total_pps: float
     history: tuple[float, ...]  # XDP packets/s over every attached interface, oldest first
-    drops: int = 0
+    lost_total: int = 0  # cumulative packets not counted
+    asked: tuple[str, ...] | None = None  # the interfaces --xdp named ("all": every one)
+
+    def notices(self) -> tuple[str, ...]:
+        """An interface asked for where another XDP program sits: we leave it alone, and say so."""
+        if not self.asked:
+            return ()
+        return tuple(
+            f"xdp {r.ifname} is busy: program {r.prog_name or '?'} id {r.prog_id}"
+            + (f" ({r.mode})" if r.mode else "")
+            + " is attached; not counting there"
+            for r in self.rows
+            if r.state == BUSY and ("all" in self.asked or r.ifname in self.asked)
+        )
 
     @property
     def events_per_s(self) -> float:
@@ -197,8 +210,9 @@ class XdpModel:
     name is a new interface (deleted and recreated), so its baseline restarts.
     """
 
-    def __init__(self, history: int = HISTORY) -> None:
+    def __init__(self, history: int = HISTORY, asked: tuple[str, ...] | None = None) -> None:
         self._history_len = history
+        self._asked = asked
         self._state: dict[str, _IfaceState] = {}
         self._total: deque[float] = deque(maxlen=history)
 
@@ -264,4 +278,5 @@ class XdpModel:
         rows.sort(key=lambda r: (r.ifindex == 0, r.ifindex, r.ifname))
         total = rate(sum(r.packets for r in rows), elapsed)
         self._total.append(total)
-        return XdpTable(tuple(rows), total, tuple(self._total), sample.drops if sample is not None else 0)
+        lost = sample.lost_total if sample is not None else 0
+        return XdpTable(tuple(rows), total, tuple(self._total), lost, self._asked)

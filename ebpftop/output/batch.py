@@ -23,8 +23,7 @@ from collections import deque
 from collections.abc import Callable
 
 from ebpftop.env.streams import exit_now
-from ebpftop.model import xdp
-from ebpftop.model.frame import ERROR, UNAVAILABLE, Frame, ProbeStatus
+from ebpftop.model.frame import ERROR, UNAVAILABLE, Frame, ProbeStatus, notices_of
 from ebpftop.registry import SPECS
 from ebpftop.sampler import Sampler
 from ebpftop.settings import Settings
@@ -40,18 +39,6 @@ def dumps(frame: Frame, top: int | None = None) -> str:
     # ensure_ascii keeps every control character escaped and carries
     # undecodable bytes (surrogate escapes) exactly; see model.sanitize.decode.
     return json.dumps(frame.to_json(top), ensure_ascii=True, separators=(",", ":"))
-
-
-def busy_ifaces(frame: Frame, asked: tuple[str, ...] | None) -> list[tuple[str, str]]:
-    """(interface, what holds it) for each interface --xdp asked for where another XDP program sits."""
-    table = frame.panes.get("xdp")
-    if not asked or table is None:
-        return []
-    return [
-        (r.ifname, f"program {r.prog_name or '?'} id {r.prog_id}" + (f" ({r.mode})" if r.mode else ""))
-        for r in getattr(table, "rows", ())
-        if r.state == xdp.BUSY and ("all" in asked or r.ifname in asked)
-    ]
 
 
 class Writer:
@@ -192,10 +179,10 @@ def run(settings: Settings, out_fd: int = 1, err_fd: int = 2) -> int:
 
     def on_frame(frame: Frame) -> None:
         started.set()
-        for ifname, holder in busy_ifaces(frame, settings.xdp_ifaces):
-            if ifname not in warned:
-                warned.add(ifname)
-                say(f"xdp {ifname} is busy: {holder} is attached; not counting there")
+        for text in notices_of(frame):  # each once: they repeat every frame while true
+            if text not in warned:
+                warned.add(text)
+                say(text)
         if not out.put((dumps(frame, settings.top) + "\n").encode()) and out.error is None and not dropping.is_set():
             dropping.set()
             say("stdout is not being read: frames are dropped until it is")

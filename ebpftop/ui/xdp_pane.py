@@ -211,8 +211,8 @@ class XdpPane(TablePane):
             line = f"{len(data.rows)} interfaces, XDP counting on {len(attached)}: {si(data.total_pps)} pkt/s"
             if busy:
                 line += f"  ·  {len(busy)} busy with another XDP program (left untouched)"
-            if data.drops:
-                line += f"  ·  {data.drops:,} packets not counted"
+            if data.lost_total:
+                line += f"  ·  {data.lost_total:,} packets not counted"
             if getattr(self.app, "pids", None) is not None:
                 line += "  ·  the PID filter does not apply here: packets belong to interfaces, not processes"
             line += "  ·  enter: breakdown  ·  a: attach/detach"
