@@ -157,6 +157,7 @@ def main() -> int:
     runs = Path(sys.argv[1])
     rows = []
     summary = []
+
     def order(kv: Any) -> Any:
         return (meta(kv[1]).get("kernel") != "host", [int(x) if x.isdigit() else x for x in re.split(r"[.-]", kv[0])])
 
@@ -178,6 +179,14 @@ def main() -> int:
             rows.append(f"| {kname} | {p} | {tests} | {fmt_s(r['seconds']) if r else '–'} | {'; '.join(notes)} |")
         tui = read(d_tui / "tui.out").splitlines()
         tui_line = next((line for line in tui if line.startswith("tui: exit")), "tui: –")
+        tui_rc = steps(d_tui).get("tui", (None, 0.0))[0]
+        if (
+            tui_rc is not None
+        ):  # the smoke's verdict (every probe live, every pane drawn, q answered), not the TUI's exit
+            tui_line = f"tui: {'passed' if tui_rc == 0 else 'FAILED'}; " + tui_line.removeprefix("tui: ")
+        quit_line = next((line for line in tui if line.startswith("tui: q answered") or "did not end" in line), "")
+        if quit_line:
+            tui_line += "; " + quit_line.removeprefix("tui: ")
         panes = [line.split()[2] for line in tui if line.startswith("tui: pane ")]
         if panes:
             tui_line += f"; panes drawn: {', '.join(panes)}"

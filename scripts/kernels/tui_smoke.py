@@ -40,7 +40,11 @@ def main() -> int:
     env = {**os.environ, "TERM": "xterm-256color"}
     proc = subprocess.Popen(
         ["unshare", "-n", "sh", "-c", 'ip link set lo up && exec "$0" -m ebpftop --interval 1 --xdp lo', python],
-        stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True,
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env=env,
+        start_new_session=True,
     )
     os.close(slave)
     try:
@@ -58,7 +62,9 @@ def _watch(proc: subprocess.Popen[bytes], master: int) -> int:
     live_at = quit_at = None
     states: dict[str, str] = {}
     panes: list[str] = []  # panes asked for with `]`
-    while time.monotonic() - t0 < TIMEOUT:
+    # TIMEOUT until q is sent; then as long again for the TUI to answer it (under TCG a frame takes
+    # seconds to draw, and how long q takes is itself a figure the table reports).
+    while time.monotonic() - (t0 if quit_at is None else quit_at) < TIMEOUT:
         r, _, _ = select.select([master], [], [], 0.5)
         if r:
             try:
@@ -91,12 +97,14 @@ def _watch(proc: subprocess.Popen[bytes], master: int) -> int:
     if proc.poll() is None:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(30)
-        print(f"tui: did not end within {TIMEOUT:.0f}s (q sent: {quit_at is not None})")
+        print(f"tui: did not end within {TIMEOUT:.0f}s" + (" of q" if quit_at is not None else " (q not sent)"))
         ok = False
     else:
         ok = proc.returncode == 0 and quit_at is not None
         if quit_at is None:
             print(f"tui: ended before every pane was drawn (asked for {panes})")
+    if quit_at is not None and proc.returncode is not None and ok:
+        print(f"tui: q answered after {time.monotonic() - quit_at:.1f}s")
     if live_at:
         print(f"tui: exit {proc.returncode}; all probes live after {live_at - t0:.1f}s")
     else:
