@@ -14,7 +14,9 @@ run: setup
 
 # ruff over the whole checkout, mypy over ebpftop/ (rules and scope in pyproject.toml).
 # Both always run, so one pass shows every finding; either failing fails lint.
-lint: setup
+# Static checks need only the venv (setup, which needs root, runs when it is missing).
+lint:
+	@[ -x $(VENV)/bin/ruff ] && [ -x $(VENV)/bin/mypy ] || scripts/setup.sh
 	@rc=0; $(VENV)/bin/ruff check . || rc=1; $(VENV)/bin/mypy || rc=1; exit $$rc
 
 # Lint first: CI runs `make test`, so a lint finding fails CI like a failing test.

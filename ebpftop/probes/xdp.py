@@ -29,7 +29,6 @@ from ebpftop.probes.base import Probe, ProbeError
 from ebpftop.probes.netdev import LinkInfo, list_links, read_proc_net_dev
 
 ENV_IFACES = "EBPFTOP_XDP"
-ENV_MODE = "EBPFTOP_XDP_MODE"
 ALL = "all"
 MAX_IFACES = 256  # counter slots (a power of two); an interface's slot is ifindex & (MAX_IFACES - 1)
 
@@ -76,8 +75,8 @@ class XdpProbe(Probe):
 
     Interfaces: ``ifaces`` (names, or ("all",)), else $EBPFTOP_XDP (comma list
     or "all"); none means every interface is listed with the kernel's own
-    counters and nothing is attached until attach_iface(). Mode: ``mode``,
-    else $EBPFTOP_XDP_MODE, else generic. Attachments are BPF links, so the
+    counters and nothing is attached until attach_iface(). Mode: ``mode``, else generic.
+    Attachments are BPF links, so the
     kernel detaches them when ebpftop dies however it dies.
     """
 
@@ -90,7 +89,7 @@ class XdpProbe(Probe):
         if ifaces is None:
             ifaces = _ifaces_from_env()
         if mode is None:
-            mode = os.environ.get(ENV_MODE, "").strip() or GENERIC
+            mode = GENERIC
         self.mode = mode
         self._all = ALL in (ifaces or ())
         # Names to attach; they stay wanted across a probe off/on.

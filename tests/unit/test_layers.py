@@ -34,3 +34,19 @@ def test_ui_never_imports_probes_or_bcc() -> None:
     pattern = re.compile(r"^\s*(import|from)\s+(bcc|ebpftop\.probes|ebpftop\.sampler)\b", re.M)
     offenders = [str(p) for p in (PKG / "ui").rglob("*.py") if pattern.search(p.read_text())]
     assert offenders == []
+
+
+def _importers(layer: str, forbidden: str) -> list[str]:
+    pattern = re.compile(rf"^\s*(import|from)\s+ebpftop\.({forbidden})\b", re.M)
+    root = PKG / layer if (PKG / layer).is_dir() else PKG / f"{layer}.py"
+    files = root.rglob("*.py") if root.is_dir() else [root]
+    return [str(p.relative_to(PKG)) for p in files if pattern.search(p.read_text())]
+
+
+def test_each_layer_imports_only_below_it() -> None:
+    """docs/ARCHITECTURE.md's table: model < probes < registry/sampler < ui, output, cli."""
+    assert _importers("model", "probes|sampler|registry|ui|output|cli") == []
+    assert _importers("probes", "sampler|registry|ui|output|cli") == []
+    assert _importers("sampler", "ui|output|cli") == []
+    assert _importers("registry", "sampler|ui|output|cli") == []
+    assert _importers("output", "ui|cli") == []
