@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import inspect
 import os
 import queue
 import threading
@@ -112,6 +113,7 @@ class Sampler(threading.Thread):
         self._count = count
         self._pids = of_pids(pids)  # a bare set of PIDs: the processes that have them now
         self._commands: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
+        self._deadline = float("inf")  # the next frame's (monotonic); set when the loop starts
         self._wake = threading.Event()
         self._stopping = False
         self._flush = False
@@ -161,9 +163,9 @@ class Sampler(threading.Thread):
                 if slot.wanted:
                     self._enable(slot)
             clock = _Clock()
-            deadline = clock.mono + self.interval
+            self._deadline = clock.mono + self.interval
             while not self._stopping:
-                timeout = deadline - time.monotonic()
+                timeout = self._deadline - time.monotonic()
                 if timeout > 0:
                     self._wake.wait(timeout)
                 self._wake.clear()
@@ -173,11 +175,11 @@ class Sampler(threading.Thread):
                     if self._flush:
                         self._emit(clock, final=True)
                     break
-                if now >= deadline:
+                if now >= self._deadline:
                     clock = self._emit(clock)
-                    deadline += self.interval
-                    if deadline <= now:  # fell behind (suspend, slow read): do not burst
-                        deadline = now + self.interval
+                    self._deadline += self.interval
+                    if self._deadline <= now:  # fell behind (suspend, slow read): do not burst
+                        self._deadline = now + self.interval
                     if self._count is not None and self.frames >= self._count:
                         break
         except BaseException as exc:  # noqa: BLE001 - reported to the owner, never lost
@@ -232,8 +234,12 @@ class Sampler(threading.Thread):
                         self._enable(slot)
                 case ("interval", seconds):
                     self.interval = float(seconds)
+                    # A shorter interval starts now, not at the old deadline (60 s -> 1 s waited 60 s).
+                    self._deadline = min(self._deadline, time.monotonic() + self.interval)
                 case ("probe", name, verb, args) if name in self._slots:
                     self._probe_command(self._slots[name], verb, args)
+                case ("probe", name, verb, _args):
+                    self._notice(f"no probe named {name!r} (for {verb!r})")
                 case ("pids", pids):
                     self._pids = of_pids(pids)
                     for slot in self._slots.values():
@@ -252,9 +258,19 @@ class Sampler(threading.Thread):
         if slot.probe is None or not slot.probe.enabled:
             self._notice(f"{name} probe is {slot.state}: {slot.reason or 'it must be on'}")
             return
-        method = getattr(slot.probe, verb)
+        method = getattr(slot.probe, verb, None)
+        try:
+            inspect.signature(method).bind(*args) if method is not None else None
+        except TypeError as exc:  # the wrong arguments are the caller's fault, not the probe's
+            self._notice(f"{name} {verb}: {exc}")
+            return
+        if method is None:
+            self._notice(f"{name} probe has no method {verb!r}")
+            return
         reason = self._guard(slot, lambda: method(*args))
-        if reason:
+        if slot.state != LIVE:  # the call failed and _guard turned the probe off
+            self._notice(f"{name} {verb} failed: {slot.reason}")
+        elif reason:
             self._notice(f"{name} {' '.join(map(str, args))}: {reason}")
         else:
             self._notice(command.done.format(*args))

@@ -84,6 +84,9 @@ class FilesProbe(Probe):
     def detach(self, bpf: Any) -> None:
         self._readers = None
         self._names.clear()
+        # lost() was added to the sampler's base as the probe went off: a new
+        # enable counts its own evictions from zero (it counted them twice).
+        self._evicted = 0
 
     # -- naming ---------------------------------------------------------------
     def resolve(self, tgid: int, fd: int, gen: int) -> FdName:
