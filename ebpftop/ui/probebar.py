@@ -104,12 +104,16 @@ class ProbeBar(Horizontal):
         self.wanted = wanted
 
     def compose(self) -> ComposeResult:
+        # Two lines (narrow): a column per probe on line one, the status line across them all.
+        self.styles.grid_size_columns = len(self.specs)
         for spec in self.specs:
             badge = ProbeBadge(spec)
             if self.wanted is not None and spec.name not in self.wanted:
                 badge.status = ProbeStatus(spec.name, OFF)
             yield badge
-        yield Static("", id="selfcpu")
+        selfcpu = Static("", id="selfcpu")
+        selfcpu.styles.column_span = len(self.specs)
+        yield selfcpu
 
     def on_resize(self, event: events.Resize) -> None:
         one_line = event.size.width >= ONE_LINE
