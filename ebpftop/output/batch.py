@@ -130,6 +130,14 @@ def run(settings: Settings, out_fd: int = 1, err_fd: int = 2) -> int:
     signalled = threading.Event()
     lock = threading.Lock()
 
+    # Its own descriptor for the stderr it was given: a bcc compile points fd 2 at a memfd for a
+    # moment (probes/base.py), and a line written to fd 2 then went into the compiler's output,
+    # lost from stderr and glued into another probe's error (seen: "probe syscalls error" inside
+    # proctree's reason, one run in eight when every compile fails at once).
+    try:
+        err_fd = os.dup(err_fd)
+    except OSError:
+        pass  # closed: the writer reports its own error, as before
     err = Writer(err_fd, "stderr", limit=1 << 20)
 
     def say(text: str) -> None:
