@@ -14,6 +14,7 @@ from rich.text import Text
 from textual import events
 from textual.app import ComposeResult
 from textual.containers import Horizontal
+from textual.css.query import NoMatches
 from textual.widgets import Static
 
 from ebpftop.model.frame import ERROR, LIVE, LOADING, OFF, UNAVAILABLE, ProbeStatus
@@ -156,7 +157,11 @@ class ProbeBar(Horizontal):
         if rss_bytes:
             label.append(f" {rss_bytes / 2**20:.0f}MiB")
         label.append(f"  every {interval:g}s")
-        self.query_one("#selfcpu", Static).update(label, layout=False)  # 1fr wide: its text never moves anything
+        try:
+            selfcpu = self.query_one("#selfcpu", Static)
+        except NoMatches:  # the app is tearing down: the bar's children go before its timers stop
+            return
+        selfcpu.update(label, layout=False)  # 1fr wide: its text never moves anything
 
 
 def condense_pids(text: str, count: int, limit: int = 24) -> str:
