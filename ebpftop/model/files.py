@@ -120,7 +120,10 @@ class FilesTable:
     def to_json(self) -> list[dict[str, Any]]:
         # Per process and path: exact and lossless (per-path sums are one
         # group-by away, while a per-path row would hide every process but one).
-        return [r.to_json() for r in self.rows(BY_PROCESS)]
+        rows = self._built.get(BY_PROCESS)
+        if rows is not None:
+            return [r.to_json() for r in rows]
+        return json_rows(self.io, self.elapsed, self.pids)
 
 
 def _path_key(io: FileIO) -> tuple[Any, ...]:
@@ -208,6 +211,44 @@ def group(
         key = _path_key(item)
         groups.setdefault((item.tgid, *key) if per_process else key, []).append(item)
     return _rows(groups, elapsed)
+
+
+def json_rows(io: tuple[FileIO, ...], elapsed: float, pids: frozenset[int] | None = None) -> list[dict[str, Any]]:
+    """What ``[r.to_json() for r in group(io, elapsed, pids, BY_PROCESS)]`` gives, in the same order.
+
+    A one-fd row goes straight to its dict, with no FileRow in between: a
+    burst of files is tens of thousands of them a frame, and --batch writes
+    every one.
+    """
+    groups: dict[tuple[Any, ...], list[FileIO]] = {}
+    for item in io:
+        if pids is not None and item.tgid not in pids:
+            continue
+        groups.setdefault((item.tgid, *_path_key(item)), []).append(item)
+    out = []
+    for items in groups.values():
+        if len(items) > 1:
+            out.append(_row(items, elapsed).to_json())
+            continue
+        f = items[0]
+        out.append({
+            "path": f.path,
+            "type": f.type,
+            "pid": f.tgid,
+            "comm": f.comm,
+            "reads": f.reads,
+            "writes": f.writes,
+            "read_bytes": f.read_bytes,
+            "write_bytes": f.write_bytes,
+            "read_bps": round(rate(f.read_bytes, elapsed), 3),
+            "write_bps": round(rate(f.write_bytes, elapsed), 3),
+            "dev": f.dev,
+            "ino": f.ino,
+            "deleted": f.deleted,
+            "truncated": f.truncated,
+        })
+    out.sort(key=lambda d: (-(d["read_bytes"] + d["write_bytes"]), -(d["reads"] + d["writes"]), d["path"], d["pid"]))
+    return out
 
 
 class FilesModel:
