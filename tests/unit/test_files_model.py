@@ -220,7 +220,9 @@ def test_table_builds_each_grouping_once_and_only_when_asked() -> None:
     table = FilesModel().update(FilesSample(items), elapsed=2.0, pids=frozenset({20}))
     assert (table.read_bps, table.write_bps) == (3.5, 0.5)  # totals need no grouping, and honour the filter
     assert table._built == {}
-    table.to_json()  # --batch: rows per process only
+    table.to_json()  # --batch: its dicts straight from the samples (json_rows), no rows built
+    assert table._built == {}
+    table.rows(BY_PROCESS)
     assert set(table._built) == {BY_PROCESS}
     assert table.rows(BY_PROCESS) is table.rows(BY_PROCESS)  # built once
     by_path, by_process = group(items, 2.0, frozenset({20}), BY_PATH), group(items, 2.0, frozenset({20}), BY_PROCESS)
