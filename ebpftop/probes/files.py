@@ -32,6 +32,7 @@ INTERVAL_KEYS = 1 << 17  # keys one interval holds in user space; past it their 
 # Passed to bpf/files.h with -D (contract_cflags). lost[] slots: FL_LOST_<define> -> cause, in slot order.
 LOST = {"STATS": "stats_full", "PATH": "name_not_stored", "FDS": "fds_full"}
 LOST_SLOTS = len(LOST)
+_LOST_PATH = list(LOST).index("PATH")
 # fill[] slots: 0 and 1 keys per stats half, then the name ring's bytes produced and consumed.
 FILL = {"PRODUCED": 2, "CONSUMED": 3}
 FILL_SLOTS = 4
@@ -329,10 +330,16 @@ class FilesProbe(Probe):
         return FilesSample(out, self.lost())
 
     def lost(self) -> int:
+        """I/O not counted (stats or fds map full, past interval_keys) and keys left unnamed, each once.
+
+        A name the ring had no room for (name_not_stored) is not added: its
+        key is drained without a name and counted then, as name_evicted.
+        """
         if self._bpf is None:
             return self._evicted + self._dropped
         table = self.table("lost")
-        return self._evicted + self._dropped + sum(int(table.sum(i).value) for i in range(LOST_SLOTS))
+        kernel = sum(int(table.sum(i).value) for i in range(LOST_SLOTS) if i != _LOST_PATH)
+        return self._evicted + self._dropped + kernel
 
     def lost_by_cause(self) -> dict[str, int]:
         """The kernel's lost counters by cause plus the names found evicted and the I/O past an interval's keys."""
