@@ -189,7 +189,7 @@ def test_200000_files_every_read_counted_or_lost(floods_bin: Path, files_dir: st
         next_frame(run)
         frames = run.stop(signal.SIGINT)
         samples = rss.stop()
-    assert run.proc.returncode == 0
+    assert run.proc.returncode == 0, run.proc.stderr.read() if run.proc.stderr else ""
     named: collections.Counter[str] = collections.Counter()
     named_bytes = unknown = report_writes = gate_unnamed = 0
     for f in frames:
