@@ -141,7 +141,7 @@ class Sampler(threading.Thread):
         except BlockingIOError:
             pass  # the pipe is full: the thread is woken already
         except OSError:
-            pass  # closed: the thread has ended
+            pass  # EPIPE: the thread has ended
 
     def toggle(self, name: str) -> None:
         self.command("toggle", name)
@@ -251,8 +251,15 @@ class Sampler(threading.Thread):
             os.close(self._stats_fd)
             self._stats_fd = None
         self._poll.close()
+        # The read end only: a command() that comes later (a signal) then gets EPIPE, and never
+        # writes into another file that took a closed fd's number. The write end goes with us.
         os.close(self._wake_r)
-        os.close(self._wake_w)
+
+    def __del__(self) -> None:
+        try:
+            os.close(self._wake_w)
+        except (OSError, AttributeError):
+            pass
 
     def _drain_commands(self) -> None:
         while True:
