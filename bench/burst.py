@@ -157,7 +157,8 @@ def section(n: int, bare: float, runs: list[dict[str, Any]]) -> list[str]:
         " line); past the bounds (keys a half holds, ring bytes, 131 072 keys an interval keeps in user space) I/O"
         " is counted lost, never dropped silently.",
         "- lost is the files probe's counter for the whole machine (ebpftop runs unfiltered): other processes' keys"
-        " too. Left unnamed during a burst: a long-lived file whose name ebpftop's cache (32 768) let go while the"
+        " too, by causes --batch does not break down. One a burst can cause: a long-lived file whose name"
+        " ebpftop's cache (32 768) let go while the"
         " kernel still remembered sending it (16 384) shows as unknown and counts here.",
         "",
     ]
