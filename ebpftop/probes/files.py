@@ -139,18 +139,18 @@ class FilesProbe(Probe):
         ring_pages: int = RING_PAGES,
         max_names: int = MAX_NAMES,
         interval_keys: int = INTERVAL_KEYS,
-        early_drain: bool = True,
     ) -> None:
         super().__init__()
         self.max_entries = max_entries or stats_entries(libbpf.possible_cpus())
         self.ring_pages = ring_pages
         self.max_names = max_names
         self.interval_keys = interval_keys
-        # Marks past which the program wakes the sampler to drain now: half a
-        # stats half, a quarter of the ring. Off (tests of the interval path
-        # alone): marks no burst reaches.
-        self.fill_mark = self.max_entries // 2 if early_drain else 1 << 62
-        self.ring_mark = ring_pages * mmap.PAGESIZE // 4 if early_drain else 1 << 62
+        # Marks past which the program wakes the sampler to drain now: a
+        # quarter of a stats half, a quarter of the ring. The three quarters
+        # left are what the sampler may lag (writing a frame of a burst's
+        # rows takes it a second or more on a busy box).
+        self.fill_mark = max(1, self.max_entries // 4)
+        self.ring_mark = ring_pages * mmap.PAGESIZE // 4
         # One reader per stats buffer (epoch half); the kernel counts into the other.
         self._readers: tuple[libbpf.BatchReader, libbpf.BatchReader] | None = None
         self._ring: NameRing | None = None
