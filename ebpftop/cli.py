@@ -132,7 +132,9 @@ def _listen(text: str) -> tuple[str, int]:
         raise argparse.ArgumentTypeError(f"no host before the ':' in {text[:60]!a} (use PORT or HOST:PORT)")
     if not host.isprintable() or any(c.isspace() for c in host):
         raise argparse.ArgumentTypeError(f"bad host {host[:60]!a}")
-    return host, int(_number(port, "metrics port", 1, 65535, whole=True))
+    if not (port.isascii() and port.isdigit()) or len(port) > 5 or not 1 <= int(port) <= 65535:
+        raise argparse.ArgumentTypeError(f"the metrics port must be a number from 1 to 65535, not {port[:24]!a}")
+    return host, int(port)
 
 
 def _series(text: str) -> int:

@@ -92,7 +92,7 @@ class Spec:
     kind: str
     help: str
     labels: tuple[str, ...] = ()
-    scale: float = 1.0  # value = stored integer * scale (nanoseconds -> seconds)
+    divisor: int = 1  # value = stored integer / divisor (nanoseconds -> seconds: 10**9)
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,7 +194,7 @@ def _specs(opts: MetricsOptions) -> list[tuple[Spec, bool]]:
                 "Time the probe's BPF programs ran, inside BPF-stats windows only "
                 "(--bpf-stats: one interval in ten by default, every one with 'always')",
                 ("probe",),
-                1e-9,
+                10**9,
             ),
             False,
         ),
@@ -408,8 +408,11 @@ class MetricsAccumulator:
 
 
 def totals(snapshot: Snapshot) -> dict[str, dict[tuple[str, ...], float]]:
-    """name -> label values -> value (scaled), for tests and tools."""
-    return {f.spec.name: {k: v * f.spec.scale for k, v in f.samples.items()} for f in snapshot.families}
+    """name -> label values -> value (in base units), for tests and tools."""
+    return {
+        f.spec.name: {k: v / f.spec.divisor if f.spec.divisor != 1 else v for k, v in f.samples.items()}
+        for f in snapshot.families
+    }
 
 
 def series_count(families: Iterable[Family]) -> int:

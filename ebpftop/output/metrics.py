@@ -50,13 +50,13 @@ class SnapshotCollector(Collector):
                 metric = CounterMetricFamily(spec.name, spec.help, labels=spec.labels)
             else:
                 metric = GaugeMetricFamily(spec.name, spec.help, labels=spec.labels)
-            scale = spec.scale
-            if scale == 1.0:
+            divisor = spec.divisor
+            if divisor == 1:
                 for labels, value in fam.samples.items():
                     metric.add_metric(labels, value)
             else:
                 for labels, value in fam.samples.items():
-                    metric.add_metric(labels, value * scale)
+                    metric.add_metric(labels, value / divisor)
             yield metric
         times = os.times()
         cpu = CounterMetricFamily(
