@@ -59,6 +59,7 @@ LOST = "ebpftop_events_lost"
 BPF_RUN_SECONDS = "ebpftop_bpf_run_seconds"
 BPF_RUNS = "ebpftop_bpf_runs"
 PROBE_LIVE = "ebpftop_probe_live"
+XDP_ATTACHED = "ebpftop_xdp_attached"
 FRAMES = "ebpftop_frames"
 LAST_FRAME = "ebpftop_last_frame_timestamp_seconds"
 RSS = "ebpftop_resident_memory_bytes"
@@ -214,6 +215,7 @@ class MetricsAccumulator:
         self._paths: set[tuple[str, str]] = set()  # (path, type) pairs that have per-path series
         self._lost: dict[str, int] = {}
         self._probe_live: dict[str, int] = {}
+        self._xdp_attached: dict[tuple[str, ...], int] = {}  # interfaces of the latest XDP frame
         self._frames = 0
         self._time: float | None = None
         self._rss = 0
@@ -226,6 +228,8 @@ class MetricsAccumulator:
         panes = frame.panes
         if (xdp := panes.get(XDP_PANE)) is not None:
             self._add_xdp(xdp)
+        else:
+            self._xdp_attached = {}  # the probe is off: attached nowhere
         if (procs := panes.get(PROCS_PANE)) is not None:
             self._add_procs(procs)
         if (files := panes.get(FILES_PANE)) is not None:
@@ -286,6 +290,10 @@ class MetricsAccumulator:
     def _add_xdp(self, table: Any) -> None:
         packets: dict[tuple[str, ...], int] = {}
         nbytes: dict[tuple[str, ...], int] = {}
+        attached: dict[tuple[str, ...], int] = {}
+        for row in table.rows[: self.opts.max_series]:  # a gauge per interface: bounded by the cap too
+            attached[(self._label(row.ifname),)] = int(row.state == "attached")
+        self._xdp_attached = attached
         for row in table.rows:
             ifname = self._label(row.ifname)
             for proto, stat in row.by_proto.items():
@@ -379,6 +387,15 @@ class MetricsAccumulator:
             Family(
                 Spec(PROBE_LIVE, GAUGE, "1 while the probe is live (attached and counting), else 0", ("probe",)),
                 {(k,): v for k, v in self._probe_live.items()},
+            ),
+            Family(
+                Spec(
+                    XDP_ATTACHED,
+                    GAUGE,
+                    "1 where our XDP counter is attached, 0 on the other interfaces listed",
+                    ("ifname",),
+                ),
+                dict(self._xdp_attached),
             ),
             Family(Spec(FRAMES, COUNTER, "Intervals counted into these metrics"), {(): self._frames}),
             Family(

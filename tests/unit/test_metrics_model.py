@@ -23,6 +23,7 @@ from ebpftop.model.metrics import (
     SERIES,
     SERIES_DROPPED,
     SYSCALLS,
+    XDP_ATTACHED,
     XDP_BYTES,
     XDP_PACKETS,
     MetricsAccumulator,
@@ -189,6 +190,10 @@ def test_xdp_totals_follow_the_kernel_counters_across_a_reattach() -> None:
     assert t[-1][XDP_PACKETS][("lo", "l3", "ipv4")] == 34
     assert t[-1][XDP_BYTES][("lo", "l4", "udp")] == 34 * 142
     assert ("lo", "l4", "tcp") not in t[-1][XDP_PACKETS]  # nothing counted, no series
+    assert t[-1][XDP_ATTACHED] == {("lo",): 1}
+    # Probe off: attached nowhere, totals kept.
+    off = totals(acc.add(frame(9, {})))
+    assert off[XDP_ATTACHED] == {} and off[XDP_PACKETS][("lo", "l4", "udp")] == 34
 
 
 def test_file_totals_by_comm_and_type_and_tracked_paths() -> None:

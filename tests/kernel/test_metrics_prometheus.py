@@ -1,0 +1,235 @@
+"""`ebpftop --metrics` scraped by a real Prometheus server (Debian's package), counts checked through its query API.
+
+Everything runs inside a network namespace of this test's own: ebpftop (with its
+XDP counter on that namespace's lo), Prometheus (scraping every second, its
+storage in a temp dir) and a small HTTP client that the test asks for URLs. The
+workload has a known size: N getppid calls from a process with a hostile, unique
+name, N UDP datagrams on lo, K spawns of a uniquely named program exiting with
+code 3. Prometheus must then say exactly N and K. At the end nothing of
+ebpftop's stays loaded or attached.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.parse
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.kernel.helpers import ROOT, fresh_netns, loaded_prog_ids, orphaned, prog_ids_of, prog_names, scaled
+from tests.kernel.test_xdp_probe import UDP_ON_LO
+from tests.kernel.workloads import getppid_loop
+
+PROMETHEUS = "/usr/bin/prometheus"
+NETNS = f"ebpftop-test-metrics-{os.getpid()}"
+EBPFTOP_PORT, PROM_PORT = 9187, 9190  # inside the test's own namespace: nobody else listens there
+N = 5000
+K = 7
+PAYLOAD = 64
+EBPFTOP_ARGS = ("--interval", "0.5", "--xdp", "lo")
+
+# Runs inside the namespace: reads one URL per line, answers one JSON line {"status", "body"}.
+CLIENT = r"""
+import json, sys, urllib.request, urllib.error
+for line in sys.stdin:
+    try:
+        with urllib.request.urlopen(line.strip(), timeout=10) as r:
+            out = {"status": r.status, "body": r.read().decode("utf-8")}
+    except urllib.error.HTTPError as e:
+        out = {"status": e.code, "body": e.read().decode("utf-8", "replace")}
+    except OSError as e:
+        out = {"status": 0, "body": str(e)}
+    print(json.dumps(out), flush=True)
+"""
+
+
+class Client:
+    """An HTTP client living in the namespace (where Prometheus and ebpftop listen on lo)."""
+
+    def __init__(self, ns: str) -> None:
+        self.proc = subprocess.Popen(
+            ["ip", "netns", "exec", ns, sys.executable, "-c", CLIENT],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+
+    def get(self, url: str) -> tuple[int, str]:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(url + "\n")
+        self.proc.stdin.flush()
+        out = json.loads(self.proc.stdout.readline())
+        return out["status"], out["body"]
+
+    def query(self, promql: str) -> list[dict[str, Any]] | None:
+        """Prometheus's instant vector for promql; None while Prometheus does not answer."""
+        status, body = self.get(
+            f"http://127.0.0.1:{PROM_PORT}/api/v1/query?" + urllib.parse.urlencode({"query": promql})
+        )
+        if status != 200:
+            return None
+        data = json.loads(body)
+        assert data["status"] == "success", data
+        return data["data"]["result"]
+
+    def value(self, promql: str) -> float | None:
+        """The single series' value, None when there is no such series (yet)."""
+        result = self.query(promql)
+        if not result:
+            return None
+        assert len(result) == 1, result
+        return float(result[0]["value"][1])
+
+    def close(self) -> None:
+        if self.proc.stdin:
+            self.proc.stdin.close()
+        self.proc.wait(10)
+
+
+def wait_until(what: str, pred: Any, timeout: float = 60.0) -> Any:
+    deadline = time.monotonic() + scaled(timeout)
+    while True:
+        got = pred()
+        if got:
+            return got
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what}: not after {scaled(timeout):g}s")
+        time.sleep(0.2)
+
+
+@pytest.fixture
+def netns() -> Iterator[str]:
+    with fresh_netns(NETNS) as name:
+        yield name
+
+
+def prometheus_config(tmp: Path) -> Path:
+    config = tmp / "prometheus.yml"
+    config.write_text(
+        "global:\n"
+        "  scrape_interval: 1s\n"
+        "  scrape_timeout: 1s\n"
+        "scrape_configs:\n"
+        "  - job_name: ebpftop\n"
+        "    static_configs:\n"
+        f"      - targets: ['127.0.0.1:{EBPFTOP_PORT}']\n"
+    )
+    return config
+
+
+def spawn_exit_3(tmp: Path, name: str, times: int) -> None:
+    """K processes named ``name`` (a link to sh: the kernel names a process after the file it execs), each exit 3."""
+    link = tmp / name
+    link.symlink_to("/bin/sh")
+    for _ in range(times):
+        assert subprocess.run([str(link), "-c", "exit 3"]).returncode == 3
+
+
+def test_prometheus_sees_exact_counts(netns: str, tmp_path: Path) -> None:
+    assert os.access(PROMETHEUS, os.X_OK), "Debian's prometheus package is missing: run `sudo make setup`"
+    tag = f"{os.getpid() % 100000:05d}"
+    hostile = b'm"\\\n\xff' + tag.encode()  # quote, backslash, newline, a byte that is not UTF-8
+    getppid_comm = hostile.decode("utf-8", "surrogateescape")
+    exit_comm = f"ebmx{tag}"
+    before = loaded_prog_ids()
+    in_ns = ("ip", "netns", "exec", netns)
+    prom_args = (f"--storage.tsdb.path={tmp_path / 'data'}", f"--web.listen-address=127.0.0.1:{PROM_PORT}")
+    err_log = (tmp_path / "ebpftop.err").open("w+")
+    ebpftop = subprocess.Popen(
+        [*in_ns, sys.executable, "-m", "ebpftop", "--metrics", f"127.0.0.1:{EBPFTOP_PORT}", *EBPFTOP_ARGS],
+        stdout=subprocess.DEVNULL,
+        stderr=err_log,
+        cwd=ROOT,
+    )
+    prom_log = (tmp_path / "prometheus.log").open("w")
+    prometheus = subprocess.Popen(
+        [*in_ns, PROMETHEUS, f"--config.file={prometheus_config(tmp_path)}", *prom_args],
+        stdout=prom_log,
+        stderr=subprocess.STDOUT,
+        cwd=tmp_path,
+    )
+    client = Client(netns)
+    names: set[str] = set()
+    try:
+        # Prometheus scrapes ebpftop, and ebpftop has every probe live and its counter on lo.
+        wait_until("prometheus scraping ebpftop", lambda: client.value('up{job="ebpftop"}') == 1)
+        wait_until("every probe live", lambda: client.value("min(ebpftop_probe_live)") == 1, timeout=90)
+        assert client.value("count(ebpftop_probe_live)") == 4
+        wait_until("xdp on lo", lambda: client.value('ebpftop_xdp_attached{ifname="lo"}') == 1)
+        names = set(prog_names(set(prog_ids_of(ebpftop.pid))).values())
+        udp_query = 'ebpftop_xdp_packets_total{ifname="lo",layer="l4",proto="udp"}'
+        bytes_query = 'ebpftop_xdp_bytes_total{ifname="lo",layer="l4",proto="udp"}'
+        udp_before = client.value(udp_query) or 0.0
+        bytes_before = client.value(bytes_query) or 0.0
+        forks_before = client.value("ebpftop_process_forks_total") or 0.0
+
+        getppid_loop(getppid_comm, N)
+        out = subprocess.run(
+            ["ip", "netns", "exec", netns, sys.executable, "-c", UDP_ON_LO, str(N), str(PAYLOAD)],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        assert out.strip() == str(N)
+        spawn_exit_3(tmp_path, exit_comm, K)
+
+        # ebpftop's own count of frames now (asked directly); once Prometheus has scraped a later
+        # one, every event above is in what it holds (each frame reads what happened before it).
+        status, body = client.get(f"http://127.0.0.1:{EBPFTOP_PORT}/metrics")
+        assert status == 200
+        frames_now = next(
+            float(line.split()[-1]) for line in body.splitlines() if line.startswith("ebpftop_frames_total ")
+        )
+        wait_until("a scrape after the workload", lambda: (client.value("ebpftop_frames_total") or 0) > frames_now)
+
+        # The getppid process's name arrives intact (as its bytes decoded with backslashreplace).
+        series = client.query('ebpftop_syscalls_total{syscall="getppid"}') or []
+        want = hostile.decode("utf-8", "backslashreplace")
+        mine = [s for s in series if s["metric"].get("comm") == want]
+        assert len(mine) == 1, [s["metric"] for s in series]
+        assert float(mine[0]["value"][1]) == N
+        assert client.value(f'ebpftop_process_execs_total{{comm="{exit_comm}"}}') == K
+        assert client.value(f'ebpftop_process_exits_total{{comm="{exit_comm}",status="3"}}') == K
+        assert client.value(f'count(ebpftop_process_exits_total{{comm="{exit_comm}"}})') == 1  # no other status
+        assert (client.value("ebpftop_process_forks_total") or 0) - forks_before >= K  # others fork too
+        assert (client.value(udp_query) or 0) - udp_before == N
+        # What XDP sees of one datagram on lo: Ethernet 14 + IPv4 20 + UDP 8 + payload.
+        assert (client.value(bytes_query) or 0) - bytes_before == N * (14 + 20 + 8 + PAYLOAD)
+        assert client.value('ebpftop_events_lost_total{probe="syscalls"}') == 0
+        assert client.value("ebpftop_series_dropped_total") is None  # nothing refused under the default cap
+        assert (client.value("ebpftop_resident_memory_bytes") or 0) > 0
+        assert (client.value('sum(ebpftop_cpu_seconds_total{job="ebpftop"})') or 0) > 0
+    finally:
+        client.close()
+        prometheus.send_signal(signal.SIGTERM)
+        try:
+            prometheus.wait(scaled(30))
+        except subprocess.TimeoutExpired:
+            prometheus.kill()
+            prometheus.wait(10)
+        if ebpftop.poll() is None:
+            ebpftop.send_signal(signal.SIGTERM)
+        try:
+            ebpftop.wait(scaled(30))
+        except subprocess.TimeoutExpired:
+            ebpftop.kill()
+            ebpftop.wait(10)
+    err_log.seek(0)
+    err = err_log.read()
+    assert ebpftop.returncode == 0, err
+    assert "Traceback" not in err, err
+    assert err.startswith(f"ebpftop: serving metrics at http://127.0.0.1:{EBPFTOP_PORT}/metrics\n"), err
+    assert prometheus.returncode == 0
+    # Nothing of ebpftop's left in the kernel, nothing on lo.
+    assert len(names) >= 4
+    assert orphaned(before, names) == {}
+    link = subprocess.run(["ip", "-n", netns, "-j", "-d", "link", "show", "lo"], capture_output=True, text=True)
+    assert "xdp" not in json.loads(link.stdout)[0]
