@@ -23,8 +23,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
-from tests.kernel.helpers import ROOT, fresh_netns, loaded_prog_ids, orphaned, prog_ids_of, prog_names, scaled
+from tests.kernel.floods import LIVE, tui
+from tests.kernel.helpers import ROOT, batch, fresh_netns, loaded_prog_ids, orphaned, prog_ids_of, prog_names, scaled
 from tests.kernel.test_xdp_probe import UDP_ON_LO
 from tests.kernel.workloads import getppid_loop
 
@@ -233,3 +235,70 @@ def test_prometheus_sees_exact_counts(netns: str, tmp_path: Path) -> None:
     assert orphaned(before, names) == {}
     link = subprocess.run(["ip", "-n", netns, "-j", "-d", "link", "show", "lo"], capture_output=True, text=True)
     assert "xdp" not in json.loads(link.stdout)[0]
+
+
+def scrape(client: Client, port: int = EBPFTOP_PORT) -> dict[str, float]:
+    """ebpftop's /metrics, asked directly: 'name{labels}' -> value."""
+    status, body = client.get(f"http://127.0.0.1:{port}/metrics")
+    assert status == 200, body
+    out = {}
+    for fam in text_string_to_metric_families(body):
+        for s in fam.samples:
+            labels = ",".join(f'{k}="{v}"' for k, v in sorted(s.labels.items()))
+            out[f"{s.name}{{{labels}}}" if labels else s.name] = s.value
+    return out
+
+
+def test_metrics_next_to_batch_frames(netns: str) -> None:
+    """--metrics --batch: JSON frames on stdout as without it, and the same counts served."""
+    client = Client(netns)
+    try:
+        with batch(
+            "--probes",
+            "syscalls",
+            "--interval",
+            "0.3",
+            "--metrics",
+            f"127.0.0.1:{EBPFTOP_PORT}",
+            prefix=("ip", "netns", "exec", netns),
+        ) as run:
+            run.wait_live("syscalls")
+            run.wait_frames(len(run.frames) + 2)
+            got = wait_until("frames served", lambda: (m := scrape(client)).get("ebpftop_frames_total", 0) >= 2 and m)
+            assert got['ebpftop_probe_live{probe="syscalls"}'] == 1
+            assert any(k.startswith("ebpftop_syscalls_total{") for k in got)
+            frames = run.stop(signal.SIGTERM)
+        assert run.proc.returncode == 0
+        assert frames and frames[-1]["final"] is True and "syscalls" in frames[-1]
+    finally:
+        client.close()
+
+
+def test_metrics_with_the_tui_and_toggles_never_lower_a_counter(netns: str) -> None:
+    """--metrics --tui: the TUI draws, the exporter serves; a probe switched off and on lowers no counter."""
+    client = Client(netns)
+    try:
+        args = ["--probes", "syscalls", "-i", "0.3", "--metrics", f"127.0.0.1:{EBPFTOP_PORT}", "--tui"]
+        with tui(args, prefix=("ip", "netns", "exec", netns)) as t:
+            t.wait_for(LIVE["syscalls"], timeout=60)
+            first = wait_until("syscalls served", lambda: (m := scrape(client)).get("ebpftop_frames_total") and m)
+            since = len(t.out)
+            os.write(t.master, b"2")  # the syscalls probe off
+            t.wait_for(b"2 syscalls off", since)
+            off = wait_until(
+                "probe off served", lambda: (m := scrape(client))['ebpftop_probe_live{probe="syscalls"}'] == 0 and m
+            )
+            since = len(t.out)
+            os.write(t.master, b"2")  # and on again
+            t.wait_for(LIVE["syscalls"], since, timeout=60)
+            on = wait_until(
+                "probe on served", lambda: (m := scrape(client))['ebpftop_probe_live{probe="syscalls"}'] == 1 and m
+            )
+            for earlier, later in ((first, off), (off, on)):
+                for key, value in earlier.items():
+                    if key.startswith(("ebpftop_syscalls_total{", "ebpftop_events_lost_total{", "ebpftop_bpf_")):
+                        assert later[key] >= value, key
+            assert on["ebpftop_frames_total"] > off["ebpftop_frames_total"] > first["ebpftop_frames_total"]
+            assert t.quit() == 0
+    finally:
+        client.close()
