@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -36,7 +37,8 @@ EBPFTOP_PORT, PROM_PORT = 9187, 9190  # inside the test's own namespace: nobody 
 N = 5000
 K = 7
 PAYLOAD = 64
-EBPFTOP_ARGS = ("--interval", "0.5", "--xdp", "lo")
+EBPFTOP_ARGS = ("--interval", "0.5", "--xdp", "lo", "--metrics-paths", "5")
+DASHBOARD = ROOT / "contrib" / "grafana-dashboard.json"
 
 # Runs inside the namespace: reads one URL per line, answers one JSON line {"status", "body"}.
 CLIENT = r"""
@@ -127,6 +129,23 @@ def prometheus_config(tmp: Path) -> Path:
     return config
 
 
+def check_dashboard(client: Client, exposition: str) -> None:
+    """Every query of contrib/grafana-dashboard.json runs on this Prometheus, on metric names ebpftop serves."""
+    served = {fam.name for fam in text_string_to_metric_families(exposition)}
+    served |= {f"{name}_total" for name in served}
+    dashboard = json.loads(DASHBOARD.read_text())
+    exprs = [t["expr"] for p in dashboard["panels"] for t in p.get("targets", [])]
+    assert len(exprs) >= 15
+    for expr in exprs:
+        names = set(re.findall(r"\bebpftop_[a-z_]+", expr))
+        assert names and names <= served, (expr, names - served)
+        promql = expr.replace("$__rate_interval", "30s").replace("$instance", ".*")
+        status, body = client.get(
+            f"http://127.0.0.1:{PROM_PORT}/api/v1/query?" + urllib.parse.urlencode({"query": promql})
+        )
+        assert status == 200 and json.loads(body)["status"] == "success", (promql, body)
+
+
 def spawn_exit_3(tmp: Path, name: str, times: int) -> None:
     """K processes named ``name`` (a link to sh: the kernel names a process after the file it execs), each exit 3."""
     link = tmp / name
@@ -209,6 +228,7 @@ def test_prometheus_sees_exact_counts(netns: str, tmp_path: Path) -> None:
         assert client.value("ebpftop_series_dropped_total") is None  # nothing refused under the default cap
         assert (client.value("ebpftop_resident_memory_bytes") or 0) > 0
         assert (client.value('sum(ebpftop_cpu_seconds_total{job="ebpftop"})') or 0) > 0
+        check_dashboard(client, body)
     finally:
         client.close()
         prometheus.send_signal(signal.SIGTERM)
