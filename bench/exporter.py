@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import os
 import statistics
 import sys
 import time
@@ -72,10 +73,10 @@ def main() -> int:
     kept = exp.accumulator.snapshot
     n = sum(len(f.samples) for f in kept.families)
     text_wall, text_cpu = median_ms(exp.render, args.runs)
-    om_wall, _ = median_ms(lambda: openmetrics_latest(exp.registry), args.runs)
+    om_wall, om_cpu = median_ms(lambda: openmetrics_latest(exp.registry), args.runs)
     body = exp.render()
     om = openmetrics_latest(exp.registry)
-    gz_wall, _ = median_ms(lambda: gzip.compress(om), args.runs)
+    gz_wall, gz_cpu = median_ms(lambda: gzip.compress(om), args.runs)
     exp.start()
     try:
         req = urllib.request.Request(
@@ -86,7 +87,7 @@ def main() -> int:
             },
         )
         wire = len(urllib.request.urlopen(req, timeout=30).read())
-        http_wall, _ = median_ms(lambda: urllib.request.urlopen(req, timeout=30).read(), args.runs)
+        http_wall, http_cpu = median_ms(lambda: urllib.request.urlopen(req, timeout=30).read(), args.runs)
     finally:
         exp.stop()
     print(f"### Exporter: one scrape with {args.series:,} series".replace(",", " "))
@@ -97,18 +98,24 @@ def main() -> int:
         f" incremented every frame; {n} samples per scrape in all. Medians of {args.runs}."
     )
     print()
+    kib = f"{len(body) / 1024:.0f} KiB"
+    rows = [
+        ("hand-over per frame (sampler: accumulate, publish snapshot)", add_wall, add_cpu, ""),
+        ("collect + render, Prometheus text", text_wall, text_cpu, kib),
+        ("collect + render, OpenMetrics (what Prometheus asks for)", om_wall, om_cpu, f"{len(om) / 1024:.0f} KiB"),
+        ("gzip of it (Prometheus sends Accept-Encoding: gzip)", gz_wall, gz_cpu, f"{wire / 1024:.0f} KiB"),
+        ("whole scrape over HTTP on loopback (OpenMetrics, gzip)", http_wall, http_cpu, f"{wire / 1024:.0f} KiB"),
+    ]
     print("| step | wall | CPU | size |")
     print("| --- | ---: | ---: | ---: |")
-    print(f"| hand-over per frame (sampler: accumulate, publish snapshot) | {add_wall:.1f} ms | {add_cpu:.1f} ms | |")
-    print(
-        f"| collect + render, Prometheus text | {text_wall:.1f} ms | {text_cpu:.1f} ms | {len(body) / 1024:.0f} KiB |"
-    )
-    print(
-        f"| collect + render, OpenMetrics (what Prometheus asks for) | {om_wall:.1f} ms | | {len(om) / 1024:.0f} KiB |"
-    )
-    print(f"| gzip of it (Prometheus sends Accept-Encoding: gzip) | {gz_wall:.1f} ms | | {wire / 1024:.0f} KiB |")
-    print(f"| whole scrape over HTTP on loopback (OpenMetrics, gzip) | {http_wall:.1f} ms | | {wire / 1024:.0f} KiB |")
+    for step, wall, cpu, size in rows:
+        print(f"| {step} | {wall:.1f} ms | {cpu:.1f} ms | {size} |")
     print()
+    load = os.getloadavg()[0]
+    print(
+        f"- CPU is this process's (server and client threads both, for the HTTP row); wall is what a scraper waits."
+        f" Load average {load:.1f} on {os.cpu_count()} CPUs during the run: wall times stretch with it, CPU much less."
+    )
     print(
         "- A scrape runs in its own HTTP thread and reads an immutable snapshot: it costs the sampler nothing but the"
         " GIL it shares; the hand-over is what each frame adds to the sampler's refresh work."
