@@ -220,7 +220,7 @@ class MetricsAccumulator:
         self._time: float | None = None
         self._rss = 0
         self._labels: dict[str, str] = {}  # label_value cache: a handful of names repeat all day
-        self.snapshot = Snapshot()
+        self.snapshot = self._build()  # every family (empty) and frames 0 until the first frame
 
     # -- sampler thread ------------------------------------------------------
     def add(self, frame: Any) -> Snapshot:

@@ -240,6 +240,9 @@ def test_label_values_are_valid_utf8_whatever_the_bytes() -> None:
 
 def test_snapshot_is_a_new_frozen_object_per_frame() -> None:
     acc = MetricsAccumulator()
+    # Before the first frame: every family there, empty, and no frame counted.
+    before = totals(acc.snapshot)
+    assert before[SYSCALLS] == {} and before["ebpftop_frames"] == {(): 0}
     model = SyscallsModel()
     one = acc.add(frame(1, {"syscalls": syscalls_table(model, (1, "a", "read", 1))}))
     two = acc.add(frame(2, {"syscalls": syscalls_table(model, (1, "a", "read", 1))}))
