@@ -257,9 +257,11 @@ def test_prometheus_sees_exact_counts(netns: str, tmp_path: Path) -> None:
     assert "xdp" not in json.loads(link.stdout)[0]
 
 
-def scrape(client: Client, port: int = EBPFTOP_PORT) -> dict[str, float]:
-    """ebpftop's /metrics, asked directly: 'name{labels}' -> value."""
+def scrape(client: Client, port: int = EBPFTOP_PORT, ok: bool = True) -> dict[str, float]:
+    """ebpftop's /metrics, asked directly: 'name{labels}' -> value (with ok False: {} while it does not answer)."""
     status, body = client.get(f"http://127.0.0.1:{port}/metrics")
+    if not ok and status != 200:
+        return {}
     assert status == 200, body
     out = {}
     for fam in text_string_to_metric_families(body):
@@ -322,3 +324,56 @@ def test_metrics_with_the_tui_and_toggles_never_lower_a_counter(netns: str) -> N
             assert t.quit() == 0
     finally:
         client.close()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
+def test_stalled_scrapers_do_not_hold_the_exit(netns: str, sig: int) -> None:
+    """Headless, with one scraper that never sends its request and one that never reads its answer:
+    a signal still ends it (exit 0), every program detached."""
+    before = loaded_prog_ids()
+    proc = subprocess.Popen(
+        ["ip", "netns", "exec", netns, sys.executable, "-m", "ebpftop", *SYSCALLS_ONLY],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
+    )
+    client = Client(netns)
+    stall: subprocess.Popen[str] | None = None
+    try:
+        wait_until("served", lambda: scrape(client, ok=False).get('ebpftop_probe_live{probe="syscalls"}') == 1, 90)
+        names = set(prog_names(set(prog_ids_of(proc.pid))).values())
+        # The stalled peers live in the namespace too: a helper that opens them and then sleeps.
+        stall = subprocess.Popen(
+            ["ip", "netns", "exec", netns, sys.executable, "-c", STALL, str(EBPFTOP_PORT)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert stall.stdout is not None and stall.stdout.readline().strip() == "stalled"
+        proc.send_signal(sig)
+        proc.wait(scaled(30))
+    finally:
+        client.close()
+        if stall is not None:
+            stall.kill()
+            stall.wait(10)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+    assert proc.returncode == 0, err
+    assert names and orphaned(before, names) == {}
+
+
+SYSCALLS_ONLY = ("--probes", "syscalls", "-i", "0.3", "--metrics", f"127.0.0.1:{EBPFTOP_PORT}")
+# Two stalled scrapers of ebpftop's /metrics: one connects and sends nothing, one asks and never reads.
+STALL = r"""
+import socket, sys, time
+port = int(sys.argv[1])
+silent = socket.create_connection(("127.0.0.1", port))
+greedy = socket.socket()
+greedy.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)
+greedy.connect(("127.0.0.1", port))
+greedy.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+print("stalled", flush=True)
+time.sleep(600)
+"""
