@@ -25,8 +25,8 @@ EXIT_CODES = """exit codes:
   1  failed while running (the sampler failed, stdout could not be written, frames were left unwritten,
      or the process had to leave without its orderly shutdown); the reason is on stderr
   2  bad arguments, or an environment that cannot run ebpftop (privileges, missing capabilities,
-     no terminal for the TUI, stdout closed for --batch); one line on stderr
-  3  --batch: no probe could be started (each probe's reason is on stderr)"""
+     no terminal for the TUI, stdout closed for --batch, --metrics address that cannot be bound); one line on stderr
+  3  --batch: no probe could be started (each probe's reason is on stderr); also a headless --metrics"""
 MIN_INTERVAL, MAX_INTERVAL = 0.1, 3600.0
 MIN_COUNT, MAX_COUNT = 1, 1_000_000
 MIN_LINGER, MAX_LINGER = 0.0, 3600.0
@@ -245,7 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=_count,
         default=None,
         metavar="N",
-        help=f"with --batch: stop after N intervals, {MIN_COUNT} to {MAX_COUNT:_}",
+        help=f"with --batch or a headless --metrics: stop after N intervals, {MIN_COUNT} to {MAX_COUNT:_}",
     )
     p.add_argument(
         "--top",
