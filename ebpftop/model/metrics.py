@@ -29,7 +29,7 @@ exposition escapes them); a label value therefore always encodes as UTF-8.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -430,7 +430,3 @@ def totals(snapshot: Snapshot) -> dict[str, dict[tuple[str, ...], float]]:
         f.spec.name: {k: v / f.spec.divisor if f.spec.divisor != 1 else v for k, v in f.samples.items()}
         for f in snapshot.families
     }
-
-
-def series_count(families: Iterable[Family]) -> int:
-    return sum(len(f.samples) for f in families)
