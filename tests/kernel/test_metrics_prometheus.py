@@ -252,6 +252,9 @@ def test_prometheus_sees_exact_counts(netns: str, tmp_path: Path) -> None:
         check_dashboard(client, body)
         assert client.value("ebpftop_series_dropped_total") is None  # nothing refused under the test's cap
         assert (client.value("ebpftop_resident_memory_bytes") or 0) > 0
+        # BPF stats: the first window (open from the start) closed with the first frame.
+        assert (client.value('ebpftop_bpf_runs_total{probe="syscalls"}') or 0) > 0
+        assert (client.value('ebpftop_bpf_run_seconds_total{probe="syscalls"}') or 0) > 0
         assert (client.value('sum(ebpftop_cpu_seconds_total{job="ebpftop"})') or 0) > 0
     finally:
         client.close()
