@@ -9,12 +9,15 @@ import select
 import signal
 import sys
 import threading
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from ebpftop import __version__
 from ebpftop.pids import PidFilter, parse_pids
 from ebpftop.registry import NAMES
 from ebpftop.settings import Settings
+
+if TYPE_CHECKING:
+    from ebpftop.sampler import LiveSource
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NO_PROBE = 0, 1, 2, 3
 EXIT_CODES = """exit codes:
@@ -22,8 +25,8 @@ EXIT_CODES = """exit codes:
   1  failed while running (the sampler failed, stdout could not be written, frames were left unwritten,
      or the process had to leave without its orderly shutdown); the reason is on stderr
   2  bad arguments, or an environment that cannot run ebpftop (privileges, missing capabilities,
-     no terminal for the TUI, stdout closed for --batch); one line on stderr
-  3  --batch: no probe could be started (each probe's reason is on stderr)"""
+     no terminal for the TUI, stdout closed for --batch, --metrics address that cannot be bound); one line on stderr
+  3  --batch: no probe could be started (each probe's reason is on stderr); also a headless --metrics"""
 MIN_INTERVAL, MAX_INTERVAL = 0.1, 3600.0
 MIN_COUNT, MAX_COUNT = 1, 1_000_000
 MIN_LINGER, MAX_LINGER = 0.0, 3600.0
@@ -110,6 +113,109 @@ def _ifaces(text: str) -> tuple[str, ...]:
     return names
 
 
+# --metrics (the Prometheus exporter, ebpftop/output/metrics.py): its parsers, flags and mode choice.
+MIN_SERIES, MAX_SERIES = 1, 10_000_000
+DEFAULT_SERIES = 10_000
+MAX_PATHS = 100_000
+
+
+def _listen(text: str) -> tuple[str, int]:
+    """[HOST:]PORT, HOST a name, an IPv4 address or a bracketed IPv6 one ([::1]:9100); 127.0.0.1 if none."""
+    host, sep, port = text.rpartition(":")
+    if not sep:
+        host = "127.0.0.1"
+    elif host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    elif ":" in host:
+        raise argparse.ArgumentTypeError(f"an IPv6 address goes in brackets ([::1]:9100), not {text[:60]!a}")
+    if sep and not host:
+        raise argparse.ArgumentTypeError(f"no host before the ':' in {text[:60]!a} (use PORT or HOST:PORT)")
+    if not host.isprintable() or any(c.isspace() for c in host):
+        raise argparse.ArgumentTypeError(f"bad host {host[:60]!a}")
+    if not (port.isascii() and port.isdigit()) or len(port) > 5 or not 1 <= int(port) <= 65535:
+        raise argparse.ArgumentTypeError(f"the metrics port must be a number from 1 to 65535, not {port[:24]!a}")
+    return host, int(port)
+
+
+def _series(text: str) -> int:
+    return int(_number(text, "metrics-max-series", MIN_SERIES, MAX_SERIES, whole=True))
+
+
+def _paths(text: str) -> int:
+    return int(_number(text, "metrics-paths", 0, MAX_PATHS, whole=True))
+
+
+def _metrics_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--metrics",
+        type=_listen,
+        default=None,
+        metavar="[HOST:]PORT",
+        help="serve Prometheus metrics at http://HOST:PORT/metrics (HOST default 127.0.0.1); "
+        "headless unless --tui or --batch is given too",
+    )
+    p.add_argument("--tui", action="store_true", help="with --metrics: show the TUI as well (default: headless)")
+    p.add_argument(
+        "--metrics-max-series",
+        type=_series,
+        default=DEFAULT_SERIES,
+        metavar="N",
+        help=f"with --metrics: labelled series kept at most; more are dropped and counted (default {DEFAULT_SERIES:_})",
+    )
+    p.add_argument(
+        "--metrics-pid", action="store_true", help="with --metrics: a pid label on the syscall and file series"
+    )
+    p.add_argument(
+        "--metrics-paths",
+        type=_paths,
+        default=0,
+        metavar="N",
+        help="with --metrics: per-path file series for up to N of the busiest paths (default 0: none)",
+    )
+
+
+def _metrics_check(parser: argparse.ArgumentParser, ns: argparse.Namespace) -> None:
+    if ns.metrics is None:
+        for flag, given in (
+            ("--tui", ns.tui),
+            ("--metrics-pid", ns.metrics_pid),
+            ("--metrics-paths", ns.metrics_paths),
+            ("--metrics-max-series", ns.metrics_max_series != DEFAULT_SERIES),
+        ):
+            if given:
+                parser.error(f"{flag} only applies with --metrics")
+    elif ns.tui and ns.batch:
+        parser.error("--tui and --batch exclude each other (--metrics goes with either)")
+
+
+def _metrics_headless(settings: Settings) -> bool:
+    return settings.metrics is not None and not settings.batch and not settings.metrics_tui
+
+
+def _metrics_run(settings: Settings) -> int:
+    """Serve --metrics next to the TUI, --batch, or alone (headless: batch's machinery, no frames on stdout)."""
+    from ebpftop.output.metrics import Exporter, TappedSource, options
+
+    assert settings.metrics is not None
+    host, port = settings.metrics
+    exporter = Exporter(host, port, options(settings))
+    try:
+        exporter.start()
+    except OSError as exc:
+        why = exc.strerror or str(exc)
+        print(f"ebpftop: cannot serve metrics on {host}:{port}: {why}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        if settings.metrics_tui:
+            return run_tui(settings, TappedSource(settings, exporter))
+        print(f"ebpftop: serving metrics at {exporter.url}", file=sys.stderr, flush=True)
+        from ebpftop.output import batch
+
+        return batch.run(settings, print_frames=settings.batch, on_each=exporter.sink)
+    finally:
+        exporter.stop()
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog="ebpftop",
@@ -139,7 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=_count,
         default=None,
         metavar="N",
-        help=f"with --batch: stop after N intervals, {MIN_COUNT} to {MAX_COUNT:_}",
+        help=f"with --batch or a headless --metrics: stop after N intervals, {MIN_COUNT} to {MAX_COUNT:_}",
     )
     p.add_argument(
         "--top",
@@ -185,6 +291,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--doctor", action="store_true", help="print what this machine supports and which probes can run, then exit"
     )
+    _metrics_arguments(p)
     p.add_argument("-V", "--version", action="version", version=f"ebpftop {__version__}")
     return p
 
@@ -192,10 +299,11 @@ def build_parser() -> argparse.ArgumentParser:
 def parse(argv: list[str] | None = None) -> tuple[Settings, argparse.Namespace]:
     parser = build_parser()
     ns = parser.parse_args(argv)
-    if ns.count is not None and not ns.batch:
-        parser.error("--count only applies with --batch")
+    if ns.count is not None and not ns.batch and not (ns.metrics is not None and not ns.tui):
+        parser.error("--count only applies with --batch or a headless --metrics")
     if ns.top is not None and not ns.batch:
         parser.error("--top only applies with --batch")
+    _metrics_check(parser, ns)
     settings = Settings(
         interval=ns.interval,
         probes=ns.probes,
@@ -207,6 +315,11 @@ def parse(argv: list[str] | None = None) -> tuple[Settings, argparse.Namespace]:
         bpf_stats=ns.bpf_stats,
         proc_linger=ns.linger,
         top=ns.top,
+        metrics=ns.metrics,
+        metrics_tui=ns.tui,
+        metrics_max_series=ns.metrics_max_series,
+        metrics_pid=ns.metrics_pid,
+        metrics_paths=ns.metrics_paths,
     )
     return settings, ns
 
@@ -237,7 +350,7 @@ def main(argv: list[str] | None = None) -> int:
         return doctor.run()
     # The TUI reads keys from stdin and draws through stdout/stderr: without a
     # terminal it can neither be seen nor quit (stdin at EOF spun at 80% CPU).
-    if not settings.batch and (problems := streams.not_terminals(closed)):
+    if not settings.batch and not _metrics_headless(settings) and (problems := streams.not_terminals(closed)):
         print(
             f"ebpftop: the TUI needs a terminal, but {', '.join(problems)}: use --batch for JSON lines", file=sys.stderr
         )
@@ -253,6 +366,8 @@ def main(argv: list[str] | None = None) -> int:
     except PermissionError as exc:  # a check the capability list above did not foresee
         print(f"ebpftop: permission denied: {exc.filename or exc}: run it with sudo", file=sys.stderr)
         return EXIT_USAGE
+    if settings.metrics is not None:
+        return _metrics_run(settings)
     if settings.batch:
         from ebpftop.output import batch
 
@@ -260,13 +375,13 @@ def main(argv: list[str] | None = None) -> int:
     return run_tui(settings)
 
 
-def run_tui(settings: Settings) -> int:
+def run_tui(settings: Settings, source: LiveSource | None = None) -> int:
     """The TUI on the live sampler; every probe is detached before this returns."""
     from ebpftop.sampler import LiveSource
     from ebpftop.ui.app import EbpftopApp
     from ebpftop.ui.terminal import StderrCapture, block_winch, driver_class
 
-    source = LiveSource(settings)
+    source = source if source is not None else LiveSource(settings)
     saved_mask = block_winch()  # before any thread starts, so every thread inherits it
     capture = StderrCapture()
 

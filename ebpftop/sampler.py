@@ -47,6 +47,8 @@ class _Slot:
     # and never decreases across toggles.
     lost_base: int = 0
     lost_since: float | None = None
+    runs_measured: int = 0  # run count and time over every closed BPF-stats window (ProbeStatus)
+    run_ns_measured: int = 0
 
 
 @dataclass(slots=True)
@@ -346,7 +348,13 @@ class Sampler(threading.Thread):
     def _status(self, slot: _Slot) -> ProbeStatus:
         if slot.state != LIVE or slot.probe is None:
             return ProbeStatus(
-                slot.spec.name, slot.state, slot.reason, lost_total=slot.lost_base, lost_since=slot.lost_since
+                slot.spec.name,
+                slot.state,
+                slot.reason,
+                lost_total=slot.lost_base,
+                lost_since=slot.lost_since,
+                runs_measured=slot.runs_measured,
+                run_ns_measured=slot.run_ns_measured,
             )
         ns = cpu = age = None
         if slot.measured is not None:
@@ -365,6 +373,8 @@ class Sampler(threading.Thread):
             cost_age_s=age,
             window_start=start,
             window_s=length,
+            runs_measured=slot.runs_measured,
+            run_ns_measured=slot.run_ns_measured,
         )
 
     def _measure(self, slot: _Slot, now: float) -> None:
@@ -375,6 +385,8 @@ class Sampler(threading.Thread):
         window = now - slot.cost_since
         runs = counter_delta(slot.cost.run_cnt, cost.run_cnt)
         ns = counter_delta(slot.cost.run_time_ns, cost.run_time_ns)
+        slot.runs_measured += runs
+        slot.run_ns_measured += ns
         slot.measured = (average(ns, runs) if runs else None, rate(ns, window) / 1e7, now)
         slot.cost, slot.cost_since = cost, now
 

@@ -26,3 +26,9 @@ class Settings:
     bpf_stats: str = StatsMode.SAMPLED  # a StatsMode value (--bpf-stats)
     proc_linger: float = 5.0  # seconds an exited process stays in the tree
     top: int | None = None  # --batch: at most this many entries per list (None: all)
+    # --metrics (ebpftop/output/metrics.py): where to serve, and the series' bounds.
+    metrics: tuple[str, int] | None = None  # (host, port); None: no exporter
+    metrics_tui: bool = False  # --tui: the TUI next to the exporter (default headless)
+    metrics_max_series: int = 10_000  # labelled series kept at most
+    metrics_pid: bool = False  # a pid label on syscall and file series
+    metrics_paths: int = 0  # per-path file series for at most this many paths

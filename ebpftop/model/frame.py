@@ -69,6 +69,11 @@ class ProbeStatus:
     cost_age_s: float | None = None  # seconds since the stats window behind avg_ns/cpu_pct closed
     window_start: float | None = None  # wall clock (epoch s) at the start of this probe's read window
     window_s: float | None = None  # its measured length: events_per_s = count / window_s
+    # Run count and run time of this probe's programs summed over every BPF-stats window closed
+    # so far in this run (exact kernel counts; intervals outside a window are not in them). Never
+    # decrease, toggles included. For --metrics; not in the --batch JSON.
+    runs_measured: int = 0
+    run_ns_measured: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -123,7 +123,15 @@ class Writer:
                 self._cond.notify_all()
 
 
-def run(settings: Settings, out_fd: int = 1, err_fd: int = 2) -> int:
+def run(
+    settings: Settings,
+    out_fd: int = 1,
+    err_fd: int = 2,
+    print_frames: bool = True,
+    on_each: Callable[[Frame], None] | None = None,
+) -> int:
+    """Run until the count, a signal or a failure. ``print_frames`` False: no JSON on out_fd (the
+    headless --metrics exporter); ``on_each`` is handed every frame on the sampler thread first."""
     reported: dict[str, str | None] = {}
     states: dict[str, str] = {}
     outcome: dict[str, int | None] = {"code": None}  # set once: why the run ends early
@@ -187,10 +195,14 @@ def run(settings: Settings, out_fd: int = 1, err_fd: int = 2) -> int:
 
     def on_frame(frame: Frame) -> None:
         started.set()
+        if on_each is not None:
+            on_each(frame)
         for text in notices_of(frame):  # each once: they repeat every frame while true
             if text not in warned:
                 warned.add(text)
                 say(text)
+        if not print_frames:
+            return
         if not out.put((dumps(frame, settings.top) + "\n").encode()) and out.error is None and not dropping.is_set():
             dropping.set()
             say("stdout is not being read: frames are dropped until it is")
