@@ -26,3 +26,8 @@ class Settings:
     bpf_stats: str = StatsMode.SAMPLED  # a StatsMode value (--bpf-stats)
     proc_linger: float = 5.0  # seconds an exited process stays in the tree
     top: int | None = None  # --batch: at most this many entries per list (None: all)
+    # --record / --replay (ebpftop/output/record.py, ebpftop/replay.py)
+    record: str | None = None  # append every frame to this file (compressed, rotated by size)
+    record_max_size: int = 64 << 20  # compressed bytes per file before it rotates
+    record_keep: int = 4  # files kept: FILE, FILE.1, ... FILE.<keep-1>
+    replay: str | None = None  # show this recording instead of the live probes
