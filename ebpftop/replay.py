@@ -82,9 +82,19 @@ def _chunks(path: str, notices: list[str]) -> Iterator[bytes]:
             offset += len(data)
             while data:
                 started = True
+                saved = d.copy()
                 try:
                     out = d.decompress(data)
                 except zlib.error as exc:
+                    # Again in small steps from before this chunk: what precedes the damage is kept.
+                    d = saved
+                    for i in range(0, len(data), 64):
+                        try:
+                            out = d.decompress(data[i : i + 64])
+                        except zlib.error:
+                            break
+                        if out:
+                            yield out
                     notices.append(f"{path!a} is corrupt near byte {offset}: {exc}; replaying what came before")
                     return
                 if out:

@@ -150,15 +150,10 @@ def _view_json(view: ProcView, depth: int = 0) -> dict[str, Any]:
     }
 
 
-def _elapsed_of(table: SyscallTable, frame: Frame) -> float:
+def _elapsed_of(probe: str, frame: Frame) -> float:
     """The elapsed time the model divided by: the probe's read window (a table keeps rates only)."""
-    status = next((p for p in frame.probes if p.name == "syscalls"), None)
-    if status is not None and status.window_s is not None:
-        return status.window_s
-    total = sum(r.count for r in table.rows)
-    if total and table.total_rate:
-        return total / table.total_rate
-    return 0.0
+    status = next((p for p in frame.probes if p.name == probe), None)
+    return status.window_s if status is not None and status.window_s is not None else 0.0
 
 
 def view_json(frame: Frame) -> dict[str, Any]:
@@ -174,7 +169,7 @@ def view_json(frame: Frame) -> dict[str, Any]:
             }
         elif isinstance(data, SyscallTable):
             out[name] = {
-                "elapsed": _elapsed_of(data, frame),
+                "elapsed": _elapsed_of("syscalls", frame),
                 "history": [round(v, 3) for v in data.history],
                 "lost_total": data.lost_total,
             }
@@ -190,7 +185,7 @@ def view_json(frame: Frame) -> dict[str, Any]:
             }
         elif isinstance(data, XdpTable):
             out[name] = {
-                "total_pps": round(data.total_pps, 3),
+                "elapsed": _elapsed_of("xdp", frame),
                 "history": [round(v, 3) for v in data.history],
                 "lost_total": data.lost_total,
                 "asked": list(data.asked) if data.asked is not None else None,
@@ -377,9 +372,19 @@ def xdp_from_json(rows: Any, view: Any) -> XdpTable:
     extra = _list(view, "rows")
     if len(extra) != len(rows):
         raise DecodeError("xdp rows and their view data differ in number")
+    elapsed = _float(view, "elapsed")
     decoded = []
     for obj, more in zip(rows, extra, strict=True):
         k = _get(obj, "kernel")
+        link = LinkCounters(
+            _int(k, "rx_packets"),
+            _int(k, "rx_bytes"),
+            _int(k, "rx_dropped"),
+            _int(k, "tx_packets"),
+            _int(k, "tx_bytes"),
+            _int(k, "tx_dropped"),
+        )
+        packets, nbytes = _int(obj, "packets"), _int(obj, "bytes")
         try:
             state = IfaceState(_str(obj, "state"))
         except ValueError:
@@ -400,25 +405,19 @@ def xdp_from_json(rows: Any, view: Any) -> XdpTable:
                 state=state,
                 up=_bool(obj, "up"),
                 mode=_opt_str(obj, "mode"),
-                packets=_int(obj, "packets"),
-                bytes=_int(obj, "bytes"),
-                pps=_float(obj, "pps"),
-                bps=_float(obj, "bps"),
+                packets=packets,
+                bytes=nbytes,
+                # Rates from the exact elapsed time, as live (the JSON has them rounded).
+                pps=rate(packets, elapsed),
+                bps=rate(nbytes, elapsed),
                 by_proto={p: _proto(s, p) for p, s in by_proto.items()},
-                rx_pps=_float(k, "rx_pps"),
-                rx_bps=_float(k, "rx_bps"),
-                tx_pps=_float(k, "tx_pps"),
-                tx_bps=_float(k, "tx_bps"),
-                rx_drops_ps=_float(k, "rx_drops_ps"),
-                tx_drops_ps=_float(k, "tx_drops_ps"),
-                link_delta=LinkCounters(
-                    _int(k, "rx_packets"),
-                    _int(k, "rx_bytes"),
-                    _int(k, "rx_dropped"),
-                    _int(k, "tx_packets"),
-                    _int(k, "tx_bytes"),
-                    _int(k, "tx_dropped"),
-                ),
+                rx_pps=rate(link.rx_packets, elapsed),
+                rx_bps=rate(link.rx_bytes, elapsed),
+                tx_pps=rate(link.tx_packets, elapsed),
+                tx_bps=rate(link.tx_bytes, elapsed),
+                rx_drops_ps=rate(link.rx_dropped, elapsed),
+                tx_drops_ps=rate(link.tx_dropped, elapsed),
+                link_delta=link,
                 history=_floats(more, "history"),
                 prog_id=_int(obj, "prog_id"),
                 prog_name=_str(obj, "prog_name"),
@@ -429,7 +428,7 @@ def xdp_from_json(rows: Any, view: Any) -> XdpTable:
     asked = _get(view, "asked")
     return XdpTable(
         tuple(decoded),
-        _float(view, "total_pps"),
+        rate(sum(r.packets for r in decoded), elapsed),
         _floats(view, "history"),
         _int(view, "lost_total"),
         _strs(asked, "asked") if asked is not None else None,

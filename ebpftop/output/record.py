@@ -199,6 +199,7 @@ class Recorder:
         fd = -1
         try:
             fd, regular, (z, size) = self._start_file()
+            in_file = 0  # frames in the current file
             while True:
                 with self._cond:
                     self._cond.wait_for(lambda: self._queue or self._closed)
@@ -207,15 +208,18 @@ class Recorder:
                     frame, line = self._queue.popleft()
                     self._busy = True
                 text = frame_lines(frame, line).encode()
-                size += self._write(fd, z.compress(text) + z.flush(zlib.Z_SYNC_FLUSH))
-                self.frames += 1
-                self.raw_bytes += len(text)
-                if regular and size >= self.max_size:
+                if regular and size >= self.max_size and in_file:
+                    # Full: on to a new file before this frame (so no file is a header alone).
                     self._write(fd, z.flush(zlib.Z_FINISH))
                     os.close(fd)
                     fd = -1
                     rotate(self.path, self.keep)
                     fd, regular, (z, size) = self._start_file()
+                    in_file = 0
+                size += self._write(fd, z.compress(text) + z.flush(zlib.Z_SYNC_FLUSH))
+                in_file += 1
+                self.frames += 1
+                self.raw_bytes += len(text)
                 with self._cond:
                     self._busy = False
                     if self._dropping and not self._queue:
