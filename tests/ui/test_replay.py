@@ -162,7 +162,7 @@ async def test_nothing_is_signalled_or_read_from_this_machine() -> None:
 
 
 async def test_help_lists_the_replay_keys() -> None:
-    app, source = make_app()
+    app, _source = make_app()
     keys = dict(app.key_bindings())
     assert keys[",/."] == "Step" and keys["</>"] == "Speed" and keys["j"] == "Jump"
     assert "Replay: step back one frame" in keys.values()
