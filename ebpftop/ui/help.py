@@ -25,8 +25,6 @@ HEADER_NOTES = (
     ("PID 1542 +2", "the PID filter (the first PID, and how many more)"),
     ("self 1.2% 70MiB", "ebpftop's own CPU (user+system, % of one CPU) and resident memory"),
     ("every 1s", "the refresh interval (+ and - change it); PAUSED: the screen is frozen, probes run on"),
-    ("REPLAY 12/300", "--replay: the frame shown and the frames in the recording, its time, the speed (x2), "
-     "PAUSED; , and . step, < and > change the speed, j jumps to a time"),
 )
 
 LAYOUT_NOTE = (
