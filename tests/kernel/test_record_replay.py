@@ -24,7 +24,17 @@ from ebpftop.replay import cut, load
 from ebpftop.settings import Settings
 from ebpftop.ui.app import EbpftopApp
 from ebpftop.ui.panes import PANES
-from tests.kernel.helpers import ROOT, ebpftop_cmd, fresh_netns, prog_ids_of, scaled, wait_progs_gone
+from tests.kernel.helpers import (
+    ROOT,
+    ebpftop_cmd,
+    fresh_netns,
+    loaded_prog_ids,
+    orphaned,
+    prog_ids_of,
+    prog_names,
+    scaled,
+    wait_progs_gone,
+)
 from tests.kernel.workloads import GETPPID_LOOP
 from tests.ui.scripted import ScriptedSource
 
@@ -222,3 +232,47 @@ def test_a_fifo_nobody_reads_stalls_neither_frames_nor_exit(tmp_path: Path) -> N
     assert re.search(r"\d+ frames? not recorded to", err), err
     assert not wait_progs_gone(ids)
     print(f"exit {waited:.2f}s after INT with a FIFO nobody reads")  # a figure for the log, not an assert
+
+
+def test_a_stalled_fuse_mount_stalls_neither_frames_nor_exit(tmp_path: Path) -> None:
+    """FILE on a FUSE mount whose server stopped answering: the writer waits there forever, nothing else."""
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    server = subprocess.Popen(
+        [sys.executable, str(Path(__file__).with_name("fusestall.py")), str(mnt)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert server.stdout is not None and server.stdin is not None
+    try:
+        ready = server.stdout.readline().split()
+        assert ready[:1] == ["ready"], ready
+        server.stdin.write("stop\n")
+        server.stdin.flush()
+        assert server.stdout.readline().strip() == "stopped"
+        before = loaded_prog_ids()
+        # In the server's mount namespace (the mount is private to it), recording onto the mount.
+        proc = subprocess.Popen(
+            ["nsenter", "-m", "-t", ready[1], *ebpftop_cmd("--batch", "--interval", "0.2", "--probes", "syscalls",
+                                                           "--record", str(mnt / "rec.gz"))],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=ROOT,
+        )  # fmt: skip
+        out = Lines(proc)
+        try:
+            out.wait(lambda lines: sum(live(line, "syscalls") for line in lines) >= 8)  # frames go on
+            names = set(prog_names(set(prog_ids_of(proc.pid))).values())
+            proc.send_signal(signal.SIGINT)
+            assert proc.wait(scaled(15)) == 0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        assert proc.stderr is not None
+        err = proc.stderr.read().decode()
+        assert re.search(r"\d+ frames? not recorded to", err), err
+        assert names and orphaned(before, names) == {}
+    finally:
+        server.stdin.close()  # the server closes /dev/fuse: every waiter gets ENOTCONN
+        server.wait(30)
