@@ -40,7 +40,7 @@ def record(frames: int, path: Path) -> tuple[float, str]:
         stderr=subprocess.PIPE,
         text=True,
         cwd=HERE.parent,
-        timeout=frames * 10 + 120,
+        timeout=frames * 10 + 900,  # a loaded shared box compiles slowly
     )
     if r.returncode != 0:
         sys.exit(f"bench: ebpftop exited {r.returncode}: {r.stderr}")

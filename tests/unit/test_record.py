@@ -12,10 +12,12 @@ import sys
 import threading
 import zlib
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from ebpftop import __version__
+from ebpftop.model.frame import Frame
 from ebpftop.model.syscalls import SyscallsModel
 from ebpftop.output.batch import dumps
 from ebpftop.output.record import FORMAT_VERSION, MAGIC, Recorder, frame_lines, header, rotate
@@ -25,7 +27,7 @@ from tests.ui.scripted import syscall_frame
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def frames(n: int) -> list:  # type: ignore[type-arg]
+def frames(n: int) -> list[Frame]:
     model = SyscallsModel()
     out = []
     for i in range(n):
@@ -34,9 +36,9 @@ def frames(n: int) -> list:  # type: ignore[type-arg]
     return out
 
 
-def record(path: Path, items: list, **kw: object) -> Recorder:  # type: ignore[type-arg]
+def record(path: Path, items: list[Frame], **kw: Any) -> Recorder:
     notices: list[str] = []
-    rec = Recorder(str(path), header(1.0, ("syscalls",)), on_notice=notices.append, queue_frames=1000, **kw)  # type: ignore[arg-type]
+    rec = Recorder(str(path), header(1.0, ("syscalls",)), on_notice=notices.append, queue_frames=1000, **kw)
     for f in items:
         assert rec.put(f)
     assert rec.close(10.0) == 0
@@ -111,7 +113,12 @@ def test_a_fifo_nobody_reads_blocks_neither_put_nor_close(tmp_path: Path) -> Non
     assert results[:4] == [True] * 4 and not any(results[4:])
     assert rec.dropped == 6 and len(notices) == 1 and "falls behind" in notices[0]
     done = threading.Event()
-    threading.Thread(target=lambda: (rec.close(0.2), done.set()), daemon=True).start()
+
+    def close() -> None:
+        rec.close(0.2)
+        done.set()
+
+    threading.Thread(target=close, daemon=True).start()
     assert done.wait(30)  # bounded by its timeout, never by the FIFO
     # Release the stuck writer thread so it does not outlive the test.
     fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
