@@ -76,7 +76,9 @@ def main() -> None:
                     [str(LOOPS), "load", "200", "2000", str(args.frames + 60), str(tmp)], start_new_session=True
                 )
             )
-            procs.append(subprocess.Popen(["sh", "-c", SPAWN_LOOP], start_new_session=True))
+            procs.append(
+                subprocess.Popen(["sh", "-c", SPAWN_LOOP], stdout=subprocess.DEVNULL, start_new_session=True)
+            )
             time.sleep(3)
         try:
             path = tmp / "rec.gz"
@@ -103,7 +105,7 @@ def main() -> None:
                 p.wait(30)
             subprocess.run(["rm", "-rf", str(tmp)], check=False)
     print("### Recorder: bytes on disk\n")
-    print(__doc__.split("\n\n", 1)[1].strip().replace("\n", " ") + "\n")
+    print(__doc__.split("\n\n", 2)[2].strip().replace("\n", " ") + "\n")
     print("| box | frames | per frame (gzip) | per hour at 1 s | --batch line | view line | ratio | load avg |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     print("\n".join(rows))
