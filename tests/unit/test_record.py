@@ -246,3 +246,48 @@ def test_jump_targets() -> None:
     for bad in ("soon", "25:00", "+x"):
         with pytest.raises(ValueError):
             parse_jump(bad, entries)
+
+
+def test_replay_batch_count_stops_after_n(tmp_path: Path) -> None:
+    path = tmp_path / "r.gz"
+    items = frames(4)
+    record(path, items)
+    out = tmp_path / "out"
+    with open(out, "wb") as f:
+        assert run_batch(str(path), count=2, out_fd=f.fileno()) == 0
+    assert out.read_text() == "".join(dumps(f) + "\n" for f in items[:2])
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--replay", "x", "--record", "y"], "do not go together"),
+        (["--replay", "x", "--pid", "1"], "--pid does not apply to --replay"),
+        (["--replay", "x", "-i", "2"], "--interval does not apply to --replay"),
+        (["--replay", "x", "--probes", "files"], "--probes does not apply to --replay"),
+        (["--record-keep", "3"], "only apply with --record"),
+        (["--record", "x", "--record-max-size", "1K"], "between 64K and 1T"),
+        (["--record", "x", "--record-max-size", "lots"], "size must be"),
+        (["--record", "x", "--record-keep", "0"], "files to keep must be between 1 and 1000"),
+        (["--replay", "x", "--count", "3"], "--count only applies with --batch"),
+    ],
+)
+def test_bad_record_and_replay_flags_get_one_line(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ebpftop.cli import parse
+
+    with pytest.raises(SystemExit) as exc:
+        parse(argv)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err, err
+
+
+def test_record_flags_parse() -> None:
+    from ebpftop.cli import parse
+
+    settings, _ns = parse(["--batch", "--record", "r.gz", "--record-max-size", "512K", "--record-keep", "7"])
+    assert (settings.record, settings.record_max_size, settings.record_keep) == ("r.gz", 512 << 10, 7)
+    assert parse(["--record", "r.gz", "--record-max-size", "2G"])[0].record_max_size == 2 << 30
+    assert parse(["--replay", "r.gz", "--batch", "--top", "3"])[0].replay == "r.gz"
