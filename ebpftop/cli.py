@@ -318,6 +318,12 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     if settings.replay is not None:  # no probes, no root: none of the checks below apply
         return run_replay(settings)
+    if settings.record is not None:
+        from ebpftop.output.record import check_path
+
+        if (problem := check_path(settings.record)) is not None:
+            print(f"ebpftop: cannot record to {settings.record!a}: it {problem}", file=sys.stderr)
+            return EXIT_USAGE
     try:
         checks.preflight(settings)
     except checks.EnvError as exc:

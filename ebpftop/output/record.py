@@ -292,3 +292,32 @@ class RecordingSource:
 
     def stop(self, timeout: float = 10.0) -> None:
         self.inner.stop(timeout)
+
+
+def check_path(path: str, timeout: float = 2.0) -> str | None:
+    """Why FILE cannot be recorded to (a missing directory, no write permission, a directory), or None.
+
+    Asked before any probe is loaded. The look runs in a daemon thread: a path on a stalled mount that
+    does not answer within ``timeout`` is let through (the writer thread then waits there, alone).
+    """
+    answer: list[str | None] = []
+
+    def look() -> None:
+        try:
+            if os.path.isdir(path):
+                answer.append("is a directory")
+            elif os.path.lexists(path):
+                answer.append(None if os.access(path, os.W_OK) else "is not writable")
+            else:
+                parent = os.path.dirname(os.path.abspath(path))
+                if not os.path.isdir(parent):
+                    answer.append(f"has no directory {parent!a}")
+                else:
+                    answer.append(None if os.access(parent, os.W_OK) else f"cannot be created in {parent!a}")
+        except OSError as exc:
+            answer.append(exc.strerror or str(exc))
+
+    thread = threading.Thread(target=look, name="ebpftop-record-check", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    return answer[0] if answer else None

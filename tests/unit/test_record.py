@@ -291,3 +291,20 @@ def test_record_flags_parse() -> None:
     assert (settings.record, settings.record_max_size, settings.record_keep) == ("r.gz", 512 << 10, 7)
     assert parse(["--record", "r.gz", "--record-max-size", "2G"])[0].record_max_size == 2 << 30
     assert parse(["--replay", "r.gz", "--batch", "--top", "3"])[0].replay == "r.gz"
+
+
+@pytest.mark.parametrize(
+    ("where", "problem"),
+    [("missing/dir/r.gz", "has no directory"), (".", "is a directory")],
+)
+def test_a_path_that_cannot_be_recorded_to_is_refused_before_anything_loads(
+    tmp_path: Path, where: str, problem: str
+) -> None:
+    r = subprocess.run(
+        [sys.executable, "-m", "ebpftop", "--batch", "--record", str(tmp_path / where)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    assert r.returncode == 2 and r.stdout == ""
+    assert r.stderr.count("\n") == 1 and problem in r.stderr, r.stderr
