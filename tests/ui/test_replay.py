@@ -8,11 +8,13 @@ spawns from processes named rrwork, UDP on lo), made on this project's test mach
 
 from __future__ import annotations
 
+import html
 import json
+import re
 from pathlib import Path
 from typing import Any
 
-from textual.widgets import Static
+from textual.widgets import Static, TabbedContent
 
 from ebpftop.replay import ReplaySource, load
 from ebpftop.settings import Settings
@@ -132,7 +134,20 @@ async def test_filter_in_user_space_and_probe_toggles_hide_data() -> None:
         tree = app.displayed.panes["procs"]
         assert all(e.pid in {int(p) for p in want} or e.ppid in {int(p) for p in want} or e.comm == WORKLOAD
                    for e in tree.events)  # fmt: skip
+        # The tree, filtered to the workload's subtrees: its `sh -c 'exit 3'` children, as recorded.
+        await pilot.press("f5")
+        await settle(pilot, lambda: app.query_one("#tabs", TabbedContent).active == "tab-procs")
+        await pilot.pause(0.2)
+        shown = list(app.displayed.panes["procs"].walk())  # type: ignore[attr-defined]
+        assert {v.comm for v in shown if v.exit_code == 3} == {"sh"}
+        assert all(v.comm in (WORKLOAD, "sh") or not v.exited for v in shown)
+        text = html.unescape(app.export_screenshot())
+        ends = re.findall(r"\[exit\xa03\xa0after", text)  # how each ended (its argv also says exit 3)
+        assert len(ends) == sum(v.exit_code == 3 for v in shown) > 0
+        assert WORKLOAD in text
         await pilot.press("escape")
+        await pilot.press("f5")  # still on the tree; back to syscalls by its tab
+        app.query_one("#tabs", TabbedContent).active = "tab-syscalls"
         await settle(pilot, lambda: len(set(cells(table, 1))) > 1)
 
         # 2 switches the syscalls probe "off": its data is hidden, its badge says off; again: back.
