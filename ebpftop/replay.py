@@ -148,7 +148,7 @@ def records(path: str, notices: list[str]) -> Iterator[tuple[str, Any, str]]:
     for line in _lines(path, notices):
         try:
             obj = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested past what json parses
             if first:
                 raise ReplayError(f"{path!a} is not an ebpftop recording (no header)") from None
             notices.append(f"{path!a} has a line that is not JSON: replaying what came before it")
@@ -416,7 +416,7 @@ class ReplaySource:
                 at_end = index >= len(self.entries) - 1
             try:
                 frame = self.decode(index)
-            except (DecodeError, ValueError, TypeError, KeyError) as exc:
+            except (DecodeError, ValueError, TypeError, KeyError, RecursionError) as exc:
                 self._on_notice(f"replay: frame {index + 1} cannot be shown: {exc}")
                 continue
             if self._on_status is not None:

@@ -308,3 +308,13 @@ def test_a_path_that_cannot_be_recorded_to_is_refused_before_anything_loads(
     )
     assert r.returncode == 2 and r.stdout == ""
     assert r.stderr.count("\n") == 1 and problem in r.stderr, r.stderr
+
+
+def test_a_line_nested_past_what_json_parses_is_a_corrupt_line(tmp_path: Path) -> None:
+    path = tmp_path / "deep.gz"
+    good = dumps(frames(1)[0])
+    text = json.dumps({MAGIC: 1, "schema": 1}) + "\n" + good + "\n" + "[" * 100_000 + "\n"
+    path.write_bytes(gzip.compress(text.encode()))
+    loaded = load(str(path))
+    assert [e.line for e in loaded.entries] == [good]
+    assert loaded.notices and "not JSON" in loaded.notices[0]
