@@ -180,3 +180,26 @@ async def test_help_lists_the_replay_keys() -> None:
     keys = dict(app.key_bindings())
     assert keys[",/."] == "Step" and keys["</>"] == "Speed" and keys["j"] == "Jump"
     assert "Replay: step back one frame" in keys.values()
+
+
+async def test_the_tui_with_record_writes_every_frame_it_gets(tmp_path: Path) -> None:
+    """--record with the TUI: a RecordingSource hands each frame to the recorder on its way to the app."""
+    from ebpftop.model.syscalls import SyscallsModel
+    from ebpftop.output.batch import dumps
+    from ebpftop.output.record import Recorder, RecordingSource, header
+    from ebpftop.ui.app import EbpftopApp
+    from tests.ui.scripted import ScriptedSource, syscall_frame
+
+    inner = ScriptedSource()
+    recorder = Recorder(str(tmp_path / "tui.gz"), header(1.0, ("syscalls",)))
+    app = EbpftopApp(Settings(), RecordingSource(inner, recorder), initial_pane="syscalls")
+    model = SyscallsModel()
+    sent = [syscall_frame(model, extra_pid=100 + i) for i in range(3)]
+    async with app.run_test(size=(120, 30)) as pilot:
+        for frame in sent:
+            inner.emit(frame)
+            await pilot.pause()
+        table = app.query_one("#syscalls-table", FastTable)
+        assert "102" in cells(table, 0)  # the app got them too
+    assert recorder.close(10.0) == 0
+    assert [e.line for e in load(str(tmp_path / "tui.gz")).entries] == [dumps(f) for f in sent]
