@@ -9,15 +9,12 @@ import select
 import signal
 import sys
 import threading
-from typing import TYPE_CHECKING, NoReturn
+from typing import Any, NoReturn
 
 from ebpftop import __version__
 from ebpftop.pids import PidFilter, parse_pids
 from ebpftop.registry import NAMES
 from ebpftop.settings import Settings
-
-if TYPE_CHECKING:
-    from ebpftop.sampler import LiveSource
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NO_PROBE = 0, 1, 2, 3
 EXIT_CODES = """exit codes:
@@ -79,6 +76,33 @@ def _top(text: str) -> int:
 
 def _linger(text: str) -> float:
     return _number(text, "linger", MIN_LINGER, MAX_LINGER, unit=" seconds")
+
+
+_SIZE = re.compile(r"([0-9]{1,12})([KMG]i?B?|B)?", re.ASCII | re.IGNORECASE)
+MIN_RECORD_SIZE, MAX_RECORD_SIZE = 64 << 10, 1 << 40
+MIN_KEEP, MAX_KEEP = 1, 1000
+
+
+def _size(text: str) -> int:
+    """'64M', '512KiB', '1G', '1048576': bytes (binary multiples)."""
+    m = _SIZE.fullmatch(text.strip())
+    if not m:
+        raise argparse.ArgumentTypeError(f"size must be a number of bytes with K, M or G (64M), not {text[:24]!a}")
+    unit = (m.group(2) or "B")[0].upper()
+    value = int(m.group(1)) << {"B": 0, "K": 10, "M": 20, "G": 30}[unit]
+    if not MIN_RECORD_SIZE <= value <= MAX_RECORD_SIZE:
+        raise argparse.ArgumentTypeError(f"record size must be between 64K and 1T, not {text[:24]!a}")
+    return value
+
+
+def _keep(text: str) -> int:
+    return int(_number(text, "files to keep", MIN_KEEP, MAX_KEEP, whole=True))
+
+
+def _path(text: str) -> str:
+    if not text or "\0" in text:
+        raise argparse.ArgumentTypeError("no file named")
+    return text
 
 
 def _probes(text: str) -> tuple[str, ...]:
@@ -288,6 +312,36 @@ def build_parser() -> argparse.ArgumentParser:
         default="sampled",
         help="measure the probes' own cost with BPF stats: one interval in ten (default), always, or never",
     )
+    # -- record / replay (ebpftop/output/record.py, ebpftop/replay.py) --
+    p.add_argument(
+        "--record",
+        type=_path,
+        default=None,
+        metavar="FILE",
+        help="also write every frame to FILE (gzip JSON lines; an existing FILE is kept as FILE.1)",
+    )
+    p.add_argument(
+        "--record-max-size",
+        type=_size,
+        default=64 << 20,
+        metavar="SIZE",
+        help="with --record: start a new file past SIZE compressed bytes (default 64M)",
+    )
+    p.add_argument(
+        "--record-keep",
+        type=_keep,
+        default=4,
+        metavar="N",
+        help=f"with --record: files kept, FILE and FILE.1 .. FILE.<N-1> ({MIN_KEEP} to {MAX_KEEP}, default 4)",
+    )
+    p.add_argument(
+        "--replay",
+        type=_path,
+        default=None,
+        metavar="FILE",
+        help="show a recording instead of the live probes (the TUI, or its JSON lines with --batch); no root needed",
+    )
+    # -- end of record / replay --
     p.add_argument(
         "--doctor", action="store_true", help="print what this machine supports and which probes can run, then exit"
     )
@@ -304,6 +358,16 @@ def parse(argv: list[str] | None = None) -> tuple[Settings, argparse.Namespace]:
     if ns.top is not None and not ns.batch:
         parser.error("--top only applies with --batch")
     _metrics_check(parser, ns)
+    if ns.replay is not None:
+        if ns.record is not None:
+            parser.error("--record and --replay do not go together")
+        defaults = parser.parse_args([])
+        for dest in ("probes", "pid", "xdp", "xdp_mode", "interval", "linger", "bpf_stats", "metrics"):
+            if getattr(ns, dest) != getattr(defaults, dest):
+                flag = "--" + dest.replace("_", "-")
+                parser.error(f"{flag} does not apply to --replay (a recording has its own; filter with / in the TUI)")
+    if ns.record is None and (ns.record_max_size != 64 << 20 or ns.record_keep != 4):
+        parser.error("--record-max-size and --record-keep only apply with --record")
     settings = Settings(
         interval=ns.interval,
         probes=ns.probes,
@@ -320,6 +384,10 @@ def parse(argv: list[str] | None = None) -> tuple[Settings, argparse.Namespace]:
         metrics_max_series=ns.metrics_max_series,
         metrics_pid=ns.metrics_pid,
         metrics_paths=ns.metrics_paths,
+        record=ns.record,
+        record_max_size=ns.record_max_size,
+        record_keep=ns.record_keep,
+        replay=ns.replay,
     )
     return settings, ns
 
@@ -358,6 +426,14 @@ def main(argv: list[str] | None = None) -> int:
     if settings.batch and 1 in closed:
         print("ebpftop: stdout is closed: --batch has nowhere to write its frames", file=sys.stderr)
         return EXIT_USAGE
+    if settings.replay is not None:  # no probes, no root: none of the checks below apply
+        return run_replay(settings)
+    if settings.record is not None:
+        from ebpftop.output.record import check_path
+
+        if (problem := check_path(settings.record)) is not None:
+            print(f"ebpftop: cannot record to {settings.record!a}: it {problem}", file=sys.stderr)
+            return EXIT_USAGE
     try:
         checks.preflight(settings)
     except checks.EnvError as exc:
@@ -375,13 +451,48 @@ def main(argv: list[str] | None = None) -> int:
     return run_tui(settings)
 
 
-def run_tui(settings: Settings, source: LiveSource | None = None) -> int:
-    """The TUI on the live sampler; every probe is detached before this returns."""
+def run_replay(settings: Settings) -> int:
+    """--replay FILE: its JSON lines (--batch) or the TUI on it."""
+    from ebpftop import replay
+
+    assert settings.replay is not None
+    if settings.batch:
+        return replay.run_batch(settings.replay, settings.top, settings.count)
+    try:
+        recording = replay.load(settings.replay)
+    except replay.ReplayError as exc:
+        print(f"ebpftop: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    from ebpftop.ui.replayapp import ReplayApp
+
+    head = recording.header
+    interval = head.get("interval")
+    probes = tuple(p for p in head.get("probes", ()) if p in NAMES) if isinstance(head.get("probes"), list) else NAMES
+    shown = Settings(interval=interval if isinstance(interval, (int, float)) else 1.0, probes=probes or NAMES)
+    try:
+        source = replay.ReplaySource(recording)
+    except replay.ReplayError as exc:
+        print(f"ebpftop: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    return run_tui(shown, source, ReplayApp)
+
+
+def run_tui(settings: Settings, source: Any = None, app_class: Any = None) -> int:
+    """The TUI on the live sampler (or on ``source``: a replay, the exporter's tapped sampler); every probe
+    is detached before this returns."""
     from ebpftop.sampler import LiveSource
     from ebpftop.ui.app import EbpftopApp
     from ebpftop.ui.terminal import StderrCapture, block_winch, driver_class
 
-    source = source if source is not None else LiveSource(settings)
+    recorder = None
+    if source is None:
+        source = LiveSource(settings)
+    if settings.record is not None and settings.replay is None:
+        from ebpftop.output import record
+
+        recorder = record.start(settings)
+        source = record.RecordingSource(source, recorder)
+    app_class = app_class or EbpftopApp
     saved_mask = block_winch()  # before any thread starts, so every thread inherits it
     capture = StderrCapture()
 
@@ -401,7 +512,7 @@ def run_tui(settings: Settings, source: LiveSource | None = None) -> int:
         finally:
             os._exit(1)
 
-    app = EbpftopApp(settings, source, driver_class=driver_class(capture.terminal, winch_thread=True), on_hung=on_hung)
+    app = app_class(settings, source, driver_class=driver_class(capture.terminal, winch_thread=True), on_hung=on_hung)
     # From here a signal must let the app restore the terminal: it is kept
     # until the app's own handlers are in place, which act on it at once.
     _ending_signals(lambda signum, _frame: setattr(app, "pending_signal", signum))
@@ -412,8 +523,13 @@ def run_tui(settings: Settings, source: LiveSource | None = None) -> int:
         source.stop()
         for line in capture.close():
             print(line, file=sys.stderr)
+        if recorder is not None:
+            unrecorded = recorder.close(5.0)
+            if unrecorded:
+                print(f"ebpftop: {unrecorded} frames not recorded to {recorder.path!a}", file=sys.stderr)
         signal.pthread_sigmask(signal.SIG_SETMASK, saved_mask)  # type: ignore[arg-type]
-    if source.sampler is not None and source.sampler.error is not None:
-        print(f"ebpftop: sampler failed: {source.sampler.error}", file=sys.stderr)
+    sampler = getattr(source, "sampler", None)
+    if sampler is not None and sampler.error is not None:
+        print(f"ebpftop: sampler failed: {sampler.error}", file=sys.stderr)
         return 1
     return app.return_code or 0

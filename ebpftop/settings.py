@@ -32,3 +32,8 @@ class Settings:
     metrics_max_series: int = 10_000  # labelled series kept at most
     metrics_pid: bool = False  # a pid label on syscall and file series
     metrics_paths: int = 0  # per-path file series for at most this many paths
+    # --record / --replay (ebpftop/output/record.py, ebpftop/replay.py)
+    record: str | None = None  # append every frame to this file (compressed, rotated by size)
+    record_max_size: int = 64 << 20  # compressed bytes per file before it rotates
+    record_keep: int = 4  # files kept: FILE, FILE.1, ... FILE.<keep-1>
+    replay: str | None = None  # show this recording instead of the live probes

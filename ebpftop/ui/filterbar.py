@@ -96,7 +96,7 @@ class FilterBar(Vertical):
 
     def submit(self, value: str) -> None:
         try:
-            pids = parse_pids(value)
+            pids = getattr(self.app, "parse_filter", parse_pids)(value)  # a replay parses without /proc
         except ValueError as exc:
             # The previous filter stays; the reason stays on screen until fixed.
             self.query_one("#filter-error", Static).update(Text(f"{exc}: filter unchanged", no_wrap=True))
