@@ -166,3 +166,48 @@ def test_a_group_made_after_the_filter_is_counted_under_its_parent(slice_dir: Pa
     assert _getppid_by_cgroup(frames, w.pid) == {w.cgroup_id: 4444}
     assert _getppid_by_cgroup(frames, outside.pid) == {}
     assert _cgroup_names(frames)[w.cgroup_id]["name"] == "late.service"
+
+
+# Moves itself into argv[1], says so, waits for a line, then runs `sh -c 'exit 3'` and a new PID
+# namespace whose first process (PID 1 there) starts a second (PID 2 there).
+SPAWNER = r"""
+import os, subprocess, sys
+with open(os.path.join(sys.argv[1], "cgroup.procs"), "w") as f:
+    f.write(str(os.getpid()))
+print("in", flush=True)
+sys.stdin.readline()
+subprocess.run(["sh", "-c", "exit 3"])
+subprocess.run(["unshare", "--pid", "--fork", "sh", "-c", "/bin/true; exit 4"])
+"""
+
+
+def test_tree_events_carry_the_cgroup_and_the_pid_in_its_namespace(slice_dir: Path) -> None:
+    unit = slice_dir / "a.service"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SPAWNER, str(unit)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None and proc.stdin is not None
+    assert proc.stdout.readline().strip() == "in"
+    cgroup = os.stat(unit).st_ino
+    with batch("--probes", "proctree", "--interval", "0.5", "--cgroup", "a.service") as run:
+        run.wait_live("proctree")
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+        assert proc.wait(60) == 0
+        run.wait_frames(len(run.frames) + 2)
+        frames = run.stop()
+    events = [e for f in frames if "procs" in f for e in f["procs"]["events"]]
+    # Under the filter: only the unit's processes (the spawner, its children and the namespace's).
+    assert events and all(e["cgroup"] == cgroup for e in events), {(e["comm"], e["cgroup"]) for e in events}
+    sh = [e for e in events if e["type"] == "exit" and e["exit_code"] == 3]
+    assert len(sh) == 1 and sh[0]["ns_pid"] == sh[0]["pid"] and sh[0]["ns_level"] == 0
+    # fork: the child's cgroup, read from the child itself
+    forks = {e["pid"]: e for e in events if e["type"] == "fork"}
+    assert forks[sh[0]["pid"]]["cgroup"] == cgroup
+    # The new namespace's first process is PID 1 there, its child PID 2: both PIDs shown.
+    in_ns = sorted((e["ns_pid"], e["ns_level"]) for e in events if e["type"] == "exec" and e["ns_level"] == 1)
+    assert in_ns == [(1, 1), (2, 1)], in_ns
+    exits = [e for e in events if e["type"] == "exit" and e["ns_level"] == 1]
+    assert sorted((e["ns_pid"], e["exit_code"]) for e in exits) == [(1, 4), (2, 0)]
+    assert all(e["pid"] != e["ns_pid"] for e in exits)
+    assert _cgroup_names(frames)[cgroup]["name"] == "a.service"
