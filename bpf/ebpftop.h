@@ -141,6 +141,17 @@ static __always_inline int filter_keeps(u32 ctl, struct filter_proc *want)
 }
 
 /*
+ * The cgroup v2 id recorded with an event. EBPFTOP_NO_CGROUP (the bench's
+ * "cgroup column off" variant, EBPFTOP_NO_CGROUP=1 in the environment) records
+ * 0, so the cost of recording is measured side by side with not recording.
+ */
+#ifdef EBPFTOP_NO_CGROUP
+#define EBPFTOP_CGROUP_ID() 0ULL
+#else
+#define EBPFTOP_CGROUP_ID() bpf_get_current_cgroup_id()
+#endif
+
+/*
  * The cgroup filter, for the main file of a program (bcc rewrites map calls
  * only there, so each program writes the loop itself, as syscalls.bpf.c's
  * sc_cgroup_keeps() does): keep when an ancestor id at some level in

@@ -113,8 +113,8 @@ static __always_inline void where(u64 task, struct pt_hdr *e, int child)
 	u32 level = 0;
 	s32 nr = 0;
 
-	e->cgroup = child ? 0 : bpf_get_current_cgroup_id();
-#ifndef PT_NO_CGROUP_CHAIN
+	e->cgroup = child ? 0 : EBPFTOP_CGROUP_ID();
+#if !defined(PT_NO_CGROUP_CHAIN) && !defined(EBPFTOP_NO_CGROUP)
 	if (child) {
 		u64 cset = 0, cgrp = 0, kn = 0, id = 0;
 		bpf_probe_read_kernel(&cset, sizeof(cset), (void *)(task + TASK_CGROUPS_OFF));

@@ -118,7 +118,7 @@ RAW_TRACEPOINT_PROBE(sys_enter)
 		s->tag = tag;
 		s->count = 1;
 		ebpftop_process_comm(s->comm);
-		s->cgroup = bpf_get_current_cgroup_id();
+		s->cgroup = EBPFTOP_CGROUP_ID();
 		return 0;
 	}
 
@@ -135,7 +135,7 @@ RAW_TRACEPOINT_PROBE(sys_enter)
 	 * clobber its count. (bcc's .increment() is not used: on per-CPU
 	 * hashes it never creates the key on this kernel.)
 	 */
-	struct sc_val init = { .count = 1, .cgroup = bpf_get_current_cgroup_id() };
+	struct sc_val init = { .count = 1, .cgroup = EBPFTOP_CGROUP_ID() };
 	ebpftop_process_comm(init.comm);
 	int err = e ? counts1.update(&key, &init) : counts0.update(&key, &init);
 	if (err != 0) {

@@ -343,6 +343,8 @@ class Probe(ABC):
         ]
         if not exit_has_group_dead():
             flags.append("-DEBPFTOP_NO_GROUP_DEAD")
+        if os.environ.get("EBPFTOP_NO_CGROUP"):  # the bench's variant: cgroups not recorded (ids 0)
+            flags.append("-DEBPFTOP_NO_CGROUP")
         offsets = task_start_cflags()
         self._has_start = offsets is not None
         if offsets is None:
