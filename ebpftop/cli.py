@@ -12,7 +12,7 @@ import threading
 from typing import Any, NoReturn
 
 from ebpftop import __version__
-from ebpftop.pids import PidFilter, parse_pids
+from ebpftop.pids import PidFilter, combine, is_cgroup_spec, parse_pids
 from ebpftop.registry import NAMES
 from ebpftop.settings import Settings
 
@@ -113,6 +113,17 @@ def _probes(text: str) -> tuple[str, ...]:
     if not names:
         raise argparse.ArgumentTypeError(f"no probe named (known: {', '.join(NAMES)})")
     return names
+
+
+def _cgroups(text: str) -> PidFilter:
+    """--cgroup: cgroup paths, units, containers or pods; a bare word is a cgroup, never a process name."""
+    items = [item.strip() for item in text.split(",") if item.strip()]
+    if not items:
+        raise argparse.ArgumentTypeError("no cgroup named")
+    try:
+        return parse_pids(",".join(item if is_cgroup_spec(item) else f"cgroup:{item}" for item in items))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _pids(text: str) -> PidFilter:
@@ -284,7 +295,15 @@ def build_parser() -> argparse.ArgumentParser:
         type=_pids,
         default=None,
         metavar="PIDS",
-        help="only these processes (PIDs or names, comma separated)",
+        help="only these processes (PIDs, names or cgroups, comma separated)",
+    )
+    p.add_argument(
+        "--cgroup",
+        type=_cgroups,
+        default=None,
+        metavar="CGROUPS",
+        help="only processes in these cgroups or below them: a v2 path (/system.slice/nginx.service), a unit "
+        "(nginx.service), a container (docker:3f2a9c) or a pod (pod:1234abcd), comma separated",
     )
     p.add_argument(
         "--xdp",
@@ -373,7 +392,7 @@ def parse(argv: list[str] | None = None) -> tuple[Settings, argparse.Namespace]:
         probes=ns.probes,
         batch=ns.batch,
         count=ns.count,
-        pids=ns.pid,
+        pids=combine(ns.pid, ns.cgroup),
         xdp_ifaces=ns.xdp,
         xdp_mode=ns.xdp_mode,
         bpf_stats=ns.bpf_stats,

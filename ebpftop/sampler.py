@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ebpftop.cgroups import Cgroup, Cgroups
 from ebpftop.model.frame import ERROR, LIVE, LOADING, OFF, UNAVAILABLE, Frame, ProbeState, ProbeStatus
 from ebpftop.model.rates import average, counter_delta, rate
 from ebpftop.pids import PidFilter, of_pids
@@ -114,6 +115,7 @@ class Sampler(threading.Thread):
         self._on_notice = on_notice
         self._count = count
         self._pids = of_pids(pids)  # a bare set of PIDs: the processes that have them now
+        self._cgroups: Cgroups | None = None  # made on the first frame that names a cgroup
         self._commands: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
         self._deadline = float("inf")  # the next frame's (monotonic); set when the loop starts
         self._wake = threading.Event()
@@ -413,6 +415,7 @@ class Sampler(threading.Thread):
             elapsed=elapsed,
             probes=tuple(statuses),
             panes=panes,
+            cgroups=self._name_cgroups(panes),
             self_cpu_pct=rate(now.cpu - clock.cpu, elapsed) * 100.0,
             final=final,
             work_s=time.monotonic() - work_start,
@@ -423,6 +426,20 @@ class Sampler(threading.Thread):
         if self.stats_mode == StatsMode.SAMPLED:
             self._stats_window(open_=self.frames % self.stats_every == 0)
         return now
+
+    def _name_cgroups(self, panes: dict[str, Any]) -> dict[int, Cgroup]:
+        """Every cgroup id the frame's rows carry, with its path and name (looked up now; ids are never
+        reused within a boot, so a path found is the path of the cgroup the kernel counted in)."""
+        ids: set[int] = set()
+        for data in panes.values():
+            cgroup_ids = getattr(data, "cgroup_ids", None)
+            if cgroup_ids is not None:
+                ids.update(cgroup_ids())
+        if not ids:
+            return {}
+        if self._cgroups is None:
+            self._cgroups = Cgroups()
+        return self._cgroups.resolve(ids)
 
 
 class LiveSource:

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ebpftop.pids import PidFilter
 
 
 class StatsMode(StrEnum):
@@ -20,7 +24,7 @@ class Settings:
     probes: tuple[str, ...] = ()
     batch: bool = False
     count: int | None = None
-    pids: frozenset[int] | None = None
+    pids: PidFilter | frozenset[int] | None = None
     xdp_ifaces: tuple[str, ...] | None = None  # None: attach nowhere; ("all",) every interface
     xdp_mode: str = "generic"
     bpf_stats: str = StatsMode.SAMPLED  # a StatsMode value (--bpf-stats)

@@ -139,6 +139,8 @@ class EbpftopApp(HtopKeys, App[int]):
         self.paused = False
         self.frame: Frame | None = None  # the latest frame
         self.displayed: Frame | None = None  # the frame on screen (older than frame while paused)
+        # cgroup id -> Cgroup (ebpftop/cgroups.py) of every id frames have named: panes show names by id
+        self.cgroup_names: dict[int, Any] = {}
         self._drawn: dict[type, Frame] = {}  # pane class -> the frame it last drew
         self.frames_seen = 0
         self.frame_at: float | None = None  # monotonic time the latest frame arrived
@@ -307,6 +309,9 @@ class EbpftopApp(HtopKeys, App[int]):
 
     def render_frame(self, frame: Frame) -> None:
         self.displayed = frame
+        if len(self.cgroup_names) > 65536:
+            self.cgroup_names.clear()
+        self.cgroup_names.update(frame.cgroups)
         self.query_one(ProbeBar).show(frame.probes)
         self._note_states(frame.probes)
         self.show_self()

@@ -1,4 +1,4 @@
-"""The PID filter prompt: type PIDs or names, Enter applies, Esc closes; a bad entry is explained inline."""
+"""The filter prompt: type PIDs, names or cgroups, Enter applies, Esc closes; a bad entry is explained inline."""
 
 from __future__ import annotations
 
@@ -66,7 +66,8 @@ class FilterBar(Vertical):
 
     def compose(self) -> ComposeResult:
         yield PromptInput(
-            placeholder="PIDs or process names, comma separated (Enter to filter, Esc to cancel)", id="filter-input"
+            placeholder="PIDs, process names or cgroups (nginx.service, /user.slice, docker:3f2a), comma separated",
+            id="filter-input",
         )
         yield Static("", id="filter-error")
 
