@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
+from ebpftop.cgroups import Cgroup
 from ebpftop.model.files import BY_PROCESS, FileIO, FileRow, FilesTable, group
 from ebpftop.model.frame import Frame, ProbeState, ProbeStatus
 from ebpftop.model.proctree import ProcEvent, ProcTree, ProcView
@@ -54,6 +55,13 @@ def _int(obj: Any, key: str) -> int:
 
 def _opt_int(obj: Any, key: str) -> int | None:
     return None if _get(obj, key) is None else _int(obj, key)
+
+
+def _int_or(obj: Any, key: str, default: int = 0) -> int:
+    """A field newer than some recordings (cgroups came with schema 1's later frames): default when absent."""
+    if not isinstance(obj, dict) or obj.get(key) is None:
+        return default
+    return _int(obj, key)
 
 
 def _float(obj: Any, key: str) -> float:
@@ -146,6 +154,9 @@ def _view_json(view: ProcView, depth: int = 0) -> dict[str, Any]:
         "forks_per_s": round(view.forks_per_s, 3),
         "execs_per_s": round(view.execs_per_s, 3),
         "argv_unknown": view.argv_unknown,
+        "cgroup": view.cgroup,
+        "ns_pid": view.ns_pid,
+        "ns_level": view.ns_level,
         "children": [_view_json(c, depth + 1) for c in view.children] if depth < MAX_DEPTH else [],
     }
 
@@ -201,9 +212,9 @@ def view_json(frame: Frame) -> dict[str, Any]:
 
 
 # -- panes ------------------------------------------------------------------------------
-def _keeps(pids: PidFilter | None, pid: int, comm: str) -> bool:
-    # Recorded data carries no process start: a PID or a name in the filter admits it.
-    return pids is None or pids.keeps(pid, None, comm)
+def _keeps(pids: PidFilter | None, pid: int, comm: str, cgroup: int | None = None) -> bool:
+    # Recorded data carries no process start: a PID, a name or a cgroup in the filter admits it.
+    return pids is None or pids.keeps(pid, None, comm, cgroup or None)
 
 
 def files_from_json(rows: Any, view: Any, pids: PidFilter | None = None) -> FilesTable:
@@ -261,8 +272,10 @@ def syscalls_from_json(rows: Any, view: Any, pids: PidFilter | None = None) -> S
     for obj in rows:
         top = tuple(TopSyscall(_str(t, "name"), _int(t, "count")) for t in _list(obj, "top"))
         count = _int(obj, "count")
-        decoded.append(SyscallRow(_int(obj, "pid"), _str(obj, "comm"), count, rate(count, elapsed), top))
-    kept = tuple(r for r in decoded if _keeps(pids, r.pid, r.comm))
+        decoded.append(
+            SyscallRow(_int(obj, "pid"), _str(obj, "comm"), count, rate(count, elapsed), top, _int_or(obj, "cgroup"))
+        )
+    kept = tuple(r for r in decoded if _keeps(pids, r.pid, r.comm, r.cgroup))
     # As the live model: this interval's total over the exact elapsed time (JSON rates are rounded).
     total = rate(sum(r.count for r in kept), elapsed)
     return SyscallTable(kept, total, _floats(view, "history"), _int(view, "lost_total"))
@@ -285,6 +298,9 @@ def _event(obj: Any, core: bool) -> ProcEvent:
         exit_code=_opt_int(obj, "exit_code"),
         signal=_opt_str(obj, "signal"),
         core=core,
+        cgroup=_int_or(obj, "cgroup"),
+        ns_pid=_int_or(obj, "ns_pid"),
+        ns_level=_int_or(obj, "ns_level"),
     )
 
 
@@ -308,6 +324,9 @@ def _view(obj: Any, depth: int = 0) -> ProcView:
         execs_per_s=_float(obj, "execs_per_s"),
         children=tuple(_view(c, depth + 1) for c in _list(obj, "children")),
         argv_unknown=_opt_str(obj, "argv_unknown"),
+        cgroup=_int_or(obj, "cgroup"),
+        ns_pid=_int_or(obj, "ns_pid"),
+        ns_level=_int_or(obj, "ns_level"),
     )
 
 
@@ -315,7 +334,7 @@ def _filter_views(views: tuple[ProcView, ...], pids: PidFilter) -> tuple[ProcVie
     """As the live model: the matching processes with their subtrees, and their ancestors for context."""
     out = []
     for v in views:
-        if pids.keeps(v.pid, None, v.comm):
+        if pids.keeps(v.pid, None, v.comm, v.cgroup or None):
             out.append(v)
             continue
         kids = _filter_views(v.children, pids)
@@ -333,7 +352,7 @@ def _replace_children(v: ProcView, children: tuple[ProcView, ...]) -> ProcView:
 def _subtree_pids(views: tuple[ProcView, ...], pids: PidFilter, inside: bool = False) -> set[int]:
     out: set[int] = set()
     for v in views:
-        here = inside or pids.keeps(v.pid, None, v.comm)
+        here = inside or pids.keeps(v.pid, None, v.comm, v.cgroup or None)
         if here:
             out.add(v.pid)
         out |= _subtree_pids(v.children, pids, here)
@@ -346,7 +365,7 @@ def proctree_from_json(obj: Any, view: Any, pids: PidFilter | None = None) -> Pr
     roots = tuple(_view(r) for r in _list(view, "roots"))
     if pids is not None:
         keep = _subtree_pids(roots, pids)
-        keep |= {e.pid for e in events if pids.keeps(e.pid, None, e.comm)}
+        keep |= {e.pid for e in events if pids.keeps(e.pid, None, e.comm, e.cgroup or None)}
         events = tuple(e for e in events if e.pid in keep or e.ppid in keep)
         roots = _filter_views(roots, pids)
     return ProcTree(
@@ -432,7 +451,25 @@ def xdp_from_json(rows: Any, view: Any) -> XdpTable:
         _floats(view, "history"),
         _int(view, "lost_total"),
         _strs(asked, "asked") if asked is not None else None,
+        _int_or(rows[0], "netns") if rows else 0,
     )
+
+
+def cgroups_from_json(obj: Any) -> dict[int, Cgroup]:
+    """The frame's cgroup names (absent in recordings made before cgroups were recorded)."""
+    if obj is None:
+        return {}
+    if not isinstance(obj, dict):
+        raise DecodeError("'cgroups' is not an object")
+    out = {}
+    for key, value in obj.items():
+        if not (isinstance(key, str) and key.isascii() and key.isdigit()):
+            raise DecodeError("a cgroup id is not a decimal number")
+        path, runtime = _get(value, "path"), _get(value, "runtime")
+        if (path is not None and not isinstance(path, str)) or (runtime is not None and not isinstance(runtime, str)):
+            raise DecodeError("a cgroup's path or runtime is not a string")
+        out[int(key)] = Cgroup(int(key), path, _str(value, "name"), _str(value, "kind"), runtime)
+    return out
 
 
 DECODERS = {
@@ -441,7 +478,9 @@ DECODERS = {
     "procs": lambda value, view, pids: proctree_from_json(value, view, pids),
     "xdp": lambda value, view, _pids: xdp_from_json(value, view),
 }
-HEADER_KEYS = frozenset({"schema", "time", "elapsed", "final", "probes", "self_cpu_pct", "work_ms", "rss_bytes", "top"})
+HEADER_KEYS = frozenset(
+    {"schema", "time", "elapsed", "final", "probes", "self_cpu_pct", "work_ms", "rss_bytes", "top", "cgroups"}
+)
 
 
 def frame_from_json(
@@ -485,4 +524,5 @@ def frame_from_json(
         final=_bool(obj, "final"),
         work_s=_float(obj, "work_ms") / 1000,
         rss_bytes=_int(obj, "rss_bytes"),
+        cgroups=cgroups_from_json(obj.get("cgroups")),
     )

@@ -49,6 +49,8 @@ FILE_WRITE_BYTES = "ebpftop_file_write_bytes"
 FILE_READS = "ebpftop_file_reads"
 FILE_WRITES = "ebpftop_file_writes"
 SYSCALLS = "ebpftop_syscalls"
+CGROUP_SYSCALLS = "ebpftop_cgroup_syscalls"
+CGROUP_EXECS = "ebpftop_cgroup_execs"
 PATH_READ_BYTES = "ebpftop_file_path_read_bytes"
 PATH_WRITE_BYTES = "ebpftop_file_path_write_bytes"
 PATH_READS = "ebpftop_file_path_reads"
@@ -172,6 +174,16 @@ def _specs(opts: MetricsOptions) -> list[tuple[Spec, bool]]:
         (Spec(FILE_READS, COUNTER, "Read calls by processes of this name on files of this type", file_labels), True),
         (Spec(FILE_WRITES, COUNTER, "Write calls by processes of this name on files of this type", file_labels), True),
         (Spec(SYSCALLS, COUNTER, "System calls, by process name and syscall", ("comm", "syscall", *pid)), True),
+        (
+            Spec(
+                CGROUP_SYSCALLS,
+                COUNTER,
+                "System calls, by the cgroup the kernel saw (a systemd unit, a container, a pod, else the v2 path)",
+                ("cgroup",),
+            ),
+            True,
+        ),
+        (Spec(CGROUP_EXECS, COUNTER, "Successful execs, by the cgroup the kernel saw", ("cgroup",)), True),
     ]
     if opts.top_paths > 0:
         out += [
@@ -220,6 +232,7 @@ class MetricsAccumulator:
         self._time: float | None = None
         self._rss = 0
         self._labels: dict[str, str] = {}  # label_value cache: a handful of names repeat all day
+        self._cgroups: dict[int, Any] = {}  # the frame being added's cgroup names (id -> ebpftop.cgroups.Cgroup)
         self.snapshot = self._build()  # every family (empty) and frames 0 until the first frame
 
     # -- sampler thread ------------------------------------------------------
@@ -230,6 +243,7 @@ class MetricsAccumulator:
             self._add_xdp(xdp)
         else:
             self._xdp_attached = {}  # the probe is off: attached nowhere
+        self._cgroups = getattr(frame, "cgroups", {}) or {}
         if (procs := panes.get(PROCS_PANE)) is not None:
             self._add_procs(procs)
         if (files := panes.get(FILES_PANE)) is not None:
@@ -287,6 +301,11 @@ class MetricsAccumulator:
         for key, inc in new:
             values[key] = inc
 
+    def _cgroup(self, cgroup: int) -> str:
+        """A cgroup id as a label value: its readable name as the frame named it, else 'unknown'."""
+        known = self._cgroups.get(cgroup) if cgroup else None
+        return self._label(known.name) if known is not None else "unknown"
+
     def _add_xdp(self, table: Any) -> None:
         packets: dict[tuple[str, ...], int] = {}
         nbytes: dict[tuple[str, ...], int] = {}
@@ -306,6 +325,7 @@ class MetricsAccumulator:
     def _add_procs(self, tree: Any) -> None:
         forks = 0
         execs: dict[tuple[str, ...], int] = {}
+        by_cgroup: dict[tuple[str, ...], int] = {}
         exits: dict[tuple[str, ...], int] = {}
         for ev in tree.events:
             kind = ev.type
@@ -314,11 +334,14 @@ class MetricsAccumulator:
             elif kind == "exec":
                 comm = (self._label(ev.comm),)
                 execs[comm] = execs.get(comm, 0) + 1
+                group = (self._cgroup(getattr(ev, "cgroup", 0)),)
+                by_cgroup[group] = by_cgroup.get(group, 0) + 1
             elif kind == "exit":
                 ended = (self._label(ev.comm), exit_status(ev.exit_code, ev.signal))
                 exits[ended] = exits.get(ended, 0) + 1
         self._bump(EXITS, exits)
         self._bump(EXECS, execs)
+        self._bump(CGROUP_EXECS, by_cgroup)
         if forks:
             self._bump(FORKS, {(): forks})
 
@@ -373,13 +396,17 @@ class MetricsAccumulator:
 
     def _add_syscalls(self, table: Any) -> None:
         counts: dict[tuple[str, ...], int] = {}
+        by_cgroup: dict[tuple[str, ...], int] = {}
         pid_label = self.opts.pid_label
         for row in table.rows:
             comm = self._label(row.comm)
             for top in row.top:  # every syscall the process made this interval, with its exact count
                 key: tuple[str, ...] = (comm, top.name, str(row.pid)) if pid_label else (comm, top.name)
                 counts[key] = counts.get(key, 0) + top.count
+            group = (self._cgroup(getattr(row, "cgroup", 0)),)
+            by_cgroup[group] = by_cgroup.get(group, 0) + row.count
         self._bump(SYSCALLS, counts)
+        self._bump(CGROUP_SYSCALLS, by_cgroup)
 
     def _build(self) -> Snapshot:
         families = [Family(f.spec, dict(f.values)) for f in self._families.values()]

@@ -12,7 +12,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
-from ebpftop.pids import COMM_LEN, FILTER_MAX_NAMES, GONE, PidFilter
+from ebpftop.pids import COMM_LEN, FILTER_MAX_NAMES, GONE, PidFilter, is_cgroup_spec
 from ebpftop.replay import ReplaySource, parse_jump, when
 from ebpftop.ui.app import EbpftopApp
 from ebpftop.ui.procview import ProcessScreen
@@ -50,13 +50,27 @@ class JumpScreen(ModalScreen[str | None]):
         self.dismiss(None)
 
 
-def parse_recorded_filter(text: str) -> PidFilter:
+def parse_recorded_filter(text: str, cgroups: dict[int, Any] | None = None) -> PidFilter:
     """The filter prompt in a replay: PIDs and names as typed, not looked up in this machine's /proc
-    (the processes are the recording's); a PID admits whatever the recording shows under it."""
+    (the processes are the recording's); a PID admits whatever the recording shows under it. A cgroup
+    item is looked up in the recording's cgroup names (``cgroups``: id -> Cgroup), never in this
+    machine's hierarchy: it admits the groups it names and those recorded below them."""
     procs: set[tuple[int, int]] = set()
     names: set[str] = set()
+    groups: set[int] = set()
+    below: set[int] = set()
+    specs: set[str] = set()
     for item in (p.strip() for p in text.split(",")):
         if not item:
+            continue
+        if is_cgroup_spec(item):
+            found = _recorded_cgroups(item, cgroups or {})
+            if not found:
+                raise ValueError(f"no cgroup {item!r} in the frames replayed so far")
+            groups |= {cg.id for cg in found}
+            roots = [cg.path.rstrip("/") + "/" for cg in found if cg.path]
+            below |= {cid for cid, cg in (cgroups or {}).items() if cg.path and cg.path.startswith(tuple(roots))}
+            specs.add(item)
             continue
         if re.fullmatch(r"[0-9]{1,10}", item, re.ASCII):
             if not 0 < int(item) < (1 << 22) + 1:
@@ -68,9 +82,35 @@ def parse_recorded_filter(text: str) -> PidFilter:
         names.add(item)
         if len(names) > FILTER_MAX_NAMES:
             raise ValueError(f"more than {FILTER_MAX_NAMES} names in one filter")
-    if not procs and not names:
+    if not procs and not names and not groups:
         raise ValueError("no PID given")
-    return PidFilter(frozenset(procs), frozenset(names))
+    # No group is newer than the recording's names: the horizon admits none unnamed.
+    horizon = (1 << 64) if groups else 0
+    return PidFilter(
+        frozenset(procs), frozenset(names), frozenset(), frozenset(groups), frozenset(specs), frozenset(below), horizon
+    )
+
+
+def _recorded_cgroups(item: str, cgroups: dict[int, Any]) -> list[Any]:
+    spec = item.removeprefix("cgroup:")
+    if spec.startswith("/"):
+        path = "/" + spec.strip("/")
+        return [cg for cg in cgroups.values() if cg.path == path]
+    if spec.startswith("pod:"):
+        spec = "pod " + spec.removeprefix("pod:")
+    runtime, _, short = spec.rpartition(":")
+    return [
+        cg
+        for cg in cgroups.values()
+        if spec == cg.name
+        or (cg.path and spec == cg.path.rsplit("/", 1)[-1])
+        or (
+            cg.kind == "container"
+            and runtime in ("", cg.runtime)
+            and len(short) >= 4
+            and cg.name.rpartition(":")[2].startswith(short)
+        )
+    ]
 
 
 class ReplayApp(EbpftopApp):
@@ -143,7 +183,7 @@ class ReplayApp(EbpftopApp):
 
     # -- what a recording cannot do ----------------------------------------------------------
     def parse_filter(self, text: str) -> PidFilter:
-        return parse_recorded_filter(text)
+        return parse_recorded_filter(text, self.cgroup_names)
 
     def open_kill_menu(self, target: Any) -> None:
         self.notify("replay: these processes are a recording's; no signal is sent", severity="warning", timeout=4)

@@ -95,3 +95,32 @@ def test_pid_and_cgroup_filters_combine_as_alternatives() -> None:
     assert both.describe() == "a.service, 7" and both.text() == "a.service,7"
     assert both.to_json() == {"names": [], "pids": [7], "cgroups": ["a.service"]}
     assert both != by_pid and combine(None, by_pid) is by_pid
+
+
+def test_a_replay_filter_names_cgroups_from_the_recording_not_this_machine() -> None:
+    from ebpftop.ui.replayapp import parse_recorded_filter
+
+    names = {
+        40: describe(40, "/system.slice/nginx.service"),
+        41: describe(41, "/system.slice/nginx.service/worker"),
+        50: describe(50, f"/system.slice/docker-{DOCKER}.scope"),
+        60: describe(60, "/user.slice"),
+    }
+    flt = parse_recorded_filter("nginx.service", names)
+    assert flt.keeps(1, None, None, 40) and flt.keeps(1, None, None, 41)
+    assert not flt.keeps(1, None, None, 50) and not flt.keeps(1, None, None, 999)  # no newer groups in a replay
+    assert parse_recorded_filter("docker:3f2a", names).keeps(1, None, None, 50)
+    assert parse_recorded_filter("/system.slice/nginx.service", names).cgroups == {40}
+    with pytest.raises(ValueError, match="no cgroup"):
+        parse_recorded_filter("redis.service", names)
+
+
+def test_decoded_frames_keep_their_cgroups_and_old_recordings_have_none() -> None:
+    from ebpftop.model.decode import cgroups_from_json
+
+    named = {"40": {"path": "/a.service", "name": "a.service", "kind": "unit", "runtime": None}}
+    assert cgroups_from_json(named)[40] == describe(40, "/a.service")
+    assert cgroups_from_json(None) == {}
+    for bad in ({"x": named["40"]}, {"40": {"path": 3, "name": "a", "kind": "unit", "runtime": None}}, []):
+        with pytest.raises(ValueError):
+            cgroups_from_json(bad)

@@ -123,11 +123,12 @@ def test_series_cap_keeps_the_busiest_and_counts_what_it_drops() -> None:
     t = totals(snap)
     assert t[SYSCALLS] == {("p5", "read"): 50, ("p4", "read"): 40, ("p3", "read"): 30}
     assert t[SERIES] == {(): 3}
-    assert t[SERIES_DROPPED] == {("ebpftop_syscalls_total",): 2}
+    # The per-cgroup family found the cap full too (it is shared by every capped family).
+    assert t[SERIES_DROPPED] == {("ebpftop_syscalls_total",): 2, ("ebpftop_cgroup_syscalls_total",): 1}
     # Next interval: kept series go on counting; the refused two are refused again (and counted again).
     t = totals(acc.add(frame(2, {"syscalls": syscalls_table(model, *five)})))
     assert t[SYSCALLS] == {("p5", "read"): 100, ("p4", "read"): 80, ("p3", "read"): 60}
-    assert t[SERIES_DROPPED] == {("ebpftop_syscalls_total",): 4}
+    assert t[SERIES_DROPPED] == {("ebpftop_syscalls_total",): 4, ("ebpftop_cgroup_syscalls_total",): 2}
     # The cap is shared by every capped family: exits are refused too now.
     tree = ProcTreeModel().update(ProcSample((ProcEvent(EXIT, 99, 1, "x", T0, exit_code=3),), 0, T0, seed=()), 1.0)
     t = totals(acc.add(frame(3, {"procs": tree})))
@@ -256,3 +257,29 @@ def test_model_metrics_imports_no_prometheus() -> None:
     code = "import sys, ebpftop.model.metrics; print([m for m in sys.modules if m.startswith(('prometheus', 'bcc'))])"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "[]"
+
+
+def test_syscalls_and_execs_per_cgroup_by_name() -> None:
+    import dataclasses
+
+    from ebpftop.cgroups import describe
+    from ebpftop.model.metrics import CGROUP_EXECS, CGROUP_SYSCALLS
+    from ebpftop.model.proctree import EXEC
+    from ebpftop.model.syscalls import SyscallCount, SyscallSample
+
+    counts = (
+        SyscallCount(1, 39, "getpid", 30, "a", 40),
+        SyscallCount(2, 39, "getpid", 20, "b", 40),
+        SyscallCount(3, 39, "getpid", 7, "c", 41),
+        SyscallCount(4, 39, "getpid", 5, "d", 0),
+    )
+    table = SyscallsModel().update(SyscallSample(counts), 1.0)
+    tree = ProcTreeModel().update(
+        ProcSample((ProcEvent(EXEC, 9, 1, "x", T0, filename="/x", argv=("x",), cgroup=41),), 0, T0, seed=()), 1.0
+    )
+    named = {40: describe(40, "/system.slice/nginx.service"), 41: describe(41, "/evil\nname")}
+    acc = MetricsAccumulator()
+    f = dataclasses.replace(frame(1, {"syscalls": table, "procs": tree}), cgroups=named)
+    t = totals(acc.add(f))
+    assert t[CGROUP_SYSCALLS] == {("nginx.service",): 50, ("/evil\nname",): 7, ("unknown",): 5}
+    assert t[CGROUP_EXECS] == {("/evil\nname",): 1}
