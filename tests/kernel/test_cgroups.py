@@ -211,3 +211,37 @@ def test_tree_events_carry_the_cgroup_and_the_pid_in_its_namespace(slice_dir: Pa
     assert sorted((e["ns_pid"], e["exit_code"]) for e in exits) == [(1, 4), (2, 0)]
     assert all(e["pid"] != e["ns_pid"] for e in exits)
     assert _cgroup_names(frames)[cgroup]["name"] == "a.service"
+
+
+def test_exporter_counts_per_cgroup_as_the_frames_do(slice_dir: Path) -> None:
+    """--metrics next to --batch: ebpftop_cgroup_syscalls_total{cgroup="a.service"} is exactly the sum
+    of the frames' syscall counts under a.service's id (and includes the worker's N getppid calls)."""
+    import socket
+    import urllib.request
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    a = Worker(slice_dir / "a.service", 1111)
+    with batch("--probes", "syscalls", "--interval", "0.5", "--metrics", f"127.0.0.1:{port}") as run:
+        run.wait_live("syscalls")
+        a.go()
+        a.wait()
+        run.wait_frames(len(run.frames) + 2)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30) as r:
+            body = r.read().decode()
+        frames = run.stop()
+    served = {
+        s.labels["cgroup"]: s.value
+        for fam in text_string_to_metric_families(body)
+        for s in fam.samples
+        if s.name == "ebpftop_cgroup_syscalls_total"
+    }
+    # Frames after the scrape may add more: count only what was served against the frames up to it.
+    in_unit = [sum(r["count"] for r in f.get("syscalls", []) if r["cgroup"] == a.cgroup_id) for f in frames]
+    sums = {sum(in_unit[:i]) for i in range(len(in_unit) + 1)}
+    assert served["a.service"] in sums, (served["a.service"], in_unit)
+    assert served["a.service"] >= 1111
+    assert _getppid_by_cgroup(frames, a.pid) == {a.cgroup_id: 1111}
