@@ -678,6 +678,14 @@ def scale(interval: float = 1.0) -> list[str]:
     return rows
 
 
+def exporter_cost() -> list[str]:
+    """The --metrics exporter with 10 000 series (bench/exporter.py: no BPF, a few seconds)."""
+    out = subprocess.run(
+        [sys.executable, str(HERE / "exporter.py")], capture_output=True, text=True, check=True, cwd=ROOT
+    ).stdout
+    return out.splitlines()
+
+
 def write_results(
     done: list[Section], rounds: int, reps: int, extra: list[str] | None = None, partial: bool = False
 ) -> None:
@@ -707,7 +715,7 @@ def main() -> int:
     parser.add_argument(
         "--only",
         default="",
-        help="comma list of sections (syscalls, files, spawn, xdp, self, scale);"
+        help="comma list of sections (syscalls, files, spawn, xdp, self, scale, exporter);"
         " a partial run writes bench/out/RESULTS-partial.md",
     )
     args = parser.parse_args()
@@ -726,6 +734,7 @@ def main() -> int:
         veth_teardown()
     extra = self_cost() if not only or "self" in only else []
     extra += scale() if not only or "scale" in only else []
+    extra += exporter_cost() if not only or "exporter" in only else []
     write_results(done, args.rounds, args.reps, extra, partial=bool(only))
     return 0
 

@@ -18,8 +18,9 @@
 
 /* ebpftop/probes/base.py: Probe.filter_cflags() passes these for every program. */
 #if !defined(EBPFTOP_COMM_LEN) || !defined(FILTER_ON) || !defined(FILTER_NAMES) || \
-	!defined(EBPFTOP_CTL_EPOCH) || !defined(FILTER_MAX_PIDS) || !defined(FILTER_MAX_NAMES)
-#error "EBPFTOP_COMM_LEN, FILTER_ON, FILTER_NAMES, EBPFTOP_CTL_EPOCH, FILTER_MAX_PIDS and FILTER_MAX_NAMES must be passed with -D"
+	!defined(EBPFTOP_CTL_EPOCH) || !defined(FILTER_MAX_PIDS) || !defined(FILTER_MAX_NAMES) || \
+	!defined(FILTER_CGROUP) || !defined(FILTER_MAX_CGROUPS) || !defined(FILTER_CGROUP_DEPTH)
+#error "EBPFTOP_COMM_LEN, FILTER_ON, FILTER_NAMES, FILTER_CGROUP, EBPFTOP_CTL_EPOCH, FILTER_MAX_PIDS, FILTER_MAX_NAMES, FILTER_MAX_CGROUPS and FILTER_CGROUP_DEPTH must be passed with -D"
 #endif
 
 /*
@@ -40,8 +41,17 @@
  *   filter_names    comm -> 1, the live name filter: a process that takes
  *                   one of these names (exec, prctl PR_SET_NAME) joins
  *                   filter_pids at that moment, in the kernel (task_rename).
- * Capacity: FILTER_MAX_PIDS processes, FILTER_MAX_NAMES names; user space
- * refuses a bigger filter; a join by name past the limit is not recorded.
+ *   filter_cgroups  cgroup v2 id -> 1, the cgroup filter (FILTER_CGROUP in
+ *                   the control word): an event is kept when its task's
+ *                   cgroup or one of its ancestors is in the map, so a
+ *                   nested group counts under its parent, and one made after
+ *                   the filter was set too. Checked first; with a PID filter
+ *                   as well, an event is kept when either keeps it (the
+ *                   items of one filter are alternatives, as PIDs are).
+ * Capacity: FILTER_MAX_PIDS processes, FILTER_MAX_NAMES names,
+ * FILTER_MAX_CGROUPS cgroups; user space refuses a bigger filter; a join by
+ * name past the limit is not recorded. Ancestors are looked up to
+ * FILTER_CGROUP_DEPTH levels below the root.
  */
 
 /* The loader passes these for every program (Probe.filter_cflags), or
@@ -131,6 +141,27 @@ static __always_inline int filter_keeps(u32 ctl, struct filter_proc *want)
 }
 
 /*
+ * The cgroup v2 id recorded with an event. EBPFTOP_NO_CGROUP (the bench's
+ * "cgroup column off" variant, EBPFTOP_NO_CGROUP=1 in the environment) records
+ * 0, so the cost of recording is measured side by side with not recording.
+ */
+#ifdef EBPFTOP_NO_CGROUP
+#define EBPFTOP_CGROUP_ID() 0ULL
+#else
+#define EBPFTOP_CGROUP_ID() bpf_get_current_cgroup_id()
+#endif
+
+/*
+ * The cgroup filter, for the main file of a program (bcc rewrites map calls
+ * only there, so each program writes the loop itself, as syscalls.bpf.c's
+ * sc_cgroup_keeps() does): keep when an ancestor id at some level in
+ * 1..FILTER_CGROUP_DEPTH is in filter_cgroups.
+ * bpf_get_current_ancestor_cgroup_id(level) is the current task's ancestor
+ * at that depth (the root is level 0; the task's own cgroup is its own
+ * depth), 0 past the task's depth: the loop ends there.
+ */
+
+/*
  * The double buffer of a per-interval map: programs count into half
  * ebpftop_epoch(ctl) (ctl: filter_on.lookup(&0)); each read, user space
  * flips the bit (Probe.flip_epoch), waits an RCU grace period
@@ -195,6 +226,7 @@ struct sc_key {
 struct sc_val {
 	u64 count;
 	char comm[EBPFTOP_COMM_LEN];	/* comm when the key was created */
+	u64 cgroup;	/* cgroup v2 id of the task that created the key */
 };
 
 #ifndef SC_MAX_NAMES
@@ -213,6 +245,7 @@ struct sc_slot {
 	u64 tag;	/* (u64)tgid << 32 | nr; 0 while the slot is empty */
 	u64 count;
 	char comm[EBPFTOP_COMM_LEN];	/* comm when the slot was claimed */
+	u64 cgroup;	/* cgroup v2 id of the task that claimed the slot */
 };
 
 #endif /* EBPFTOP_H */

@@ -34,8 +34,9 @@
  *             tried, so tests can prove delivered + lost == attempts.
  *
  * Kernel struct fields (task_struct exit_code, real_parent, tgid, comm, mm,
- * group_leader, start_boottime;
- * mm_struct arg_start, arg_end) are read only at offsets taken from the
+ * group_leader, start_boottime, cgroups, thread_pid; mm_struct arg_start,
+ * arg_end; css_set dfl_cgrp; cgroup kn; kernfs_node id; pid level, numbers;
+ * upid nr and its size) are read only at offsets taken from the
  * running kernel's BTF by the loader and passed as -DTASK_*_OFF / -DMM_*_OFF,
  * never through the (other-version) headers bcc sees.
  *
@@ -59,6 +60,15 @@
 #endif
 #if !defined(TASK_MM_OFF) || !defined(MM_ARG_START_OFF) || !defined(MM_ARG_END_OFF)
 #error "TASK_MM_OFF, MM_ARG_START_OFF and MM_ARG_END_OFF (from BTF) are required"
+#endif
+/* Where a process lives (where()): offsets from BTF, or PT_NO_CGROUP_CHAIN / PT_NO_NS_PID when BTF lacks them. */
+#if !defined(PT_NO_CGROUP_CHAIN) && (!defined(TASK_CGROUPS_OFF) || !defined(CSS_SET_DFL_CGRP_OFF) || \
+	!defined(CGROUP_KN_OFF) || !defined(KERNFS_NODE_ID_OFF))
+#error "TASK_CGROUPS_OFF, CSS_SET_DFL_CGRP_OFF, CGROUP_KN_OFF and KERNFS_NODE_ID_OFF, or PT_NO_CGROUP_CHAIN, are required"
+#endif
+#if !defined(PT_NO_NS_PID) && (!defined(TASK_GROUP_LEADER_OFF) || !defined(TASK_THREAD_PID_OFF) || \
+	!defined(PID_LEVEL_OFF) || !defined(PID_NUMBERS_OFF) || !defined(UPID_SIZE) || !defined(UPID_NR_OFF))
+#error "TASK_GROUP_LEADER_OFF, TASK_THREAD_PID_OFF, PID_LEVEL_OFF, PID_NUMBERS_OFF, UPID_SIZE and UPID_NR_OFF, or PT_NO_NS_PID, are required"
 #endif
 
 #define PT_CLONE_PARENT 0x00008000ULL
@@ -87,6 +97,49 @@ static __always_inline void note_lost(void)
 	u64 *n = lost.lookup(&zero);
 	if (n)
 		(*n)++;
+}
+
+/*
+ * Where a process lives: its cgroup v2 id and its PID in its own PID
+ * namespace, read from its group leader (the process, whichever thread the
+ * event came from): leader->thread_pid->numbers[level].nr. For the current
+ * task the cgroup is bpf_get_current_cgroup_id(); for a new child (fork) it
+ * is read through task->cgroups->dfl_cgrp->kn->id, since clone3
+ * CLONE_INTO_CGROUP can start it in another group than its parent's.
+ */
+static __always_inline void where(u64 task, struct pt_hdr *e, int child)
+{
+	u64 leader = 0, pid = 0;
+	u32 level = 0;
+	s32 nr = 0;
+
+	e->cgroup = child ? 0 : EBPFTOP_CGROUP_ID();
+#if !defined(PT_NO_CGROUP_CHAIN) && !defined(EBPFTOP_NO_CGROUP)
+	if (child) {
+		u64 cset = 0, cgrp = 0, kn = 0, id = 0;
+		bpf_probe_read_kernel(&cset, sizeof(cset), (void *)(task + TASK_CGROUPS_OFF));
+		if (cset)
+			bpf_probe_read_kernel(&cgrp, sizeof(cgrp), (void *)(cset + CSS_SET_DFL_CGRP_OFF));
+		if (cgrp)
+			bpf_probe_read_kernel(&kn, sizeof(kn), (void *)(cgrp + CGROUP_KN_OFF));
+		if (kn)
+			bpf_probe_read_kernel(&id, sizeof(id), (void *)(kn + KERNFS_NODE_ID_OFF));
+		e->cgroup = id;
+	}
+#endif
+#ifndef PT_NO_NS_PID
+	bpf_probe_read_kernel(&leader, sizeof(leader), (void *)(task + TASK_GROUP_LEADER_OFF));
+	if (leader)
+		bpf_probe_read_kernel(&pid, sizeof(pid), (void *)(leader + TASK_THREAD_PID_OFF));
+	if (pid) {
+		bpf_probe_read_kernel(&level, sizeof(level), (void *)(pid + PID_LEVEL_OFF));
+		if (level < 64)
+			bpf_probe_read_kernel(&nr, sizeof(nr),
+					      (void *)(pid + PID_NUMBERS_OFF + (u64)level * UPID_SIZE + UPID_NR_OFF));
+	}
+#endif
+	e->ns_pid = nr;
+	e->ns_level = level;
 }
 
 /* tgid of a task's real parent: where wait() status goes, and where an orphan
@@ -130,6 +183,7 @@ RAW_TRACEPOINT_PROBE(task_newtask)
 	e->flags = flags;
 	e->start = ebpftop_task_start(task);
 	bpf_probe_read_kernel(e->comm, sizeof(e->comm), task + TASK_COMM_OFF);
+	where((u64)task, e, 1);
 	events.ringbuf_submit(e, 0);
 	return 0;
 }
@@ -155,6 +209,7 @@ TRACEPOINT_PROBE(task, task_rename)
 	e->start = ebpftop_task_start((void *)task);
 	__builtin_memset(e->comm, 0, sizeof(e->comm));
 	bpf_probe_read_kernel_str(e->comm, sizeof(e->comm), args->newcomm);
+	where(task, e, 0);
 	events.ringbuf_submit(e, 0);
 	return 0;
 }
@@ -175,6 +230,7 @@ TRACEPOINT_PROBE(sched, sched_process_exec)
 	e->hdr.flags = 0;
 	e->hdr.start = ebpftop_task_start((void *)task);
 	bpf_get_current_comm(&e->hdr.comm, sizeof(e->hdr.comm));
+	where(task, &e->hdr, 0);
 	unsigned short loc = args->data_loc_filename & 0xFFFF;
 	bpf_probe_read_kernel_str(&e->filename, sizeof(e->filename), (char *)args + loc);
 
@@ -242,6 +298,7 @@ TRACEPOINT_PROBE(sched, sched_process_exit)
 	e->flags = 0;
 	e->start = ebpftop_task_start((void *)task);
 	ebpftop_process_comm(e->comm);
+	where(task, e, 0);
 	events.ringbuf_submit(e, 0);
 	return 0;
 }

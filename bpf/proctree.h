@@ -45,6 +45,9 @@ struct pt_hdr {
 	u64 flags;	/* fork: clone_flags; exec: PT_ARGV_*; exit, rename: 0 */
 	u64 start;	/* the process's start in clock ticks (ebpftop_task_start) */
 	char comm[EBPFTOP_COMM_LEN];	/* rename: the new name */
+	u64 cgroup;	/* cgroup v2 id of the process at the event (fork: the child's) */
+	s32 ns_pid;	/* its PID in its own PID namespace (0: unknown) */
+	u32 ns_level;	/* that namespace's depth: 0 is the initial one */
 };
 
 struct pt_exec {

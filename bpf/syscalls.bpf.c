@@ -19,7 +19,7 @@
  *                compare and an increment (~3 ns here, against ~7 ns for the
  *                hash lookup it saves). A slot taken by another key in this
  *                interval sends the event on to the hash.
- *   counts0/1    per-CPU hash {tgid, nr} -> {count, comm}, one per epoch:
+ *   counts0/1    per-CPU hash {tgid, nr} -> {count, comm, cgroup}, one per epoch:
  *                PER INTERVAL (drained with lookup-and-delete batch once its
  *                epoch is over, so nothing races the drain).
  *   drops        per-CPU array[1]: CUMULATIVE events not counted because the
@@ -34,6 +34,8 @@
  *                adds the ones that take a filtered name, sched_process_exit
  *                removes a process that ended.
  *   filter_names hash comm -> 1: the live name filter (see ebpftop.h).
+ *   filter_cgroups hash cgroup id -> 1: the cgroup filter (FILTER_CGROUP,
+ *                see ebpftop.h), descendants included.
  *   names        LRU hash tgid -> comm: CUMULATIVE, the name a process took
  *                at its last rename (exec, prctl PR_SET_NAME, a write to
  *                /proc/PID/comm), so a row is named as the process is now,
@@ -59,7 +61,21 @@ BPF_PERCPU_ARRAY(drops, u64, 1);
 BPF_ARRAY(filter_on, u32, 1);
 BPF_F_TABLE("hash", u32, struct filter_proc, filter_pids, FILTER_MAX_PIDS, BPF_F_NO_PREALLOC);
 BPF_F_TABLE("hash", struct filter_name, u8, filter_names, FILTER_MAX_NAMES, BPF_F_NO_PREALLOC);
+BPF_F_TABLE("hash", u64, u8, filter_cgroups, FILTER_MAX_CGROUPS, BPF_F_NO_PREALLOC);
 BPF_TABLE("lru_hash", u32, struct filter_name, names, SC_MAX_NAMES);
+
+/* The cgroup filter (see ebpftop.h): the task's cgroup or an ancestor is in filter_cgroups. */
+static __always_inline int sc_cgroup_keeps(void)
+{
+	for (int lvl = 1; lvl <= FILTER_CGROUP_DEPTH; lvl++) {
+		u64 cg = bpf_get_current_ancestor_cgroup_id(lvl);
+		if (!cg)
+			return 0;
+		if (filter_cgroups.lookup(&cg))
+			return 1;
+	}
+	return 0;
+}
 
 RAW_TRACEPOINT_PROBE(sys_enter)
 {
@@ -72,8 +88,12 @@ RAW_TRACEPOINT_PROBE(sys_enter)
 	if (!ctl)
 		return 0;	/* cannot happen: array index 0 */
 	u32 c = *ctl;
-	if ((c & FILTER_ON) && !filter_keeps(c, filter_pids.lookup(&tgid)))
-		return 0;
+	if (c & (FILTER_ON | FILTER_CGROUP)) {
+		/* Either filter keeps it: cgroups first, one loop of lookups. */
+		if (!((c & FILTER_CGROUP) && sc_cgroup_keeps()) &&
+		    !((c & FILTER_ON) && filter_keeps(c, filter_pids.lookup(&tgid))))
+			return 0;
+	}
 	u32 e = ebpftop_epoch(ctl);
 
 	/*
@@ -98,6 +118,7 @@ RAW_TRACEPOINT_PROBE(sys_enter)
 		s->tag = tag;
 		s->count = 1;
 		ebpftop_process_comm(s->comm);
+		s->cgroup = EBPFTOP_CGROUP_ID();
 		return 0;
 	}
 
@@ -114,7 +135,7 @@ RAW_TRACEPOINT_PROBE(sys_enter)
 	 * clobber its count. (bcc's .increment() is not used: on per-CPU
 	 * hashes it never creates the key on this kernel.)
 	 */
-	struct sc_val init = { .count = 1 };
+	struct sc_val init = { .count = 1, .cgroup = EBPFTOP_CGROUP_ID() };
 	ebpftop_process_comm(init.comm);
 	int err = e ? counts1.update(&key, &init) : counts0.update(&key, &init);
 	if (err != 0) {

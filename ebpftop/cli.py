@@ -9,10 +9,10 @@ import select
 import signal
 import sys
 import threading
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from ebpftop import __version__
-from ebpftop.pids import PidFilter, parse_pids
+from ebpftop.pids import PidFilter, combine, is_cgroup_spec, parse_pids
 from ebpftop.registry import NAMES
 from ebpftop.settings import Settings
 
@@ -22,8 +22,8 @@ EXIT_CODES = """exit codes:
   1  failed while running (the sampler failed, stdout could not be written, frames were left unwritten,
      or the process had to leave without its orderly shutdown); the reason is on stderr
   2  bad arguments, or an environment that cannot run ebpftop (privileges, missing capabilities,
-     no terminal for the TUI, stdout closed for --batch); one line on stderr
-  3  --batch: no probe could be started (each probe's reason is on stderr)"""
+     no terminal for the TUI, stdout closed for --batch, --metrics address that cannot be bound); one line on stderr
+  3  --batch: no probe could be started (each probe's reason is on stderr); also a headless --metrics"""
 MIN_INTERVAL, MAX_INTERVAL = 0.1, 3600.0
 MIN_COUNT, MAX_COUNT = 1, 1_000_000
 MIN_LINGER, MAX_LINGER = 0.0, 3600.0
@@ -78,6 +78,33 @@ def _linger(text: str) -> float:
     return _number(text, "linger", MIN_LINGER, MAX_LINGER, unit=" seconds")
 
 
+_SIZE = re.compile(r"([0-9]{1,12})([KMG]i?B?|B)?", re.ASCII | re.IGNORECASE)
+MIN_RECORD_SIZE, MAX_RECORD_SIZE = 64 << 10, 1 << 40
+MIN_KEEP, MAX_KEEP = 1, 1000
+
+
+def _size(text: str) -> int:
+    """'64M', '512KiB', '1G', '1048576': bytes (binary multiples)."""
+    m = _SIZE.fullmatch(text.strip())
+    if not m:
+        raise argparse.ArgumentTypeError(f"size must be a number of bytes with K, M or G (64M), not {text[:24]!a}")
+    unit = (m.group(2) or "B")[0].upper()
+    value = int(m.group(1)) << {"B": 0, "K": 10, "M": 20, "G": 30}[unit]
+    if not MIN_RECORD_SIZE <= value <= MAX_RECORD_SIZE:
+        raise argparse.ArgumentTypeError(f"record size must be between 64K and 1T, not {text[:24]!a}")
+    return value
+
+
+def _keep(text: str) -> int:
+    return int(_number(text, "files to keep", MIN_KEEP, MAX_KEEP, whole=True))
+
+
+def _path(text: str) -> str:
+    if not text or "\0" in text:
+        raise argparse.ArgumentTypeError("no file named")
+    return text
+
+
 def _probes(text: str) -> tuple[str, ...]:
     names = tuple(dict.fromkeys(p.strip() for p in text.split(",") if p.strip()))
     unknown = [n for n in names if n not in NAMES]
@@ -86,6 +113,17 @@ def _probes(text: str) -> tuple[str, ...]:
     if not names:
         raise argparse.ArgumentTypeError(f"no probe named (known: {', '.join(NAMES)})")
     return names
+
+
+def _cgroups(text: str) -> PidFilter:
+    """--cgroup: cgroup paths, units, containers or pods; a bare word is a cgroup, never a process name."""
+    items = [item.strip() for item in text.split(",") if item.strip()]
+    if not items:
+        raise argparse.ArgumentTypeError("no cgroup named")
+    try:
+        return parse_pids(",".join(item if is_cgroup_spec(item) else f"cgroup:{item}" for item in items))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _pids(text: str) -> PidFilter:
@@ -108,6 +146,109 @@ def _ifaces(text: str) -> tuple[str, ...]:
         if name not in known:
             raise argparse.ArgumentTypeError(f"no interface named {name!r} (have: {', '.join(sorted(known))})")
     return names
+
+
+# --metrics (the Prometheus exporter, ebpftop/output/metrics.py): its parsers, flags and mode choice.
+MIN_SERIES, MAX_SERIES = 1, 10_000_000
+DEFAULT_SERIES = 10_000
+MAX_PATHS = 100_000
+
+
+def _listen(text: str) -> tuple[str, int]:
+    """[HOST:]PORT, HOST a name, an IPv4 address or a bracketed IPv6 one ([::1]:9100); 127.0.0.1 if none."""
+    host, sep, port = text.rpartition(":")
+    if not sep:
+        host = "127.0.0.1"
+    elif host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    elif ":" in host:
+        raise argparse.ArgumentTypeError(f"an IPv6 address goes in brackets ([::1]:9100), not {text[:60]!a}")
+    if sep and not host:
+        raise argparse.ArgumentTypeError(f"no host before the ':' in {text[:60]!a} (use PORT or HOST:PORT)")
+    if not host.isprintable() or any(c.isspace() for c in host):
+        raise argparse.ArgumentTypeError(f"bad host {host[:60]!a}")
+    if not (port.isascii() and port.isdigit()) or len(port) > 5 or not 1 <= int(port) <= 65535:
+        raise argparse.ArgumentTypeError(f"the metrics port must be a number from 1 to 65535, not {port[:24]!a}")
+    return host, int(port)
+
+
+def _series(text: str) -> int:
+    return int(_number(text, "metrics-max-series", MIN_SERIES, MAX_SERIES, whole=True))
+
+
+def _paths(text: str) -> int:
+    return int(_number(text, "metrics-paths", 0, MAX_PATHS, whole=True))
+
+
+def _metrics_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--metrics",
+        type=_listen,
+        default=None,
+        metavar="[HOST:]PORT",
+        help="serve Prometheus metrics at http://HOST:PORT/metrics (HOST default 127.0.0.1); "
+        "headless unless --tui or --batch is given too",
+    )
+    p.add_argument("--tui", action="store_true", help="with --metrics: show the TUI as well (default: headless)")
+    p.add_argument(
+        "--metrics-max-series",
+        type=_series,
+        default=DEFAULT_SERIES,
+        metavar="N",
+        help=f"with --metrics: labelled series kept at most; more are dropped and counted (default {DEFAULT_SERIES:_})",
+    )
+    p.add_argument(
+        "--metrics-pid", action="store_true", help="with --metrics: a pid label on the syscall and file series"
+    )
+    p.add_argument(
+        "--metrics-paths",
+        type=_paths,
+        default=0,
+        metavar="N",
+        help="with --metrics: per-path file series for up to N of the busiest paths (default 0: none)",
+    )
+
+
+def _metrics_check(parser: argparse.ArgumentParser, ns: argparse.Namespace) -> None:
+    if ns.metrics is None:
+        for flag, given in (
+            ("--tui", ns.tui),
+            ("--metrics-pid", ns.metrics_pid),
+            ("--metrics-paths", ns.metrics_paths),
+            ("--metrics-max-series", ns.metrics_max_series != DEFAULT_SERIES),
+        ):
+            if given:
+                parser.error(f"{flag} only applies with --metrics")
+    elif ns.tui and ns.batch:
+        parser.error("--tui and --batch exclude each other (--metrics goes with either)")
+
+
+def _metrics_headless(settings: Settings) -> bool:
+    return settings.metrics is not None and not settings.batch and not settings.metrics_tui
+
+
+def _metrics_run(settings: Settings) -> int:
+    """Serve --metrics next to the TUI, --batch, or alone (headless: batch's machinery, no frames on stdout)."""
+    from ebpftop.output.metrics import Exporter, TappedSource, options
+
+    assert settings.metrics is not None
+    host, port = settings.metrics
+    exporter = Exporter(host, port, options(settings))
+    try:
+        exporter.start()
+    except OSError as exc:
+        why = exc.strerror or str(exc)
+        print(f"ebpftop: cannot serve metrics on {host}:{port}: {why}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        if settings.metrics_tui:
+            return run_tui(settings, TappedSource(settings, exporter))
+        print(f"ebpftop: serving metrics at {exporter.url}", file=sys.stderr, flush=True)
+        from ebpftop.output import batch
+
+        return batch.run(settings, print_frames=settings.batch, on_each=exporter.sink)
+    finally:
+        exporter.stop()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -139,7 +280,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=_count,
         default=None,
         metavar="N",
-        help=f"with --batch: stop after N intervals, {MIN_COUNT} to {MAX_COUNT:_}",
+        help=f"with --batch or a headless --metrics: stop after N intervals, {MIN_COUNT} to {MAX_COUNT:_}",
     )
     p.add_argument(
         "--top",
@@ -154,7 +295,15 @@ def build_parser() -> argparse.ArgumentParser:
         type=_pids,
         default=None,
         metavar="PIDS",
-        help="only these processes (PIDs or names, comma separated)",
+        help="only these processes (PIDs, names or cgroups, comma separated)",
+    )
+    p.add_argument(
+        "--cgroup",
+        type=_cgroups,
+        default=None,
+        metavar="CGROUPS",
+        help="only processes in these cgroups or below them: a v2 path (/system.slice/nginx.service), a unit "
+        "(nginx.service), a container (docker:3f2a9c) or a pod (pod:1234abcd), comma separated",
     )
     p.add_argument(
         "--xdp",
@@ -182,9 +331,40 @@ def build_parser() -> argparse.ArgumentParser:
         default="sampled",
         help="measure the probes' own cost with BPF stats: one interval in ten (default), always, or never",
     )
+    # -- record / replay (ebpftop/output/record.py, ebpftop/replay.py) --
+    p.add_argument(
+        "--record",
+        type=_path,
+        default=None,
+        metavar="FILE",
+        help="also write every frame to FILE (gzip JSON lines; an existing FILE is kept as FILE.1)",
+    )
+    p.add_argument(
+        "--record-max-size",
+        type=_size,
+        default=64 << 20,
+        metavar="SIZE",
+        help="with --record: start a new file past SIZE compressed bytes (default 64M)",
+    )
+    p.add_argument(
+        "--record-keep",
+        type=_keep,
+        default=4,
+        metavar="N",
+        help=f"with --record: files kept, FILE and FILE.1 .. FILE.<N-1> ({MIN_KEEP} to {MAX_KEEP}, default 4)",
+    )
+    p.add_argument(
+        "--replay",
+        type=_path,
+        default=None,
+        metavar="FILE",
+        help="show a recording instead of the live probes (the TUI, or its JSON lines with --batch); no root needed",
+    )
+    # -- end of record / replay --
     p.add_argument(
         "--doctor", action="store_true", help="print what this machine supports and which probes can run, then exit"
     )
+    _metrics_arguments(p)
     p.add_argument("-V", "--version", action="version", version=f"ebpftop {__version__}")
     return p
 
@@ -192,21 +372,41 @@ def build_parser() -> argparse.ArgumentParser:
 def parse(argv: list[str] | None = None) -> tuple[Settings, argparse.Namespace]:
     parser = build_parser()
     ns = parser.parse_args(argv)
-    if ns.count is not None and not ns.batch:
-        parser.error("--count only applies with --batch")
+    if ns.count is not None and not ns.batch and not (ns.metrics is not None and not ns.tui):
+        parser.error("--count only applies with --batch or a headless --metrics")
     if ns.top is not None and not ns.batch:
         parser.error("--top only applies with --batch")
+    _metrics_check(parser, ns)
+    if ns.replay is not None:
+        if ns.record is not None:
+            parser.error("--record and --replay do not go together")
+        defaults = parser.parse_args([])
+        for dest in ("probes", "pid", "xdp", "xdp_mode", "interval", "linger", "bpf_stats", "metrics"):
+            if getattr(ns, dest) != getattr(defaults, dest):
+                flag = "--" + dest.replace("_", "-")
+                parser.error(f"{flag} does not apply to --replay (a recording has its own; filter with / in the TUI)")
+    if ns.record is None and (ns.record_max_size != 64 << 20 or ns.record_keep != 4):
+        parser.error("--record-max-size and --record-keep only apply with --record")
     settings = Settings(
         interval=ns.interval,
         probes=ns.probes,
         batch=ns.batch,
         count=ns.count,
-        pids=ns.pid,
+        pids=combine(ns.pid, ns.cgroup),
         xdp_ifaces=ns.xdp,
         xdp_mode=ns.xdp_mode,
         bpf_stats=ns.bpf_stats,
         proc_linger=ns.linger,
         top=ns.top,
+        metrics=ns.metrics,
+        metrics_tui=ns.tui,
+        metrics_max_series=ns.metrics_max_series,
+        metrics_pid=ns.metrics_pid,
+        metrics_paths=ns.metrics_paths,
+        record=ns.record,
+        record_max_size=ns.record_max_size,
+        record_keep=ns.record_keep,
+        replay=ns.replay,
     )
     return settings, ns
 
@@ -237,7 +437,7 @@ def main(argv: list[str] | None = None) -> int:
         return doctor.run()
     # The TUI reads keys from stdin and draws through stdout/stderr: without a
     # terminal it can neither be seen nor quit (stdin at EOF spun at 80% CPU).
-    if not settings.batch and (problems := streams.not_terminals(closed)):
+    if not settings.batch and not _metrics_headless(settings) and (problems := streams.not_terminals(closed)):
         print(
             f"ebpftop: the TUI needs a terminal, but {', '.join(problems)}: use --batch for JSON lines", file=sys.stderr
         )
@@ -245,6 +445,14 @@ def main(argv: list[str] | None = None) -> int:
     if settings.batch and 1 in closed:
         print("ebpftop: stdout is closed: --batch has nowhere to write its frames", file=sys.stderr)
         return EXIT_USAGE
+    if settings.replay is not None:  # no probes, no root: none of the checks below apply
+        return run_replay(settings)
+    if settings.record is not None:
+        from ebpftop.output.record import check_path
+
+        if (problem := check_path(settings.record)) is not None:
+            print(f"ebpftop: cannot record to {settings.record!a}: it {problem}", file=sys.stderr)
+            return EXIT_USAGE
     try:
         checks.preflight(settings)
     except checks.EnvError as exc:
@@ -253,6 +461,8 @@ def main(argv: list[str] | None = None) -> int:
     except PermissionError as exc:  # a check the capability list above did not foresee
         print(f"ebpftop: permission denied: {exc.filename or exc}: run it with sudo", file=sys.stderr)
         return EXIT_USAGE
+    if settings.metrics is not None:
+        return _metrics_run(settings)
     if settings.batch:
         from ebpftop.output import batch
 
@@ -260,13 +470,48 @@ def main(argv: list[str] | None = None) -> int:
     return run_tui(settings)
 
 
-def run_tui(settings: Settings) -> int:
-    """The TUI on the live sampler; every probe is detached before this returns."""
+def run_replay(settings: Settings) -> int:
+    """--replay FILE: its JSON lines (--batch) or the TUI on it."""
+    from ebpftop import replay
+
+    assert settings.replay is not None
+    if settings.batch:
+        return replay.run_batch(settings.replay, settings.top, settings.count)
+    try:
+        recording = replay.load(settings.replay)
+    except replay.ReplayError as exc:
+        print(f"ebpftop: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    from ebpftop.ui.replayapp import ReplayApp
+
+    head = recording.header
+    interval = head.get("interval")
+    probes = tuple(p for p in head.get("probes", ()) if p in NAMES) if isinstance(head.get("probes"), list) else NAMES
+    shown = Settings(interval=interval if isinstance(interval, (int, float)) else 1.0, probes=probes or NAMES)
+    try:
+        source = replay.ReplaySource(recording)
+    except replay.ReplayError as exc:
+        print(f"ebpftop: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    return run_tui(shown, source, ReplayApp)
+
+
+def run_tui(settings: Settings, source: Any = None, app_class: Any = None) -> int:
+    """The TUI on the live sampler (or on ``source``: a replay, the exporter's tapped sampler); every probe
+    is detached before this returns."""
     from ebpftop.sampler import LiveSource
     from ebpftop.ui.app import EbpftopApp
     from ebpftop.ui.terminal import StderrCapture, block_winch, driver_class
 
-    source = LiveSource(settings)
+    recorder = None
+    if source is None:
+        source = LiveSource(settings)
+    if settings.record is not None and settings.replay is None:
+        from ebpftop.output import record
+
+        recorder = record.start(settings)
+        source = record.RecordingSource(source, recorder)
+    app_class = app_class or EbpftopApp
     saved_mask = block_winch()  # before any thread starts, so every thread inherits it
     capture = StderrCapture()
 
@@ -286,7 +531,7 @@ def run_tui(settings: Settings) -> int:
         finally:
             os._exit(1)
 
-    app = EbpftopApp(settings, source, driver_class=driver_class(capture.terminal, winch_thread=True), on_hung=on_hung)
+    app = app_class(settings, source, driver_class=driver_class(capture.terminal, winch_thread=True), on_hung=on_hung)
     # From here a signal must let the app restore the terminal: it is kept
     # until the app's own handlers are in place, which act on it at once.
     _ending_signals(lambda signum, _frame: setattr(app, "pending_signal", signum))
@@ -297,8 +542,13 @@ def run_tui(settings: Settings) -> int:
         source.stop()
         for line in capture.close():
             print(line, file=sys.stderr)
+        if recorder is not None:
+            unrecorded = recorder.close(5.0)
+            if unrecorded:
+                print(f"ebpftop: {unrecorded} frames not recorded to {recorder.path!a}", file=sys.stderr)
         signal.pthread_sigmask(signal.SIG_SETMASK, saved_mask)  # type: ignore[arg-type]
-    if source.sampler is not None and source.sampler.error is not None:
-        print(f"ebpftop: sampler failed: {source.sampler.error}", file=sys.stderr)
+    sampler = getattr(source, "sampler", None)
+    if sampler is not None and sampler.error is not None:
+        print(f"ebpftop: sampler failed: {sampler.error}", file=sys.stderr)
         return 1
     return app.return_code or 0

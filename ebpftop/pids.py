@@ -13,11 +13,14 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 # Documented limits (README): processes held in the kernel's filter map, and
 # names in a live name filter. The BPF programs get them with -D.
 FILTER_MAX_PIDS = 65536
 FILTER_MAX_NAMES = 64
+FILTER_MAX_CGROUPS = 64  # cgroups named in one filter (each with every cgroup below it)
+FILTER_CGROUP_DEPTH = 16  # cgroup levels below the root the kernel looks through for a filtered ancestor
 COMM_LEN = 15  # bytes of a name the kernel keeps (TASK_COMM_LEN - 1)
 PID_MAX_PATH = Path("/proc/sys/kernel/pid_max")
 PID_MAX_LIMIT = 4194304  # the kernel's own ceiling (PID_MAX_LIMIT on 64-bit)
@@ -31,6 +34,12 @@ class PidFilter:
     procs: frozenset[tuple[int, int]]  # (pid, start in clock ticks since boot)
     names: frozenset[str] = frozenset()  # live: processes that take one of these names join
     by_name: frozenset[int] = frozenset()  # PIDs that were in procs because of a name
+    # cgroup v2 ids named (each meaning itself and every cgroup below it), what was typed for them,
+    # the ids below them when the filter was made, and the newest id then (ids only grow in a boot)
+    cgroups: frozenset[int] = frozenset()
+    cgroup_specs: frozenset[str] = frozenset()
+    cgroups_below: frozenset[int] = frozenset()
+    cgroup_horizon: int = 0
     pids: frozenset[int] = field(init=False, compare=False, repr=False)
     starts: dict[int, frozenset[int]] = field(init=False, compare=False, repr=False)
 
@@ -43,13 +52,13 @@ class PidFilter:
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, PidFilter):
-            return (self.procs, self.names) == (other.procs, other.names)
+            return (self.procs, self.names, self.cgroups) == (other.procs, other.names, other.cgroups)
         if isinstance(other, (set, frozenset)):  # a filter of processes equals the set of their PIDs
-            return not self.names and self.pids == other
+            return not self.names and not self.cgroups and self.pids == other
         return NotImplemented
 
     def __hash__(self) -> int:
-        return hash((self.procs, self.names))
+        return hash((self.procs, self.names, self.cgroups))
 
     def __contains__(self, pid: object) -> bool:
         """Whether data under this PID may belong to the filter, for data that carries no start.
@@ -57,22 +66,32 @@ class PidFilter:
         Such data was filtered in the kernel, which compared the start; with
         a live name any PID may have joined there since, so every PID may.
         """
-        return bool(self.names) or pid in self.pids
+        return bool(self.names) or bool(self.cgroups) or pid in self.pids
 
-    def keeps(self, pid: int, start: int | None, comm: str | None = None) -> bool:
-        """This process (PID and start; None: not known) is in the filter, or has one of its names now."""
+    def keeps(self, pid: int, start: int | None, comm: str | None = None, cgroup: int | None = None) -> bool:
+        """This process (PID and start; None: not known) is in the filter, has one of its names now, or
+        its cgroup (as the kernel saw it at the event) is one of the filter's or below one."""
+        if cgroup is not None and self.keeps_cgroup(cgroup):
+            return True
         if comm is not None and self.names and comm in self.names:
             return True
         starts = self.starts.get(pid)
         return starts is not None and (start is None or start in starts)
+
+    def keeps_cgroup(self, cgroup: int) -> bool:
+        """A cgroup named, or below one: those known when the filter was made, and, for one made since
+        (an id past the horizon), the kernel's word, since it counted only under a named cgroup."""
+        if not self.cgroups:
+            return False
+        return cgroup in self.cgroups or cgroup in self.cgroups_below or cgroup > self.cgroup_horizon
 
     @property
     def typed_pids(self) -> list[int]:
         return sorted(self.pids - self.by_name)
 
     def describe(self, limit: int = 6) -> str:
-        """'nginx, 123, 456 (+3 more)' for the header: the names as names, then the PIDs typed."""
-        items = [*sorted(self.names), *map(str, self.typed_pids)]
+        """'nginx.service, nginx, 123, 456 (+3 more)' for the header: cgroups and names as typed, then PIDs."""
+        items = [*sorted(self.cgroup_specs), *sorted(self.names), *map(str, self.typed_pids)]
         text = ", ".join(items[:limit])
         if len(items) > limit:
             text += f" (+{len(items) - limit} more)"
@@ -80,10 +99,13 @@ class PidFilter:
 
     def text(self) -> str:
         """What goes back into the prompt: the names and the PIDs typed."""
-        return ",".join([*sorted(self.names), *map(str, self.typed_pids)])
+        return ",".join([*sorted(self.cgroup_specs), *sorted(self.names), *map(str, self.typed_pids)])
 
     def to_json(self) -> dict[str, list[str] | list[int]]:
-        return {"names": sorted(self.names), "pids": self.typed_pids}
+        out: dict[str, list[str] | list[int]] = {"names": sorted(self.names), "pids": self.typed_pids}
+        if self.cgroups:
+            out["cgroups"] = sorted(self.cgroup_specs)
+        return out
 
 
 def pid_max() -> int:
@@ -136,17 +158,63 @@ def parse_pid(item: str, limit: int | None = None) -> int:
     return int(item)
 
 
-def parse_pids(text: str, proc: str = "/proc") -> PidFilter:
-    """'123,456' or process names ('nginx') -> a PidFilter of processes that exist now; ValueError otherwise.
+_CGROUP_PREFIXES = ("cgroup:", "docker:", "containerd:", "podman:", "cri-o:", "pod:")
+_UNIT_SUFFIXES = (".service", ".scope", ".slice")
 
-    A name also stays live: processes that take it later join the filter.
+
+def is_cgroup_spec(item: str) -> bool:
+    """Whether a filter item names cgroups: a path from the v2 root ('/system.slice/x.service'), a
+    unit ('nginx.service'), a container ('docker:3f2a9c'), a pod ('pod:1234abcd'), or 'cgroup:ANY'."""
+    return item.startswith("/") or item.startswith(_CGROUP_PREFIXES) or item.endswith(_UNIT_SUFFIXES)
+
+
+def _parse_cgroup(item: str, cgroups: Any) -> tuple[list[Any], set[int], int]:
+    """The cgroups an item names, every id below them now, and the newest id now; ValueError if none."""
+    spec = item.removeprefix("cgroup:")
+    if cgroups.mount is None:
+        raise ValueError(
+            f"cannot filter by cgroup {item!r}: no cgroup v2 hierarchy is mounted "
+            "(mount -t cgroup2 none /sys/fs/cgroup/unified, or run under systemd's unified hierarchy)"
+        )
+    found = cgroups.find(spec)
+    if not found:
+        raise ValueError(f"no cgroup {spec!r}: no such path, unit or container under {cgroups.mount}")
+    if any(cg.kind == "root" for cg in found):
+        raise ValueError(f"{item!r} is the root cgroup, which holds every process: that is no filter")
+    below = {cid for cid, path in cgroups.paths().items() for cg in found if path.startswith(f"{cg.path}/")}
+    return found, below, max(cgroups.paths(), default=0)
+
+
+def parse_pids(text: str, proc: str = "/proc", cgroups: Any = None) -> PidFilter:
+    """'123,456', process names ('nginx') or cgroups ('nginx.service', '/user.slice', 'docker:3f2a')
+    -> a PidFilter of processes and cgroups that exist now; ValueError otherwise.
+
+    A name also stays live: processes that take it later join the filter. A cgroup keeps every
+    cgroup below it, those made later too.
     """
     procs: set[tuple[int, int]] = set()
     names: set[str] = set()
     by_name: set[int] = set()
+    cgroup_ids: set[int] = set()
+    cgroup_specs: set[str] = set()
+    below: set[int] = set()
+    horizon = 0
     top = pid_max()
     for item in (p.strip() for p in text.split(",")):
         if not item:
+            continue
+        if is_cgroup_spec(item):
+            if cgroups is None:
+                from ebpftop.cgroups import Cgroups
+
+                cgroups = Cgroups()
+            groups, under, newest = _parse_cgroup(item, cgroups)
+            cgroup_ids.update(cg.id for cg in groups)
+            cgroup_specs.add(item)
+            below |= under
+            horizon = max(horizon, newest)
+            if len(cgroup_ids) > FILTER_MAX_CGROUPS:
+                raise ValueError(f"more than {FILTER_MAX_CGROUPS} cgroups in one filter")
             continue
         if item.isdigit() or (item[:1] in "-+" and item[1:].isdigit()):
             if item[:1] == "-":
@@ -176,11 +244,34 @@ def parse_pids(text: str, proc: str = "/proc") -> PidFilter:
                 found = True
         if not found:
             raise ValueError(f"no process named {item!r}")
-    if not procs:
+    if not procs and not cgroup_ids:
         raise ValueError("no PID given")
     if len(procs) > FILTER_MAX_PIDS:
         raise ValueError(f"{len(procs)} processes match; a filter holds at most {FILTER_MAX_PIDS}")
-    return PidFilter(frozenset(procs), frozenset(names), frozenset(by_name))
+    return PidFilter(
+        frozenset(procs),
+        frozenset(names),
+        frozenset(by_name),
+        frozenset(cgroup_ids),
+        frozenset(cgroup_specs),
+        frozenset(below),
+        horizon,
+    )
+
+
+def combine(a: PidFilter | None, b: PidFilter | None) -> PidFilter | None:
+    """One filter keeping what either keeps (--pid and --cgroup together)."""
+    if a is None or b is None:
+        return a or b
+    return PidFilter(
+        a.procs | b.procs,
+        a.names | b.names,
+        a.by_name | b.by_name,
+        a.cgroups | b.cgroups,
+        a.cgroup_specs | b.cgroup_specs,
+        a.cgroups_below | b.cgroups_below,
+        max(a.cgroup_horizon, b.cgroup_horizon),
+    )
 
 
 def of_pids(pids: frozenset[int] | PidFilter | None, proc: str = "/proc") -> PidFilter | None:

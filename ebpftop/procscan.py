@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import select
 import subprocess
 import sys
@@ -49,8 +50,51 @@ def _stat(pid: int) -> list[object] | None:
     return [pid, int(fields[1]), stat[lpar + 1 : rpar].decode("latin-1"), fields[0].decode("latin-1"), int(fields[19])]
 
 
+_V2: list[str | None] = []  # the cgroup v2 mount, found once
+
+
+def _v2_mount() -> str | None:
+    if not _V2:
+        found = None
+        try:
+            with open("/proc/self/mountinfo", encoding="latin-1") as f:
+                for line in f:
+                    left, _, right = line.partition(" - ")
+                    if right.startswith("cgroup2 "):
+                        found = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), left.split(" ")[4])
+                        break
+        except OSError:
+            pass
+        _V2.append(found)
+    return _V2[0]
+
+
+def _where(pid: int) -> list[int]:
+    """[cgroup v2 id or 0, PID in its own namespace or 0, that namespace's depth]: where it lives now."""
+    cgroup = ns_pid = level = 0
+    mount = _v2_mount()
+    try:
+        with open(f"/proc/{pid}/cgroup", "rb") as f:
+            for line in f:
+                if line.startswith(b"0::") and mount is not None:
+                    path = line[3:].rstrip(b"\n").decode("latin-1")
+                    cgroup = os.stat(mount + path.rstrip("/") if path != "/" else mount).st_ino
+    except (OSError, ValueError):
+        pass
+    try:
+        with open(f"/proc/{pid}/status", "rb") as f:
+            for line in f:
+                if line.startswith(b"NSpid:"):
+                    pids = line.split()[1:]
+                    ns_pid, level = int(pids[-1]), len(pids) - 1
+                    break
+    except (OSError, ValueError):
+        pass
+    return [cgroup, ns_pid, level]
+
+
 def _argv(pid: int) -> list[object]:
-    """[pid, cmdline or None, exe or None]."""
+    """[pid, cmdline or None, exe or None, cgroup, ns_pid, ns_level]."""
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as f:
             cmdline: str | None = f.read().decode("latin-1")
@@ -60,7 +104,7 @@ def _argv(pid: int) -> list[object]:
         exe: str | None = os.readlink(f"/proc/{pid}/exe".encode()).decode("latin-1")
     except OSError:
         exe = None
-    return [pid, cmdline, exe]
+    return [pid, cmdline, exe, *_where(pid)]
 
 
 def serve() -> None:
@@ -94,6 +138,9 @@ class ProcInfo:
     cmdline: bytes | None = None
     exe: bytes | None = None
     unknown: str | None = None  # why cmdline is missing, when it is for a reason worth showing
+    cgroup: int = 0  # cgroup v2 id (0: unknown)
+    ns_pid: int = 0  # PID in its own PID namespace (0: unknown)
+    ns_level: int = 0
 
 
 # One JSON array the helper wrote: [pid, ppid, comm, state, starttime] or [pid, cmdline, exe].
@@ -234,6 +281,7 @@ class ProcScanner:
             rec = argv.get(pid)
             cmdline = rec[1] if rec else None
             exe = rec[2] if rec else None
+            where = rec[3:6] if rec and len(rec) >= 6 else [0, 0, 0]
             out.append(
                 ProcInfo(
                     pid=pid,
@@ -244,6 +292,9 @@ class ProcScanner:
                     cmdline=cmdline.encode("latin-1") if isinstance(cmdline, str) else None,
                     exe=exe.encode("latin-1") if isinstance(exe, str) else None,
                     unknown=unknown.get(pid),
+                    cgroup=int(where[0]),
+                    ns_pid=int(where[1]),
+                    ns_level=int(where[2]),
                 )
             )
         return out

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ebpftop.cgroups import Cgroup, Cgroups
 from ebpftop.model.frame import ERROR, LIVE, LOADING, OFF, UNAVAILABLE, Frame, ProbeState, ProbeStatus
 from ebpftop.model.rates import average, counter_delta, rate
 from ebpftop.pids import PidFilter, of_pids
@@ -48,6 +49,8 @@ class _Slot:
     # and never decreases across toggles.
     lost_base: int = 0
     lost_since: float | None = None
+    runs_measured: int = 0  # run count and time over every closed BPF-stats window (ProbeStatus)
+    run_ns_measured: int = 0
 
 
 @dataclass(slots=True)
@@ -113,6 +116,7 @@ class Sampler(threading.Thread):
         self._on_notice = on_notice
         self._count = count
         self._pids = of_pids(pids)  # a bare set of PIDs: the processes that have them now
+        self._cgroups: Cgroups | None = None  # made on the first frame that names a cgroup
         self._commands: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
         self._deadline = float("inf")  # the next frame's (monotonic); set when the loop starts
         # The loop sleeps in epoll: on a pipe command() writes to, and on the
@@ -395,7 +399,13 @@ class Sampler(threading.Thread):
     def _status(self, slot: _Slot) -> ProbeStatus:
         if slot.state != LIVE or slot.probe is None:
             return ProbeStatus(
-                slot.spec.name, slot.state, slot.reason, lost_total=slot.lost_base, lost_since=slot.lost_since
+                slot.spec.name,
+                slot.state,
+                slot.reason,
+                lost_total=slot.lost_base,
+                lost_since=slot.lost_since,
+                runs_measured=slot.runs_measured,
+                run_ns_measured=slot.run_ns_measured,
             )
         ns = cpu = age = None
         if slot.measured is not None:
@@ -414,6 +424,8 @@ class Sampler(threading.Thread):
             cost_age_s=age,
             window_start=start,
             window_s=length,
+            runs_measured=slot.runs_measured,
+            run_ns_measured=slot.run_ns_measured,
         )
 
     def _measure(self, slot: _Slot, now: float) -> None:
@@ -424,6 +436,8 @@ class Sampler(threading.Thread):
         window = now - slot.cost_since
         runs = counter_delta(slot.cost.run_cnt, cost.run_cnt)
         ns = counter_delta(slot.cost.run_time_ns, cost.run_time_ns)
+        slot.runs_measured += runs
+        slot.run_ns_measured += ns
         slot.measured = (average(ns, runs) if runs else None, rate(ns, window) / 1e7, now)
         slot.cost, slot.cost_since = cost, now
 
@@ -450,6 +464,7 @@ class Sampler(threading.Thread):
             elapsed=elapsed,
             probes=tuple(statuses),
             panes=panes,
+            cgroups=self._name_cgroups(panes),
             self_cpu_pct=rate(now.cpu - clock.cpu, elapsed) * 100.0,
             final=final,
             work_s=time.monotonic() - work_start,
@@ -460,6 +475,20 @@ class Sampler(threading.Thread):
         if self.stats_mode == StatsMode.SAMPLED:
             self._stats_window(open_=self.frames % self.stats_every == 0)
         return now
+
+    def _name_cgroups(self, panes: dict[str, Any]) -> dict[int, Cgroup]:
+        """Every cgroup id the frame's rows carry, with its path and name (looked up now; ids are never
+        reused within a boot, so a path found is the path of the cgroup the kernel counted in)."""
+        ids: set[int] = set()
+        for data in panes.values():
+            cgroup_ids = getattr(data, "cgroup_ids", None)
+            if cgroup_ids is not None:
+                ids.update(cgroup_ids())
+        if not ids:
+            return {}
+        if self._cgroups is None:
+            self._cgroups = Cgroups()
+        return self._cgroups.resolve(ids)
 
 
 class LiveSource:

@@ -37,6 +37,27 @@ missing=()
 for p in "${PKGS[@]}"; do installed "$p" || missing+=("$p"); done
 [ ${#missing[@]} = 0 ] || apt_install "${missing[@]}"
 
+# prometheus: the real server tests/kernel/test_metrics_prometheus.py starts (on a loopback port of
+# its own) to scrape `ebpftop --metrics`. Only its binary is wanted: no recommended node exporter,
+# and its packaged service is neither started (a policy-rc.d saying 101 while it installs, unless
+# the machine has its own) nor left enabled to start at the next boot.
+if ! installed prometheus; then
+    policy=/usr/sbin/policy-rc.d
+    own_policy=0
+    if [ ! -e "$policy" ]; then
+        printf '#!/bin/sh\nexit 101\n' > "$policy"
+        chmod 755 "$policy"
+        own_policy=1
+    fi
+    rc=0
+    apt_install --no-install-recommends prometheus || rc=$?
+    [ $own_policy = 0 ] || rm -f "$policy"
+    [ $rc = 0 ] || die "could not install Debian's prometheus package"
+    if [ -d /run/systemd/system ]; then
+        systemctl disable --now prometheus.service >/dev/null 2>&1 || true
+    fi
+fi
+
 # Kernel headers for bcc: the running kernel's if it has them (or the distro
 # ships them), else the distro's newest headers merged into one tree that
 # ebpftop points BCC_KERNEL_SOURCE at (see ebpftop/env/headers.py).

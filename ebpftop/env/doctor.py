@@ -59,6 +59,16 @@ def run(out: TextIO = sys.stdout) -> int:
         except checks.EnvError:
             tracefs = None
     _line(out, "tracefs", tracefs is not None, str(tracefs) if tracefs else "not mounted")
+    from ebpftop.cgroups import Cgroups
+
+    cg = Cgroups()
+    cg_detail = {
+        "v2": f"v2 at {cg.mount}: every group named",
+        "hybrid": f"v2 at {cg.mount} beside v1 controllers: v2 groups named; a runtime that uses only v1 "
+        "puts its containers in the v2 root",
+        "v1": "no cgroup v2 mounted: CGROUP shows unknown and --cgroup is refused",
+    }[cg.mode]
+    _line(out, "cgroups", cg.mode != "v1", cg_detail)
 
     print("kernel features", file=out)
     lib_ok = libbpf.available()

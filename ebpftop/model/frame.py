@@ -69,6 +69,11 @@ class ProbeStatus:
     cost_age_s: float | None = None  # seconds since the stats window behind avg_ns/cpu_pct closed
     window_start: float | None = None  # wall clock (epoch s) at the start of this probe's read window
     window_s: float | None = None  # its measured length: events_per_s = count / window_s
+    # Run count and run time of this probe's programs summed over every BPF-stats window closed
+    # so far in this run (exact kernel counts; intervals outside a window are not in them). Never
+    # decrease, toggles included. For --metrics; not in the --batch JSON.
+    runs_measured: int = 0
+    run_ns_measured: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -97,6 +102,7 @@ class Frame:
     final: bool = False  # the last frame, flushed at exit
     work_s: float = 0.0  # sampler time spent reading the maps and building this frame
     rss_bytes: int = 0  # ebpftop's resident memory when the frame was built (0: unknown)
+    cgroups: dict[int, Any] = field(default_factory=dict)  # cgroup id -> ebpftop.cgroups.Cgroup, for ids in rows
 
     def to_json(self, top: int | None = None) -> dict[str, Any]:
         """The --batch object. ``top`` keeps the first N entries of every list (each list's order
@@ -111,6 +117,7 @@ class Frame:
             "work_ms": round(self.work_s * 1000, 3),
             "rss_bytes": self.rss_bytes,
             "top": top,
+            "cgroups": {str(cid): cg.to_json() for cid, cg in sorted(self.cgroups.items())},
         }
         rows: dict[str, int] = {}
         for name, data in self.panes.items():

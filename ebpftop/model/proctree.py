@@ -73,6 +73,9 @@ class ProcSeed:
     zombie: bool = False
     start_ticks: int | None = None  # start in clock ticks since boot (/proc/PID/stat field 22), if known
     argv_unknown: str | None = None  # why argv is empty although the process has one (its read stalled)
+    cgroup: int = 0  # cgroup v2 id at the scan (0: unknown)
+    ns_pid: int = 0  # PID in its own PID namespace at the scan (0: unknown)
+    ns_level: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +97,9 @@ class ProcEvent:
     # The process's start in clock ticks since boot, as the kernel has it (its
     # identity with the PID, what a filter compares); None when not known.
     start_ticks: int | None = None
+    cgroup: int = 0  # cgroup v2 id at the event (fork: the child's); 0: unknown
+    ns_pid: int = 0  # its PID in its own PID namespace (0: unknown); == pid when ns_level is 0
+    ns_level: int = 0  # depth of that namespace: 0 is the initial one
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -108,6 +114,9 @@ class ProcEvent:
             "time": round(self.time, 6),
             # Every event has the key: a bool where argv is known, null where it is not.
             "argv_truncated": self.argv_truncated if self.argv is not None else None,
+            "cgroup": self.cgroup,
+            "ns_pid": self.ns_pid or None,
+            "ns_level": self.ns_level,
         }
         return out
 
@@ -146,6 +155,9 @@ class ProcView:
     execs_per_s: float  # execs in this subtree
     children: tuple[ProcView, ...] = ()
     argv_unknown: str | None = None  # why argv is missing (seeded process whose /proc read stalled)
+    cgroup: int = 0  # cgroup v2 id at its latest event (or the /proc seed); 0: unknown
+    ns_pid: int = 0  # PID in its own PID namespace; 0: unknown
+    ns_level: int = 0  # that namespace's depth (0: the initial one, where ns_pid == pid)
 
     @property
     def key(self) -> tuple[int, float]:
@@ -189,6 +201,10 @@ class ProcTree:
         matches = [v for v in self.walk() if v.pid == pid]
         return max(matches, key=lambda v: (not v.exited, v.start), default=None)
 
+    def cgroup_ids(self) -> set[int]:
+        """The cgroups of the processes shown and of this interval's events."""
+        return {v.cgroup for v in self.walk()} | {e.cgroup for e in self.events}
+
     def to_json(self) -> dict[str, Any]:
         return {"events": [e.to_json() for e in self.events], "lost": self.lost_interval, "lost_total": self.lost_total}
 
@@ -217,6 +233,16 @@ class _Node:
     execs: int = 0
     ticks: int | None = None  # start in clock ticks, as the kernel and /proc count it (None: unknown)
     argv_unknown: str | None = None
+    cgroup: int = 0
+    ns_pid: int = 0
+    ns_level: int = 0
+
+    def where(self, ev: ProcEvent) -> None:
+        """Where the kernel saw it live at this event (0s: the kernel could not say; keep what is known)."""
+        if ev.cgroup:
+            self.cgroup = ev.cgroup
+        if ev.ns_pid:
+            self.ns_pid, self.ns_level = ev.ns_pid, ev.ns_level
 
     @property
     def key(self) -> Key:
@@ -256,6 +282,9 @@ class ProcTreeModel:
                 seeded=True,
                 ticks=s.start_ticks,
                 argv_unknown=s.argv_unknown,
+                cgroup=s.cgroup,
+                ns_pid=s.ns_pid,
+                ns_level=s.ns_level,
             )
             self._nodes[node.key] = node
             self._live[s.pid] = node.key
@@ -325,6 +354,7 @@ class ProcTreeModel:
                 ticks=ev.start_ticks,
                 argv_unknown=parent.argv_unknown if parent else None,
             )
+            child.where(ev)
             self._nodes[child.key] = child
             self._live[ev.pid] = child.key
             self._attach(child, ev.ppid)
@@ -338,6 +368,7 @@ class ProcTreeModel:
                 self._live[ev.pid] = node.key
                 self._attach(node, ev.ppid)
             node.ticks = node.ticks if node.ticks is not None else ev.start_ticks
+            node.where(ev)
             node.comm = ev.comm
             node.filename = ev.filename
             node.argv = ev.argv or ()
@@ -352,12 +383,14 @@ class ProcTreeModel:
             # and the syscall pane both show the name the kernel last gave it.
             if node is not None and (node.ticks is None or ev.start_ticks is None or node.ticks == ev.start_ticks):
                 node.comm = ev.comm
+                node.where(ev)
         elif ev.type == EXIT:
             if node is None:
                 return  # exited before the seed scan, or its fork was lost
             if ev.ppid and ev.ppid != node.ppid:
                 self._attach(node, ev.ppid)
             node.comm = node.comm or ev.comm
+            node.where(ev)
             self._end(node, ev.time, ev.exit_code, ev.signal, ev.core)
 
     def _remove(self, node: _Node) -> None:
@@ -416,6 +449,9 @@ class ProcTreeModel:
             execs_per_s=rate(node.execs, elapsed),
             children=children,
             argv_unknown=node.argv_unknown,
+            cgroup=node.cgroup,
+            ns_pid=node.ns_pid,
+            ns_level=node.ns_level,
         )
 
     def _subtree_keys(self, roots: list[_Node]) -> set[Key]:
@@ -460,7 +496,7 @@ class ProcTreeModel:
             # A process is its PID and its start: a later process given a
             # filtered PID is not in the filter; a live name admits whoever
             # has it now.
-            tops = [n for n in self._nodes.values() if pids.keeps(n.pid, n.ticks, n.comm)]
+            tops = [n for n in self._nodes.values() if pids.keeps(n.pid, n.ticks, n.comm, n.cgroup or None)]
             keep = self._subtree_pids(tops)
             events = tuple(e for e in events if e.pid in keep or e.ppid in keep)
             shown = set(self._subtree_keys(tops))

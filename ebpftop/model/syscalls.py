@@ -23,6 +23,7 @@ class SyscallCount:
     name: str
     count: int
     comm: str  # exact (surrogate-escaped) comm captured in the kernel at event time
+    cgroup: int = 0  # cgroup v2 id of the process at its first such event in the interval (0: unknown)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +49,7 @@ class SyscallRow:
     count: int
     rate: float
     top: tuple[TopSyscall, ...]  # every syscall it made, most frequent first
+    cgroup: int = 0  # cgroup v2 id the kernel saw (that of its busiest key; 0: unknown)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +66,9 @@ class SyscallTable:
         """What the probe counted this interval over its measured window (the header's events/s)."""
         return self.total_rate
 
+    def cgroup_ids(self) -> set[int]:
+        return {r.cgroup for r in self.rows}
+
     def to_json(self) -> list[dict[str, Any]]:
         return [
             {
@@ -72,6 +77,7 @@ class SyscallTable:
                 "count": r.count,
                 "rate": round(r.rate, 3),
                 "top": [{"name": t.name, "count": t.count} for t in r.top],
+                "cgroup": r.cgroup,
             }
             for r in self.rows
         ]
@@ -88,21 +94,23 @@ def build_rows(
     filter was set.
     """
     per_pid: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    comms: dict[int, tuple[int, str]] = {}
+    comms: dict[int, tuple[int, str, int]] = {}
     for c in counts:
-        if pids is not None and not pids.keeps(c.tgid, None, c.comm):
+        if pids is not None and not pids.keeps(c.tgid, None, c.comm, c.cgroup):
             continue
         per_pid[c.tgid][c.name] += c.count
         # One name per process: the probe gives every count the name the
         # process has now (its last rename); where the kernel saw none, the
         # keys were named when created, and the busiest key's comm wins.
+        # Its cgroup likewise: the busiest key's.
         if c.tgid not in comms or c.count > comms[c.tgid][0]:
-            comms[c.tgid] = (c.count, c.comm)
+            comms[c.tgid] = (c.count, c.comm, c.cgroup)
     rows = []
     for pid, by_name in per_pid.items():
         total = sum(by_name.values())
         top = tuple(TopSyscall(n, k) for n, k in sorted(by_name.items(), key=lambda kv: (-kv[1], kv[0])))
-        rows.append(SyscallRow(pid, comms[pid][1], total, rate(total, elapsed), top))
+        _, comm, cgroup = comms[pid]
+        rows.append(SyscallRow(pid, comm, total, rate(total, elapsed), top, cgroup))
     rows.sort(key=lambda r: (-r.count, r.pid))
     return tuple(rows)
 

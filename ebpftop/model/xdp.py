@@ -73,6 +73,7 @@ class XdpSample:
 
     ifaces: tuple[IfaceSample, ...]
     lost_total: int = 0  # cumulative packets not counted (counter map full)
+    netns: int = 0  # inode of the network namespace the interfaces live in (0: unknown)
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +151,9 @@ class XdpTable:
     history: tuple[float, ...]  # XDP packets/s over every attached interface, oldest first
     lost_total: int = 0  # cumulative packets not counted
     asked: tuple[str, ...] | None = None  # the interfaces --xdp named ("all": every one)
+    # The network namespace the interfaces live in (its inode; 0: unknown). Received packets have no
+    # process, so no cgroup: XDP is counted per interface of this namespace.
+    netns: int = 0
 
     def notices(self) -> tuple[str, ...]:
         """An interface asked for where another XDP program sits: we leave it alone, and say so."""
@@ -169,7 +173,7 @@ class XdpTable:
         return self.total_pps
 
     def to_json(self) -> list[dict[str, Any]]:
-        return [r.to_json() for r in self.rows]
+        return [{**r.to_json(), "netns": self.netns} for r in self.rows]
 
 
 def _link_delta(prev: LinkCounters | None, cur: LinkCounters) -> LinkCounters:
@@ -279,4 +283,5 @@ class XdpModel:
         total = rate(sum(r.packets for r in rows), elapsed)
         self._total.append(total)
         lost = sample.lost_total if sample is not None else 0
-        return XdpTable(tuple(rows), total, tuple(self._total), lost, self._asked)
+        netns = sample.netns if sample is not None else 0
+        return XdpTable(tuple(rows), total, tuple(self._total), lost, self._asked, netns)

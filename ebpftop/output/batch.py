@@ -32,6 +32,7 @@ EXIT_OK, EXIT_FAILED, EXIT_NO_PROBE = 0, 1, 3
 GRACE = 5.0  # seconds from the first signal to the emergency exit
 DRAIN_AFTER_SIGNAL = 1.0  # seconds a signalled run waits for queued frames to reach a slow reader
 QUEUE_BYTES = 8 << 20  # frames waiting for stdout at most; beyond this they are dropped (and counted)
+RECORD_DRAIN = 5.0  # seconds a run that ended by itself waits for the recorder's queued frames
 ENDING_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
 
 
@@ -123,7 +124,15 @@ class Writer:
                 self._cond.notify_all()
 
 
-def run(settings: Settings, out_fd: int = 1, err_fd: int = 2) -> int:
+def run(
+    settings: Settings,
+    out_fd: int = 1,
+    err_fd: int = 2,
+    print_frames: bool = True,
+    on_each: Callable[[Frame], None] | None = None,
+) -> int:
+    """Run until the count, a signal or a failure. ``print_frames`` False: no JSON on out_fd (the
+    headless --metrics exporter); ``on_each`` is handed every frame on the sampler thread first."""
     reported: dict[str, str | None] = {}
     states: dict[str, str] = {}
     outcome: dict[str, int | None] = {"code": None}  # set once: why the run ends early
@@ -184,16 +193,26 @@ def run(settings: Settings, out_fd: int = 1, err_fd: int = 2) -> int:
             finish(EXIT_NO_PROBE)
 
     warned: set[str] = set()
+    recorder = None
+    if settings.record is not None:
+        from ebpftop.output import record
+
+        recorder = record.start(settings, say)
 
     def on_frame(frame: Frame) -> None:
         started.set()
+        if on_each is not None:
+            on_each(frame)
         for text in notices_of(frame):  # each once: they repeat every frame while true
             if text not in warned:
                 warned.add(text)
                 say(text)
-        if not out.put((dumps(frame, settings.top) + "\n").encode()) and out.error is None and not dropping.is_set():
+        line = dumps(frame, settings.top) if print_frames else None
+        if line is not None and not out.put((line + "\n").encode()) and out.error is None and not dropping.is_set():
             dropping.set()
             say("stdout is not being read: frames are dropped until it is")
+        if recorder is not None:  # headless --metrics records too; the recording is never cut by --top
+            recorder.put(frame, line if settings.top is None else None)
 
     sampler = Sampler(
         SPECS,
@@ -238,6 +257,10 @@ def run(settings: Settings, out_fd: int = 1, err_fd: int = 2) -> int:
     if unwritten and out.error is None:
         say(f"{unwritten} frame{'s' * (unwritten != 1)} not written: stdout was not read")
         code = code if code not in (None, EXIT_OK) else EXIT_FAILED
+    if recorder is not None:
+        unrecorded = recorder.close(DRAIN_AFTER_SIGNAL if signalled.is_set() else RECORD_DRAIN)
+        if unrecorded:
+            say(f"{unrecorded} frame{'s' * (unrecorded != 1)} not recorded to {recorder.path!a}")
     out.close()
     err.close()
     err.drain(1.0)  # a stderr nobody reads must not hold the exit either

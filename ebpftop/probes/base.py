@@ -15,7 +15,7 @@ from ebpftop.probes import libbpf
 
 # Passed to bpf/ebpftop.h with -D (filter_cflags): the bits of the control
 # word filter_on[0], and the kernel's comm length (names are NUL-padded to it).
-FILTER_ON, CTL_EPOCH, FILTER_NAMES = 1, 2, 4
+FILTER_ON, CTL_EPOCH, FILTER_NAMES, FILTER_CGROUP = 1, 2, 4, 8
 COMM_LEN = 16
 
 _BPF_DIR_ENV = "EBPFTOP_BPF_DIR"
@@ -114,6 +114,9 @@ class Probe(ABC):
     source: ClassVar[str]
     # PID filter maps (see bpf/ebpftop.h); None for probes that are not per process.
     filter_maps: ClassVar[tuple[str, str] | None] = ("filter_on", "filter_pids")
+    # Whether the programs consult filter_cgroups (FILTER_CGROUP): without it a cgroup filter keeps
+    # nothing in the kernel rather than everything.
+    cgroup_filter: ClassVar[bool] = False
 
     def __init__(self) -> None:
         self._bpf: Any = None
@@ -285,7 +288,20 @@ class Probe(ABC):
         self._write_filter_word(0)
         pids_t.clear()
         names_t.clear()
+        cgroups_t = self.table("filter_cgroups") if self.cgroup_filter else None
+        if cgroups_t is not None:
+            cgroups_t.clear()
         if not flt:
+            return
+        cgroup_bit = 0
+        if flt.cgroups:
+            for cgroup in flt.cgroups:
+                if cgroups_t is not None:
+                    cgroups_t[ctypes.c_uint64(cgroup)] = ctypes.c_uint8(1)
+            cgroup_bit = FILTER_CGROUP
+        if not flt.procs and not flt.names:
+            # Only cgroups (or a probe that cannot check them: FILTER_ON with no PID keeps nothing).
+            self._write_filter_word(cgroup_bit if cgroups_t is not None else FILTER_ON)
             return
         starts = dict(flt.procs) if self._has_start else {pid: 0 for pid, start in flt.procs if start != GONE}
         if flt.names:
@@ -302,7 +318,7 @@ class Probe(ABC):
             leaf = pids_t.Leaf()  # struct filter_proc: seen stays 0 until the kernel checks start
             leaf.start = start
             pids_t[ctypes.c_uint32(pid)] = leaf
-        self._write_filter_word(FILTER_ON | (FILTER_NAMES if flt.names else 0))
+        self._write_filter_word(FILTER_ON | (FILTER_NAMES if flt.names else 0) | cgroup_bit)
 
     def _named_now(self, flt: PidFilter) -> dict[int, int]:
         """pid -> start of every process that has one of the filter's names now (/proc/PID/stat only)."""
@@ -317,7 +333,7 @@ class Probe(ABC):
 
     def filter_cflags(self) -> list[str]:
         """-D for ebpftop.h's filter: capacity, and where a process's start is (BTF), or EBPFTOP_NO_START."""
-        from ebpftop.pids import FILTER_MAX_NAMES, FILTER_MAX_PIDS
+        from ebpftop.pids import FILTER_CGROUP_DEPTH, FILTER_MAX_CGROUPS, FILTER_MAX_NAMES, FILTER_MAX_PIDS
         from ebpftop.probes.btf import task_start_cflags
         from ebpftop.probes.proctree import exit_has_group_dead
 
@@ -328,9 +344,14 @@ class Probe(ABC):
             f"-DFILTER_NAMES={FILTER_NAMES}u",
             f"-DFILTER_MAX_PIDS={FILTER_MAX_PIDS}",
             f"-DFILTER_MAX_NAMES={FILTER_MAX_NAMES}",
+            f"-DFILTER_CGROUP={FILTER_CGROUP}u",
+            f"-DFILTER_MAX_CGROUPS={FILTER_MAX_CGROUPS}",
+            f"-DFILTER_CGROUP_DEPTH={FILTER_CGROUP_DEPTH}",
         ]
         if not exit_has_group_dead():
             flags.append("-DEBPFTOP_NO_GROUP_DEAD")
+        if os.environ.get("EBPFTOP_NO_CGROUP"):  # the bench's variant: cgroups not recorded (ids 0)
+            flags.append("-DEBPFTOP_NO_CGROUP")
         offsets = task_start_cflags()
         self._has_start = offsets is not None
         if offsets is None:

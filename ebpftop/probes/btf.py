@@ -101,6 +101,16 @@ def struct_offsets(struct_name: str, path: Path = VMLINUX_BTF) -> dict[str, int]
     return btf.members(type_id)
 
 
+@cache
+def struct_size(struct_name: str, path: Path = VMLINUX_BTF) -> int:
+    """sizeof(struct struct_name) in the running kernel, from its BTF."""
+    btf = _vmlinux(path)
+    type_id = btf.by_name.get(struct_name)
+    if type_id is None:
+        raise ProbeError(f"struct {struct_name} not in {path}")
+    return int(struct.unpack_from("<III", btf.data, btf.pos[type_id])[2])
+
+
 def offset_defines(
     prefix: str, spec: tuple[tuple[str, str, str], ...], path: Path = VMLINUX_BTF
 ) -> tuple[list[str], list[str]]:

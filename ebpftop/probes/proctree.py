@@ -12,8 +12,8 @@ from typing import Any
 
 from ebpftop.model.proctree import EXEC, EXIT, FORK, RENAME, ProcEvent, ProcSample, ProcSeed, decode_status
 from ebpftop.model.sanitize import decode
-from ebpftop.probes.base import Probe
-from ebpftop.probes.btf import VMLINUX_BTF, struct_offsets
+from ebpftop.probes.base import Probe, ProbeError
+from ebpftop.probes.btf import VMLINUX_BTF, offset_defines, struct_offsets, struct_size
 from ebpftop.procscan import ProcScanner
 
 EXIT_FORMAT = Path("/sys/kernel/tracing/events/sched/sched_process_exit/format")
@@ -26,8 +26,9 @@ ARGV_AREA = 4096  # bytes, power of two; 16 x (128 + NUL) fits with room to spar
 FILENAME_LEN = 256
 RINGBUF_PAGES = 1024  # 4 MiB: ~9000 short processes per interval
 
-# struct pt_hdr {u32 type, pid, ppid; s32 aux; u64 time_ns; u64 flags; u64 start; char comm[16];}
-_HDR = struct.Struct("<IIIiQQQ16s")
+# struct pt_hdr {u32 type, pid, ppid; s32 aux; u64 time_ns; u64 flags; u64 start; char comm[16];
+#                u64 cgroup; s32 ns_pid; u32 ns_level;}
+_HDR = struct.Struct("<IIIiQQQ16sQiI")
 _EXEC_TAIL = struct.Struct(f"<{FILENAME_LEN}sII")  # filename, args_total, args_len; args follow
 # Record types and the exec flag, passed to bpf/proctree.h with -D (PT_<key>).
 EVENT_TYPES = {"FORK": 1, "EXEC": 2, "EXIT": 3, "RENAME": 4}
@@ -52,6 +53,36 @@ def split_argv(area: bytes, total: int) -> tuple[tuple[str, ...], bool]:
         parts.pop()  # the NUL after the last argument
     truncated = cut or len(parts) > MAX_ARGS or any(len(p) > ARG_LEN for p in parts[:MAX_ARGS])
     return tuple(decode(p[:ARG_LEN]) for p in parts[:MAX_ARGS]), truncated
+
+
+def where_cflags() -> list[str]:
+    """-D offsets for where a process lives (its child's cgroup at fork, its PID in its namespace), or
+    PT_NO_CGROUP_CHAIN / PT_NO_NS_PID where the kernel's BTF lacks a member (then: from the parent, 0)."""
+    chain, missing = offset_defines(
+        "",
+        (
+            ("TASK_CGROUPS_OFF", "task_struct", "cgroups"),
+            ("CSS_SET_DFL_CGRP_OFF", "css_set", "dfl_cgrp"),
+            ("CGROUP_KN_OFF", "cgroup", "kn"),
+            ("KERNFS_NODE_ID_OFF", "kernfs_node", "id"),
+        ),
+    )
+    flags = chain if not missing else ["-DPT_NO_CGROUP_CHAIN"]
+    ns, missing = offset_defines(
+        "",
+        (
+            ("TASK_GROUP_LEADER_OFF", "task_struct", "group_leader"),
+            ("TASK_THREAD_PID_OFF", "task_struct", "thread_pid"),
+            ("PID_LEVEL_OFF", "pid", "level"),
+            ("PID_NUMBERS_OFF", "pid", "numbers"),
+            ("UPID_NR_OFF", "upid", "nr"),
+        ),
+    )
+    try:
+        upid = struct_size("upid")
+    except (ProbeError, OSError):
+        missing.append("upid")
+    return [*flags, *ns, f"-DUPID_SIZE={upid}"] if not missing else [*flags, "-DPT_NO_NS_PID"]
 
 
 def exit_has_group_dead(path: Path = EXIT_FORMAT) -> bool:
@@ -99,6 +130,9 @@ def scan_processes(clock: _BootClock, scanner: ProcScanner) -> tuple[tuple[ProcS
                 exe=decode(info.exe) if info.exe is not None else None,
                 zombie=info.state in ("Z", "X"),
                 argv_unknown=info.unknown,
+                cgroup=info.cgroup,
+                ns_pid=info.ns_pid,
+                ns_level=info.ns_level,
             )
         )
     return tuple(seeds), scan_time
@@ -205,6 +239,7 @@ class ProcTreeProbe(Probe):
         ]
         if exit_has_group_dead():
             flags.append("-DPT_HAS_GROUP_DEAD")
+        flags += where_cflags()
         if self.selfcheck:
             flags.append("-DPT_SELFCHECK")
         return flags
@@ -255,18 +290,21 @@ class ProcTreeProbe(Probe):
     def _parse(self, rec: bytes) -> ProcEvent | None:
         if len(rec) < _HDR.size:
             return None
-        kind, pid, ppid, aux, time_ns, flags, ticks, raw_comm = _HDR.unpack_from(rec, 0)
+        kind, pid, ppid, aux, time_ns, flags, ticks, raw_comm, cgroup, ns_pid, ns_level = _HDR.unpack_from(rec, 0)
         typ = _TYPES.get(kind)
         when = self._clock.epoch(time_ns)
         comm = self._comm(raw_comm)
         ident = ticks if self._has_start else None
+        at = {"cgroup": cgroup, "ns_pid": ns_pid, "ns_level": ns_level}
         if typ == FORK:
-            return ProcEvent(FORK, pid, ppid, comm, when, clone_flags=flags, start_ticks=ident)
+            return ProcEvent(FORK, pid, ppid, comm, when, clone_flags=flags, start_ticks=ident, **at)
         if typ == RENAME:
-            return ProcEvent(RENAME, pid, ppid, comm, when, start_ticks=ident)
+            return ProcEvent(RENAME, pid, ppid, comm, when, start_ticks=ident, **at)
         if typ == EXIT:
             code, sig, core = decode_status(aux)
-            return ProcEvent(EXIT, pid, ppid, comm, when, exit_code=code, signal=sig, core=core, start_ticks=ident)
+            return ProcEvent(
+                EXIT, pid, ppid, comm, when, exit_code=code, signal=sig, core=core, start_ticks=ident, **at
+            )
         if typ == EXEC and len(rec) >= _HDR.size + _EXEC_TAIL.size:
             filename, total, args_len = _EXEC_TAIL.unpack_from(rec, _HDR.size)
             start = _HDR.size + _EXEC_TAIL.size
@@ -281,6 +319,7 @@ class ProcTreeProbe(Probe):
                 argv=argv,
                 argv_truncated=truncated or bool(flags & _ARGV_FAULT),
                 start_ticks=ident,
+                **at,
             )
         return None
 

@@ -35,10 +35,12 @@ VALUE_BUDGET = 1 << 19  # keys x CPUs, per hash (there are two)
 # scans at most 64k (slot, CPU) pairs.
 CACHE_BITS_MAX, CACHE_BITS_MIN, CACHE_SCAN = 12, 8, 1 << 16
 _KEY = struct.Struct("<II")  # struct sc_key {u32 tgid; u32 nr;}
-_COUNT = struct.Struct("<Q")  # struct sc_val {u64 count; char comm[16];}
-_VALUE_SIZE = 24
-_COMM = (8, _VALUE_SIZE)  # sc_val.comm
-_SLOT_SIZE = 32  # struct sc_slot {u64 tag; u64 count; char comm[16];}
+_COUNT = struct.Struct("<Q")  # struct sc_val {u64 count; char comm[16]; u64 cgroup;}
+_VALUE_SIZE = 32
+_COMM_CGROUP = (8, 32)  # sc_val.comm and .cgroup: what the CPU that created the key wrote
+_SLOT_SIZE = 40  # struct sc_slot {u64 tag; u64 count; char comm[16]; u64 cgroup;}
+_SLOT_WORDS = _SLOT_SIZE // 8
+
 
 class CacheHalves:
     """Reads and zeroes one half of the per-CPU cache array with two batch syscalls."""
@@ -57,8 +59,12 @@ class CacheHalves:
         count = ctypes.c_uint32(self.slots)
         self._in.value = half * self.slots - 1  # the batch starts after in_batch
         err = libbpf.map_lookup_batch(
-            self.map_fd, ctypes.byref(self._in) if half else None, ctypes.byref(self._out),
-            self._keys, self._values, ctypes.byref(count),
+            self.map_fd,
+            ctypes.byref(self._in) if half else None,
+            ctypes.byref(self._out),
+            self._keys,
+            self._values,
+            ctypes.byref(count),
         )
         if err not in (0, errno.ENOENT) or count.value != self.slots:
             raise OSError(err or errno.EIO, f"bpf_map_lookup_batch on the syscall cache: {os.strerror(err)}")
@@ -111,6 +117,7 @@ def _table() -> dict[int, str]:
 class SyscallsProbe(Probe):
     name = "syscalls"
     source = "syscalls.bpf.c"
+    cgroup_filter = True
 
     def __init__(self, max_entries: int | None = None, cache_slots_log2: int | None = None) -> None:
         super().__init__()
@@ -159,7 +166,7 @@ class SyscallsProbe(Probe):
         if self._cache is None:
             return SyscallSample(())
         done = self.flip_epoch()  # now nothing writes half `done`: read it whole
-        # (tgid << 32 | nr) -> [count, comm]
+        # (tgid << 32 | nr) -> [count, comm, cgroup]
         found: dict[int, list[Any]] = {}
         self._read_cache(done, found)
         self._read_hash(self._readers[done], found)
@@ -168,10 +175,11 @@ class SyscallsProbe(Probe):
         # syscalls, a prctl(PR_SET_NAME).
         renamed = self._current_names({tag >> 32 for tag in found})
         counts = []
-        for tag, (total, comm) in found.items():
+        for tag, (total, comm, cgroup) in found.items():
             if total:
                 nr, tgid = tag & 0xFFFFFFFF, tag >> 32
-                counts.append(SyscallCount(tgid, nr, self.syscall_name(nr), total, decode(renamed.get(tgid, comm))))
+                name = decode(renamed.get(tgid, comm))
+                counts.append(SyscallCount(tgid, nr, self.syscall_name(nr), total, name, cgroup))
         return SyscallSample(tuple(counts), self.lost())
 
     def _current_names(self, tgids: Any) -> dict[int, bytes]:
@@ -188,35 +196,38 @@ class SyscallsProbe(Probe):
     def _read_cache(self, half: int, found: dict[int, list[Any]]) -> None:
         assert self._cache is not None
         view = self._cache.read(half)
-        words = view.cast("Q")  # per (slot, CPU): tag, count, comm (2 words)
+        words = view.cast("Q")  # per (slot, CPU): tag, count, comm (2 words), cgroup
         ncpus = self._cache.ncpus
-        used = itertools.compress(range(len(words) // 4), words[1::4].tolist())
+        n = _SLOT_WORDS
+        used = itertools.compress(range(len(words) // n), words[1::n].tolist())
         slots: set[int] = set()
         for i in used:  # i = slot * ncpus + cpu, only where count != 0
-            tag, count = words[4 * i], words[4 * i + 1]
+            tag, count = words[n * i], words[n * i + 1]
             slots.add(i // ncpus)
             entry = found.get(tag)
             if entry is None:
-                # The CPU that claimed the slot took comm when it did.
-                found[tag] = [count, bytes(view[32 * i + 16 : 32 * i + 32])]
+                # The CPU that claimed the slot took comm and cgroup when it did.
+                at = _SLOT_SIZE * i
+                found[tag] = [count, bytes(view[at + 16 : at + 32]), words[n * i + 4]]
             else:
                 entry[0] += count
         self._cache.zero(half, sorted(slots))
 
     @staticmethod
     def _read_hash(reader: libbpf.BatchReader, found: dict[int, list[Any]]) -> None:
-        for key, (total,), comm in reader.drain_summed(_COUNT, _COMM):
+        for key, (total,), created in reader.drain_summed(_COUNT, _COMM_CGROUP):
             if not total:
                 continue
             tgid, nr = _KEY.unpack(key)
             tag = tgid << 32 | nr
+            comm, cg = created[:16], int.from_bytes(created[16:24], "little")
             entry = found.get(tag)
             if entry is None:
-                found[tag] = [total, comm]
+                found[tag] = [total, comm, cg]
             else:
                 entry[0] += total
                 if not entry[1].rstrip(b"\0"):
-                    entry[1] = comm
+                    entry[1], entry[2] = comm, cg
 
     def lost(self) -> int:
         if self._bpf is None:

@@ -61,6 +61,14 @@ def _ifaces_from_env() -> tuple[str, ...] | None:
     return tuple(dict.fromkeys(p.strip() for p in text.split(",") if p.strip())) or None
 
 
+def _netns() -> int:
+    """Our network namespace's inode: where the interfaces (and so the counted packets) live."""
+    try:
+        return os.stat("/proc/self/ns/net").st_ino
+    except OSError:
+        return 0
+
+
 @dataclass(slots=True)
 class _Link:
     ifname: str
@@ -343,7 +351,7 @@ class XdpProbe(Probe):
                 ifaces.append(IfaceSample(**base, state=OFF))
         for name, reason in self._missing.items():
             ifaces.append(IfaceSample(ifname=name, ifindex=0, state=MISSING, reason=reason))
-        return XdpSample(tuple(ifaces), self.lost())
+        return XdpSample(tuple(ifaces), self.lost(), _netns())
 
     def lost(self) -> int:
         if self._bpf is None:

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable
 from functools import partial
 from typing import Any
 
+from rich.text import Text
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.css.query import NoMatches
@@ -138,6 +139,8 @@ class EbpftopApp(HtopKeys, App[int]):
         self.paused = False
         self.frame: Frame | None = None  # the latest frame
         self.displayed: Frame | None = None  # the frame on screen (older than frame while paused)
+        # cgroup id -> Cgroup (ebpftop/cgroups.py) of every id frames have named: panes show names by id
+        self.cgroup_names: dict[int, Any] = {}
         self._drawn: dict[type, Frame] = {}  # pane class -> the frame it last drew
         self.frames_seen = 0
         self.frame_at: float | None = None  # monotonic time the latest frame arrived
@@ -306,6 +309,9 @@ class EbpftopApp(HtopKeys, App[int]):
 
     def render_frame(self, frame: Frame) -> None:
         self.displayed = frame
+        if len(self.cgroup_names) > 65536:
+            self.cgroup_names.clear()
+        self.cgroup_names.update(frame.cgroups)
         self.query_one(ProbeBar).show(frame.probes)
         self._note_states(frame.probes)
         self.show_self()
@@ -350,7 +356,16 @@ class EbpftopApp(HtopKeys, App[int]):
             frame.rss_bytes if frame else 0,
             len(self.pids.names) + len(self.pids.typed_pids) if self.pids else 0,  # the items describe() lists
             self.frame_late(time.monotonic()),
+            self.replay_text(),
         )
+
+    def replay_text(self) -> Text | str:
+        """The header's replay position (ui/replayapp.py); live: nothing."""
+        return ""
+
+    def parse_filter(self, text: str) -> PidFilter:
+        """What the filter prompt typed, as a filter of processes that exist now (a replay overrides it)."""
+        return parse_pids(text)
 
     def frame_late(self, now: float) -> float:
         """Seconds since the latest frame when it is overdue (three intervals and at least 5 s), else 0."""
@@ -426,7 +441,7 @@ class EbpftopApp(HtopKeys, App[int]):
             self.notify("select a process first (this pane is not per process)", severity="warning", timeout=3)
             return
         try:
-            self.set_pids(parse_pids(str(pid)))  # that process: its PID and start
+            self.set_pids(self.parse_filter(str(pid)))  # that process: its PID and start
         except ValueError:
             # It has exited: a filter on it must not admit the next process given its PID.
             self.set_pids(PidFilter(frozenset({(pid, GONE)})))

@@ -1,4 +1,4 @@
-"""The PID filter prompt: type PIDs or names, Enter applies, Esc closes; a bad entry is explained inline."""
+"""The filter prompt: type PIDs, names or cgroups, Enter applies, Esc closes; a bad entry is explained inline."""
 
 from __future__ import annotations
 
@@ -66,7 +66,8 @@ class FilterBar(Vertical):
 
     def compose(self) -> ComposeResult:
         yield PromptInput(
-            placeholder="PIDs or process names, comma separated (Enter to filter, Esc to cancel)", id="filter-input"
+            placeholder="PIDs, process names or cgroups (nginx.service, /user.slice, docker:3f2a), comma separated",
+            id="filter-input",
         )
         yield Static("", id="filter-error")
 
@@ -96,7 +97,7 @@ class FilterBar(Vertical):
 
     def submit(self, value: str) -> None:
         try:
-            pids = parse_pids(value)
+            pids = getattr(self.app, "parse_filter", parse_pids)(value)  # a replay parses without /proc
         except ValueError as exc:
             # The previous filter stays; the reason stays on screen until fixed.
             self.query_one("#filter-error", Static).update(Text(f"{exc}: filter unchanged", no_wrap=True))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.filesize import decimal
 from rich.text import Text
 
@@ -57,3 +59,19 @@ def nanos(value: float) -> str:
     if value >= 1e3:
         return f"{value / 1e3:.1f}µs"
     return f"{value:.0f}ns"
+
+
+def cgroup_name(names: dict[int, Any], cgroup: int) -> str:
+    """A cgroup id as shown: its readable name (unit, container, pod, path), '–' when the kernel gave none."""
+    if not cgroup:
+        return "–"
+    known = names.get(cgroup)
+    return known.name if known is not None else f"cgroup {cgroup}"
+
+
+def cgroup_names_of(widget: Any) -> dict[int, Any]:
+    """The app's cgroup names (empty outside an app that keeps them, e.g. in a unit test)."""
+    try:
+        return getattr(widget.app, "cgroup_names", {})
+    except Exception:  # noqa: BLE001 - no active app: nothing named
+        return {}

@@ -22,7 +22,9 @@ HEADER_NOTES = (
     ("lost N", "events the probe could not count (map or ring buffer full), since it first went live in "
      "this run: it never goes down, switching the probe off and on keeps it; a narrow badge drops its "
      "cost, rate, then name before it drops this"),
-    ("PID 1542 +2", "the PID filter (the first PID, and how many more)"),
+    ("PID 1542 +2", "the filter (its first item, and how many more): PIDs, names, and cgroups (a unit such as "
+     "nginx.service, a v2 path such as /user.slice, a container docker:3f2a, a pod pod:1234abcd), each "
+     "cgroup with every group below it"),
     ("self 1.2% 70MiB", "ebpftop's own CPU (user+system, % of one CPU) and resident memory"),
     ("every 1s", "the refresh interval (+ and - change it); PAUSED: the screen is frozen, probes run on"),
 )

@@ -141,8 +141,12 @@ class ProbeBar(Horizontal):
         rss_bytes: int = 0,
         pid_count: int = 0,
         late_s: float = 0.0,
+        replay: Text | str = "",
     ) -> None:
         label = Text(no_wrap=True, overflow="ellipsis")
+        if replay:  # --replay: where in the recording, its time, the speed (ui/replayapp.py)
+            label.append(replay)
+            label.append("  ")
         if late_s:
             # The figures on screen are the last frame's: the sampler is busy (compiling a probe).
             label.append(f"no new frame for {late_s:.0f}s", style="bold reverse")

@@ -13,7 +13,7 @@ from textual.widgets.tree import TreeNode
 
 from ebpftop.model.proctree import EXIT, EXITED, GONE, NEW, ProcTree, ProcView
 from ebpftop.model.sanitize import elide_middle, sanitize
-from ebpftop.ui.format import si
+from ebpftop.ui.format import cgroup_names_of, si
 from ebpftop.ui.pane import Pane
 
 ARGV_WIDTH = 80  # when the pane's width is not known yet
@@ -108,6 +108,7 @@ class ProcTreePane(Pane):
         self._shape: tuple[tuple[Key, Key | None], ...] = ()
         self._collapsed: set[Key] = set()
         self._seen: set[Key] = set()
+        self._parent_of: dict[Key, Key | None] = {}
 
     def compose(self) -> ComposeResult:
         yield Static("", id="proctree-summary", classes="summary")
@@ -265,7 +266,30 @@ class ProcTreePane(Pane):
             v = self.app.get_css_variables()
         except NoActiveAppError:  # no app yet
             v = {}
-        return {NEW: v.get("success", "green"), "error": v.get("error", "red"), "warning": v.get("warning", "yellow")}
+        return {
+            NEW: v.get("success", "green"),
+            "error": v.get("error", "red"),
+            "warning": v.get("warning", "yellow"),
+            "accent": v.get("accent", "cyan"),
+        }
+
+    def _boundary(self, v: ProcView) -> str | None:
+        """The container, pod or unit a process starts, where its parent is in another one: the
+        boundary the tree shows on that process's line (None: same group as its parent, or unknown)."""
+        if not v.cgroup:
+            return None
+        parent_key = self._parent_of.get(v.key)
+        parent = self._views.get(parent_key) if parent_key is not None else None
+        if parent is not None and parent.cgroup == v.cgroup:
+            return None
+        known = cgroup_names_of(self).get(v.cgroup)
+        if known is None or known.kind not in ("container", "pod", "unit"):
+            return None
+        if parent is not None:
+            theirs = cgroup_names_of(self).get(parent.cgroup)
+            if theirs is not None and theirs.name == known.name:
+                return None  # another group inside the same unit or container
+        return str(known.name)
 
     def _argv_width(self, depth: int, v: ProcView) -> int:
         """What is left of the pane's width for argv on this node's line.
@@ -294,6 +318,11 @@ class ProcTreePane(Pane):
         )
         text.append(sanitize(v.comm, COMM_WIDTH), style=f"bold {style}".strip())
         text.append(f" {v.pid}", style=style if style else "dim")
+        if v.ns_level and v.ns_pid and v.ns_pid != v.pid:
+            text.append(f" (ns pid {v.ns_pid})", style=style if style else "dim")
+        boundary = self._boundary(v)
+        if boundary is not None:
+            text.append(f"  ⟦{sanitize(boundary, 64)}⟧", style=f"bold {colors['accent']}")
         args = argv_text(v, self._argv_width(depth, v))
         if args:
             text.append("  ")
@@ -324,6 +353,7 @@ class ProcTreePane(Pane):
         """Every view in display order with its parent's key, at most MAX_NODES (exited ones left out when hidden)."""
         out: list[tuple[ProcView, Key | None]] = []
         self._depth: dict[Key, int] = {}
+        self._parent_of = {}
         if self.data is None:
             return out
         stack: list[tuple[ProcView, Key | None]] = [(v, None) for v in reversed(self._ordered(self.data.roots))]
@@ -334,6 +364,7 @@ class ProcTreePane(Pane):
                 stack.extend((c, parent) for c in reversed(self._ordered(v.children)))
                 continue
             out.append((v, parent))
+            self._parent_of[v.key] = parent
             self._depth[v.key] = self._depth.get(parent, -1) + 1 if parent is not None else 0
             stack.extend((c, v.key) for c in reversed(self._ordered(v.children)))
         return out

@@ -8,7 +8,7 @@ from textual.widgets import Sparkline, Static
 
 from ebpftop.model.syscalls import HISTORY, SyscallRow, SyscallTable
 from ebpftop.ui.fasttable import FastTable
-from ebpftop.ui.format import count, num, right, safe, si, spark_label
+from ebpftop.ui.format import cgroup_name, cgroup_names_of, count, num, right, safe, si, spark_label
 from ebpftop.ui.pane import TablePane, spark_data
 from ebpftop.ui.table import Column
 
@@ -22,6 +22,8 @@ COLUMNS = (
     Column("rate", "SYSCALLS/s", lambda r: r.rate, True, 12),
     Column("count", "COUNT", lambda r: r.count, True, 12),
     Column("top", "TOP SYSCALLS", lambda r: r.top[0].name if r.top else "", False, flex=True),
+    # Sorted by id: the rows of one cgroup together. Hidden first on a narrow terminal.
+    Column("cgroup", "CGROUP", lambda r: r.cgroup, False, cap=28, priority=-2),
 )
 
 
@@ -94,7 +96,8 @@ class SyscallsPane(TablePane):
         return list(self.data.rows) if self.data else []
 
     def cells(self, row: SyscallRow) -> tuple[Text, ...]:
-        return (right(str(row.pid), 7), safe(row.comm, 64), num(row.rate, 12), count(row.count, 12), _top(row))
+        cgroup = safe(cgroup_name(cgroup_names_of(self), row.cgroup), 256, style="dim")
+        return (right(str(row.pid), 7), safe(row.comm, 64), num(row.rate, 12), count(row.count, 12), _top(row), cgroup)
 
     def row_key(self, row: SyscallRow) -> str:
         return str(row.pid)

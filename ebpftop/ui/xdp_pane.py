@@ -209,12 +209,14 @@ class XdpPane(TablePane):
             attached = [r for r in data.rows if r.state == xdp.ATTACHED]
             busy = [r for r in data.rows if r.state == xdp.BUSY]
             line = f"{len(data.rows)} interfaces, XDP counting on {len(attached)}: {si(data.total_pps)} pkt/s"
+            if data.netns:
+                line += f"  ·  netns {data.netns}"
             if busy:
                 line += f"  ·  {len(busy)} busy with another XDP program (left untouched)"
             if data.lost_total:
                 line += f"  ·  {data.lost_total:,} packets not counted"
             if getattr(self.app, "pids", None) is not None:
-                line += "  ·  the PID filter does not apply here: packets belong to interfaces, not processes"
+                line += "  ·  the filter does not apply here: received packets have no process or cgroup"
             line += "  ·  enter: breakdown  ·  a: attach/detach"
             summary.update(Text(line, no_wrap=True, overflow="ellipsis"), layout=False)  # one fixed line
         self.refresh_rows()

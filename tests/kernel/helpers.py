@@ -9,7 +9,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +35,51 @@ def probe_status(frame: Any, name: str) -> Any:
 
 def ebpftop_cmd(*args: str) -> list[str]:
     return [sys.executable, "-m", "ebpftop", *args]
+
+
+class FrameCollector:
+    """The frames (and status tuples) of an in-process Sampler, taken from its thread, with waits on them."""
+
+    def __init__(self) -> None:
+        self.frames: list[Any] = []
+        self.statuses: list[tuple[Any, ...]] = []
+        self._cond = threading.Condition()
+
+    def on_frame(self, frame: Any) -> None:
+        with self._cond:
+            self.frames.append(frame)
+            self._cond.notify_all()
+
+    def on_status(self, statuses: tuple[Any, ...]) -> None:
+        with self._cond:
+            self.statuses.append(statuses)
+            self._cond.notify_all()
+
+    def until(self, pred: Callable[[], bool], timeout: float, what: str) -> None:
+        """Block until pred() holds (checked under the lock); the timeout is scaled."""
+        with self._cond:
+            assert self._cond.wait_for(pred, scaled(timeout)), f"{what} not within {scaled(timeout):.0f}s"
+
+    def latest(self, pred: Callable[[Any], bool], timeout: float = 120.0) -> Any:
+        """The latest frame, once the latest frame satisfies pred."""
+        with self._cond:
+            ok = self._cond.wait_for(lambda: bool(self.frames) and pred(self.frames[-1]), scaled(timeout))
+            assert ok, f"no such latest frame in {scaled(timeout):.0f}s; last: {self.frames[-1:]}"
+            return self.frames[-1]
+
+    def next(self, pred: Callable[[Any], bool], timeout: float = 60.0) -> Any:
+        """The first frame from now on that satisfies pred."""
+        deadline = time.monotonic() + scaled(timeout)
+        with self._cond:
+            seen = len(self.frames)
+            while True:
+                for frame in self.frames[seen:]:
+                    if pred(frame):
+                        return frame
+                seen = len(self.frames)
+                left = deadline - time.monotonic()
+                assert left > 0, f"no such frame in {scaled(timeout):.0f}s; last: {self.frames[-1:]}"
+                self._cond.wait(min(left, 0.5))
 
 
 @dataclass

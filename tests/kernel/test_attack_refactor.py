@@ -5,12 +5,10 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import threading
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tests.kernel.helpers import ROOT, scaled
+from tests.kernel.helpers import ROOT, FrameCollector, scaled
 
 # Runs inside `unshare -n` (a fresh network namespace: only lo, nothing of the host's).
 # A Sampler with the real XDP probe live; each request goes through probe_command
@@ -53,7 +51,10 @@ s.join(30)
 def _probe_commands(*requests: list[object]) -> list[dict[str, object]]:
     out = subprocess.run(
         ["unshare", "-n", sys.executable, "-c", _PROBE_COMMANDS, str(scaled(120)), json.dumps(list(requests))],
-        cwd=ROOT, capture_output=True, text=True, timeout=scaled(300),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=scaled(300),
     )
     assert out.returncode == 0, out.stderr
     return [json.loads(line) for line in out.stdout.splitlines()]
@@ -100,18 +101,8 @@ def test_files_lost_is_not_counted_twice_across_a_toggle(tmp_path: Path) -> None
     from ebpftop.sampler import Sampler
     from tests.kernel.helpers import probe_status
 
-    frames: list[Frame] = []
-    cond = threading.Condition()
-
-    def on_frame(frame: Frame) -> None:
-        with cond:
-            frames.append(frame)
-            cond.notify_all()
-
-    def wait_for(pred: Callable[[Frame], bool]) -> Frame:
-        with cond:
-            assert cond.wait_for(lambda: frames and pred(frames[-1]), scaled(120)), frames[-1:]
-            return frames[-1]
+    seen = FrameCollector()
+    wait_for = seen.latest
 
     def files(frame: Frame) -> Any:
         return probe_status(frame, "files")
@@ -125,7 +116,7 @@ def test_files_lost_is_not_counted_twice_across_a_toggle(tmp_path: Path) -> None
                      settings_args=(("interval_keys", "interval_keys"),))
     # Only the flood (it names itself, and the live name filter takes it in): other processes' files
     # past the bound would add losses of their own after the toggle.
-    sampler = Sampler([spec], ["files"], 4.0, on_frame, stats="off", settings=SimpleNamespace(interval_keys=8000),
+    sampler = Sampler([spec], ["files"], 4.0, seen.on_frame, stats="off", settings=SimpleNamespace(interval_keys=8000),
                       pids=PidFilter(frozenset(), frozenset({"ebtmanyfiles"})))
     sampler.start()
     try:
@@ -175,34 +166,22 @@ def test_every_listed_probe_command_is_a_method_of_its_probe() -> None:
 def test_a_shorter_interval_takes_effect_at_once() -> None:
     """Found by review: `-` from a 60 s interval waited out the old deadline before the next frame.
     The new interval starts from the key: a frame comes well before the old deadline would."""
-    from ebpftop.model.frame import Frame
     from ebpftop.registry import BY_NAME
     from ebpftop.sampler import Sampler
 
-    frames: list[Frame] = []
-    cond = threading.Condition()
+    seen = FrameCollector()
 
-    def on_frame(frame: Frame) -> None:
-        with cond:
-            frames.append(frame)
-            cond.notify_all()
+    def live() -> bool:
+        return any(str(s.state) == "live" for statuses in seen.statuses for s in statuses)
 
-    def on_status(statuses: Any) -> None:
-        with cond:
-            live.extend(s for s in statuses if str(s.state) == "live")
-            cond.notify_all()
-
-    live: list[Any] = []
-    sampler = Sampler([BY_NAME["syscalls"]], ["syscalls"], 600.0, on_frame, on_status=on_status, stats="off")
+    sampler = Sampler([BY_NAME["syscalls"]], ["syscalls"], 600.0, seen.on_frame, on_status=seen.on_status, stats="off")
     sampler.start()
     try:
-        with cond:
-            assert cond.wait_for(lambda: live, scaled(120)), "syscalls never live"
+        seen.until(live, 120, "syscalls live")
         sampler.set_interval(0.5)
-        with cond:
-            # 600 s was the old deadline; the liveness bound here is a tenth of it.
-            assert cond.wait_for(lambda: frames, scaled(60)), "no frame after the interval was shortened"
-        assert frames[0].elapsed < 60, frames[0].elapsed
+        # 600 s was the old deadline; the liveness bound here is a tenth of it.
+        seen.until(lambda: bool(seen.frames), 60, "a frame after the interval was shortened")
+        assert seen.frames[0].elapsed < 60, seen.frames[0].elapsed
     finally:
         sampler.stop()
         sampler.join(scaled(30))

@@ -8,15 +8,13 @@ of execs is lost for sure; between bursts the probe is toggled off and on.
 from __future__ import annotations
 
 import subprocess
-import threading
-import time
 from dataclasses import dataclass
 from typing import Any
 
 from ebpftop.model.frame import Frame
 from ebpftop.registry import BY_NAME, ProbeSpec
 from ebpftop.sampler import Sampler
-from tests.kernel.helpers import probe_status
+from tests.kernel.helpers import FrameCollector, probe_status
 
 BURST = "i=0; while [ $i -lt 60 ]; do /bin/true; i=$((i+1)); done"
 
@@ -29,49 +27,35 @@ class _TinyRing:
 def test_lost_never_decreases_across_toggles() -> None:
     base = BY_NAME["proctree"]
     spec = ProbeSpec(
-        base.name, base.pane_key, base.key, base.title, base.probe, base.model,
+        base.name,
+        base.pane_key,
+        base.key,
+        base.title,
+        base.probe,
+        base.model,
         settings_args=(("ringbuf_pages", "ringbuf_pages"),),
     )
-    frames: list[Frame] = []
-    cond = threading.Condition()
-
-    def on_frame(frame: Frame) -> None:
-        with cond:
-            frames.append(frame)
-            cond.notify_all()
-
-    def wait_for(pred: Any, timeout: float = 60.0) -> Frame:
-        """The first frame from now on that satisfies pred."""
-        deadline = time.monotonic() + timeout
-        with cond:
-            seen = len(frames)
-            while True:
-                for f in frames[seen:]:
-                    if pred(f):
-                        return f
-                seen = len(frames)
-                left = deadline - time.monotonic()
-                assert left > 0, f"no such frame in {timeout}s; last: {frames[-1] if frames else None}"
-                cond.wait(min(left, 0.5))
+    seen = FrameCollector()
+    frames = seen.frames
 
     def status(f: Frame) -> Any:
         return probe_status(f, "proctree")
 
-    sampler = Sampler([spec], ["proctree"], 0.2, on_frame, stats="off", settings=_TinyRing())
+    sampler = Sampler([spec], ["proctree"], 0.2, seen.on_frame, stats="off", settings=_TinyRing())
     sampler.start()
     try:
         lost_after = []
         for _cycle in range(3):
-            wait_for(lambda f: status(f).state == "live")
+            seen.next(lambda f: status(f).state == "live")
             before = status(frames[-1]).lost_total
             subprocess.run(["sh", "-c", BURST], check=True)
             # 60 execs, none fits: at least that many more lost.
-            f = wait_for(lambda f, b=before: status(f).state == "live" and status(f).lost_total >= b + 60)
+            f = seen.next(lambda f, b=before: status(f).state == "live" and status(f).lost_total >= b + 60)
             lost_after.append(status(f).lost_total)
             sampler.toggle("proctree")
-            wait_for(lambda f: status(f).state == "off")
+            seen.next(lambda f: status(f).state == "off")
             sampler.toggle("proctree")
-        wait_for(lambda f: status(f).state == "live")
+        seen.next(lambda f: status(f).state == "live")
     finally:
         sampler.stop()
         sampler.join(30)

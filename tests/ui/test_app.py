@@ -56,9 +56,9 @@ async def test_sort_keys_cycle_and_reverse() -> None:
         table = app.query_one("#syscalls-table", DataTable)
         await pilot.press("s")  # -> COUNT
         assert pane.sort_index == 3
-        await pilot.press("s", "s", "s")  # -> TOP, PID, COMMAND... wraps to PID
+        await pilot.press("s", "s", "s", "s")  # -> TOP, CGROUP, PID, COMMAND: wraps round
         assert pane.sort_index == 1
-        await pilot.press("s", "s", "s", "s")  # -> PID (ascending)
+        await pilot.press("s", "s", "s", "s", "s")  # -> PID (ascending)
         assert pane.sort_index == 0
         assert cell_texts(table, 0) == ["1", "777", "1337", "4242"]
         await pilot.press("r")

@@ -54,6 +54,6 @@ def test_history_is_bounded_and_ordered() -> None:
 def test_json_shape() -> None:
     table = SyscallsModel().update(SyscallSample((c(3, "getppid", 4, "\x1b[2J"),), lost_total=2), 0.5)
     assert table.to_json() == [
-        {"pid": 3, "comm": "\x1b[2J", "count": 4, "rate": 8.0, "top": [{"name": "getppid", "count": 4}]}
+        {"pid": 3, "comm": "\x1b[2J", "count": 4, "rate": 8.0, "top": [{"name": "getppid", "count": 4}], "cgroup": 0}
     ]
     assert table.lost_total == 2
