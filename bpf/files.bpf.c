@@ -71,6 +71,8 @@
  *               those that take a filtered name, sched:sched_process_exit
  *               removes one that ended.
  *   filter_names hash comm -> 1: the live name filter.
+ *   filter_cgroups hash cgroup id -> 1: the cgroup filter (FILTER_CGROUP,
+ *               see ebpftop.h), descendants included.
  *   split_on,   array[1] and hash tid -> 1: threads that unshare(CLONE_FILES)d
  *   split_tids  (CUMULATIVE until the thread exits); their fds keys are
  *               FL_OWN_THREAD | tid, since their fd N is not their process's.
@@ -87,6 +89,7 @@ BPF_PERCPU_ARRAY(scratch, struct fl_scratch, 1);
 BPF_PERCPU_ARRAY(lost, u64, FL_LOST_SLOTS);
 BPF_ARRAY(filter_on, u32, 1);
 BPF_F_TABLE("hash", u32, struct filter_proc, filter_pids, FILTER_MAX_PIDS, BPF_F_NO_PREALLOC);
+BPF_F_TABLE("hash", u64, u8, filter_cgroups, FILTER_MAX_CGROUPS, BPF_F_NO_PREALLOC);
 BPF_F_TABLE("hash", struct filter_name, u8, filter_names, FILTER_MAX_NAMES, BPF_F_NO_PREALLOC);
 /*
  * Threads with an fd table of their own (unshare(CLONE_FILES)): their fd N is
@@ -115,11 +118,29 @@ static __always_inline u32 fd_owner(u32 tgid)
 	return split_tids.lookup(&tid) ? (tid | FL_OWN_THREAD) : tgid;
 }
 
+/* The cgroup filter (see ebpftop.h): the task's cgroup or an ancestor is in filter_cgroups. */
+static __always_inline int fl_cgroup_keeps(void)
+{
+	for (int lvl = 1; lvl <= FILTER_CGROUP_DEPTH; lvl++) {
+		u64 cg = bpf_get_current_ancestor_cgroup_id(lvl);
+		if (!cg)
+			return 0;
+		if (filter_cgroups.lookup(&cg))
+			return 1;
+	}
+	return 0;
+}
+
+/* Not in the filter: neither its cgroup (checked first) nor its process keeps it. */
 static __always_inline int skip_tgid(u32 tgid)
 {
 	int zero = 0;
 	u32 *on = filter_on.lookup(&zero);
-	return on && (*on & FILTER_ON) && !filter_keeps(*on, filter_pids.lookup(&tgid));
+	if (!on || !(*on & (FILTER_ON | FILTER_CGROUP)))
+		return 0;
+	if ((*on & FILTER_CGROUP) && fl_cgroup_keeps())
+		return 0;
+	return !((*on & FILTER_ON) && filter_keeps(*on, filter_pids.lookup(&tgid)));
 }
 
 /* The live name filter: a process that takes a filtered name joins. */
@@ -524,6 +545,7 @@ static __always_inline void account_new(u32 tgid, u32 own, s32 fd, u64 bytes, in
 		init.read_bytes = bytes;
 	}
 	ebpftop_process_comm(init.comm);
+	init.cgroup = EBPFTOP_CGROUP_ID();
 	if (stats_insert(buf, &key, &init) != 0) {
 		count_lost(FL_LOST_STATS);
 		return;

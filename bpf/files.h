@@ -163,6 +163,7 @@ struct fl_val {
 	u64 read_bytes;
 	u64 write_bytes;
 	char comm[EBPFTOP_COMM_LEN];	/* comm when the key was created */
+	u64 cgroup;	/* cgroup v2 id of the task that created the key */
 };
 
 /*

@@ -44,11 +44,11 @@ KINDS = {"NONE": 0, "OPEN": 1, "SOCKET": 2, "PIPE": 3, "ANON": 4, "DUP": 5, "OTH
 _KERNEL_KINDS = {KINDS["SOCKET"]: SOCKET, KINDS["PIPE"]: PIPE, KINDS["ANON"]: ANON}
 
 _KEY = struct.Struct("<IiQ")  # struct fl_key {u32 tgid; s32 fd; u64 gen;}
-_COUNTS = struct.Struct("<QQQQ")  # struct fl_val {reads, writes, read_bytes, write_bytes; comm[16]}
-_VALUE_SIZE = 48
+_COUNTS = struct.Struct("<QQQQ")  # struct fl_val {reads, writes, read_bytes, write_bytes; comm[16]; cgroup}
+_VALUE_SIZE = 56
 _COMM = (32, 48)  # fl_val.comm
 _HEADER = struct.Struct("<I")  # a ring record's length and flags
-_SLOT = struct.Struct("<QQQQ16s")  # one CPU's struct fl_val (48 bytes: 8-aligned, so also the per-CPU stride)
+_SLOT = struct.Struct("<QQQQ16sQ")  # one CPU's struct fl_val (56 bytes: 8-aligned, so also the per-CPU stride)
 
 
 def stats_entries(ncpus: int, budget: int = STATS_BUDGET) -> int:
@@ -132,6 +132,7 @@ class NameRing:
 class FilesProbe(Probe):
     name = "files"
     source = "files.bpf.c"
+    cgroup_filter = True
 
     def __init__(
         self,
@@ -284,16 +285,16 @@ class FilesProbe(Probe):
         slots = _SLOT.iter_unpack(values_v)
         ncpus, ks, interval, comms = self._ncpus, _KEY.size, self._interval, self._comms
         for i in range(n):
-            reads = writes = rbytes = wbytes = 0
+            reads = writes = rbytes = wbytes = cgroup = 0
             comm = b""
             for _cpu in range(ncpus):
-                r, w, rb, wb, c = next(slots)
+                r, w, rb, wb, c, cg = next(slots)
                 reads += r
                 writes += w
                 rbytes += rb
                 wbytes += wb
                 if not comm and c[0]:
-                    comm = c  # only the CPU that made the key wrote its comm
+                    comm, cgroup = c, cg  # only the CPU that made the key wrote its comm and cgroup
             if not (reads or writes):
                 continue
             key = keys_b[i * ks : (i + 1) * ks]
@@ -315,7 +316,8 @@ class FilesProbe(Probe):
                 name = comms[comm] = decode(comm.rstrip(b"\0"))
             f = self._name(key, fd, gen)
             interval[key] = FileIO(
-                tgid, fd, gen, f.path, f.type, name, reads, writes, rbytes, wbytes, f.dev, f.ino, f.deleted, f.truncated
+                tgid, fd, gen, f.path, f.type, name, reads, writes, rbytes, wbytes,
+                f.dev, f.ino, f.deleted, f.truncated, cgroup,
             )
         self._fill_write(half, 0)
         # A record's key is drained within two drains of its reading; older ones were lost with their key.

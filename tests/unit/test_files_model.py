@@ -104,12 +104,12 @@ def test_json_shape_and_exact_hostile_strings() -> None:
     table = FilesModel().update(sample, 2.0)
     (row,) = table.to_json()
     fields = ("path", "type", "pid", "comm", "reads", "writes", "read_bytes", "write_bytes", "read_bps", "write_bps",
-              "dev", "ino", "deleted", "truncated")
+              "dev", "ino", "deleted", "truncated", "cgroup")
     assert set(row) == set(fields)
     assert row == {
         "path": hostile, "type": "file", "pid": 7, "comm": "\x1b]0;t\x07", "reads": 2, "writes": 1,
         "read_bytes": 20, "write_bytes": 5, "read_bps": 10.0, "write_bps": 2.5,
-        "dev": None, "ino": None, "deleted": False, "truncated": False,
+        "dev": None, "ino": None, "deleted": False, "truncated": False, "cgroup": 0,
     }
     text = json.dumps(row, ensure_ascii=True)
     assert "\x1b" not in text and json.loads(text)["path"] == hostile
