@@ -46,9 +46,20 @@
  *               the process that had it (checked once per key and interval,
  *               so a reused PID never inherits a dead process's fds) and the
  *               struct file it held (checked likewise).
- *   names       LRU hash {tgid, fd, gen} -> struct fl_name: CUMULATIVE; a
- *               key's name, written at its first I/O; it outlives the close,
- *               so files opened, used and closed between two reads are named.
+ *   name_ring   ring buffer of {key, struct fl_name cut after the name}:
+ *               a key's name, sent at its first I/O, so files opened, used
+ *               and closed between two reads are named; user space reads it
+ *               continuously (no wakeup per record: see fill).
+ *   named       LRU hash {tgid, fd, gen} -> 1: CUMULATIVE, keys whose name
+ *               went out (user space keeps them): a key is named once, not
+ *               once per interval.
+ *   fill        array[FL_FILL_SLOTS]: [0], [1] keys created in each stats
+ *               half since user space last emptied it; FL_FILL_PRODUCED
+ *               bytes sent on name_ring, FL_FILL_CONSUMED bytes user space
+ *               read (written by user space). Past FL_FILL_MARK keys or
+ *               FL_RING_MARK unread bytes a record wakes user space, which
+ *               drains then instead of at the interval: a burst of files
+ *               is read before the maps fill.
  *   scratch     per-CPU array[1]: a record and a path being composed.
  *   lost        per-CPU array[FL_LOST_SLOTS]: CUMULATIVE events not counted
  *               or not named, by cause (see files.h).
@@ -60,6 +71,8 @@
  *               those that take a filtered name, sched:sched_process_exit
  *               removes one that ended.
  *   filter_names hash comm -> 1: the live name filter.
+ *   filter_cgroups hash cgroup id -> 1: the cgroup filter (FILTER_CGROUP,
+ *               see ebpftop.h), descendants included.
  *   split_on,   array[1] and hash tid -> 1: threads that unshare(CLONE_FILES)d
  *   split_tids  (CUMULATIVE until the thread exits); their fds keys are
  *               FL_OWN_THREAD | tid, since their fd N is not their process's.
@@ -69,11 +82,14 @@
 BPF_PERCPU_HASH(stats, struct fl_key, struct fl_val, FL_MAX_ENTRIES);
 BPF_PERCPU_HASH(stats_b, struct fl_key, struct fl_val, FL_MAX_ENTRIES);
 BPF_TABLE("lru_hash", struct fl_fd_key, struct fl_fd_val, fds, FL_MAX_FDS);
-BPF_TABLE("lru_hash", struct fl_key, struct fl_name, names, FL_MAX_NAMES);
+BPF_TABLE("lru_hash", struct fl_key, u8, named, FL_MAX_NAMES);
+BPF_RINGBUF_OUTPUT(name_ring, FL_RING_PAGES);
+BPF_ARRAY(fill, u64, FL_FILL_SLOTS);
 BPF_PERCPU_ARRAY(scratch, struct fl_scratch, 1);
 BPF_PERCPU_ARRAY(lost, u64, FL_LOST_SLOTS);
 BPF_ARRAY(filter_on, u32, 1);
 BPF_F_TABLE("hash", u32, struct filter_proc, filter_pids, FILTER_MAX_PIDS, BPF_F_NO_PREALLOC);
+BPF_F_TABLE("hash", u64, u8, filter_cgroups, FILTER_MAX_CGROUPS, BPF_F_NO_PREALLOC);
 BPF_F_TABLE("hash", struct filter_name, u8, filter_names, FILTER_MAX_NAMES, BPF_F_NO_PREALLOC);
 /*
  * Threads with an fd table of their own (unshare(CLONE_FILES)): their fd N is
@@ -102,11 +118,29 @@ static __always_inline u32 fd_owner(u32 tgid)
 	return split_tids.lookup(&tid) ? (tid | FL_OWN_THREAD) : tgid;
 }
 
+/* The cgroup filter (see ebpftop.h): the task's cgroup or an ancestor is in filter_cgroups. */
+static __always_inline int fl_cgroup_keeps(void)
+{
+	for (int lvl = 1; lvl <= FILTER_CGROUP_DEPTH; lvl++) {
+		u64 cg = bpf_get_current_ancestor_cgroup_id(lvl);
+		if (!cg)
+			return 0;
+		if (filter_cgroups.lookup(&cg))
+			return 1;
+	}
+	return 0;
+}
+
+/* Not in the filter: neither its cgroup (checked first) nor its process keeps it. */
 static __always_inline int skip_tgid(u32 tgid)
 {
 	int zero = 0;
 	u32 *on = filter_on.lookup(&zero);
-	return on && (*on & FILTER_ON) && !filter_keeps(*on, filter_pids.lookup(&tgid));
+	if (!on || !(*on & (FILTER_ON | FILTER_CGROUP)))
+		return 0;
+	if ((*on & FILTER_CGROUP) && fl_cgroup_keeps())
+		return 0;
+	return !((*on & FILTER_ON) && filter_keeps(*on, filter_pids.lookup(&tgid)));
 }
 
 /* The live name filter: a process that takes a filtered name joins. */
@@ -327,22 +361,47 @@ static __always_inline void name_file(struct fl_scratch *s, void *file)
 	rec->len = pos;
 }
 
-/* Name a key from the struct file its fd holds, once per key (names keeps it). */
-static __always_inline void name_key(struct fl_key *key, void *file)
+/*
+ * Send a key's name on name_ring, read from the struct file its fd holds,
+ * once per key (named remembers it). wake: a stats half passed its fill
+ * mark, so user space must drain now; the record wakes it (a key already
+ * named sends a key-only record for that). Otherwise records wake nobody
+ * until FL_RING_MARK bytes wait unread.
+ */
+static __always_inline void name_key(struct fl_key *key, void *file, int wake)
 {
-	if (!file || (key->gen && names.lookup(key)))
-		return;	/* no file: the fd was closed under the I/O; user space says unknown */
 	int zero = 0;
 	struct fl_scratch *s = scratch.lookup(&zero);
 	if (!s)
 		return;
-	__builtin_memset(&s->rec, 0, sizeof(s->rec) - FL_NAME_LEN);
-	s->rec.name[0] = 0;
-	name_file(s, file);
-	if (s->rec.len < FL_NAME_LEN)
-		s->rec.name[s->rec.len & FL_NAME_MASK] = 0;
-	if (names.update(key, &s->rec) != 0)
-		count_lost(FL_LOST_PATH);
+	s->key = *key;
+	u32 size = FL_EVENT_WAKE;
+	if (file && !(key->gen && named.lookup(key))) {
+		__builtin_memset(&s->rec, 0, sizeof(s->rec) - FL_NAME_LEN);
+		s->rec.name[0] = 0;
+		name_file(s, file);
+		if (s->rec.len < FL_NAME_LEN)
+			s->rec.name[s->rec.len & FL_NAME_MASK] = 0;
+		size = FL_EVENT_HEAD + (s->rec.len & FL_NAME_MASK) + 1;
+	} else if (!wake) {
+		return;	/* named already, or no file (closed under the I/O: user space says unknown) */
+	}
+	int pr = FL_FILL_PRODUCED, co = FL_FILL_CONSUMED;
+	u64 *produced = fill.lookup(&pr), *consumed = fill.lookup(&co);
+	/* Signed: user space may count a record before its producer adds it. */
+	if (produced && consumed && (s64)(*produced - *consumed) + size > FL_RING_MARK)
+		wake = 1;
+	if (name_ring.ringbuf_output(s, size, wake ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP) != 0) {
+		if (size > FL_EVENT_WAKE)
+			count_lost(FL_LOST_PATH);
+		return;
+	}
+	if (produced)
+		__sync_fetch_and_add(produced, size);
+	if (size > FL_EVENT_WAKE && key->gen) {
+		u8 one = 1;
+		named.update(key, &one);
+	}
 }
 
 /* The stats buffer programs count into now: ebpftop.h's epoch. */
@@ -486,11 +545,20 @@ static __always_inline void account_new(u32 tgid, u32 own, s32 fd, u64 bytes, in
 		init.read_bytes = bytes;
 	}
 	ebpftop_process_comm(init.comm);
+	init.cgroup = EBPFTOP_CGROUP_ID();
 	if (stats_insert(buf, &key, &init) != 0) {
 		count_lost(FL_LOST_STATS);
 		return;
 	}
-	name_key(&key, file);
+	/* A key more in this half; past the mark, user space is woken to drain it. */
+	int half = buf;
+	u64 *keys = fill.lookup(&half);
+	int wake = 0;
+	if (keys) {
+		__sync_fetch_and_add(keys, 1);
+		wake = *keys >= FL_FILL_MARK;
+	}
+	name_key(&key, file, wake);
 }
 
 /* pipe/pipe2/socketpair return their two fds through user memory. */

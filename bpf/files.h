@@ -21,8 +21,16 @@
 #ifndef FL_MAX_FDS
 #define FL_MAX_FDS 65536	/* (tgid, fd) -> generation */
 #endif
-#ifndef FL_MAX_NAMES
-#define FL_MAX_NAMES 8192	/* names of recent keys (LRU): user space reads each once */
+/*
+ * Burst capacity, passed with -D by ebpftop/probes/files.py (see there how
+ * they are sized): FL_MAX_NAMES keys whose name went to user space (LRU),
+ * FL_RING_PAGES pages of the name ring, FL_FILL_MARK keys in a stats half
+ * and FL_RING_MARK unread ring bytes past which a program wakes user space
+ * to drain now rather than at the interval; FL_FILL_* the slots of fill[].
+ */
+#if !defined(FL_MAX_NAMES) || !defined(FL_RING_PAGES) || !defined(FL_FILL_MARK) || !defined(FL_RING_MARK) || \
+	!defined(FL_FILL_PRODUCED) || !defined(FL_FILL_CONSUMED) || !defined(FL_FILL_SLOTS)
+#error "FL_MAX_NAMES, FL_RING_PAGES, FL_FILL_MARK, FL_RING_MARK and FL_FILL_* must be passed with -D"
 #endif
 #ifndef FL_MAX_SPLIT
 #define FL_MAX_SPLIT 1024	/* threads with an fd table of their own (unshare(CLONE_FILES)) */
@@ -155,6 +163,7 @@ struct fl_val {
 	u64 read_bytes;
 	u64 write_bytes;
 	char comm[EBPFTOP_COMM_LEN];	/* comm when the key was created */
+	u64 cgroup;	/* cgroup v2 id of the task that created the key */
 };
 
 /*
@@ -202,12 +211,22 @@ struct fl_name {
 	char name[FL_NAME_LEN];	/* path, or a unix socket's bound path */
 };
 
-/* Per-CPU scratch: the record being built and room to compose a path backwards. */
+/*
+ * Per-CPU scratch: the name_ring record being built (the key, then its
+ * name record cut after the name's NUL: bytes [0, FL_EVENT_HEAD + len + 1)
+ * are sent) and room to compose a path backwards. A record of the key
+ * alone (FL_EVENT_WAKE bytes) carries no name: it only wakes user space.
+ */
 struct fl_scratch {
+	struct fl_key key;
 	struct fl_name rec;
 	u32 pos;	/* bytes composed so far (kept here, not in a register: see name_file) */
 	u32 _pad;
 	char buf[2 * FL_NAME_LEN];
 };
+
+#define FL_EVENT_WAKE sizeof(struct fl_key)
+#define FL_EVENT_HEAD (sizeof(struct fl_key) + sizeof(struct fl_name) - FL_NAME_LEN)
+_Static_assert(__builtin_offsetof(struct fl_scratch, rec) == sizeof(struct fl_key), "key and name record adjoin");
 
 #endif /* EBPFTOP_FILES_H */

@@ -7,6 +7,7 @@ import functools
 import inspect
 import os
 import queue
+import select
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -118,7 +119,12 @@ class Sampler(threading.Thread):
         self._cgroups: Cgroups | None = None  # made on the first frame that names a cgroup
         self._commands: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
         self._deadline = float("inf")  # the next frame's (monotonic); set when the loop starts
-        self._wake = threading.Event()
+        # The loop sleeps in epoll: on a pipe command() writes to, and on the
+        # fds probes give (wake_fd) to be drained before the interval ends.
+        self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        self._poll = select.epoll()
+        self._poll.register(self._wake_r, select.EPOLLIN)
+        self._wake_fds: dict[int, _Slot] = {}
         self._stopping = False
         self._flush = False
         # BPF run-time stats cost every BPF program on the box two clock reads
@@ -134,7 +140,12 @@ class Sampler(threading.Thread):
     # -- any thread ---------------------------------------------------------
     def command(self, *cmd: Any) -> None:
         self._commands.put(cmd)
-        self._wake.set()
+        try:
+            os.write(self._wake_w, b"\0")  # a plain write: safe from a signal handler
+        except BlockingIOError:
+            pass  # the pipe is full: the thread is woken already
+        except OSError:
+            pass  # EPIPE: the thread has ended
 
     def toggle(self, name: str) -> None:
         self.command("toggle", name)
@@ -170,9 +181,7 @@ class Sampler(threading.Thread):
             self._deadline = clock.mono + self.interval
             while not self._stopping:
                 timeout = self._deadline - time.monotonic()
-                if timeout > 0:
-                    self._wake.wait(timeout)
-                self._wake.clear()
+                self._wait(max(0.0, timeout))
                 self._drain_commands()
                 now = time.monotonic()
                 if self._stopping:
@@ -190,6 +199,34 @@ class Sampler(threading.Thread):
             self.error = exc
         finally:
             self._shutdown()
+
+    def _wait(self, timeout: float) -> None:
+        """Sleep until a command, a probe's wake fd or the timeout; a woken probe drains now (collect)."""
+        for fd, _events in self._poll.poll(timeout):
+            if fd == self._wake_r:
+                try:
+                    while os.read(self._wake_r, 4096):
+                        pass
+                except BlockingIOError:
+                    pass
+                continue
+            slot = self._wake_fds.get(fd)
+            if slot is not None and slot.state == LIVE and slot.probe is not None:
+                self._guard(slot, slot.probe.collect)
+
+    def _watch(self, slot: _Slot, on: bool) -> None:
+        """Watch (or forget) the probe's wake fd; forgotten before its maps close: no reused fd is watched."""
+        for old in [fd for fd, s in self._wake_fds.items() if s is slot]:
+            del self._wake_fds[old]
+            try:
+                self._poll.unregister(old)
+            except OSError:
+                pass
+        new = slot.probe.wake_fd() if on and slot.probe is not None else None
+        if new is not None:
+            # Edge-triggered: one wakeup per request, not one per unread record.
+            self._poll.register(new, select.EPOLLIN | select.EPOLLET)
+            self._wake_fds[new] = slot
 
     def _stats_window(self, open_: bool) -> None:
         """Open or close the BPF-stats window; costs are measured only across a whole open window."""
@@ -217,6 +254,16 @@ class Sampler(threading.Thread):
         if self._stats_fd is not None:
             os.close(self._stats_fd)
             self._stats_fd = None
+        self._poll.close()
+        # The read end only: a command() that comes later (a signal) then gets EPIPE, and never
+        # writes into another file that took a closed fd's number. The write end goes with us.
+        os.close(self._wake_r)
+
+    def __del__(self) -> None:
+        try:
+            os.close(self._wake_w)
+        except (OSError, AttributeError):
+            pass
 
     def _drain_commands(self) -> None:
         while True:
@@ -314,6 +361,7 @@ class Sampler(threading.Thread):
         if slot.model is None:
             slot.model = slot.spec.make_model(self._settings)
         slot.state = LIVE
+        self._watch(slot, on=True)
         if slot.lost_since is None:
             slot.lost_since = time.time()
         slot.since = time.monotonic()
@@ -323,6 +371,7 @@ class Sampler(threading.Thread):
         self._publish_status()
 
     def _disable(self, slot: _Slot, state: ProbeState) -> None:
+        self._watch(slot, on=False)
         if slot.probe is not None and slot.probe.enabled:
             try:
                 slot.lost_base += slot.probe.lost()  # its maps go with it

@@ -244,14 +244,15 @@ def files_from_json(rows: Any, view: Any, pids: PidFilter | None = None) -> File
                 ino=_opt_int(obj, "ino"),
                 deleted=_bool(obj, "deleted"),
                 truncated=_bool(obj, "truncated"),
+                cgroup=_int_or(obj, "cgroup"),
             )
         )
-    kept = [r for r in decoded if _keeps(pids, r.pid, r.comm)]
+    kept = [r for r in decoded if _keeps(pids, r.pid, r.comm, r.cgroup)]
     # A row per process and path is the sum of that process's fds on the path: as one FileIO each,
     # grouping them per path gives the live per-path rows (same sums, same busiest process).
     io = tuple(
         FileIO(r.pid, -1, 0, r.path, r.type, r.comm, r.reads, r.writes, r.read_bytes, r.write_bytes,
-               r.dev, r.ino, r.deleted, r.truncated)
+               r.dev, r.ino, r.deleted, r.truncated, r.cgroup)
         for r in kept
     )  # fmt: skip
     if pids is None:

@@ -38,6 +38,7 @@ class FileIO:
     ino: int | None = None
     deleted: bool = False  # unlinked when named (path ends " (deleted)")
     truncated: bool = False  # path cut at the capture limit (starts with "…", the leaf side kept)
+    cgroup: int = 0  # cgroup v2 id of the process at the key's first I/O in the interval (0: unknown)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +70,7 @@ class FileRow:
     ino: int | None = None
     deleted: bool = False
     truncated: bool = False
+    cgroup: int = 0  # the cgroup of the process doing the most I/O on it (0: unknown)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -86,6 +88,7 @@ class FileRow:
             "ino": self.ino,
             "deleted": self.deleted,
             "truncated": self.truncated,
+            "cgroup": self.cgroup,
         }
 
 
@@ -117,10 +120,26 @@ class FilesTable:
         """Reads and writes the probe counted this interval over its measured window (the header's events/s)."""
         return rate(sum(io.reads + io.writes for io in self.io), self.elapsed)
 
+    def cgroup_ids(self) -> set[int]:
+        return {io.cgroup for io in self.io if _kept(self.pids, io)}
+
     def to_json(self) -> list[dict[str, Any]]:
         # Per process and path: exact and lossless (per-path sums are one
         # group-by away, while a per-path row would hide every process but one).
-        return [r.to_json() for r in self.rows(BY_PROCESS)]
+        rows = self._built.get(BY_PROCESS)
+        if rows is not None:
+            return [r.to_json() for r in rows]
+        return json_rows(self.io, self.elapsed, self.pids)
+
+
+def _kept(pids: Any, io: FileIO) -> bool:
+    """In the filter: data without a start is admitted by its PID (a name or cgroup filter admits every
+    PID: the kernel filtered); a filter of cgroups alone checks the key's cgroup as the kernel saw it."""
+    if pids is None:
+        return True
+    if getattr(pids, "cgroups", None) and not pids.procs and not pids.names:
+        return not io.cgroup or bool(pids.keeps_cgroup(io.cgroup))
+    return io.tgid in pids
 
 
 def _path_key(io: FileIO) -> tuple[Any, ...]:
@@ -136,27 +155,36 @@ def _path_key(io: FileIO) -> tuple[Any, ...]:
 
 def _row(items: list[FileIO], elapsed: float) -> FileRow:
     first = items[0]
+    if len(items) == 1:  # the common case (one fd, one process), tens of thousands a frame in a burst
+        if elapsed <= 0:  # rate(), inlined
+            return FileRow(
+                first.path, first.type, first.tgid, first.comm, 1,
+                first.reads, first.writes, first.read_bytes, first.write_bytes, 0.0, 0.0, 0.0, 0.0,
+                first.dev, first.ino, first.deleted, first.truncated, first.cgroup,
+            )
+        return FileRow(
+            first.path, first.type, first.tgid, first.comm, 1,
+            first.reads, first.writes, first.read_bytes, first.write_bytes,
+            first.reads / elapsed, first.writes / elapsed, first.read_bytes / elapsed, first.write_bytes / elapsed,
+            first.dev, first.ino, first.deleted, first.truncated, first.cgroup,
+        )
     same = all(io.dev == first.dev and io.ino == first.ino for io in items)  # one file: its identity
-    if len(items) == 1:  # the common case (one fd, one process): no per-process bookkeeping
-        top, comm, processes = first.tgid, first.comm, 1
-        reads, writes, rbytes, wbytes = first.reads, first.writes, first.read_bytes, first.write_bytes
-    else:
-        per_pid: dict[int, list[int]] = {}
-        comms: dict[int, tuple[int, str]] = {}
-        reads = writes = rbytes = wbytes = 0
-        for io in items:
-            reads += io.reads
-            writes += io.writes
-            rbytes += io.read_bytes
-            wbytes += io.write_bytes
-            weight = per_pid.setdefault(io.tgid, [0, 0])
-            weight[0] += io.read_bytes + io.write_bytes
-            weight[1] += io.reads + io.writes
-            ops = io.reads + io.writes
-            if io.tgid not in comms or ops > comms[io.tgid][0]:
-                comms[io.tgid] = (ops, io.comm)
-        top = min(per_pid, key=lambda pid: (-per_pid[pid][0], -per_pid[pid][1], pid))
-        comm, processes = comms[top][1], len(per_pid)
+    per_pid: dict[int, list[int]] = {}
+    comms: dict[int, tuple[int, str, int]] = {}
+    reads = writes = rbytes = wbytes = 0
+    for io in items:
+        reads += io.reads
+        writes += io.writes
+        rbytes += io.read_bytes
+        wbytes += io.write_bytes
+        weight = per_pid.setdefault(io.tgid, [0, 0])
+        weight[0] += io.read_bytes + io.write_bytes
+        weight[1] += io.reads + io.writes
+        ops = io.reads + io.writes
+        if io.tgid not in comms or ops > comms[io.tgid][0]:
+            comms[io.tgid] = (ops, io.comm, io.cgroup)
+    top = min(per_pid, key=lambda pid: (-per_pid[pid][0], -per_pid[pid][1], pid))
+    (_, comm, cgroup), processes = comms[top], len(per_pid)
     return FileRow(
         path=first.path,
         type=first.type,
@@ -175,6 +203,7 @@ def _row(items: list[FileIO], elapsed: float) -> FileRow:
         ino=first.ino if same else None,
         deleted=first.deleted,
         truncated=first.truncated,
+        cgroup=cgroup,
     )
 
 
@@ -194,11 +223,50 @@ def group(
     groups: dict[tuple[Any, ...], list[FileIO]] = {}
     per_process = grouping == BY_PROCESS
     for item in io:
-        if pids is not None and item.tgid not in pids:
+        if pids is not None and not _kept(pids, item):
             continue
         key = _path_key(item)
         groups.setdefault((item.tgid, *key) if per_process else key, []).append(item)
     return _rows(groups, elapsed)
+
+
+def json_rows(io: tuple[FileIO, ...], elapsed: float, pids: frozenset[int] | None = None) -> list[dict[str, Any]]:
+    """What ``[r.to_json() for r in group(io, elapsed, pids, BY_PROCESS)]`` gives, in the same order.
+
+    A one-fd row goes straight to its dict, with no FileRow in between: a
+    burst of files is tens of thousands of them a frame, and --batch writes
+    every one.
+    """
+    groups: dict[tuple[Any, ...], list[FileIO]] = {}
+    for item in io:
+        if pids is not None and not _kept(pids, item):
+            continue
+        groups.setdefault((item.tgid, *_path_key(item)), []).append(item)
+    out = []
+    for items in groups.values():
+        if len(items) > 1:
+            out.append(_row(items, elapsed).to_json())
+            continue
+        f = items[0]
+        out.append({
+            "path": f.path,
+            "type": f.type,
+            "pid": f.tgid,
+            "comm": f.comm,
+            "reads": f.reads,
+            "writes": f.writes,
+            "read_bytes": f.read_bytes,
+            "write_bytes": f.write_bytes,
+            "read_bps": round(rate(f.read_bytes, elapsed), 3),
+            "write_bps": round(rate(f.write_bytes, elapsed), 3),
+            "dev": f.dev,
+            "ino": f.ino,
+            "deleted": f.deleted,
+            "truncated": f.truncated,
+            "cgroup": f.cgroup,
+        })
+    out.sort(key=lambda d: (-(d["read_bytes"] + d["write_bytes"]), -(d["reads"] + d["writes"]), d["path"], d["pid"]))
+    return out
 
 
 class FilesModel:
@@ -208,7 +276,7 @@ class FilesModel:
         io = sample.io if sample is not None else ()
         rbytes = wbytes = 0
         for item in io:
-            if pids is None or item.tgid in pids:
+            if pids is None or _kept(pids, item):
                 rbytes += item.read_bytes
                 wbytes += item.write_bytes
         return FilesTable(

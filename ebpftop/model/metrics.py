@@ -51,6 +51,8 @@ FILE_WRITES = "ebpftop_file_writes"
 SYSCALLS = "ebpftop_syscalls"
 CGROUP_SYSCALLS = "ebpftop_cgroup_syscalls"
 CGROUP_EXECS = "ebpftop_cgroup_execs"
+CGROUP_READ_BYTES = "ebpftop_cgroup_file_read_bytes"
+CGROUP_WRITE_BYTES = "ebpftop_cgroup_file_write_bytes"
 PATH_READ_BYTES = "ebpftop_file_path_read_bytes"
 PATH_WRITE_BYTES = "ebpftop_file_path_write_bytes"
 PATH_READS = "ebpftop_file_path_reads"
@@ -184,6 +186,8 @@ def _specs(opts: MetricsOptions) -> list[tuple[Spec, bool]]:
             True,
         ),
         (Spec(CGROUP_EXECS, COUNTER, "Successful execs, by the cgroup the kernel saw", ("cgroup",)), True),
+        (Spec(CGROUP_READ_BYTES, COUNTER, "Bytes read, by the cgroup the kernel saw", ("cgroup",)), True),
+        (Spec(CGROUP_WRITE_BYTES, COUNTER, "Bytes written, by the cgroup the kernel saw", ("cgroup",)), True),
     ]
     if opts.top_paths > 0:
         out += [
@@ -352,11 +356,16 @@ class MetricsAccumulator:
         rc: dict[tuple[str, ...], int] = {}
         wc: dict[tuple[str, ...], int] = {}
         per_path: dict[tuple[str, str], list[int]] = {}
+        cg_rb: dict[tuple[str, ...], int] = {}
+        cg_wb: dict[tuple[str, ...], int] = {}
         pid_label = self.opts.pid_label
         top_paths = self.opts.top_paths
         for io in table.io:
             if pids is not None and io.tgid not in pids:
                 continue
+            group = (self._cgroup(getattr(io, "cgroup", 0)),)
+            cg_rb[group] = cg_rb.get(group, 0) + io.read_bytes
+            cg_wb[group] = cg_wb.get(group, 0) + io.write_bytes
             key: tuple[str, ...] = (self._label(io.comm), io.type)
             if pid_label:
                 key = (*key, str(io.tgid))
@@ -374,6 +383,8 @@ class MetricsAccumulator:
         self._bump(FILE_WRITE_BYTES, wb)
         self._bump(FILE_READS, rc)
         self._bump(FILE_WRITES, wc)
+        self._bump(CGROUP_READ_BYTES, cg_rb)
+        self._bump(CGROUP_WRITE_BYTES, cg_wb)
         if top_paths:
             self._add_paths(per_path)
 

@@ -206,6 +206,13 @@ class Probe(ABC):
         """Cumulative events this probe could not record (map full, ring buffer full)."""
         return 0
 
+    def wake_fd(self) -> int | None:
+        """An fd the sampler watches (edge-triggered); when it fires, collect() runs before the interval ends."""
+        return None
+
+    def collect(self) -> None:  # noqa: B027 - optional hook, the pair of wake_fd()
+        """Drain the kernel's maps early into what the next read() returns (a burst past a fill mark)."""
+
     # -- cost ---------------------------------------------------------------
     def prog_fds(self) -> list[int]:
         if self._bpf is None:

@@ -116,16 +116,12 @@ def unknown(fd: int) -> FdName:
     return FdName(UNKNOWN, f"fd:{fd}")
 
 
+_TYPE_OF_FMT = {stat.S_IFSOCK: SOCKET, stat.S_IFIFO: PIPE, stat.S_IFCHR: DEVICE, stat.S_IFBLK: DEVICE, 0: ANON}
+
+
 def type_of_mode(mode: int) -> str:
-    if stat.S_ISSOCK(mode):
-        return SOCKET
-    if stat.S_ISFIFO(mode):
-        return PIPE
-    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return DEVICE
-    if stat.S_IFMT(mode) == 0:
-        return ANON
-    return FILE
+    """The row type of an inode mode (regular files, directories and links are files)."""
+    return _TYPE_OF_FMT.get(stat.S_IFMT(mode), FILE)
 
 
 def _addr(family: int, raw: bytes, port: int) -> str:
@@ -160,6 +156,8 @@ def describe(raw: bytes) -> FdName:
     name = bytes(raw[_HEAD.size : _HEAD.size + min(length, NAME_LEN)])
     dev: int | None = os.makedev(kdev >> 20, kdev & 0xFFFFF)
     kind = type_of_mode(mode)
+    if not flags:  # the common case, a file in a mount tree named whole: no more to look at
+        return FdName(kind, decode(name), dev, ino)
     # The filesystem's stat reports another identity than the inode's (see files.h).
     if flags & NO_DEV:
         dev = None

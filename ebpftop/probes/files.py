@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import ctypes
+import dataclasses
+import mmap
 import os
 import struct
 from collections import OrderedDict
@@ -14,22 +17,50 @@ from ebpftop.probes.base import Probe
 from ebpftop.probes.btf import VMLINUX_BTF, pt_regs_cflags
 from ebpftop.probes.fdnames import FdName
 
-MAX_ENTRIES = 16384  # FL_MAX_ENTRIES: open files doing I/O per interval
+# Burst capacity. A burst of new files (make -j, rsync, git checkout: tens of
+# thousands a second) creates a stats key and a name per file; the program
+# wakes the sampler when a stats half passes FILL_MARK of its keys or the name
+# ring holds RING_MARK unread bytes, and the probe drains then (collect()),
+# so a burst is read before the maps fill, whatever the display interval.
+STATS_BUDGET = 16 * 2**20  # kernel memory for both stats halves (per-CPU values included)
+MIN_ENTRIES, MAX_ENTRIES_CAP = 16384, 65536  # FL_MAX_ENTRIES bounds, whatever the budget
+_HTAB_ELEM = 48  # the kernel's per-element header of a hash map (struct htab_elem), about
+RING_PAGES = 1024  # FL_RING_PAGES: 4 MiB of names, ~28 000 records of a 60-byte path
+MAX_NAMES = 16384  # FL_MAX_NAMES: keys whose name the kernel sent (LRU); the cache below is twice that
+CACHE_SIZE = 2 * MAX_NAMES  # names of open files remembered after their record was read
+INTERVAL_KEYS = 1 << 17  # keys one interval holds in user space; past it their I/O is counted lost
 # Passed to bpf/files.h with -D (contract_cflags). lost[] slots: FL_LOST_<define> -> cause, in slot order.
 LOST = {"STATS": "stats_full", "PATH": "name_not_stored", "FDS": "fds_full"}
 LOST_SLOTS = len(LOST)
+_LOST_PATH = list(LOST).index("PATH")
+# fill[] slots: 0 and 1 keys per stats half, then the name ring's bytes produced and consumed.
+FILL = {"PRODUCED": 2, "CONSUMED": 3}
+FILL_SLOTS = 4
 # FL_KIND_*: what the kernel saw create the fd, in the low KIND_BITS of a
 # generation; used when its name record is gone.
 KIND_BITS = 3
 KIND_MASK = (1 << KIND_BITS) - 1
 KINDS = {"NONE": 0, "OPEN": 1, "SOCKET": 2, "PIPE": 3, "ANON": 4, "DUP": 5, "OTHER": 6}
 _KERNEL_KINDS = {KINDS["SOCKET"]: SOCKET, KINDS["PIPE"]: PIPE, KINDS["ANON"]: ANON}
-CACHE_SIZE = 32768  # names of open files remembered after the kernel record is read
 
 _KEY = struct.Struct("<IiQ")  # struct fl_key {u32 tgid; s32 fd; u64 gen;}
-_COUNTS = struct.Struct("<QQQQ")  # struct fl_val {reads, writes, read_bytes, write_bytes; comm[16]}
-_VALUE_SIZE = 48
+_COUNTS = struct.Struct("<QQQQ")  # struct fl_val {reads, writes, read_bytes, write_bytes; comm[16]; cgroup}
+_VALUE_SIZE = 56
 _COMM = (32, 48)  # fl_val.comm
+_HEADER = struct.Struct("<I")  # a ring record's length and flags
+_SLOT = struct.Struct("<QQQQ16sQ")  # one CPU's struct fl_val (56 bytes: 8-aligned, so also the per-CPU stride)
+
+
+def stats_entries(ncpus: int, budget: int = STATS_BUDGET) -> int:
+    """FL_MAX_ENTRIES for this many CPUs: the largest power of 2 whose two halves fit the budget, within bounds.
+
+    Each key holds its value once per possible CPU (a per-CPU hash), so a
+    64-CPU box gets fewer keys per half than a 2-CPU one for the same memory;
+    the early drain (FILL_MARK) is what keeps a burst from filling them.
+    """
+    per_key = 2 * (_HTAB_ELEM + _KEY.size + 8 + ncpus * _VALUE_SIZE)
+    n = min(MAX_ENTRIES_CAP, max(MIN_ENTRIES, budget // per_key))
+    return 1 << (n.bit_length() - 1)
 
 
 def contract_cflags() -> list[str]:
@@ -37,24 +68,106 @@ def contract_cflags() -> list[str]:
     return [
         *(f"-DFL_LOST_{define}={slot}" for slot, define in enumerate(LOST)),
         f"-DFL_LOST_SLOTS={LOST_SLOTS}",
+        *(f"-DFL_FILL_{define}={slot}" for define, slot in FILL.items()),
+        f"-DFL_FILL_SLOTS={FILL_SLOTS}",
         f"-DFL_KIND_BITS={KIND_BITS}",
         *(f"-DFL_KIND_{kind}={value}" for kind, value in KINDS.items()),
     ]
 
 
+class NameRing:
+    """The consumer side of a BPF ring buffer, read through its own mapping (no callback per record).
+
+    Page 0 is the consumer position (ours to write), page 1 the producer
+    position, then the data, mapped twice by the kernel so a record that wraps
+    reads as one piece. A record is an 8-byte header (length, busy and discard
+    bits) then its bytes, padded to 8. x86-64 only (the probe is): its loads
+    are ordered, so plain reads of the positions and headers are enough.
+    """
+
+    BUSY, DISCARD = 1 << 31, 1 << 30
+
+    def __init__(self, map_fd: int, size: int) -> None:
+        page = mmap.PAGESIZE
+        self.size = size
+        self._mask = size - 1
+        self._cons_map = mmap.mmap(map_fd, page, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE, offset=0)
+        self._data_map = mmap.mmap(map_fd, page + 2 * size, mmap.MAP_SHARED, mmap.PROT_READ, offset=page)
+        self._cons = memoryview(self._cons_map).cast("Q")
+        self._prod = memoryview(self._data_map)[:8].cast("Q")
+        self._data = memoryview(self._data_map)[page:]
+        self.consumed = 0  # bytes of records read (what the program adds to fill[FL_FILL_PRODUCED])
+
+    def read(self) -> list[bytes]:
+        """Every committed record, oldest first; their space goes back to the kernel."""
+        cons, prod = self._cons[0], self._prod[0]
+        if cons >= prod:
+            return []
+        # One copy of everything written so far (the double mapping makes it
+        # contiguous), then parsing in it. A header is read before its data,
+        # so data behind a committed header is complete.
+        start = cons & self._mask
+        chunk = bytes(self._data[start : start + (prod - cons)])
+        pos, end, out = 0, prod - cons, []
+        unpack, busy, discard = _HEADER.unpack_from, self.BUSY, self.DISCARD
+        while pos + 8 <= end:
+            (head,) = unpack(chunk, pos)
+            if head & busy:
+                break  # reserved, not committed yet: read next time
+            length = head & (discard - 1)
+            if not head & discard:
+                out.append(chunk[pos + 8 : pos + 8 + length])
+                self.consumed += length
+            pos += (length + 8 + 7) & ~7
+        self._cons[0] = cons + pos
+        return out
+
+    def close(self) -> None:
+        for view in (self._cons, self._prod, self._data):
+            view.release()
+        self._cons_map.close()
+        self._data_map.close()
+
+
 class FilesProbe(Probe):
     name = "files"
     source = "files.bpf.c"
+    cgroup_filter = True
 
-    def __init__(self, max_entries: int = MAX_ENTRIES) -> None:
+    def __init__(
+        self,
+        max_entries: int | None = None,
+        ring_pages: int = RING_PAGES,
+        max_names: int = MAX_NAMES,
+        interval_keys: int = INTERVAL_KEYS,
+    ) -> None:
         super().__init__()
-        self.max_entries = max_entries
+        self.max_entries = max_entries or stats_entries(libbpf.possible_cpus())
+        self.ring_pages = ring_pages
+        self.max_names = max_names
+        self.interval_keys = interval_keys
+        # Marks past which the program wakes the sampler to drain now: a
+        # quarter of a stats half, a quarter of the ring. The three quarters
+        # left are what the sampler may lag (writing a frame of a burst's
+        # rows takes it a second or more on a busy box).
+        self.fill_mark = max(1, self.max_entries // 4)
+        self.ring_mark = ring_pages * mmap.PAGESIZE // 4
         # One reader per stats buffer (epoch half); the kernel counts into the other.
         self._readers: tuple[libbpf.BatchReader, libbpf.BatchReader] | None = None
-        # (tgid, fd, gen) -> name: a key's file never changes, so each is
-        # read once from the kernel and remembered while it is in use.
-        self._names: OrderedDict[tuple[int, int, int], FdName] = OrderedDict()
+        self._ring: NameRing | None = None
+        self._fill_fd = self._ring_fd = -1
+        # Key bytes -> name: names read from the ring and not yet asked for
+        # (this drain's, and the previous one's), and the LRU cache of names
+        # asked for (a key's file never changes while it is in use).
+        self._fresh: dict[bytes, bytes] = {}
+        self._older: dict[bytes, bytes] = {}
+        self._names: OrderedDict[bytes, FdName] = OrderedDict()
+        # This interval's keys so far, by key bytes.
+        self._interval: dict[bytes, FileIO] = {}
+        self._comms: dict[bytes, str] = {}
+        self._ncpus = 1
         self._evicted = 0
+        self._dropped = 0  # I/O of keys past interval_keys
 
     def available(self) -> str | None:
         if os.uname().machine != "x86_64":
@@ -64,93 +177,178 @@ class FilesProbe(Probe):
         return None
 
     def cflags(self) -> list[str]:
-        return [f"-DFL_MAX_ENTRIES={self.max_entries}", *contract_cflags(), *pt_regs_cflags(), *fdnames.cflags()]
+        return [
+            f"-DFL_MAX_ENTRIES={self.max_entries}",
+            f"-DFL_MAX_NAMES={self.max_names}",
+            f"-DFL_RING_PAGES={self.ring_pages}",
+            f"-DFL_FILL_MARK={self.fill_mark}ULL",
+            f"-DFL_RING_MARK={self.ring_mark}LL",
+            *contract_cflags(),
+            *pt_regs_cflags(),
+            *fdnames.cflags(),
+        ]
 
     def layouts(self) -> dict[str, tuple[int | None, int | None]]:
         return {
             "stats": (_KEY.size, _VALUE_SIZE),
             "stats_b": (_KEY.size, _VALUE_SIZE),
-            "names": (_KEY.size, fdnames.RECORD_SIZE),
+            "named": (_KEY.size, 1),
+            "fill": (4, 8),
         }
 
     def attach(self) -> None:
         # Every TRACEPOINT_PROBE attached itself when bcc loaded it.
-        ncpus = libbpf.possible_cpus()
+        ncpus = self._ncpus = libbpf.possible_cpus()
         self._readers = tuple(  # type: ignore[assignment]
             libbpf.BatchReader(self.table(name).map_fd, _KEY.size, _VALUE_SIZE, self.max_entries, ncpus)
             for name in ("stats", "stats_b")
         )
+        self._ring_fd = self.table("name_ring").map_fd
+        self._ring = NameRing(self._ring_fd, self.ring_pages * mmap.PAGESIZE)
+        self._fill_fd = self.table("fill").map_fd
 
     def detach(self, bpf: Any) -> None:
         self._readers = None
+        if self._ring is not None:
+            self._ring.close()
+            self._ring = None
+        self._fill_fd = -1
+        self._fresh, self._older, self._interval = {}, {}, {}
         self._names.clear()
         # lost() was added to the sampler's base as the probe went off: a new
         # enable counts its own evictions from zero (it counted them twice).
-        self._evicted = 0
+        self._evicted = self._dropped = 0
+
+    def wake_fd(self) -> int | None:
+        """The name ring: readable (edge) when the program asks for an early drain."""
+        return self._ring_fd if self._ring is not None else None
 
     # -- naming ---------------------------------------------------------------
-    def resolve(self, tgid: int, fd: int, gen: int) -> FdName:
+    def _name(self, key: bytes, fd: int, gen: int) -> FdName:
         """What the kernel recorded of this key's struct file at its first I/O; unknown when no record is left.
 
         No filesystem call here, on purpose: see probes/fdnames.py.
         """
-        key = (tgid, fd, gen)
         hit = self._names.get(key)
         if hit is not None:
             self._names.move_to_end(key)
             return hit
-        named = None
-        if self._bpf is not None:
-            names = self.table("names")
-            try:
-                rec = names[names.Key(tgid, fd, gen)]
-            except KeyError:
-                rec = None
-            if rec is not None:
-                named = fdnames.describe(bytes(rec))
-        if named is None:
-            # The record was evicted (or the fd closed under its first I/O):
-            # say what made the fd if the kernel saw it, never guess a path.
+        raw = self._fresh.pop(key, None) or self._older.pop(key, None)
+        if raw is None:
+            # The record was lost (ring full, cache evicted) or the fd closed
+            # under its first I/O: say what made the fd if the kernel saw it,
+            # never guess a path.
             self._evicted += 1
             made = _KERNEL_KINDS.get(gen & KIND_MASK)
             return FdName(made, f"fd:{fd}") if made else fdnames.unknown(fd)
+        named = fdnames.describe(raw)
         if gen:  # generation 0 (fds map full) may be another file next time
             self._names[key] = named
             if len(self._names) > CACHE_SIZE:
                 self._names.popitem(last=False)
         return named
 
+    def resolve(self, tgid: int, fd: int, gen: int) -> FdName:
+        """The name of key (tgid, fd, gen), as read() gives it."""
+        self._take_ring()
+        return self._name(_KEY.pack(tgid, fd, gen), fd, gen)
+
+    def _take_ring(self) -> None:
+        if self._ring is None:
+            return
+        fresh = self._fresh
+        for rec in self._ring.read():
+            if len(rec) > _KEY.size:  # a key alone only woke us
+                fresh[rec[: _KEY.size]] = rec[_KEY.size :]
+        self._fill_write(FILL["CONSUMED"], self._ring.consumed)
+
+    def _fill_write(self, slot: int, value: int) -> None:
+        libbpf.map_update_elem(
+            self._fill_fd, ctypes.byref(ctypes.c_uint32(slot)), ctypes.byref(ctypes.c_uint64(value)), "files fill"
+        )
+
     # -- reading --------------------------------------------------------------
+    def collect(self) -> None:
+        """Drain now into this interval's keys: the program woke us, a map or the ring passed its mark.
+
+        At a burst's rate (tens of thousands of new keys a second) this loop
+        is what keeps up with the kernel, so it is written for speed: one
+        iter_unpack over every CPU's slot, names decoded once per key.
+        """
+        if self._readers is None:
+            return
+        half = self.flip_epoch()  # the stats buffer no program writes any more
+        # After the flip's grace period every name of a key in that half is on the ring.
+        self._take_ring()
+        keys_v, values_v, n = self._readers[half].drain()
+        keys_b = keys_v.tobytes()
+        slots = _SLOT.iter_unpack(values_v)
+        ncpus, ks, interval, comms = self._ncpus, _KEY.size, self._interval, self._comms
+        for i in range(n):
+            reads = writes = rbytes = wbytes = cgroup = 0
+            comm = b""
+            for _cpu in range(ncpus):
+                r, w, rb, wb, c, cg = next(slots)
+                reads += r
+                writes += w
+                rbytes += rb
+                wbytes += wb
+                if not comm and c[0]:
+                    comm, cgroup = c, cg  # only the CPU that made the key wrote its comm and cgroup
+            if not (reads or writes):
+                continue
+            key = keys_b[i * ks : (i + 1) * ks]
+            have = interval.get(key)
+            if have is not None:  # drained before in this interval
+                interval[key] = dataclasses.replace(
+                    have, reads=have.reads + reads, writes=have.writes + writes,
+                    read_bytes=have.read_bytes + rbytes, write_bytes=have.write_bytes + wbytes,
+                )
+                continue
+            if len(interval) >= self.interval_keys:
+                self._dropped += reads + writes
+                continue
+            tgid, fd, gen = _KEY.unpack(key)
+            name = comms.get(comm)
+            if name is None:
+                if len(comms) > 4096:
+                    comms.clear()
+                name = comms[comm] = decode(comm.rstrip(b"\0"))
+            f = self._name(key, fd, gen)
+            interval[key] = FileIO(
+                tgid, fd, gen, f.path, f.type, name, reads, writes, rbytes, wbytes,
+                f.dev, f.ino, f.deleted, f.truncated, cgroup,
+            )
+        self._fill_write(half, 0)
+        # A record's key is drained within two drains of its reading; older ones were lost with their key.
+        self._older, self._fresh = self._fresh, {}
+
     def read(self) -> FilesSample:
         if self._readers is None:
             return FilesSample(())
-        reader = self._readers[self.flip_epoch()]  # the stats buffer no program writes any more
-        out = []
-        for key, (reads, writes, rbytes, wbytes), comm in reader.drain_summed(_COUNTS, _COMM):
-            if not (reads or writes):
-                continue
-            tgid, fd, gen = _KEY.unpack(key)
-            comm = comm.rstrip(b"\0")
-            n = self.resolve(tgid, fd, gen)
-            out.append(
-                FileIO(
-                    tgid, fd, gen, n.path, n.type, decode(comm), reads, writes, rbytes, wbytes,
-                    n.dev, n.ino, n.deleted, n.truncated,
-                )
-            )
-        return FilesSample(tuple(out), self.lost())
+        self.collect()
+        out = tuple(self._interval.values())
+        self._interval = {}
+        return FilesSample(out, self.lost())
 
     def lost(self) -> int:
+        """I/O not counted (stats or fds map full, past interval_keys) and keys left unnamed, each once.
+
+        A name the ring had no room for (name_not_stored) is not added: its
+        key is drained without a name and counted then, as name_evicted.
+        """
         if self._bpf is None:
-            return self._evicted
+            return self._evicted + self._dropped
         table = self.table("lost")
-        return self._evicted + sum(int(table.sum(i).value) for i in range(LOST_SLOTS))
+        kernel = sum(int(table.sum(i).value) for i in range(LOST_SLOTS) if i != _LOST_PATH)
+        return self._evicted + self._dropped + kernel
 
     def lost_by_cause(self) -> dict[str, int]:
-        """The kernel's lost counters by cause plus the names found evicted here."""
+        """The kernel's lost counters by cause plus the names found evicted and the I/O past an interval's keys."""
         if self._bpf is None:
             return {}
         table = self.table("lost")
         out = {cause: int(table.sum(i).value) for i, cause in enumerate(LOST.values())}
         out["name_evicted"] = self._evicted
+        out["interval_full"] = self._dropped
         return out

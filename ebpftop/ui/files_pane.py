@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.filesize import decimal
 from rich.text import Text
 from textual import events
@@ -12,7 +14,7 @@ from textual.widgets import Static
 from ebpftop.model.files import BY_PATH, BY_PROCESS, TYPES, UNKNOWN, FileRow, FilesTable
 from ebpftop.model.sanitize import elide_middle, sanitize
 from ebpftop.ui.fasttable import FastTable
-from ebpftop.ui.format import bytes_per_s, num, safe
+from ebpftop.ui.format import bytes_per_s, cgroup_name, cgroup_names_of, num, safe
 from ebpftop.ui.pane import TablePane
 from ebpftop.ui.table import Column
 
@@ -28,7 +30,11 @@ COLUMNS = (
     Column("writes", "WRITES/s", lambda r: r.writes_per_s, True, 9, priority=-1),
     Column("read_bps", "READ B/s", lambda r: r.read_bps, True, 11),
     Column("write_bps", "WRITE B/s", lambda r: r.write_bps, True, 11),
+    # Sorted by id: one group's rows together. The first to give way on a narrow terminal.
+    Column("cgroup", "CGROUP", lambda r: r.cgroup, False, cap=24, priority=-2),
 )
+BY_CGROUP = "cgroup"  # the pane's third grouping: one row per cgroup (built here from the per-process rows)
+GROUPINGS = (BY_PATH, BY_PROCESS, BY_CGROUP)
 TYPE_WIDTH = max(len(t) for t in TYPES)
 
 
@@ -69,6 +75,36 @@ def process_totals(rows: tuple[FileRow, ...]) -> list[FileRow]:
     return out
 
 
+def cgroup_totals(rows: tuple[FileRow, ...], names: dict[int, Any]) -> list[FileRow]:
+    """One row per cgroup: its totals across its processes' files, the busiest process named; ``processes``
+    holds how many processes, ``path`` the group's readable name (rates are linear: sums of rates)."""
+    by_cgroup: dict[int, list[FileRow]] = {}
+    for r in rows:  # per process and path, busiest first
+        by_cgroup.setdefault(r.cgroup, []).append(r)
+    out = []
+    for cgroup, items in by_cgroup.items():
+        top = items[0]
+        out.append(
+            FileRow(
+                path=cgroup_name(names, cgroup),
+                type="cgroup",
+                pid=top.pid,
+                comm=top.comm,
+                processes=len({r.pid for r in items}),
+                reads=sum(r.reads for r in items),
+                writes=sum(r.writes for r in items),
+                read_bytes=sum(r.read_bytes for r in items),
+                write_bytes=sum(r.write_bytes for r in items),
+                reads_per_s=sum(r.reads_per_s for r in items),
+                writes_per_s=sum(r.writes_per_s for r in items),
+                read_bps=sum(r.read_bps for r in items),
+                write_bps=sum(r.write_bps for r in items),
+                cgroup=cgroup,
+            )
+        )
+    return out
+
+
 def path_cell(row: FileRow, grouping: str, width: int) -> Text:
     """The path, elided in the middle to width; per process: how many files, then the busiest."""
     marker = " (deleted)" if row.deleted else ""
@@ -77,6 +113,11 @@ def path_cell(row: FileRow, grouping: str, width: int) -> Text:
         # The kernel's name already ends with the marker (as d_path's does):
         # elide the path alone so the marker is never cut off, and show it once.
         path = path[: -len(marker)]
+    if grouping == BY_CGROUP:
+        head = f"{row.processes} process{'es' if row.processes != 1 else ''}: "
+        text = Text(head, style="dim", no_wrap=True)
+        text.append(elide_middle(sanitize(path, 4096), max(1, width - len(head))))
+        return text
     if grouping == BY_PROCESS:
         head = f"{row.processes} file{'s' if row.processes != 1 else ''}: "
         text = Text(head, style="dim", no_wrap=True)
@@ -90,6 +131,8 @@ def path_cell(row: FileRow, grouping: str, width: int) -> Text:
 
 def row_key(row: FileRow, grouping: str) -> str:
     """Unique within one grouping, stable across frames (the cursor follows it)."""
+    if grouping == BY_CGROUP:
+        return f"cgroup\0{row.cgroup}"  # one row per cgroup
     if grouping == BY_PROCESS:
         return str(row.pid)  # one row per process
     if row.type == UNKNOWN:
@@ -108,9 +151,10 @@ def process_cell(row: FileRow, grouping: str) -> Text:
 class FilesPane(TablePane):
     """Rows are rebuilt each frame; the cursor stays on the same file.
 
-    ``g`` (or :meth:`toggle_grouping`) switches between one row per path
-    (all processes summed, the busiest one named) and one row per process
-    (all its files summed, the busiest one named). Enter opens the process
+    ``g`` (or :meth:`toggle_grouping`) cycles one row per path (all
+    processes summed, the busiest one named), one row per process (all its
+    files summed, the busiest one named) and one row per cgroup (all its
+    processes summed). Enter opens the process
     view of the row's process. Sorting starts hottest first (read + write bytes/s); ``s``
     cycles through the columns, ``r`` reverses, a header click sorts by it.
     """
@@ -119,9 +163,9 @@ class FilesPane(TablePane):
     NAME = "files"
     # The footer gets the short label (at 80 columns the long one pushed "1-4 Probes" off the edge);
     # help and the footer's hover show the full one.
-    BINDINGS = [Binding("g", "toggle_grouping", "Group", tooltip="Per path/process totals")]
+    BINDINGS = [Binding("g", "toggle_grouping", "Group", tooltip="Per path/process/cgroup totals")]
     HTOP_SORTS = {"P": "hottest (B/s)"}  # no memory or time column
-    KEY_NOTES = {"g": "one row per path or per process"}
+    KEY_NOTES = {"g": "one row per path, per process, or per cgroup (container, unit)"}
     MAX_ROWS = MAX_ROWS
 
     DEFAULT_CSS = """
@@ -154,7 +198,7 @@ class FilesPane(TablePane):
         self.refresh_rows()
 
     def toggle_grouping(self) -> None:
-        self.grouping = BY_PROCESS if self.grouping == BY_PATH else BY_PATH
+        self.grouping = GROUPINGS[(GROUPINGS.index(self.grouping) + 1) % len(GROUPINGS)]
         self.show(self.data)
 
     def action_toggle_grouping(self) -> None:
@@ -202,10 +246,10 @@ class FilesPane(TablePane):
             summary.update("files probe off")
         else:
             rows = self.rows()
-            noun = "files" if self.grouping == BY_PATH else "processes"
+            noun = {BY_PATH: "files", BY_PROCESS: "processes", BY_CGROUP: "cgroups"}[self.grouping]
             line = f"{len(rows)} {noun}  ·  read {decimal(int(data.read_bps))}/s"
             line += f"  write {decimal(int(data.write_bps))}/s"
-            other = "per process" if self.grouping == BY_PATH else "per path"
+            other = {BY_PATH: "per process", BY_PROCESS: "per cgroup", BY_CGROUP: "per path"}[self.grouping]
             line += f"  ·  g: {other}"
             if data.lost_total:
                 line += f"  ·  {data.lost_total:,} lost (map full or name evicted)"
@@ -221,6 +265,8 @@ class FilesPane(TablePane):
             return []
         if self.grouping == BY_PROCESS:
             return process_totals(self.data.rows(BY_PROCESS))
+        if self.grouping == BY_CGROUP:
+            return cgroup_totals(self.data.rows(BY_PROCESS), cgroup_names_of(self))
         return list(self.data.rows(BY_PATH))
 
     def order(self, rows: list[FileRow]) -> list[FileRow]:
@@ -243,6 +289,7 @@ class FilesPane(TablePane):
             num(row.writes_per_s, 9),
             bytes_per_s(row.read_bps, 11),
             bytes_per_s(row.write_bps, 11),
+            safe(cgroup_name(cgroup_names_of(self), row.cgroup), 256, style="dim"),
         )
 
     def row_key(self, row: FileRow) -> str:

@@ -245,3 +245,63 @@ def test_exporter_counts_per_cgroup_as_the_frames_do(slice_dir: Path) -> None:
     assert served["a.service"] in sums, (served["a.service"], in_unit)
     assert served["a.service"] >= 1111
     assert _getppid_by_cgroup(frames, a.pid) == {a.cgroup_id: 1111}
+
+
+# Moves itself into argv[1], says so, waits for a line, then writes argv[3] bytes to argv[2] in N writes.
+WRITER = r"""
+import os, sys
+with open(os.path.join(sys.argv[1], "cgroup.procs"), "w") as f:
+    f.write(str(os.getpid()))
+print("in", flush=True)
+sys.stdin.readline()
+fd = os.open(sys.argv[2], os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+for _ in range(int(sys.argv[4])):
+    os.write(fd, b"x" * int(sys.argv[3]))
+os.close(fd)
+"""
+
+
+class Writer(Worker):
+    def __init__(self, cgroup: Path, path: Path, size: int, writes: int) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", WRITER, str(cgroup), str(path), str(size), str(writes)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.proc.stdout is not None
+        assert self.proc.stdout.readline().strip() == "in"
+        self.pid, self.cgroup_id = self.proc.pid, os.stat(cgroup).st_ino
+
+
+def _writes(frames: list[dict[str, Any]], path: Path) -> dict[int, tuple[int, int]]:
+    """cgroup id -> (write calls, bytes) on that path, over every frame."""
+    out: dict[int, tuple[int, int]] = {}
+    for f in frames:
+        for row in f.get("files", []):
+            if row["path"] == str(path):
+                n, b = out.get(row["cgroup"], (0, 0))
+                out[row["cgroup"]] = (n + row["writes"], b + row["write_bytes"])
+    return out
+
+
+def test_files_counted_exactly_per_cgroup_and_filtered_by_it(slice_dir: Path, tmp_path: Path) -> None:
+    """Files: each writer's exact writes under its own cgroup; --cgroup the slice keeps the nested
+    group's writer and drops the root's, in the kernel."""
+    for args in ((), ("--cgroup", f"/{slice_dir.name}")):
+        a = Writer(slice_dir / "a.service", tmp_path / "a.out", 100, 111)
+        b = Writer(slice_dir / "b.service" / "inner", tmp_path / "b.out", 200, 222)
+        c = Writer(Path(MOUNT or "/"), tmp_path / "c.out", 300, 333)
+        with batch("--probes", "files", "--interval", "0.5", *args) as run:
+            run.wait_live("files")
+            for w in (a, b, c):
+                w.go()
+            for w in (a, b, c):
+                w.wait()
+            run.wait_frames(len(run.frames) + 2)
+            frames = run.stop()
+        assert _writes(frames, tmp_path / "a.out") == {a.cgroup_id: (111, 11100)}
+        assert _writes(frames, tmp_path / "b.out") == {b.cgroup_id: (222, 44400)}
+        assert _writes(frames, tmp_path / "c.out") == ({} if args else {1: (333, 99900)})
+        names = _cgroup_names(frames)
+        assert names[a.cgroup_id]["name"] == "a.service" and names[b.cgroup_id]["name"] == "b.service"

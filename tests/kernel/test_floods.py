@@ -170,12 +170,12 @@ def test_syscall_flood_exact_across_map_drains(floods_bin: Path) -> None:
 def test_200000_files_every_read_counted_or_lost(floods_bin: Path, files_dir: str) -> None:
     """One process opens, reads (1 byte) and closes 200 000 distinct files: reads named + lost == 200 000.
 
-    The stats map holds 16384 keys per interval, so most reads are lost
-    (counted in lost), and the names map (LRU, 8192) loses names of keys
-    that were counted: those rows must say they are unnamed ("unknown"),
-    never borrow another file's name, and each counts in lost too. With one
-    read per file, every read is thus either in a correctly named row or in
-    lost, exactly once.
+    The probe drains as the flood goes (issue 17); where it cannot keep up
+    (a box too busy for ebpftop) reads are lost (counted in lost) and names
+    may be lost (ring full) of keys that were counted: those rows must say
+    they are unnamed ("unknown"), never borrow another file's name, and each
+    counts in lost too. With one read per file, every read is thus either in
+    a correctly named row or in lost, exactly once.
     """
     with (
         workload(floods_bin, "files", files_dir, str(FILES)) as w,
@@ -189,7 +189,7 @@ def test_200000_files_every_read_counted_or_lost(floods_bin: Path, files_dir: st
         next_frame(run)
         frames = run.stop(signal.SIGINT)
         samples = rss.stop()
-    assert run.proc.returncode == 0
+    assert run.proc.returncode == 0, run.proc.stderr.read() if run.proc.stderr else ""
     named: collections.Counter[str] = collections.Counter()
     named_bytes = unknown = report_writes = gate_unnamed = 0
     for f in frames:
@@ -222,7 +222,6 @@ def test_200000_files_every_read_counted_or_lost(floods_bin: Path, files_dir: st
         lost,
         gate_unnamed,
     )
-    assert lost > 0 and unknown > 0  # the maps did overflow: this is the flood case
     print(
         f"files flood: {FILES:,} files, {sum(named.values()):,} reads named, {unknown:,} unnamed, "
         f"{lost:,} lost; batch RSS max {max(samples) / 2**20:.0f} MiB"

@@ -88,3 +88,36 @@ async def test_tree_marks_container_starts_and_namespace_pids() -> None:
         assert "⟦docker:3f2a9c1b7d0e⟧" in labels[501] and "⟦" not in labels[502] and "⟦" not in labels[500]
         assert "501 (ns pid 1)" in labels[501] and "502 (ns pid 2)" in labels[502]
         assert "(ns pid" not in labels[500]
+
+
+async def test_files_g_cycles_path_process_cgroup() -> None:
+    from ebpftop.model.files import FileIO, FilesModel, FilesSample
+    from ebpftop.ui.files_pane import FilesPane
+
+    io = (
+        FileIO(100, 3, 1, "/var/log/nginx/access.log", "file", "nginx", 0, 10, 0, 5000, cgroup=40),
+        FileIO(101, 3, 1, "/var/log/nginx/error.log", "file", "nginx", 0, 2, 0, 100, cgroup=40),
+        FileIO(200, 4, 1, "/data/db", "file", "postgres", 5, 5, 4000, 4000, cgroup=41),
+    )
+    table = FilesModel().update(FilesSample(io), 1.0)
+    source = ScriptedSource()
+    app = EbpftopApp(Settings(), source, initial_pane="files")
+    async with app.run_test(size=(160, 30)) as pilot:
+        source.emit(_frame({"files": table}))
+        await pilot.pause()
+        pane = app.query_one(FilesPane)
+        grid = app.query_one("#files-table", FastTable)
+        col = list(grid.columns).index("cgroup")
+
+        def shown(column: int) -> list[str]:
+            return [str(grid.get_row_at(i)[column]).strip() for i in range(grid.row_count)]
+
+        assert shown(col) == ["docker:3f2a9c1b7d0e", "nginx.service", "nginx.service"]
+        await pilot.press("g")  # per process
+        assert pane.grouping == "process" and len(shown(0)) == 3
+        await pilot.press("g")  # per cgroup: the container, then the unit with its two processes
+        assert pane.grouping == "cgroup"
+        assert shown(0) == ["1 process: docker:3f2a9c1b7d0e", "2 processes: nginx.service"]
+        assert shown(col) == ["docker:3f2a9c1b7d0e", "nginx.service"]
+        await pilot.press("g")  # back to per path
+        assert pane.grouping == "path" and len(shown(0)) == 3

@@ -87,6 +87,8 @@ async def test_toggle_grouping_gives_rows_per_process() -> None:
             str(row[2]) for row in rows if str(row[0]) == "1 file: /var/log/app.log"
         )  # one row per process, its busiest file named
         assert procs == ["other 200", "writer 100"]
+        pane.toggle_grouping()  # per cgroup (all of these in one: the kernel gave none)
+        assert pane.grouping == "cgroup"
         pane.toggle_grouping()
         assert pane.grouping == BY_PATH
         assert table.row_count == 5

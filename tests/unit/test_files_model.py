@@ -104,12 +104,12 @@ def test_json_shape_and_exact_hostile_strings() -> None:
     table = FilesModel().update(sample, 2.0)
     (row,) = table.to_json()
     fields = ("path", "type", "pid", "comm", "reads", "writes", "read_bytes", "write_bytes", "read_bps", "write_bps",
-              "dev", "ino", "deleted", "truncated")
+              "dev", "ino", "deleted", "truncated", "cgroup")
     assert set(row) == set(fields)
     assert row == {
         "path": hostile, "type": "file", "pid": 7, "comm": "\x1b]0;t\x07", "reads": 2, "writes": 1,
         "read_bytes": 20, "write_bytes": 5, "read_bps": 10.0, "write_bps": 2.5,
-        "dev": None, "ino": None, "deleted": False, "truncated": False,
+        "dev": None, "ino": None, "deleted": False, "truncated": False, "cgroup": 0,
     }
     text = json.dumps(row, ensure_ascii=True)
     assert "\x1b" not in text and json.loads(text)["path"] == hostile
@@ -220,7 +220,9 @@ def test_table_builds_each_grouping_once_and_only_when_asked() -> None:
     table = FilesModel().update(FilesSample(items), elapsed=2.0, pids=frozenset({20}))
     assert (table.read_bps, table.write_bps) == (3.5, 0.5)  # totals need no grouping, and honour the filter
     assert table._built == {}
-    table.to_json()  # --batch: rows per process only
+    table.to_json()  # --batch: its dicts straight from the samples (json_rows), no rows built
+    assert table._built == {}
+    table.rows(BY_PROCESS)
     assert set(table._built) == {BY_PROCESS}
     assert table.rows(BY_PROCESS) is table.rows(BY_PROCESS)  # built once
     by_path, by_process = group(items, 2.0, frozenset({20}), BY_PATH), group(items, 2.0, frozenset({20}), BY_PROCESS)

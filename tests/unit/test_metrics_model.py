@@ -145,7 +145,7 @@ def test_zero_counts_make_no_series() -> None:
     # One series allowed: the first nonzero family takes it; no empty write series were made.
     assert t[FILE_READ_BYTES] == {("reader", "file"): 100}
     assert t[FILE_WRITE_BYTES] == {}
-    assert t[SERIES_DROPPED] == {("ebpftop_file_reads_total",): 1}
+    assert t[SERIES_DROPPED] == {("ebpftop_file_reads_total",): 1, ("ebpftop_cgroup_file_read_bytes_total",): 1}
 
 
 def test_process_events_forks_execs_exits_with_status() -> None:
