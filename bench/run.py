@@ -88,7 +88,7 @@ def ebpftop(probes: str, *extra: str) -> Tool:
     return Tool(
         f"ebpftop ({probes} probe{', ' + ' '.join(extra) if extra else ''})",
         [sys.executable, "-m", "ebpftop", "--batch", "--probes", probes, "--interval", "1", *extra],
-        ready=r'^\{"time"',
+        ready=r'^\{"(schema|time)"',
     )
 
 
@@ -418,13 +418,13 @@ def sections(env: dict[str, str], only: set[str] | None) -> list[Section]:
                     Tool(
                         "ebpftop (xdp counter on the receiving veth)",
                         [*rx, sys.executable, "-m", "ebpftop", "--batch", "--probes", "xdp", "--xdp", "ebt-rx"],
-                        ready=r'^\{"time"',
+                        ready=r'^\{"(schema|time)"',
                     ),
                     Tool(
                         "ebpftop (xdp counter, --bpf-stats always)",
                         [*rx, sys.executable, "-m", "ebpftop", "--batch", "--probes", "xdp", "--xdp", "ebt-rx",
                          "--bpf-stats", "always"],
-                        ready=r'^\{"time"',
+                        ready=r'^\{"(schema|time)"',
                     ),
                 ],
                 target="30 ns per packet or less (BPF stats).",
