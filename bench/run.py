@@ -203,6 +203,9 @@ def _ebpftop_bpf_ns(section: Section, tool: Tool, running: Running) -> None:
         section.bpf_ns[tool.name] = best[1]
 
 
+NOISY = 0.2  # bare's (max - min) / median above which a section is flagged as measured on a busy box
+
+
 def own_costs(section: Section) -> tuple[str | None, float, dict[str, float]]:
     """(floor tool, its added cost, {tool: its added cost beyond that floor}) from the section's medians.
 
@@ -240,6 +243,15 @@ def summarize(section: Section) -> list[str]:
         f"Workload: `loops {' '.join(section.workload)}`. Target: {section.target}",
         "",
     ]
+    spread = (max(bare) - min(bare)) / base
+    if spread > NOISY or (floor is not None and floor_cost <= 0):
+        rows += [
+            f"**Noisy run**: bare ran from {min(bare):,.1f} to {max(bare):,.1f} {unit} ({spread:.0%} of its median)"
+            + ("; the empty hook measured at or below bare" if floor is not None and floor_cost <= 0 else "")
+            + ". The box was busy (other load, or other BPF programs on the same hooks, which every scenario"
+            " including bare pays): these figures do not compare with a quiet run's; re-run when it is quiet.",
+            "",
+        ]
     ours = [n for n in own if n.startswith("ebpftop")]
     peers = [n for n in own if not n.startswith("ebpftop")]
     if floor is not None:
@@ -270,8 +282,8 @@ def summarize(section: Section) -> list[str]:
     added: dict[str, float] = {}
     for tool in section.tools:
         values = section.samples.get(tool.name) or []
-        if tool.skip and not values:
-            rows.append(f"| {tool.name} | did not run: {tool.skip} | | | | |")
+        if not values:
+            rows.append(f"| {tool.name} | did not run: {tool.skip or 'no samples'} | | | | |")
             continue
         med = statistics.median(values)
         added[tool.name] = med - base
