@@ -1,6 +1,7 @@
 """A bench peer: an empty BPF program on a hook, to show what the hook costs by itself.
 
     empty_prog.py sys_enter      raw tracepoint on sys_enter that returns 0
+    empty_prog.py sys_exit       the same on sys_exit (the files probe's read path)
     empty_prog.py xdp IFACE      XDP_PASS on IFACE, attached through a BPF link
 """
 
@@ -22,8 +23,8 @@ def main() -> int:
     from bcc import BPF
 
     keep = []
-    if sys.argv[1] == "sys_enter":
-        keep.append(BPF(text="RAW_TRACEPOINT_PROBE(sys_enter) { return 0; }"))  # attaches on load
+    if sys.argv[1] in ("sys_enter", "sys_exit"):
+        keep.append(BPF(text=f"RAW_TRACEPOINT_PROBE({sys.argv[1]}) {{ return 0; }}"))  # attaches on load
     else:
         bpf = BPF(text="int xdp_empty(struct xdp_md *ctx) { return XDP_PASS; }")
         fn = bpf.load_func("xdp_empty", BPF.XDP)

@@ -2,9 +2,13 @@
 
 Each section times one C workload (bench/loops.c) with nothing attached, with
 ebpftop's probe, and with each peer tool, round-robin over several rounds so
-drift hits every scenario alike. The figure is the cost a tool ADDS per
-operation (median ns/op with it minus median ns/op bare), and the ratio of
-ebpftop's added cost to each peer's. Results go to bench/RESULTS.md.
+drift hits every scenario alike. A tool's total is the cost it ADDS per
+operation (median ns/op with it minus median ns/op bare). Where a section has
+an empty program on the hook (bench/empty_prog.py), the headline is each
+tool's own cost beyond that floor, ebpftop's beside the peers': the hook's own
+cost differs by host (mitigations), so ratios of totals move with the host and
+own costs do not. Results go to bench/RESULTS.md (--only: a partial file, or
+with --update the sections run are replaced in RESULTS.md).
 """
 
 from __future__ import annotations
@@ -84,7 +88,7 @@ def ebpftop(probes: str, *extra: str) -> Tool:
     return Tool(
         f"ebpftop ({probes} probe{', ' + ' '.join(extra) if extra else ''})",
         [sys.executable, "-m", "ebpftop", "--batch", "--probes", probes, "--interval", "1", *extra],
-        ready=r'^\{"time"',
+        ready=r'^\{"(schema|time)"',
     )
 
 
@@ -199,25 +203,87 @@ def _ebpftop_bpf_ns(section: Section, tool: Tool, running: Running) -> None:
         section.bpf_ns[tool.name] = best[1]
 
 
+NOISY = 0.2  # bare's (max - min) / median above which a section is flagged as measured on a busy box
+
+
+def own_costs(section: Section) -> tuple[str | None, float, dict[str, float]]:
+    """(floor tool, its added cost, {tool: its added cost beyond that floor}) from the section's medians.
+
+    The floor is the empty program on the section's hook (bench/empty_prog.py):
+    what the hook costs by itself on this host (an empty raw tracepoint is +12
+    ns on one machine, +83 ns on another with retpolines and SRSO mitigations).
+    A tool's cost beyond it is what its own program and its attach add, the
+    figure that carries from host to host; ratios of totals move with the floor.
+    """
+    bare = section.samples.get(section.tools[0].name) or []
+    floor = next((t.name for t in section.tools if t.name.startswith("empty") and section.samples.get(t.name)), None)
+    if not bare or floor is None:
+        return None, 0.0, {}
+    base = statistics.median(bare)
+    floor_cost = statistics.median(section.samples[floor]) - base
+    own = {
+        t.name: statistics.median(section.samples[t.name]) - base - floor_cost
+        for t in section.tools[1:]
+        if t.name != floor and section.samples.get(t.name)
+    }
+    return floor, floor_cost, own
+
+
 def summarize(section: Section) -> list[str]:
     bare_name = section.tools[0].name
     bare = section.samples.get(bare_name) or []
     if not bare:
         return [f"### {section.title}", "", "bare workload did not run", ""]
     base = statistics.median(bare)
+    floor, floor_cost, own = own_costs(section)
+    unit = section.unit
     rows = [
         f"### {section.title}",
         "",
         f"Workload: `loops {' '.join(section.workload)}`. Target: {section.target}",
         "",
-        f"| scenario | median {section.unit} | min | max | added {section.unit} | vs bare |",
+    ]
+    spread = (max(bare) - min(bare)) / base
+    if spread > NOISY or (floor is not None and floor_cost <= 0):
+        rows += [
+            f"**Noisy run**: bare ran from {min(bare):,.1f} to {max(bare):,.1f} {unit} ({spread:.0%} of its median)"
+            + ("; the empty hook measured at or below bare" if floor is not None and floor_cost <= 0 else "")
+            + ". The box was busy (other load, or other BPF programs on the same hooks, which every scenario"
+            " including bare pays): these figures do not compare with a quiet run's; re-run when it is quiet.",
+            "",
+        ]
+    ours = [n for n in own if n.startswith("ebpftop")]
+    peers = [n for n in own if not n.startswith("ebpftop")]
+    if floor is not None:
+        hook = floor.split(" (")[0]
+        rows += [
+            f"**Own cost beyond the hook's floor** (median added cost less the {hook}'s, {floor_cost:+.1f} {unit},"
+            " measured in the same run; this figure carries across hosts, totals move with the floor):",
+            "",
+            f"| tool | own cost beyond the floor, {unit} | ebpftop's own cost as a share of it |",
+            "| --- | ---: | ---: |",
+        ]
+        for name in [*ours, *peers]:
+            share = ""
+            if name in peers and ours:
+                first = ours[0]
+                share = f"{own[first] / own[name]:.2f}x" if own[name] > 0 else "(not measurable: at or below the floor)"
+            rows.append(f"| {name} | {own[name]:+,.1f} | {share} |")
+        rows += [""]
+        if peers and ours:
+            rows.append(f"Share column: {ours[0]}'s own cost divided by the peer's own cost.")
+            rows.append("")
+    rows += [
+        "Totals (what each tool adds to the bare workload, hook included):",
+        "",
+        f"| scenario | median {unit} | min | max | added {unit} | vs bare |",
         "| --- | ---: | ---: | ---: | ---: | ---: |",
     ]
     added: dict[str, float] = {}
     for tool in section.tools:
         values = section.samples.get(tool.name) or []
-        if tool.skip and not values:
-            rows.append(f"| {tool.name} | did not run: {tool.skip} | | | | |")
+        if not values:
+            rows.append(f"| {tool.name} | did not run: {tool.skip or 'no samples'} | | | | |")
             continue
         med = statistics.median(values)
         added[tool.name] = med - base
@@ -226,18 +292,18 @@ def summarize(section: Section) -> list[str]:
             f"{med - base:+,.1f} | {med / base:.3f}x |"
         )
     rows.append("")
-    ours = [n for n in added if n.startswith("ebpftop")]
-    for name in ours:
+    for name in [n for n in added if n.startswith("ebpftop")]:
+        if name in own:
+            line = f"- {name}: {own[name]:+.1f} {unit} beyond the floor"
+            others = [f"{own[p] / own[name]:.1f}x" + f" ({p})" for p in peers if own[name] > 0 and own[p] > 0]
+            rows.append(line + (f"; the peers' own cost is {', '.join(others)} of it." if others else "."))
         for other, cost in added.items():
-            if other in (name, bare_name) or other.startswith("ebpftop"):
-                continue
-            if other.startswith("empty"):
-                rows.append(f"- {name} adds {added[name] - cost:+.1f} {section.unit} over the {other.split(' (')[0]}.")
+            if other in (name, bare_name) or other.startswith(("ebpftop", "empty")):
                 continue
             if cost <= 0:
                 rows.append(f"- {other} added nothing measurable here, so no ratio (noise is larger than its cost).")
                 continue
-            rows.append(f"- {name} adds **{added[name] / cost:.2f}x** what {other} adds.")
+            rows.append(f"- Totals: {name} adds {added[name] / cost:.2f}x what {other} adds.")
         if name in section.bpf_ns:
             ns = section.bpf_ns[name]
             rows.append(f"- {name}: its programs' own run time from BPF stats: {ns:.1f} ns per event.")
@@ -301,6 +367,11 @@ def sections(env: dict[str, str], only: set[str] | None) -> list[Section]:
                 "ns/read",
                 [
                     Tool("bare", None),
+                    Tool(
+                        "empty raw tracepoint on sys_exit (the hook's own cost)",
+                        [sys.executable, str(HERE / "empty_prog.py"), "sys_exit"],
+                        ready=r"^attached",
+                    ),
                     ebpftop("files"),
                     ebpftop("files", "--bpf-stats", "always"),
                     peer(
@@ -318,6 +389,11 @@ def sections(env: dict[str, str], only: set[str] | None) -> list[Section]:
                     Tool("filetop-bpfcc", None, skip="bcc's filetop needs kprobes (vfs_read), which this kernel lacks"),
                 ],
                 target="ebpftop adds at most 0.25x what bpftrace adds.",
+                notes=[
+                    "The floor is the files probe's hook: its read accounting runs on the raw sys_exit tracepoint."
+                    " bpftrace attaches two perf tracepoints (sys_enter_read, sys_exit_read) instead; that choice of"
+                    " hook is part of its own cost here.",
+                ],
             )
         )
     if not only or "spawn" in only:
@@ -354,13 +430,13 @@ def sections(env: dict[str, str], only: set[str] | None) -> list[Section]:
                     Tool(
                         "ebpftop (xdp counter on the receiving veth)",
                         [*rx, sys.executable, "-m", "ebpftop", "--batch", "--probes", "xdp", "--xdp", "ebt-rx"],
-                        ready=r'^\{"time"',
+                        ready=r'^\{"(schema|time)"',
                     ),
                     Tool(
                         "ebpftop (xdp counter, --bpf-stats always)",
                         [*rx, sys.executable, "-m", "ebpftop", "--batch", "--probes", "xdp", "--xdp", "ebt-rx",
                          "--bpf-stats", "always"],
-                        ready=r'^\{"time"',
+                        ready=r'^\{"(schema|time)"',
                     ),
                 ],
                 target="30 ns per packet or less (BPF stats).",
@@ -440,6 +516,9 @@ class Ebpftop:
             target = self._drain_lines
         self.ps = psutil.Process(self.proc.pid)
         self.first = threading.Event()
+        self._screen = bytearray()
+        self._screen_lock = threading.Lock()
+        self.screen_total = 0  # bytes of pty output read so far
         self.thread = threading.Thread(target=target, daemon=True)
         self.thread.start()
 
@@ -453,6 +532,8 @@ class Ebpftop:
                 self.frames.append(json.loads(line))
         self.first.set()
 
+    SCREEN_KEEP = 1 << 18  # bytes of pty output kept for screen_since (the soak waits on badges in it)
+
     def _drain_pty(self) -> None:
         seen = bytearray()
         while True:
@@ -462,12 +543,24 @@ class Ebpftop:
                 break
             if not chunk:
                 break
+            with self._screen_lock:
+                self._screen.extend(chunk)
+                self.screen_total += len(chunk)
+                if len(self._screen) > self.SCREEN_KEEP:
+                    del self._screen[: len(self._screen) - self.SCREEN_KEEP]
             if not self.first.is_set():
                 seen.extend(chunk)
                 if b"self " in seen:  # the header's own-cost label: the first full paint is on screen
                     self.t_first = time.monotonic() - self.start
                     self.first.set()
         self.first.set()
+
+    def screen_since(self, mark: int) -> bytes:
+        """The text drawn after byte ``mark`` of the pty output (CSI sequences taken out), as far as it is kept."""
+        with self._screen_lock:
+            start = max(0, len(self._screen) - (self.screen_total - mark))
+            raw = bytes(self._screen[start:])
+        return re.sub(rb"\x1b\[[0-?]*[ -/]*[@-~]", b"", raw)
 
     def cpu_s(self) -> float:
         return sum(self.ps.cpu_times()[:2])
@@ -708,6 +801,29 @@ def write_results(
     print(f"wrote {target}")
 
 
+def update_results(done: list[Section], rounds: int, reps: int) -> None:
+    """Replace the sections run in bench/RESULTS.md (by their ### title), each marked with when and how it ran."""
+    text = RESULTS.read_text()
+    uname = os.uname()
+    for section in done:
+        body = summarize(section)
+        body.insert(
+            1,
+            f"\n(Re-run alone on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.node()}, kernel {uname.release}:"
+            f" {rounds} rounds x {reps} runs.)",
+        )
+        block = "\n".join(body)
+        head = f"### {section.title}\n"
+        start = text.find(head)
+        if start < 0:
+            text = text.rstrip("\n") + "\n\n" + block
+            continue
+        end = text.find("\n### ", start + len(head))
+        text = text[:start] + block + ("\n" + text[end + 1 :] if end >= 0 else "")
+    RESULTS.write_text(text)
+    print(f"updated {RESULTS}: {', '.join(s.title for s in done)}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
@@ -717,6 +833,9 @@ def main() -> int:
         default="",
         help="comma list of sections (syscalls, files, spawn, xdp, self, scale, exporter);"
         " a partial run writes bench/out/RESULTS-partial.md",
+    )
+    parser.add_argument(
+        "--update", action="store_true", help="with --only: replace the sections run in bench/RESULTS.md instead"
     )
     args = parser.parse_args()
     if os.geteuid() != 0:
@@ -735,7 +854,10 @@ def main() -> int:
     extra = self_cost() if not only or "self" in only else []
     extra += scale() if not only or "scale" in only else []
     extra += exporter_cost() if not only or "exporter" in only else []
-    write_results(done, args.rounds, args.reps, extra, partial=bool(only))
+    if args.update and only and not extra:
+        update_results(done, args.rounds, args.reps)
+    else:
+        write_results(done, args.rounds, args.reps, extra, partial=bool(only))
     return 0
 
 
