@@ -84,11 +84,15 @@ def bcc_env() -> dict[str, str]:
     return {}
 
 
-def ebpftop(probes: str, *extra: str) -> Tool:
+def ebpftop(probes: str, *extra: str, cgroups: bool = True) -> Tool:
+    """ebpftop --batch on these probes; cgroups=False: the programs compiled without recording cgroups
+    (EBPFTOP_NO_CGROUP=1), the "cgroup column off" side of the cgroup cost (issue 15)."""
+    label = ", ".join([*([" ".join(extra)] if extra else []), *([] if cgroups else ["cgroups not recorded"])])
     return Tool(
-        f"ebpftop ({probes} probe{', ' + ' '.join(extra) if extra else ''})",
+        f"ebpftop ({probes} probe{', ' + label if label else ''})",
         [sys.executable, "-m", "ebpftop", "--batch", "--probes", probes, "--interval", "1", *extra],
         ready=r'^\{"(schema|time)"',
+        env={} if cgroups else {"EBPFTOP_NO_CGROUP": "1"},
     )
 
 
@@ -340,6 +344,7 @@ def sections(env: dict[str, str], only: set[str] | None) -> list[Section]:
                         ready=r"^attached",
                     ),
                     ebpftop("syscalls"),
+                    ebpftop("syscalls", cgroups=False),
                     ebpftop("syscalls", "--bpf-stats", "always"),
                     peer("syscount-bpfcc -P", ["syscount-bpfcc", "-P"], r"Tracing|Ctrl", env),
                     peer(
@@ -373,6 +378,7 @@ def sections(env: dict[str, str], only: set[str] | None) -> list[Section]:
                         ready=r"^attached",
                     ),
                     ebpftop("files"),
+                    ebpftop("files", cgroups=False),
                     ebpftop("files", "--bpf-stats", "always"),
                     peer(
                         "bpftrace per-fd sum(args.ret)",
@@ -405,6 +411,7 @@ def sections(env: dict[str, str], only: set[str] | None) -> list[Section]:
                 [
                     Tool("bare", None),
                     ebpftop("proctree"),
+                    ebpftop("proctree", cgroups=False),
                     ebpftop("proctree", "--bpf-stats", "always"),
                     peer("exitsnoop-bpfcc", ["exitsnoop-bpfcc"], r"PCOMM|TIME", env),
                     Tool("execsnoop-bpfcc", None, skip="bcc's execsnoop needs kprobes, which this kernel lacks"),
