@@ -142,6 +142,10 @@ class EbpftopApp(HtopKeys, App[int]):
         # cgroup id -> Cgroup (ebpftop/cgroups.py) of every id frames have named: panes show names by id
         self.cgroup_names: dict[int, Any] = {}
         self._drawn: dict[type, Frame] = {}  # pane class -> the frame it last drew
+        # The tab [ or ] asked for, until its TabActivated arrives: keys in a burst step from it, and a
+        # stale activation (focusing the previous tab's table posts TabPane.Focused, which re-activates
+        # that tab when it is handled, after the next key moved on) is overruled.
+        self._tab_wanted: str | None = None
         self.frames_seen = 0
         self.frame_at: float | None = None  # monotonic time the latest frame arrived
         self.pids = of_pids(settings.pids)
@@ -228,6 +232,12 @@ class EbpftopApp(HtopKeys, App[int]):
         return super().check_action(action, parameters)  # HtopKeys: pane actions only on the main screen
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        wanted = self._tab_wanted
+        if wanted is not None:
+            if event.tabbed_content.active != wanted:
+                event.tabbed_content.active = wanted  # a stale activation: the keys went on from it
+                return
+            self._tab_wanted = None
         self._show_boxes()
         self.show_active_pane(self.displayed)  # paused: the frame on screen, for this pane too
         self.focus_active_pane()
@@ -458,7 +468,11 @@ class EbpftopApp(HtopKeys, App[int]):
     def _switch_pane(self, step: int) -> None:
         tabs = self.query_one("#tabs", TabbedContent)
         ids = [f"tab-{key}" for key, _title, _widget in PANES]
-        tabs.active = ids[(ids.index(tabs.active) + step) % len(ids)]
+        current = self._tab_wanted or tabs.active
+        target = ids[(ids.index(current) + step) % len(ids)]
+        # Pending only while an activation is to come (none comes when the tab is already active).
+        self._tab_wanted = target if target != tabs.active else None
+        tabs.active = target
 
     def action_next_pane(self) -> None:
         self._switch_pane(+1)
@@ -519,9 +533,11 @@ class EbpftopApp(HtopKeys, App[int]):
 
     def _show_pane(self, key: str) -> None:
         tabs = self.query_one("#tabs", TabbedContent)
-        if tabs.active == f"tab-{key}":
+        target = f"tab-{key}"
+        self._tab_wanted = target if target != tabs.active else None  # as _switch_pane: this key wins
+        if tabs.active == target:
             return
-        tabs.active = f"tab-{key}"
+        tabs.active = target
 
     def deliver_screenshot(
         self, filename: str | None = None, path: str | None = None, time_format: str | None = None

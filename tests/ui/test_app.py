@@ -289,3 +289,44 @@ async def test_paused_tab_switch_shows_the_frozen_frame() -> None:
         await pilot.pause()
         # What was on screen when paused, not the frame that arrived after.
         assert cell_texts(app.query_one("#syscalls-table", DataTable), 0) == ["4242", "1337", "777", "1"]
+
+
+async def test_bracket_bursts_land_where_the_keys_say() -> None:
+    """[ and ] typed fast: each steps from where the previous one went (a tab's own focus message, handled
+    after the next key, once pulled the tabs back; seen under load in CI rehearsals)."""
+    from ebpftop.ui.panes import PANES
+
+    app, source = make_app()
+    async with app.run_test(size=(120, 30)) as pilot:
+        source.emit(syscall_frame())
+        await pilot.pause()
+        tabs = app.query_one("#tabs")
+        start = [key for key, _t, _w in PANES].index("syscalls")
+        keys = ["left_square_bracket"] * 2 + ["right_square_bracket"] * 7 + ["left_square_bracket"] * 3
+        for burst in range(3):
+            await pilot.press(*keys)
+            await pilot.pause()
+            end = (start + (burst + 1) * (7 - 2 - 3)) % len(PANES)
+            assert tabs.active == f"tab-{PANES[end][0]}", burst
+
+
+async def test_a_stale_tab_focus_does_not_pull_the_tabs_back() -> None:
+    """The mechanism behind the burst race, made to happen: ] moves on, and the focus message of the tab
+    it left (what focusing that tab's table posts) is handled after it. The tab the key chose stays."""
+    from textual.widgets import TabbedContent, TabPane
+
+    from ebpftop.ui.panes import PANES
+
+    app, source = make_app()
+    async with app.run_test(size=(120, 30)) as pilot:
+        source.emit(syscall_frame())
+        await pilot.pause()
+        tabs = app.query_one("#tabs", TabbedContent)
+        left = tabs.active
+        stale = tabs.get_pane(left)
+        app.action_next_pane()
+        tabs.post_message(TabPane.Focused(stale))
+        await pilot.pause()
+        await pilot.pause()
+        ids = [f"tab-{key}" for key, _t, _w in PANES]
+        assert tabs.active == ids[(ids.index(left) + 1) % len(ids)]
