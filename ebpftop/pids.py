@@ -206,6 +206,14 @@ def _parse_cgroup(item: str, cgroups: Any) -> tuple[list[Any], set[int], int]:
         raise ValueError(f"no cgroup {spec!r}: no such path, unit or container under {cgroups.mount}")
     if any(cg.kind == "root" for cg in found):
         raise ValueError(f"{item!r} is the root cgroup, which holds every process: that is no filter")
+    for cg in found:
+        if (cg.path or "").count("/") > FILTER_CGROUP_DEPTH:
+            # The kernel looks at a task's ancestors 1..FILTER_CGROUP_DEPTH levels down only: a deeper
+            # group would never match, and every pane would stay empty without a word.
+            raise ValueError(
+                f"cgroup {cg.path!r} is {cg.path.count('/')} levels below the root; "
+                f"a cgroup filter reaches {FILTER_CGROUP_DEPTH} levels: name one of its parents"
+            )
     below = {cid for cid, path in cgroups.paths().items() for cg in found if path.startswith(f"{cg.path}/")}
     return found, below, max(cgroups.paths(), default=0)
 

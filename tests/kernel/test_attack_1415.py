@@ -76,3 +76,37 @@ def test_tree_filter_keeps_nothing_from_a_group_made_later_outside_the_filter(gr
     events = [e for f in frames if "procs" in f for e in f["procs"]["events"]]
     leaked = [(e["type"], e["comm"], e["pid"]) for e in events if e["cgroup"] == other_id]
     assert leaked == []
+
+
+def test_a_cgroup_deeper_than_the_kernel_filter_looks_is_refused_not_silently_empty() -> None:
+    """--cgroup on a group 17 levels below the root: the kernel's filter looks 16 levels down only
+    (FILTER_CGROUP_DEPTH), so it kept nothing and the panes stayed empty without a word. Refused now,
+    with one line on stderr and exit 2; 16 levels is still a filter."""
+    from ebpftop.pids import FILTER_CGROUP_DEPTH, parse_pids
+
+    if MOUNT is None:
+        pytest.skip("no cgroup v2 hierarchy mounted")
+    top = Path(MOUNT) / f"ebpftop-attack-deep-{os.getpid()}"
+    made = [top]
+    for i in range(2, FILTER_CGROUP_DEPTH + 2):
+        made.append(made[-1] / f"l{i}")
+    try:
+        for d in made:
+            d.mkdir()
+        deepest = "/" + str(made[-1].relative_to(MOUNT))
+        assert deepest.count("/") == FILTER_CGROUP_DEPTH + 1
+        assert parse_pids("/" + str(made[-2].relative_to(MOUNT))).cgroups == {os.stat(made[-2]).st_ino}
+        out = subprocess.run(
+            [sys.executable, "-m", "ebpftop", "--batch", "-n", "1", "--cgroup", deepest],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert out.returncode == 2, out
+        assert out.stdout == ""
+        err = out.stderr.strip().splitlines()
+        assert len(err) == 1 and "levels" in err[0], err
+    finally:
+        for d in reversed(made):
+            if d.is_dir():
+                _rmdir(d)
