@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import urllib.request
+from typing import Any
 
 from ebpftop.model.metrics import MetricsOptions
 from ebpftop.output.metrics import MAX_CLIENTS, Exporter
@@ -46,3 +47,45 @@ def test_answered_scrapes_are_not_cut_by_newcomers() -> None:
                 assert r.status == 200 and b"ebpftop_frames_total" in r.read()
     finally:
         exp.stop()
+
+
+def _bomb(path: str, line_mib: int) -> None:
+    """A recording: its header, one frame, then one line of line_mib MiB of spaces (a few hundred KB of gzip)."""
+    import json
+    import zlib
+
+    from ebpftop.model.frame import SCHEMA_VERSION
+    from ebpftop.output.record import FORMAT_VERSION, MAGIC
+
+    head = {MAGIC: FORMAT_VERSION, "ebpftop": "0", "schema": SCHEMA_VERSION, "interval": 1.0, "probes": []}
+    frame = {"schema": SCHEMA_VERSION, "time": 1000.0, "interval": 1.0}
+    z = zlib.compressobj(1, zlib.DEFLATED, 31)
+    with open(path, "wb") as f:
+        f.write(z.compress((json.dumps(head) + "\n" + json.dumps(frame) + "\n").encode()))
+        spaces = b" " * (1 << 20)
+        for _ in range(line_mib):
+            f.write(z.compress(spaces))
+        f.write(z.flush())
+
+
+def test_a_gzip_bomb_of_one_line_is_refused_before_it_is_held(tmp_path: Any) -> None:
+    """One line of 400 MiB (about 400 KB of gzip): the replay held all of it (and a copy) before
+    finding it was no JSON, about 850 MB for a file a mail attachment holds; a few MB of file more
+    and the kernel kills it. Now the line ends the replay past MAX_LINE, and what came before plays."""
+    import subprocess
+    import sys
+
+    bomb = str(tmp_path / "bomb.gz")
+    _bomb(bomb, 400)
+    probe = (
+        "import resource, subprocess, sys\n"
+        "r = subprocess.run([sys.executable, '-m', 'ebpftop', '--replay', sys.argv[1], '--batch'],"
+        " capture_output=True, text=True, timeout=120)\n"
+        "print(r.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, r.stdout.count('\\n'))\n"
+        "print(r.stderr, file=sys.stderr)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe, bomb], capture_output=True, text=True, timeout=180)
+    rc, max_rss_kib, frames = map(int, out.stdout.split())
+    assert rc == 0 and frames == 1, out
+    assert max_rss_kib < 300 * 1024, f"{max_rss_kib} KiB held for a 400 MiB line"
+    assert "longer than 64 MiB" in out.stderr, out.stderr
