@@ -433,7 +433,7 @@ class ReplaySource:
                 at_end = index >= len(self.entries) - 1
             try:
                 frame = self.decode(index)
-            except (DecodeError, ValueError, TypeError, KeyError, RecursionError) as exc:
+            except (DecodeError, ValueError, TypeError, KeyError, RecursionError, ArithmeticError) as exc:
                 self._on_notice(f"replay: frame {index + 1} cannot be shown: {exc}")
                 continue
             if self._on_status is not None:

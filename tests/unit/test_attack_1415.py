@@ -89,3 +89,54 @@ def test_a_gzip_bomb_of_one_line_is_refused_before_it_is_held(tmp_path: Any) -> 
     assert rc == 0 and frames == 1, out
     assert max_rss_kib < 300 * 1024, f"{max_rss_kib} KiB held for a 400 MiB line"
     assert "longer than 64 MiB" in out.stderr, out.stderr
+
+
+def test_a_forged_huge_number_in_a_recording_is_one_notice_and_the_replay_goes_on() -> None:
+    """A count of 10**400 in a recorded frame (JSON has no bound on integers): the decoder's
+    float(count) and math.isfinite raised OverflowError, which the player did not expect, so its
+    thread died and the replay froze on the frame before. Now that frame is one notice, and the
+    next plays."""
+    import json
+    import re
+    import threading
+    from pathlib import Path
+
+    from ebpftop.model.decode import DecodeError
+    from ebpftop.replay import ReplaySource, load
+
+    recording = load(str(Path(__file__).parent.parent / "ui" / "data" / "recording-real.gz"))
+    assert len(recording.entries) >= 3
+    forged = recording.entries[1]
+    obj = json.loads(forged.line)
+    assert obj["syscalls"], "the recording has syscall rows"
+    obj["syscalls"][0]["count"] = 10**400
+    obj["work_ms"] = 10**400
+    forged.line = json.dumps(obj)
+    source = ReplaySource(recording, paused=True)
+    try:
+        source.decode(1)
+    except DecodeError:
+        pass
+    frames: list[float] = []
+    notices: list[str] = []
+    seen = threading.Event()
+
+    def on_frame(frame: Any) -> None:
+        frames.append(frame.time)
+        seen.set()
+
+    def on_notice(text: str) -> None:
+        notices.append(text)
+        seen.set()
+
+    source.start(on_frame, lambda probes: None, on_notice)
+    try:
+        for want in (1, 2, 3):  # frame 1, the forged frame 2, frame 3
+            assert seen.wait(30), (frames, notices)
+            seen.clear()
+            if want < 3:
+                source.step(1)
+        assert frames == [recording.entries[0].time, recording.entries[2].time], (frames, notices)
+        assert any(re.search(r"frame 2 cannot be shown", n) for n in notices), notices
+    finally:
+        source.stop()
