@@ -140,3 +140,33 @@ def test_a_forged_huge_number_in_a_recording_is_one_notice_and_the_replay_goes_o
         assert any(re.search(r"frame 2 cannot be shown", n) for n in notices), notices
     finally:
         source.stop()
+
+
+def test_record_never_follows_a_symlink_another_user_planted(tmp_path: Any) -> None:
+    """A user links /tmp/rec.gz to a file of root's that is empty (or absent at rotation time):
+    root's --record /tmp/rec.gz wrote the recording into that file. Refused now before any probe
+    loads (check_path: exit 2), and by the writer itself; root's own links are still followed."""
+    import os
+    import time
+
+    from ebpftop.output.record import Recorder, check_path, header
+
+    target = tmp_path / "roots-file"
+    target.write_bytes(b"")
+    link = tmp_path / "rec.gz"
+    link.symlink_to(target)
+    os.lchown(link, 65534, 65534)
+    why = check_path(str(link))
+    assert why is not None and "symlink owned by another user" in why, why
+    notices: list[str] = []
+    rec = Recorder(str(link), header(1.0, ()), on_notice=notices.append)
+    for _ in range(600):
+        if notices:
+            break
+        time.sleep(0.05)
+    rec.close(5)
+    assert target.read_bytes() == b"", "the recording went through the user's link"
+    assert notices and "not followed" in notices[0], notices
+    # Root's own link is followed as before.
+    os.lchown(link, 0, 0)
+    assert check_path(str(link)) is None
