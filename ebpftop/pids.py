@@ -40,8 +40,13 @@ class PidFilter:
     cgroup_specs: frozenset[str] = frozenset()
     cgroups_below: frozenset[int] = frozenset()
     cgroup_horizon: int = 0
+    # The named cgroups' paths, and the resolver (ebpftop.cgroups.Cgroups) that tells whether a cgroup
+    # made since the filter (an id past the horizon) is below one of them.
+    cgroup_paths: frozenset[str] = frozenset()
+    cgroup_lookup: Any = field(default=None, compare=False, repr=False)
     pids: frozenset[int] = field(init=False, compare=False, repr=False)
     starts: dict[int, frozenset[int]] = field(init=False, compare=False, repr=False)
+    _late: dict[int, bool] = field(init=False, compare=False, repr=False)  # ids past the horizon, looked up
 
     def __post_init__(self) -> None:
         starts: dict[int, set[int]] = {}
@@ -49,6 +54,7 @@ class PidFilter:
             starts.setdefault(pid, set()).add(start)
         object.__setattr__(self, "pids", frozenset(starts))
         object.__setattr__(self, "starts", {p: frozenset(s) for p, s in starts.items()})
+        object.__setattr__(self, "_late", {})
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, PidFilter):
@@ -79,11 +85,30 @@ class PidFilter:
         return starts is not None and (start is None or start in starts)
 
     def keeps_cgroup(self, cgroup: int) -> bool:
-        """A cgroup named, or below one: those known when the filter was made, and, for one made since
-        (an id past the horizon), the kernel's word, since it counted only under a named cgroup."""
+        """A cgroup named, or below one: those known when the filter was made, and one made since (an id
+        past the horizon) whose path is below a named one. Not every probe filters by cgroup in the
+        kernel (the Tree's does not), so a newer id alone proves nothing: a cgroup made since anywhere
+        else (a new login's scope, a new container) is not the filter's. Without a resolver (a filter
+        made by hand) a newer id is taken on the kernel's word."""
         if not self.cgroups:
             return False
-        return cgroup in self.cgroups or cgroup in self.cgroups_below or cgroup > self.cgroup_horizon
+        if cgroup in self.cgroups or cgroup in self.cgroups_below:
+            return True
+        if cgroup <= self.cgroup_horizon:
+            return False
+        lookup = self.cgroup_lookup
+        if lookup is None:
+            return True
+        kept = self._late.get(cgroup)
+        if kept is None:
+            # Looked up once: a cgroup the kernel counted in existed then, so a walk now finds it unless
+            # it was removed since (gone: nothing says it was below, so it is not kept).
+            path = lookup.resolve([cgroup])[cgroup].path
+            kept = path is not None and any(path.startswith(p.rstrip("/") + "/") for p in self.cgroup_paths)
+            if len(self._late) >= 65536:
+                self._late.clear()
+            self._late[cgroup] = kept
+        return kept
 
     @property
     def typed_pids(self) -> list[int]:
@@ -181,6 +206,14 @@ def _parse_cgroup(item: str, cgroups: Any) -> tuple[list[Any], set[int], int]:
         raise ValueError(f"no cgroup {spec!r}: no such path, unit or container under {cgroups.mount}")
     if any(cg.kind == "root" for cg in found):
         raise ValueError(f"{item!r} is the root cgroup, which holds every process: that is no filter")
+    for cg in found:
+        if (cg.path or "").count("/") > FILTER_CGROUP_DEPTH:
+            # The kernel looks at a task's ancestors 1..FILTER_CGROUP_DEPTH levels down only: a deeper
+            # group would never match, and every pane would stay empty without a word.
+            raise ValueError(
+                f"cgroup {cg.path!r} is {cg.path.count('/')} levels below the root; "
+                f"a cgroup filter reaches {FILTER_CGROUP_DEPTH} levels: name one of its parents"
+            )
     below = {cid for cid, path in cgroups.paths().items() for cg in found if path.startswith(f"{cg.path}/")}
     return found, below, max(cgroups.paths(), default=0)
 
@@ -197,6 +230,7 @@ def parse_pids(text: str, proc: str = "/proc", cgroups: Any = None) -> PidFilter
     by_name: set[int] = set()
     cgroup_ids: set[int] = set()
     cgroup_specs: set[str] = set()
+    cgroup_paths: set[str] = set()
     below: set[int] = set()
     horizon = 0
     top = pid_max()
@@ -210,6 +244,7 @@ def parse_pids(text: str, proc: str = "/proc", cgroups: Any = None) -> PidFilter
                 cgroups = Cgroups()
             groups, under, newest = _parse_cgroup(item, cgroups)
             cgroup_ids.update(cg.id for cg in groups)
+            cgroup_paths.update(cg.path for cg in groups if cg.path is not None)
             cgroup_specs.add(item)
             below |= under
             horizon = max(horizon, newest)
@@ -256,6 +291,8 @@ def parse_pids(text: str, proc: str = "/proc", cgroups: Any = None) -> PidFilter
         frozenset(cgroup_specs),
         frozenset(below),
         horizon,
+        frozenset(cgroup_paths),
+        cgroups if cgroup_ids else None,
     )
 
 
@@ -271,6 +308,8 @@ def combine(a: PidFilter | None, b: PidFilter | None) -> PidFilter | None:
         a.cgroup_specs | b.cgroup_specs,
         a.cgroups_below | b.cgroups_below,
         max(a.cgroup_horizon, b.cgroup_horizon),
+        a.cgroup_paths | b.cgroup_paths,
+        a.cgroup_lookup or b.cgroup_lookup,
     )
 
 

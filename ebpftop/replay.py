@@ -33,6 +33,7 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 CHUNK = 1 << 16
 _TIME = re.compile(r'"time":(-?[0-9.eE+-]+)')
 MIN_SPEED, MAX_SPEED = 1 / 16, 64.0
+MAX_LINE = 64 << 20  # bytes of one recorded line at most (a frame of ~300 000 rows)
 MAX_WAIT = 5.0  # seconds the player waits at most between two frames, whatever gap the recording has
 
 
@@ -113,13 +114,29 @@ def _chunks(path: str, notices: list[str]) -> Iterator[bytes]:
 
 
 def _lines(path: str, notices: list[str]) -> Iterator[str]:
-    rest = b""
+    """The lines, each at most MAX_LINE bytes: a longer one (a few MB of gzip hold GBs of one line)
+    ends the replay there, before it is held in memory."""
+    held: list[bytes] = []  # the line so far, in pieces (each chunk is split once, never the line)
+    size = 0
     for chunk in _chunks(path, notices):
-        rest += chunk
-        *whole, rest = rest.split(b"\n")
+        *whole, last = chunk.split(b"\n")
         for raw in whole:
+            if held:
+                raw, held, size = b"".join([*held, raw]), [], 0
+            if len(raw) > MAX_LINE:
+                break
             yield raw.decode("utf-8", "surrogateescape")
-    if rest:
+        else:
+            if last:
+                held.append(last)
+                size += len(last)
+            if size <= MAX_LINE:
+                continue
+        notices.append(
+            f"{path!a} has a line longer than {MAX_LINE >> 20} MiB (ebpftop writes none): replaying what came before it"
+        )
+        return
+    if held:
         notices.append(f"{path!a} ends inside a frame (cut off mid-write): that last frame is left out")
 
 
@@ -416,7 +433,7 @@ class ReplaySource:
                 at_end = index >= len(self.entries) - 1
             try:
                 frame = self.decode(index)
-            except (DecodeError, ValueError, TypeError, KeyError, RecursionError) as exc:
+            except (DecodeError, ValueError, TypeError, KeyError, RecursionError, ArithmeticError) as exc:
                 self._on_notice(f"replay: frame {index + 1} cannot be shown: {exc}")
                 continue
             if self._on_status is not None:

@@ -50,6 +50,8 @@ def _int(obj: Any, key: str) -> int:
     value = _get(obj, key)
     if not isinstance(value, int) or isinstance(value, bool):
         raise DecodeError(f"{key!r} is not an integer")
+    if not -(1 << 64) < value < 1 << 64:  # JSON bounds no integer; the kernel's are 64-bit
+        raise DecodeError(f"{key!r} is out of range")
     return value
 
 
@@ -66,9 +68,15 @@ def _int_or(obj: Any, key: str, default: int = 0) -> int:
 
 def _float(obj: Any, key: str) -> float:
     value = _get(obj, key)
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
         raise DecodeError(f"{key!r} is not a number")
-    return float(value)
+    try:
+        number = float(value)  # an integer past a float's range: OverflowError
+    except OverflowError:
+        raise DecodeError(f"{key!r} is out of range") from None
+    if not math.isfinite(number):
+        raise DecodeError(f"{key!r} is not a number")
+    return number
 
 
 def _opt_float(obj: Any, key: str) -> float | None:

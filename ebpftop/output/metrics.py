@@ -8,8 +8,9 @@ is current through a custom Collector in the exporter's own CollectorRegistry:
 no lock is shared between the two sides, so a scraper that stops reading
 holds only its own thread, never the sampler or the exit. A connection idle
 for ``HANDLER_TIMEOUT`` seconds is dropped, and at most ``MAX_CLIENTS`` are
-served at once (more are closed at once), so slow or many scrapers cost
-bounded memory.
+served at once (a new one beyond takes the place of the oldest still sending
+its request, else is closed at once), so slow or many scrapers cost bounded
+memory and cannot lock a scraper out.
 """
 
 from __future__ import annotations
@@ -78,29 +79,76 @@ class _Handler(WSGIRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         pass
 
+    def parse_request(self) -> bool:
+        ok = super().parse_request()
+        self.server.request_read(self.request)  # type: ignore[attr-defined]
+        return ok
+
 
 class _Server(ThreadingMixIn, WSGIServer):
+    """At most MAX_CLIENTS connections served at once. When all are taken, a new connection takes the
+    place of the oldest one still sending its request: a scraper sends its request at once, so peers
+    that trickle theirs (a header line every few seconds, never idle for HANDLER_TIMEOUT) cannot hold
+    every place and lock the scrapes out."""
+
     daemon_threads = True  # a handler stuck on a peer never holds the exit
     allow_reuse_address = True  # a restarted exporter rebinds at once (TIME_WAIT from the last scrape)
+    EVICT_WAIT = 2.0  # seconds a new connection waits for the place of the one it closed
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._slots = threading.BoundedSemaphore(MAX_CLIENTS)
+        self._waiters = threading.BoundedSemaphore(MAX_CLIENTS)  # newcomers waiting for an evicted place
+        self._lock = threading.Lock()
+        self._reading: dict[Any, None] = {}  # served connections still sending their request, oldest first
         super().__init__(*args, **kwargs)
 
-    def process_request(self, request: Any, client_address: Any) -> None:
-        if not self._slots.acquire(blocking=False):
-            self.shutdown_request(request)  # too many at once: closed, unanswered
-            return
-        try:
-            super().process_request(request, client_address)
-        except BaseException:
-            self._slots.release()
-            raise
+    def request_read(self, request: Any) -> None:
+        with self._lock:
+            self._reading.pop(request, None)
 
-    def process_request_thread(self, request: Any, client_address: Any) -> None:
+    def _evict(self) -> bool:
+        """Cut the oldest served connection still sending its request (its thread then frees its place)."""
+        with self._lock:
+            victim = next(iter(self._reading), None)
+            if victim is None:
+                return False
+            del self._reading[victim]
         try:
-            super().process_request_thread(request, client_address)
+            victim.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        return True
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if self._slots.acquire(blocking=False):
+            waiting = False
+        elif self._waiters.acquire(blocking=False):
+            if not self._evict():
+                self._waiters.release()
+                self.shutdown_request(request)  # every place busy answering: closed, unanswered
+                return
+            waiting = True
+        else:
+            self.shutdown_request(request)  # a flood of newcomers: closed, unanswered
+            return
+        thread = threading.Thread(
+            target=self._serve, args=(request, client_address, waiting), name="ebpftop-scrape", daemon=True
+        )
+        thread.start()
+
+    def _serve(self, request: Any, client_address: Any, waiting: bool) -> None:
+        if waiting:
+            placed = self._slots.acquire(timeout=self.EVICT_WAIT)
+            self._waiters.release()
+            if not placed:
+                self.shutdown_request(request)
+                return
+        with self._lock:
+            self._reading[request] = None
+        try:
+            self.process_request_thread(request, client_address)
         finally:
+            self.request_read(request)
             self._slots.release()
 
 

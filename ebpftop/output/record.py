@@ -24,6 +24,7 @@ stops the recording with one notice; monitoring goes on.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import socket
@@ -76,6 +77,19 @@ def frame_lines(frame: Frame, line: str | None = None) -> str:
     from ebpftop.output.batch import dumps
 
     return f"{line if line is not None else dumps(frame)}\n{_dumps({'view': view_json(frame)})}\n"
+
+
+def _foreign_link(path: str) -> str | None:
+    """Why FILE, a symlink another user owns, is not followed (None: not one). Root following a link a
+    user planted in /tmp writes the recording over any file of the system it names (and the host's
+    fs.protected_symlinks may be off); a link of our own, or root's, is followed."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return None
+    if stat.S_ISLNK(st.st_mode) and st.st_uid not in (0, os.geteuid()):
+        return f"is a symlink owned by another user (uid {st.st_uid}): not followed"
+    return None
 
 
 def rotate(path: str, keep: int) -> None:
@@ -167,6 +181,8 @@ class Recorder:
     def _open(self) -> tuple[int, bool]:
         # The open itself may block (a FIFO without a reader): only ever here, in this thread.
         regular = False
+        if (why := _foreign_link(self.path)) is not None:
+            raise OSError(errno.ELOOP, why)
         try:
             st = os.stat(self.path)
             regular = stat.S_ISREG(st.st_mode)
@@ -175,6 +191,8 @@ class Recorder:
         except FileNotFoundError:
             regular = True
         flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC | os.O_NOCTTY
+        if not os.path.islink(self.path):
+            flags |= os.O_NOFOLLOW  # no link then: one swapped in since is refused (ELOOP)
         # Recordings hold every process's argv and paths: root's eyes only.
         fd = os.open(self.path, flags, 0o600)
         regular = stat.S_ISREG(os.fstat(fd).st_mode)
@@ -304,7 +322,9 @@ def check_path(path: str, timeout: float = 2.0) -> str | None:
 
     def look() -> None:
         try:
-            if os.path.isdir(path):
+            if (why := _foreign_link(path)) is not None:
+                answer.append(why)
+            elif os.path.isdir(path):
                 answer.append("is a directory")
             elif os.path.lexists(path):
                 answer.append(None if os.access(path, os.W_OK) else "is not writable")
