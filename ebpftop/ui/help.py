@@ -50,18 +50,25 @@ class HelpScreen(ModalScreen[None]):
         Binding("escape,q,question_mark,f1", "dismiss", "Close"),
     ]
 
-    def __init__(self, bindings: list[tuple[str, str]]) -> None:
+    def __init__(
+        self,
+        bindings: list[tuple[str, str]],
+        notes: tuple[tuple[str, str], ...] = HEADER_NOTES,
+        layout: str = LAYOUT_NOTE,
+    ) -> None:
         super().__init__()
         self.bindings = bindings
+        self.notes = notes
+        self.layout_note = layout
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help"):
             yield Static(Text("ebpftop keys", style="bold"))
             yield Static(key_table(self.bindings))
             yield Static(Text("\nThe header", style="bold"))
-            yield Static(key_table(list(HEADER_NOTES)))
+            yield Static(key_table(list(self.notes)))
             yield Static(Text("\nLayout", style="bold"))
-            yield Static(Text(LAYOUT_NOTE))
+            yield Static(Text(self.layout_note))
             yield Static(Text("\nPanes", style="bold"))
             yield Static(key_table([(spec.title, spec.help) for spec in SPECS]))
             yield Static(Text("\nEsc, q, ? or F1 closes this screen.", style="dim"))

@@ -175,11 +175,28 @@ async def test_nothing_is_signalled_or_read_from_this_machine() -> None:
         assert any("change the speed" in str(n.message) for n in app._notifications)
 
 
-async def test_help_lists_the_replay_keys() -> None:
+async def test_help_tells_the_keys_as_they_act_on_a_recording() -> None:
+    """The help screen of a replay names each player key once with what it does, and does not say that
+    1-4 load BPF programs or that + and - change the interval (neither happens on a recording)."""
     app, _source = make_app()
     keys = dict(app.key_bindings())
-    assert keys[",/."] == "Step" and keys["</>"] == "Speed" and keys["j"] == "Jump"
-    assert "Replay: step back one frame" in keys.values()
+    assert keys["space"] == "pause / play the recording (the header says PAUSED)"
+    assert keys[", ."] == "step back / forward one frame (pauses)"
+    assert keys["< >"] == "play slower / faster (x1/16 to x64)"
+    assert keys["j"].startswith("jump: HH:MM[:SS]")
+    assert not {",", ",/.", "<", "</>"} & set(keys)
+    assert keys["1"] == "Files: hide / show the recorded data of this probe (nothing is loaded)"
+    assert keys["+, -"].startswith("nothing: the interval is the recording's")
+    assert keys["k"].startswith("Kill: nothing is sent")
+    async with app.run_test(size=(120, 40)) as pilot:
+        assert "slower" not in [b.binding.action for b in app.active_bindings.values() if b.binding.show]
+        await pilot.press("question_mark")
+        await pilot.pause()
+        screen = app.screen
+        shown = [*screen.bindings, *screen.notes, ("", screen.layout_note)]  # type: ignore[attr-defined]
+        text = " ".join(f"{key} {meaning}" for key, meaning in shown)
+        assert "loads" not in text and "BPF programs" not in text, text
+        assert "REPLAY 12/300" in text and "the recording's interval" in text
 
 
 async def test_the_tui_with_record_writes_every_frame_it_gets(tmp_path: Path) -> None:
