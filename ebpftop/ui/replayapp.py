@@ -129,6 +129,9 @@ class ReplayApp(EbpftopApp):
     ]
     PROMPT_ACTIONS = EbpftopApp.PROMPT_ACTIONS | {"jump"}
     TITLE = "ebpftop replay"
+    # The status line also holds "REPLAY 300/300 2026-12-02 03:12:05.4 x1/16 PAUSED": on one line with the
+    # badges it pushed the filter, self and interval off a 200-column screen.
+    HEADER_ONE_LINE = EbpftopApp.HEADER_ONE_LINE + 50
 
     source: ReplaySource
 

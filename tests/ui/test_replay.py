@@ -220,3 +220,22 @@ async def test_the_tui_with_record_writes_every_frame_it_gets(tmp_path: Path) ->
         assert "102" in cells(table, 0)  # the app got them too
     assert recorder.close(10.0) == 0
     assert [e.line for e in load(str(tmp_path / "tui.gz")).entries] == [dumps(f) for f in sent]
+
+
+async def test_the_replay_header_keeps_the_filter_on_screen_at_200_columns() -> None:
+    """At 200 columns the live header puts the badges and the status line on one line; a replay's status
+    line is ~50 columns longer (its position, time and speed), which pushed the filter, self and the
+    interval past the edge. A replay keeps two lines there, the status line whole."""
+    from ebpftop.ui.probebar import ProbeBar
+
+    app, source = make_app()
+    async with app.run_test(size=(200, 60)) as pilot:
+        await settle(pilot, lambda: shows(app, source, 0))
+        app.set_pids(app.parse_filter(WORKLOAD))
+        await pilot.pause()
+        bar = app.query_one(ProbeBar)
+        assert bar.has_class("-two-lines")
+        status = app.query_one("#selfcpu", Static)
+        text = str(status.content)
+        assert text.startswith("REPLAY 1/") and f"PID {WORKLOAD}" in text and text.endswith("every 0.4s"), text
+        assert len(text) <= status.size.width, (len(text), status.size.width)
