@@ -358,7 +358,8 @@ class EbpftopApp(HtopKeys, App[int]):
             self.paused,
             describe(self.pids),
             frame.rss_bytes if frame else 0,
-            len(self.pids.names) + len(self.pids.typed_pids) if self.pids else 0,  # the items describe() lists
+            # the items describe() lists: cgroups as typed, names, PIDs
+            len(self.pids.cgroup_specs) + len(self.pids.names) + len(self.pids.typed_pids) if self.pids else 0,
             self.frame_late(time.monotonic()),
             self.replay_text(),
         )

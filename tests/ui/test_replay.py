@@ -239,3 +239,17 @@ async def test_the_replay_header_keeps_the_filter_on_screen_at_200_columns() -> 
         text = str(status.content)
         assert text.startswith("REPLAY 1/") and f"PID {WORKLOAD}" in text and text.endswith("every 0.4s"), text
         assert len(text) <= status.size.width, (len(text), status.size.width)
+
+
+async def test_the_header_counts_the_cgroups_of_a_filter() -> None:
+    """'PID docker:3ef8 +1' for a filter of two cgroups, as for two PIDs; the count left cgroups out,
+    which drew '+…' (as if the number were unknown)."""
+    from ebpftop.pids import PidFilter
+
+    app, source = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot, lambda: shows(app, source, 0))
+        specs = frozenset({"docker:3ef8", "nuweb.service"})
+        app.set_pids(PidFilter(frozenset(), frozenset(), frozenset(), frozenset({7, 8}), specs, frozenset(), 1 << 64))
+        await pilot.pause()
+        assert "PID docker:3ef8 +1  self" in str(app.query_one("#selfcpu", Static).content)
