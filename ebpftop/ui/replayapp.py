@@ -12,6 +12,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
+from ebpftop.cgroups import container_id
 from ebpftop.pids import COMM_LEN, FILTER_MAX_NAMES, GONE, PidFilter, is_cgroup_spec
 from ebpftop.replay import ReplaySource, parse_jump, when
 from ebpftop.ui.app import EbpftopApp
@@ -109,7 +110,7 @@ def _recorded_cgroups(item: str, cgroups: dict[int, Any]) -> list[Any]:
             cg.kind == "container"
             and runtime in ("", cg.runtime)
             and len(short) >= 4
-            and cg.name.rpartition(":")[2].startswith(short)
+            and container_id(cg).startswith(short)
         )
     ]
 
