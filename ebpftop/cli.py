@@ -382,7 +382,8 @@ def parse(argv: list[str] | None = None) -> tuple[Settings, argparse.Namespace]:
         if ns.record is not None:
             parser.error("--record and --replay do not go together")
         defaults = parser.parse_args([])
-        for dest in ("probes", "pid", "xdp", "xdp_mode", "interval", "linger", "bpf_stats", "metrics"):
+        # --cgroup too: a replay ignored it and printed every recorded row as if filtered.
+        for dest in ("probes", "pid", "cgroup", "xdp", "xdp_mode", "interval", "linger", "bpf_stats", "metrics"):
             if getattr(ns, dest) != getattr(defaults, dest):
                 flag = "--" + dest.replace("_", "-")
                 parser.error(f"{flag} does not apply to --replay (a recording has its own; filter with / in the TUI)")

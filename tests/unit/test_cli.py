@@ -130,3 +130,15 @@ def test_help_states_ranges_and_exit_codes() -> None:
     assert not re.search(r"[0-9]_[0-9]", text), re.findall(r"\S*[0-9]_[0-9]\S*", text)
     for code in ("0  ended normally", "1  failed while running", "2  bad arguments", "3  --batch: no probe"):
         assert code in text
+
+
+def test_replay_refuses_cgroup(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """--cgroup with --replay was accepted and ignored: every recorded row came out as if filtered. It is
+    refused like --pid (the cgroup stands in for one this machine has: the check is the replay's)."""
+    import ebpftop.cli
+
+    monkeypatch.setattr(ebpftop.cli, "_cgroups", lambda text: text)
+    with pytest.raises(SystemExit) as exc:
+        parse(["--replay", "rec.gz", "--batch", "--cgroup", "nuweb.service"])
+    assert exc.value.code == 2
+    assert "--cgroup does not apply to --replay" in capsys.readouterr().err
