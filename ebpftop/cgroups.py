@@ -219,15 +219,25 @@ class Cgroups:
         self._known[cg.id] = cg
 
 
+def container_id(cg: Cgroup) -> str:
+    """A container's whole id as its path holds it (64 hex digits for docker and containerd); the
+    shortened one of its name if the path has no longer one."""
+    _, _, short = cg.name.rpartition(":")
+    for m in _HEX.finditer(cg.path or ""):
+        if m.group().startswith(short):
+            return m.group()
+    return short
+
+
 def _id_matches(spec: str, cg: Cgroup) -> bool:
-    """docker:3f2a.. or a bare hex prefix of at least 4 digits matches a container's shortened id."""
+    """docker:3f2a.. or a bare hex prefix of at least 4 digits, up to the whole id (as `docker ps
+    --no-trunc` and Kubernetes give it), matches a container's id."""
     if cg.kind != "container":
         return False
-    _, _, short = cg.name.rpartition(":")
     rt, _, want = spec.rpartition(":")
     if rt and rt != (cg.runtime or ""):
         return False
-    return len(want) >= 4 and bool(_HEX.fullmatch(want.ljust(12, "0"))) and short.startswith(want)
+    return len(want) >= 4 and bool(_HEX.fullmatch(want.ljust(12, "0"))) and container_id(cg).startswith(want)
 
 
 def _has_v1() -> bool:

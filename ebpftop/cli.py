@@ -43,7 +43,8 @@ _MAX_DIGITS = 30  # far past any range below; keeps int()/float() away from huge
 
 
 def _shown(value: float) -> str:
-    return f"{value:,.0f}".replace(",", "_") if value == int(value) and value >= 10_000 else f"{value:g}"
+    # Plain digits: a range must be typeable as shown, and '1_000_000' is refused (see _WHOLE).
+    return f"{value:.0f}" if value == int(value) else f"{value:g}"
 
 
 def _number(text: str, what: str, lo: float, hi: float, whole: bool = False, unit: str = "") -> float:
@@ -195,7 +196,7 @@ def _metrics_arguments(p: argparse.ArgumentParser) -> None:
         type=_series,
         default=DEFAULT_SERIES,
         metavar="N",
-        help=f"with --metrics: labelled series kept at most; more are dropped and counted (default {DEFAULT_SERIES:_})",
+        help=f"with --metrics: labelled series kept at most; more are dropped and counted (default {DEFAULT_SERIES})",
     )
     p.add_argument(
         "--metrics-pid", action="store_true", help="with --metrics: a pid label on the syscall and file series"
@@ -280,7 +281,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=_count,
         default=None,
         metavar="N",
-        help=f"with --batch or a headless --metrics: stop after N intervals, {MIN_COUNT} to {MAX_COUNT:_}",
+        help=f"with --batch or a headless --metrics: stop after N intervals, {MIN_COUNT} to {MAX_COUNT}",
     )
     p.add_argument(
         "--top",
@@ -381,7 +382,8 @@ def parse(argv: list[str] | None = None) -> tuple[Settings, argparse.Namespace]:
         if ns.record is not None:
             parser.error("--record and --replay do not go together")
         defaults = parser.parse_args([])
-        for dest in ("probes", "pid", "xdp", "xdp_mode", "interval", "linger", "bpf_stats", "metrics"):
+        # --cgroup too: a replay ignored it and printed every recorded row as if filtered.
+        for dest in ("probes", "pid", "cgroup", "xdp", "xdp_mode", "interval", "linger", "bpf_stats", "metrics"):
             if getattr(ns, dest) != getattr(defaults, dest):
                 flag = "--" + dest.replace("_", "-")
                 parser.error(f"{flag} does not apply to --replay (a recording has its own; filter with / in the TUI)")

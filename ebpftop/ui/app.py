@@ -34,7 +34,7 @@ from ebpftop.ui.help import HelpScreen
 from ebpftop.ui.htopkeys import HTOP_BINDINGS, HtopKeys
 from ebpftop.ui.pane import Pane, ProbeRequest
 from ebpftop.ui.panes import PANES
-from ebpftop.ui.probebar import ProbeBar
+from ebpftop.ui.probebar import ONE_LINE, ProbeBar
 from ebpftop.ui.procview import ProcessScreen
 from ebpftop.ui.source import FrameSource
 
@@ -47,6 +47,8 @@ class EbpftopApp(HtopKeys, App[int]):
     CSS_PATH = "app.tcss"
     TITLE = "ebpftop"
     ENABLE_COMMAND_PALETTE = True
+    HEADER_ONE_LINE = ONE_LINE
+    """Columns from which the probe badges and the status line (filter, self, interval) share one line."""
 
     BINDINGS = [
         Binding("q", "quit", "Quit"),
@@ -153,7 +155,9 @@ class EbpftopApp(HtopKeys, App[int]):
         self.states: dict[str, str] = {}  # probe name -> its last known state
 
     def compose(self) -> ComposeResult:
-        yield ProbeBar(self.specs, frozenset(self.settings.probes) if self.settings.probes else None)
+        yield ProbeBar(
+            self.specs, frozenset(self.settings.probes) if self.settings.probes else None, self.HEADER_ONE_LINE
+        )
         with TabbedContent(id="tabs", initial=f"tab-{self.initial_pane}" if self.initial_pane else ""):
             for key, title, widget in PANES:
                 with TabPane(self._tab_label(key, title), id=f"tab-{key}"):
@@ -364,7 +368,8 @@ class EbpftopApp(HtopKeys, App[int]):
             self.paused,
             describe(self.pids),
             frame.rss_bytes if frame else 0,
-            len(self.pids.names) + len(self.pids.typed_pids) if self.pids else 0,  # the items describe() lists
+            # the items describe() lists: cgroups as typed, names, PIDs
+            len(self.pids.cgroup_specs) + len(self.pids.names) + len(self.pids.typed_pids) if self.pids else 0,
             self.frame_late(time.monotonic()),
             self.replay_text(),
         )

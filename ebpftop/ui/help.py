@@ -19,12 +19,18 @@ HEADER_NOTES = (
     ("41ns 0.9%", "BPF run time per event and % of one CPU, from the last sampled BPF-stats window"),
     ("6s ago", "the age of that window (stats are on one interval in ten: they cost every program)"),
     ("–", "not measured yet (no read since the probe came on, no stats window closed)"),
-    ("lost N", "events the probe could not count (map or ring buffer full), since it first went live in "
-     "this run: it never goes down, switching the probe off and on keeps it; a narrow badge drops its "
-     "cost, rate, then name before it drops this"),
-    ("PID 1542 +2", "the filter (its first item, and how many more): PIDs, names, and cgroups (a unit such as "
-     "nginx.service, a v2 path such as /user.slice, a container docker:3f2a, a pod pod:1234abcd), each "
-     "cgroup with every group below it"),
+    (
+        "lost N",
+        "events the probe could not count (map or ring buffer full), since it first went live in "
+        "this run: it never goes down, switching the probe off and on keeps it; a narrow badge drops its "
+        "cost, rate, then name before it drops this",
+    ),
+    (
+        "PID 1542 +2",
+        "the filter (its first item, and how many more): PIDs, names, and cgroups (a unit such as "
+        "nginx.service, a v2 path such as /user.slice, a container docker:3f2a, a pod pod:1234abcd), each "
+        "cgroup with every group below it",
+    ),
     ("self 1.2% 70MiB", "ebpftop's own CPU (user+system, % of one CPU) and resident memory"),
     ("every 1s", "the refresh interval (+ and - change it); PAUSED: the screen is frozen, probes run on"),
 )
@@ -50,18 +56,25 @@ class HelpScreen(ModalScreen[None]):
         Binding("escape,q,question_mark,f1", "dismiss", "Close"),
     ]
 
-    def __init__(self, bindings: list[tuple[str, str]]) -> None:
+    def __init__(
+        self,
+        bindings: list[tuple[str, str]],
+        notes: tuple[tuple[str, str], ...] = HEADER_NOTES,
+        layout: str = LAYOUT_NOTE,
+    ) -> None:
         super().__init__()
         self.bindings = bindings
+        self.notes = notes
+        self.layout_note = layout
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help"):
             yield Static(Text("ebpftop keys", style="bold"))
             yield Static(key_table(self.bindings))
             yield Static(Text("\nThe header", style="bold"))
-            yield Static(key_table(list(HEADER_NOTES)))
+            yield Static(key_table(list(self.notes)))
             yield Static(Text("\nLayout", style="bold"))
-            yield Static(Text(LAYOUT_NOTE))
+            yield Static(Text(self.layout_note))
             yield Static(Text("\nPanes", style="bold"))
             yield Static(key_table([(spec.title, spec.help) for spec in SPECS]))
             yield Static(Text("\nEsc, q, ? or F1 closes this screen.", style="dim"))

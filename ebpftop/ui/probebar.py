@@ -99,10 +99,13 @@ class ProbeBadge(Static):
 class ProbeBar(Horizontal):
     """All badges, then the filter, ebpftop's own CPU and memory, the interval and the pause marker."""
 
-    def __init__(self, specs: tuple[ProbeSpec, ...], wanted: frozenset[str] | None = None) -> None:
+    def __init__(
+        self, specs: tuple[ProbeSpec, ...], wanted: frozenset[str] | None = None, one_line: int = ONE_LINE
+    ) -> None:
         super().__init__(id="probebar")
         self.specs = specs
         self.wanted = wanted
+        self.one_line = one_line  # a replay's status line is longer (its position and time): it needs more
 
     def compose(self) -> ComposeResult:
         # Two lines (narrow): a column per probe on line one, the status line across them all.
@@ -117,7 +120,7 @@ class ProbeBar(Horizontal):
         yield selfcpu
 
     def on_resize(self, event: events.Resize) -> None:
-        one_line = event.size.width >= ONE_LINE
+        one_line = event.size.width >= self.one_line
         self.set_class(not one_line, "-two-lines")
         per_badge = event.size.width // max(1, len(self.specs)) if not one_line else FULL_BADGE
         budget = 0 if one_line else per_badge - 2  # padding: one cell a side

@@ -12,9 +12,11 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
+from ebpftop.cgroups import container_id
 from ebpftop.pids import COMM_LEN, FILTER_MAX_NAMES, GONE, PidFilter, is_cgroup_spec
 from ebpftop.replay import ReplaySource, parse_jump, when
 from ebpftop.ui.app import EbpftopApp
+from ebpftop.ui.help import HEADER_NOTES, LAYOUT_NOTE, HelpScreen
 from ebpftop.ui.procview import ProcessScreen
 
 
@@ -108,7 +110,7 @@ def _recorded_cgroups(item: str, cgroups: dict[int, Any]) -> list[Any]:
             cg.kind == "container"
             and runtime in ("", cg.runtime)
             and len(short) >= 4
-            and cg.name.rpartition(":")[2].startswith(short)
+            and container_id(cg).startswith(short)
         )
     ]
 
@@ -117,7 +119,9 @@ class ReplayApp(EbpftopApp):
     """space pauses the player (not just the screen); , . step one frame; < > change the speed; j jumps."""
 
     BINDINGS = [
-        *EbpftopApp.BINDINGS,
+        # + and - do nothing here (the interval is the recording's): not in the footer.
+        *(b for b in EbpftopApp.BINDINGS if not (isinstance(b, Binding) and b.action == "slower")),
+        Binding("plus,equals_sign", "slower", "Interval", show=False, key_display="+/-"),
         Binding("comma", "replay_step(-1)", "Replay: step back one frame", show=False, key_display=","),
         Binding("full_stop", "replay_step(1)", "Step", key_display=",/."),
         Binding("less_than_sign", "replay_speed(0.5)", "Replay: slower (half the speed)", show=False, key_display="<"),
@@ -126,6 +130,9 @@ class ReplayApp(EbpftopApp):
     ]
     PROMPT_ACTIONS = EbpftopApp.PROMPT_ACTIONS | {"jump"}
     TITLE = "ebpftop replay"
+    # The status line also holds "REPLAY 300/300 2026-12-02 03:12:05.4 x1/16 PAUSED": on one line with the
+    # badges it pushed the filter, self and interval off a 200-column screen.
+    HEADER_ONE_LINE = EbpftopApp.HEADER_ONE_LINE + 50
 
     source: ReplaySource
 
@@ -146,6 +153,53 @@ class ReplayApp(EbpftopApp):
 
     def render_frame(self, frame: Any) -> None:
         super().render_frame(frame)  # show_self there: the position moves with the frame
+
+    # -- the help screen: what each key and header field means on a recording ----------------
+    def key_bindings(self) -> list[tuple[str, str]]:
+        """The live keys, told as they act on a recording: the player's keys first, probe keys that
+        only hide data, and +/-, k and F9 that do nothing here."""
+        rows: list[tuple[str, str]] = [
+            ("space", "pause / play the recording (the header says PAUSED)"),
+            (", .", "step back / forward one frame (pauses)"),
+            ("< >", "play slower / faster (x1/16 to x64)"),
+            ("j", "jump: HH:MM[:SS] (local time), +30s / +5m from the start, -2m before the end, #N the Nth frame"),
+        ]
+        player = {",", ",/.", "<", "</>", "j", "space"}
+        titles = {spec.key: spec.title for spec in self.specs}
+        for key, description in super().key_bindings():
+            if key in player:
+                continue
+            if key in titles:
+                description = f"{titles[key]}: hide / show the recorded data of this probe (nothing is loaded)"
+            elif key == "+, -":
+                description = "nothing: the interval is the recording's (< and > change the speed)"
+            elif key in ("F9", "k"):
+                description = "Kill: nothing is sent (the processes are a recording's)"
+            rows.append((key, description))
+        return rows
+
+    def action_help(self) -> None:
+        notes = [
+            (
+                "REPLAY 12/300 …",
+                "the frame shown and the recording's frame count, that frame's recorded time (local), the play "
+                "speed; PAUSED: the player is stopped",
+            )
+        ]
+        for field, meaning in HEADER_NOTES:
+            if field == "2 syscalls":
+                meaning = "the probe's key and name; 2 hides / shows the recorded data of that probe"
+            elif field == "self 1.2% 70MiB":
+                meaning = "the recording ebpftop's own CPU and memory, as recorded"
+            elif field == "every 1s":
+                meaning = "the recording's interval (+ and - do nothing here)"
+            notes.append((field, meaning))
+        layout = LAYOUT_NOTE.replace(
+            "1-4 do not just switch panes: each loads or unloads its probe's BPF programs, and switching one "
+            "on also shows its pane.",
+            "On a recording 1-4 hide or show a probe's recorded data; nothing is loaded.",
+        )
+        self.push_screen(HelpScreen(self.key_bindings(), tuple(notes), layout))
 
     # -- the player ----------------------------------------------------------------------
     def action_pause(self) -> None:

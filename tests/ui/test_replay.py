@@ -175,11 +175,28 @@ async def test_nothing_is_signalled_or_read_from_this_machine() -> None:
         assert any("change the speed" in str(n.message) for n in app._notifications)
 
 
-async def test_help_lists_the_replay_keys() -> None:
+async def test_help_tells_the_keys_as_they_act_on_a_recording() -> None:
+    """The help screen of a replay names each player key once with what it does, and does not say that
+    1-4 load BPF programs or that + and - change the interval (neither happens on a recording)."""
     app, _source = make_app()
     keys = dict(app.key_bindings())
-    assert keys[",/."] == "Step" and keys["</>"] == "Speed" and keys["j"] == "Jump"
-    assert "Replay: step back one frame" in keys.values()
+    assert keys["space"] == "pause / play the recording (the header says PAUSED)"
+    assert keys[", ."] == "step back / forward one frame (pauses)"
+    assert keys["< >"] == "play slower / faster (x1/16 to x64)"
+    assert keys["j"].startswith("jump: HH:MM[:SS]")
+    assert not {",", ",/.", "<", "</>"} & set(keys)
+    assert keys["1"] == "Files: hide / show the recorded data of this probe (nothing is loaded)"
+    assert keys["+, -"].startswith("nothing: the interval is the recording's")
+    assert keys["k"].startswith("Kill: nothing is sent")
+    async with app.run_test(size=(120, 40)) as pilot:
+        assert "slower" not in [b.binding.action for b in app.active_bindings.values() if b.binding.show]
+        await pilot.press("question_mark")
+        await pilot.pause()
+        screen = app.screen
+        shown = [*screen.bindings, *screen.notes, ("", screen.layout_note)]  # type: ignore[attr-defined]
+        text = " ".join(f"{key} {meaning}" for key, meaning in shown)
+        assert "loads" not in text and "BPF programs" not in text, text
+        assert "REPLAY 12/300" in text and "the recording's interval" in text
 
 
 async def test_the_tui_with_record_writes_every_frame_it_gets(tmp_path: Path) -> None:
@@ -203,3 +220,36 @@ async def test_the_tui_with_record_writes_every_frame_it_gets(tmp_path: Path) ->
         assert "102" in cells(table, 0)  # the app got them too
     assert recorder.close(10.0) == 0
     assert [e.line for e in load(str(tmp_path / "tui.gz")).entries] == [dumps(f) for f in sent]
+
+
+async def test_the_replay_header_keeps_the_filter_on_screen_at_200_columns() -> None:
+    """At 200 columns the live header puts the badges and the status line on one line; a replay's status
+    line is ~50 columns longer (its position, time and speed), which pushed the filter, self and the
+    interval past the edge. A replay keeps two lines there, the status line whole."""
+    from ebpftop.ui.probebar import ProbeBar
+
+    app, source = make_app()
+    async with app.run_test(size=(200, 60)) as pilot:
+        await settle(pilot, lambda: shows(app, source, 0))
+        app.set_pids(app.parse_filter(WORKLOAD))
+        await pilot.pause()
+        bar = app.query_one(ProbeBar)
+        assert bar.has_class("-two-lines")
+        status = app.query_one("#selfcpu", Static)
+        text = str(status.content)
+        assert text.startswith("REPLAY 1/") and f"PID {WORKLOAD}" in text and text.endswith("every 0.4s"), text
+        assert len(text) <= status.size.width, (len(text), status.size.width)
+
+
+async def test_the_header_counts_the_cgroups_of_a_filter() -> None:
+    """'PID docker:3ef8 +1' for a filter of two cgroups, as for two PIDs; the count left cgroups out,
+    which drew '+…' (as if the number were unknown)."""
+    from ebpftop.pids import PidFilter
+
+    app, source = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot, lambda: shows(app, source, 0))
+        specs = frozenset({"docker:3ef8", "nuweb.service"})
+        app.set_pids(PidFilter(frozenset(), frozenset(), frozenset(), frozenset({7, 8}), specs, frozenset(), 1 << 64))
+        await pilot.pause()
+        assert "PID docker:3ef8 +1  self" in str(app.query_one("#selfcpu", Static).content)
