@@ -343,7 +343,7 @@ def exercise_keys(t: Any) -> None:
 
 def filter_to(t: Any, pid: int) -> None:
     """The PID filter: / opens the prompt, the PID and Enter apply it, the header names it."""
-    t.press(b"/", b"PIDs or process names")
+    t.press(b"/", b"PIDs, process names or cgroups")
     t.press(str(pid).encode() + b"\r", b"PID %d" % pid)
 
 

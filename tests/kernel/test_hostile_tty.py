@@ -213,7 +213,7 @@ def test_every_hostile_payload_in_every_place_stays_inert_on_a_real_terminal() -
             assert len(pids) == len(names) + 2, pids
             with tui(["--interval", "0.5"], rows=60) as t:
                 t.wait_for(b"2 syscalls ", timeout=60)
-                t.press(b"/", b"PIDs or process names")
+                t.press(b"/", b"PIDs, process names or cgroups")
                 t.press(b",".join(pids) + b"\r", b"PID " + pids[0])
                 held = set(prog_ids_of(t.proc.pid))
                 shown = t.out
