@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.kernel.helpers import batch, prog_ids_of, wait_progs_gone
+from tests.kernel.helpers import batch, prog_ids_of, scaled, wait_progs_gone
 
 TOTAL = 1_234_567
 CHUNK = 1000
@@ -101,7 +101,7 @@ HOSTILE = "evil\x1b[2J\x1b]0;pwned\x07\nline2[bold red]x [link=https:x]y.txt"  #
 
 def run_child(script: str, *args: str) -> int:
     proc = subprocess.Popen([sys.executable, "-c", script, *args])
-    proc.wait(60)
+    proc.wait(scaled(60))
     assert proc.returncode == 0
     return proc.pid
 
@@ -210,7 +210,7 @@ def test_relative_name_made_absolute_with_cwd(tmp_path: Path) -> None:
             time.sleep(0.5)
             sample = probe.read()  # the process is alive: its cwd is readable
         finally:
-            proc.communicate(b"\n", timeout=30)
+            proc.communicate(b"\n", timeout=scaled(30))
     finally:
         probe.disable()
     mine = [io for io in sample.io if io.tgid == proc.pid and io.write_bytes == 19]
@@ -238,7 +238,7 @@ def test_fd_opened_before_the_probe_is_named_by_the_kernel(tmp_path: Path) -> No
         finally:
             probe.disable()
     finally:
-        proc.communicate("\n", timeout=30)
+        proc.communicate("\n", timeout=scaled(30))
     mine = [io for io in sample.io if io.tgid == proc.pid and io.write_bytes == 23]
     assert len(mine) == 1
     st = os.stat(path)
@@ -317,7 +317,7 @@ def test_inherited_fds_of_an_exited_child_named_by_the_kernel(tmp_path: Path) ->
         child = subprocess.Popen(
             [sys.executable, "-c", f"import os; os.write({fd}, b'i' * 29); os.write({w}, b'w' * 31)"], pass_fds=(fd, w)
         )
-        child.wait(30)
+        child.wait(scaled(30))
         sample = probe.read()
     finally:
         probe.disable()

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.kernel.helpers import batch
+from tests.kernel.helpers import batch, scaled
 
 INTERVAL = "0.3"
 
@@ -40,7 +40,7 @@ def _run_batch(workload: Any) -> tuple[list[dict[str, Any]], Any]:
 def test_sh_loop_200_true_then_exit_3() -> None:
     def work() -> int:
         proc = subprocess.Popen(["sh", "-c", "for i in $(seq 200); do /bin/true; done; exit 3"])
-        assert proc.wait(60) == 3
+        assert proc.wait(scaled(60)) == 3
         return proc.pid
 
     frames, sh = _run_batch(work)
@@ -73,16 +73,16 @@ def test_sigkill_shows_kill_and_exit_7_shows_7() -> None:
         sleeper = subprocess.Popen(["sleep", "30"])
         time.sleep(0.05)
         sleeper.send_signal(signal.SIGKILL)
-        assert sleeper.wait(10) == -signal.SIGKILL
+        assert sleeper.wait(scaled(10)) == -signal.SIGKILL
         seven = subprocess.Popen([sys.executable, "-c", "import os; os._exit(7)"])
-        assert seven.wait(10) == 7
+        assert seven.wait(scaled(10)) == 7
         # exit(7) from a process with threads still running: the group's status wins.
         threaded = subprocess.Popen(
             [sys.executable, "-c", "import threading, time, os\n"
              "for _ in range(3): threading.Thread(target=time.sleep, args=(30,), daemon=True).start()\n"
              "os._exit(7)"]
         )
-        assert threaded.wait(10) == 7
+        assert threaded.wait(scaled(10)) == 7
         return sleeper.pid, seven.pid, threaded.pid
 
     frames, (killed, seven, threaded) = _run_batch(work)
@@ -103,7 +103,7 @@ def test_twenty_threads_add_no_process() -> None:
 
     def work() -> int:
         proc = subprocess.Popen([sys.executable, "-c", code])
-        assert proc.wait(30) == 0
+        assert proc.wait(scaled(30)) == 0
         return proc.pid
 
     frames, pid = _run_batch(work)
@@ -142,7 +142,7 @@ def test_threads_are_not_nodes_in_the_model() -> None:
         assert node.children == ()
         assert sum(1 for v in tree.walk() if v.pid == proc.pid) == 1
         assert os.getpid() in {v.pid for v in tree.walk()}  # the seed has us
-        proc.wait(30)
+        proc.wait(scaled(30))
     finally:
         probe.disable()
 
@@ -153,11 +153,11 @@ def test_pid_filter_keeps_that_process_subtree() -> None:
         with batch("--probes", "proctree", "--interval", INTERVAL, "--pid", str(sh.pid)) as run:
             run.wait_live("proctree")
             other = subprocess.Popen(["/bin/true", "other"])
-            other.wait(10)
+            other.wait(scaled(10))
             assert sh.stdin is not None
             sh.stdin.write(b"go\n")
             sh.stdin.close()
-            assert sh.wait(10) == 4
+            assert sh.wait(scaled(10)) == 4
             time.sleep(float(INTERVAL) * 2)
             frames = run.stop(signal.SIGINT)
     finally:
@@ -201,7 +201,7 @@ def test_orphan_is_reconciled_to_its_subreaper() -> None:
         reaper = tree.find(helper.pid)
         assert reaper is not None and orphan in {c.pid for c in reaper.children}
         os.kill(orphan, signal.SIGKILL)
-        helper.wait(10)
+        helper.wait(scaled(10))
         tree = model.update(probe.read(), 0.1)
         gone = tree.find(orphan)
         assert gone is not None and gone.signal == "KILL" and gone.ppid == helper.pid
@@ -229,7 +229,7 @@ def test_argv_up_to_the_limit_is_exact_and_beyond_is_marked() -> None:
             [b"/bin/true", b"x" * (ARG_LEN + 1)],  # one byte too long
         ):
             proc = subprocess.Popen(argv)
-            assert proc.wait(10) == 0
+            assert proc.wait(scaled(10)) == 0
             pids.append(proc.pid)
         return tuple(pids)  # type: ignore[return-value]
 
@@ -251,7 +251,7 @@ HOSTILE = [b"\x1b[2J\x1b]0;pwned\x07", b"[bold red]x[/]", b"line\nbreak\r", b"\x
 def test_hostile_argv_is_exact_in_json() -> None:
     def work() -> int:
         proc = subprocess.Popen([b"/bin/true", *HOSTILE])
-        assert proc.wait(10) == 0
+        assert proc.wait(scaled(10)) == 0
         return proc.pid
 
     frames, pid = _run_batch(work)
@@ -291,7 +291,7 @@ def test_5000_short_processes_all_reported_or_counted_lost() -> None:
 
     def work() -> int:
         proc = subprocess.Popen(["sh", "-c", script])
-        assert proc.wait(120) == 0
+        assert proc.wait(scaled(120)) == 0
         return proc.pid
 
     frames, sh = _run_batch(work)
