@@ -29,7 +29,7 @@ async def test_footer_at_80x24_shows_the_probe_keys_in_every_pane(pane: str) -> 
 async def test_help_still_explains_the_files_grouping_key() -> None:
     app, _source = make_app("files")
     async with app.run_test(size=(80, 24)):
-        assert ("g", "Per path/process totals (Files pane)") in EbpftopApp.key_bindings(app)
+        assert ("g", "Per path/process/cgroup totals (Files pane)") in EbpftopApp.key_bindings(app)
 
 
 async def test_header_says_when_frames_stop_coming() -> None:
