@@ -42,67 +42,54 @@ def _hottest(r: FileRow) -> tuple[float, float]:
     return (r.read_bps + r.write_bps, r.reads_per_s + r.writes_per_s)
 
 
+def _summed(items: list[FileRow], **named: Any) -> FileRow:
+    """One row for a group of rows (busiest first): their counts and rates summed (rates are linear, so
+    the sum of per-file rates is the rate of the total); ``named`` says what names the group."""
+    top = items[0]
+    fields: dict[str, Any] = {
+        "path": top.path,
+        "type": top.type,
+        "pid": top.pid,
+        "comm": top.comm,
+        "cgroup": top.cgroup,
+        **named,
+    }
+    return FileRow(
+        processes=fields.pop("processes", len(items)),
+        reads=sum(r.reads for r in items),
+        writes=sum(r.writes for r in items),
+        read_bytes=sum(r.read_bytes for r in items),
+        write_bytes=sum(r.write_bytes for r in items),
+        reads_per_s=sum(r.reads_per_s for r in items),
+        writes_per_s=sum(r.writes_per_s for r in items),
+        read_bps=sum(r.read_bps for r in items),
+        write_bps=sum(r.write_bps for r in items),
+        **fields,
+    )
+
+
+def _grouped(rows: tuple[FileRow, ...], key: Any) -> dict[Any, list[FileRow]]:
+    groups: dict[Any, list[FileRow]] = {}
+    for r in rows:  # busiest first, so each group's first row is its busiest
+        groups.setdefault(key(r), []).append(r)
+    return groups
+
+
 def process_totals(rows: tuple[FileRow, ...]) -> list[FileRow]:
-    """One row per process: its totals across all its files, named by its busiest file.
+    """One row per process: its totals across all its files, named by its busiest file (and its cgroup).
 
     ``processes`` holds how many files.
-
-    Rates are linear, so the sum of a process's per-file rates is the rate of its total.
     """
-    by_pid: dict[int, list[FileRow]] = {}
-    for r in rows:  # busiest first, so each list's first row is the process's busiest file
-        by_pid.setdefault(r.pid, []).append(r)
-    out = []
-    for pid, items in by_pid.items():
-        top = items[0]
-        out.append(
-            FileRow(
-                path=top.path,
-                type=top.type,
-                pid=pid,
-                comm=top.comm,
-                processes=len(items),
-                reads=sum(r.reads for r in items),
-                writes=sum(r.writes for r in items),
-                read_bytes=sum(r.read_bytes for r in items),
-                write_bytes=sum(r.write_bytes for r in items),
-                reads_per_s=sum(r.reads_per_s for r in items),
-                writes_per_s=sum(r.writes_per_s for r in items),
-                read_bps=sum(r.read_bps for r in items),
-                write_bps=sum(r.write_bps for r in items),
-            )
-        )
-    return out
+    return [_summed(items) for items in _grouped(rows, lambda r: r.pid).values()]
 
 
 def cgroup_totals(rows: tuple[FileRow, ...], names: dict[int, Any]) -> list[FileRow]:
     """One row per cgroup: its totals across its processes' files, the busiest process named; ``processes``
-    holds how many processes, ``path`` the group's readable name (rates are linear: sums of rates)."""
-    by_cgroup: dict[int, list[FileRow]] = {}
-    for r in rows:  # per process and path, busiest first
-        by_cgroup.setdefault(r.cgroup, []).append(r)
-    out = []
-    for cgroup, items in by_cgroup.items():
-        top = items[0]
-        out.append(
-            FileRow(
-                path=cgroup_name(names, cgroup),
-                type="cgroup",
-                pid=top.pid,
-                comm=top.comm,
-                processes=len({r.pid for r in items}),
-                reads=sum(r.reads for r in items),
-                writes=sum(r.writes for r in items),
-                read_bytes=sum(r.read_bytes for r in items),
-                write_bytes=sum(r.write_bytes for r in items),
-                reads_per_s=sum(r.reads_per_s for r in items),
-                writes_per_s=sum(r.writes_per_s for r in items),
-                read_bps=sum(r.read_bps for r in items),
-                write_bps=sum(r.write_bps for r in items),
-                cgroup=cgroup,
-            )
-        )
-    return out
+    holds how many processes, ``path`` the group's readable name."""
+    return [
+        _summed(items, path=cgroup_name(names, cgroup), type="cgroup", processes=len({r.pid for r in items}))
+        for cgroup, items in _grouped(rows, lambda r: r.cgroup).items()
+    ]
 
 
 def path_cell(row: FileRow, grouping: str, width: int) -> Text:

@@ -113,8 +113,9 @@ async def test_files_g_cycles_path_process_cgroup() -> None:
             return [str(grid.get_row_at(i)[column]).strip() for i in range(grid.row_count)]
 
         assert shown(col) == ["docker:3f2a9c1b7d0e", "nginx.service", "nginx.service"]
-        await pilot.press("g")  # per process
+        await pilot.press("g")  # per process, each in its cgroup
         assert pane.grouping == "process" and len(shown(0)) == 3
+        assert sorted(shown(col)) == ["docker:3f2a9c1b7d0e", "nginx.service", "nginx.service"]
         await pilot.press("g")  # per cgroup: the container, then the unit with its two processes
         assert pane.grouping == "cgroup"
         assert shown(0) == ["1 process: docker:3f2a9c1b7d0e", "2 processes: nginx.service"]
