@@ -82,6 +82,73 @@ def _with_lost_base(sample: Any, base: int) -> Any:
     return sample
 
 
+class _Drainer(threading.Thread):
+    """Calls a probe's collect() as soon as its wake fd fires, beside the sampler thread.
+
+    A burst's frame takes the sampler seconds to decode and write (tens of
+    thousands of files); the kernel's maps must be drained meanwhile or they
+    fill. collect() only copies (see Probe.collect), so this thread needs the
+    GIL for moments between system calls. It never touches a probe that is
+    being torn down: Probe.disable() and collect() share the probe's
+    _drain_lock, and forget() removes the fd before the probe is disabled.
+    """
+
+    BACKOFF = 0.02  # seconds to wait after a collect() that had no room, before the next
+
+    def __init__(self) -> None:
+        super().__init__(name="ebpftop-drain", daemon=True)
+        self._poll = select.epoll()
+        self._stop_r, self._stop_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        self._poll.register(self._stop_r, select.EPOLLIN)
+        self._lock = threading.Lock()
+        self._probes: dict[int, Probe] = {}
+        self.error: BaseException | None = None
+
+    def watch(self, fd: int, probe: Probe) -> None:
+        with self._lock:
+            # Edge-triggered: one wakeup per request, not one per unread record.
+            self._poll.register(fd, select.EPOLLIN | select.EPOLLET)
+            self._probes[fd] = probe
+
+    def forget(self, probe: Probe) -> None:
+        with self._lock:
+            for fd in [fd for fd, p in self._probes.items() if p is probe]:
+                del self._probes[fd]
+                try:
+                    self._poll.unregister(fd)
+                except OSError:
+                    pass
+
+    def run(self) -> None:
+        try:
+            while True:
+                for fd, _events in self._poll.poll():
+                    if fd == self._stop_r:
+                        return
+                    with self._lock:
+                        probe = self._probes.get(fd)
+                    if probe is None:
+                        continue
+                    try:
+                        drained = probe.collect()
+                    except Exception as exc:  # noqa: BLE001 - the sampler reports it; the probe's reads go on
+                        self.error, drained = exc, False
+                    if not drained:
+                        time.sleep(self.BACKOFF)
+        finally:
+            self._poll.close()
+            os.close(self._stop_r)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        try:
+            os.write(self._stop_w, b"\0")
+        except OSError:
+            pass
+        if self.is_alive():
+            self.join(timeout)
+        os.close(self._stop_w)
+
+
 class Sampler(threading.Thread):
     """Reads every enabled probe once per interval and hands each Frame to ``on_frame``.
 
@@ -119,12 +186,12 @@ class Sampler(threading.Thread):
         self._cgroups: Cgroups | None = None  # made on the first frame that names a cgroup
         self._commands: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
         self._deadline = float("inf")  # the next frame's (monotonic); set when the loop starts
-        # The loop sleeps in epoll: on a pipe command() writes to, and on the
-        # fds probes give (wake_fd) to be drained before the interval ends.
+        # The loop sleeps in epoll on a pipe command() writes to; the fds
+        # probes give (wake_fd) to be drained early are the drain thread's.
         self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self._poll = select.epoll()
         self._poll.register(self._wake_r, select.EPOLLIN)
-        self._wake_fds: dict[int, _Slot] = {}
+        self._drainer: _Drainer | None = None
         self._stopping = False
         self._flush = False
         # BPF run-time stats cost every BPF program on the box two clock reads
@@ -201,7 +268,7 @@ class Sampler(threading.Thread):
             self._shutdown()
 
     def _wait(self, timeout: float) -> None:
-        """Sleep until a command, a probe's wake fd or the timeout; a woken probe drains now (collect)."""
+        """Sleep until a command or the timeout."""
         for fd, _events in self._poll.poll(timeout):
             if fd == self._wake_r:
                 try:
@@ -209,24 +276,24 @@ class Sampler(threading.Thread):
                         pass
                 except BlockingIOError:
                     pass
-                continue
-            slot = self._wake_fds.get(fd)
-            if slot is not None and slot.state == LIVE and slot.probe is not None:
-                self._guard(slot, slot.probe.collect)
+        drainer = self._drainer
+        if drainer is not None and drainer.error is not None:
+            error, drainer.error = drainer.error, None
+            # collect() failed on the drain thread: the probe's reads say the rest (or fail the same way).
+            self._notice(f"early drain failed: {error}")
 
     def _watch(self, slot: _Slot, on: bool) -> None:
         """Watch (or forget) the probe's wake fd; forgotten before its maps close: no reused fd is watched."""
-        for old in [fd for fd, s in self._wake_fds.items() if s is slot]:
-            del self._wake_fds[old]
-            try:
-                self._poll.unregister(old)
-            except OSError:
-                pass
-        new = slot.probe.wake_fd() if on and slot.probe is not None else None
+        if slot.probe is None:
+            return
+        if self._drainer is not None:
+            self._drainer.forget(slot.probe)
+        new = slot.probe.wake_fd() if on else None
         if new is not None:
-            # Edge-triggered: one wakeup per request, not one per unread record.
-            self._poll.register(new, select.EPOLLIN | select.EPOLLET)
-            self._wake_fds[new] = slot
+            if self._drainer is None:
+                self._drainer = _Drainer()
+                self._drainer.start()
+            self._drainer.watch(new, slot.probe)
 
     def _stats_window(self, open_: bool) -> None:
         """Open or close the BPF-stats window; costs are measured only across a whole open window."""
@@ -251,6 +318,8 @@ class Sampler(threading.Thread):
     def _shutdown(self) -> None:
         for slot in self._slots.values():
             self._disable(slot, state=OFF)
+        if self._drainer is not None:
+            self._drainer.stop()
         if self._stats_fd is not None:
             os.close(self._stats_fd)
             self._stats_fd = None
@@ -448,6 +517,8 @@ class Sampler(threading.Thread):
         statuses = []
         for slot in self._slots.values():
             if slot.state == LIVE and slot.probe is not None:
+                if final:
+                    self._guard(slot, slot.probe.finish)
                 sample = _with_lost_base(self._guard(slot, slot.probe.read), slot.lost_base)
                 read_at = time.monotonic()
                 if slot.state == LIVE:

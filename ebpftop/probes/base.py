@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import atexit
 import os
+import struct
 import threading
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, ClassVar
+from typing import Any, ClassVar
 
 from ebpftop.pids import GONE, PidFilter, read_stat
-from ebpftop.probes import libbpf
+from ebpftop.probes import libbpf, loader
+from ebpftop.probes.loader import Loaded, Map
 
 # Passed to bpf/ebpftop.h with -D (filter_cflags): the bits of the control
 # word filter_on[0], and the kernel's comm length (names are NUL-padded to it).
@@ -19,6 +20,7 @@ FILTER_ON, CTL_EPOCH, FILTER_NAMES, FILTER_CGROUP = 1, 2, 4, 8
 COMM_LEN = 16
 
 _BPF_DIR_ENV = "EBPFTOP_BPF_DIR"
+_U32 = struct.Struct("<I")
 
 
 class ProbeError(Exception):
@@ -49,8 +51,8 @@ def bpf_dir() -> Path:
     raise ProbeError(f"BPF sources not found (looked in {', '.join(map(str, candidates))}); set {_BPF_DIR_ENV}")
 
 
-# bcc writes compiler diagnostics straight to fd 2, which would scribble over
-# the TUI; compiles are serialised and their stderr captured instead.
+# One compile at a time: each is a process of its own (probes/compiler.py) that
+# takes a CPU and ~150 MiB while it runs.
 _compile_lock = threading.Lock()
 
 
@@ -62,58 +64,31 @@ def _last_error_line(text: str) -> str:
     return lines[-1] if lines else ""
 
 
-def compile_program(source: str, cflags: list[str] | None = None) -> Any:
-    """Compile and load bpf/<source> with bcc; tracepoint probes attach as they load.
+def compile_program(source: str, cflags: list[str] | None = None, load_as: dict[str, str] | None = None) -> Loaded:
+    """Compile and load bpf/<source> with bcc, in a child process; nothing is attached yet.
 
     Raises ProbeError with the compiler's first error line.
     """
-    from bcc import BPF  # the only import of bcc, by design, lives under probes/
-
     directory = bpf_dir()
     flags = [f"-I{directory}", *(cflags or [])]
-    # An anonymous memory file, not tempfile: a read-only or full /tmp made every probe fail.
-    with _compile_lock, _stderr_capture() as err:
-        saved = os.dup(2)
-        os.dup2(err.fileno(), 2)
-        try:
-            return BPF(src_file=str(directory / source).encode(), cflags=flags)
-        except Exception as exc:  # noqa: BLE001 - bcc raises bare Exception for compile/load failures
-            os.dup2(saved, 2)
-            err.seek(0)
-            detail = _last_error_line(err.read().decode(errors="replace"))
-            raise ProbeError(f"{source}: {exc}" + (f" ({detail})" if detail else "")) from None
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-            _release_compiler_memory()
-
-
-def _stderr_capture() -> BinaryIO:
-    """A seekable file for the compiler's stderr that needs no writable directory (memfd, Linux >= 3.17)."""
-    return os.fdopen(os.memfd_create("ebpftop-cc-stderr", os.MFD_CLOEXEC), "w+b")
-
-
-def _release_compiler_memory() -> None:
-    """Give the compiler's freed heap back to the kernel.
-
-    clang/LLVM free most of what a compile allocated, but glibc keeps it in
-    the process: measured here, compiling all probes leaves RSS at 195 MiB and
-    malloc_trim brings it to 155 MiB. Best effort: other libcs just skip it.
-
-    The parsed vmlinux BTF the -D offsets were read from goes first (it held
-    ~12 MiB of Python objects for the life of the process).
-    """
+    with _compile_lock:
+        loaded, error, stderr = loader.load(directory / source, flags, load_as)
+    if loaded is None:
+        detail = _last_error_line(stderr)
+        raise ProbeError(f"{source}: {error}" + (f" ({detail})" if detail and detail not in error else ""))
+    # The parsed vmlinux BTF the -D offsets were read from (~12 MiB of Python objects).
     from ebpftop.probes import btf
 
     btf.release()
-    libbpf.malloc_trim()
+    return loaded
 
 
 class Probe(ABC):
     """One pane's kernel side: a set of BPF programs and maps with one life cycle.
 
-    The sampler thread is the only caller of every method, so a probe needs no
-    locking of its own. disable() is idempotent and must leave nothing loaded.
+    The sampler thread calls every method but collect(), which the drain
+    thread calls (see collect()). disable() is idempotent and must leave
+    nothing loaded.
     """
 
     name: ClassVar[str]
@@ -124,13 +99,22 @@ class Probe(ABC):
     # nothing in the kernel rather than everything.
     cgroup_filter: ClassVar[bool] = False
 
+    # Functions to load beyond the tracepoint ones, with their kind ("xdp"): attached by the probe.
+    load_as: ClassVar[dict[str, str]] = {}
+
     def __init__(self) -> None:
-        self._bpf: Any = None
+        self._bpf: Loaded | None = None
         self._pids: PidFilter | None = None
         self._has_start = True  # filter_cflags() found the process start in BTF
         # The control word filter_on[0] (bpf/ebpftop.h): filter bits | epoch bit.
         self._filter_word = 0
         self._epoch = 0
+        # Held while the control word is composed and written: the sampler
+        # (filter) and the drain thread (epoch, see collect()) both write it.
+        self._ctl_lock = threading.Lock()
+        # Held by collect() (the drain thread) and by disable(): maps are
+        # never torn down under a drain.
+        self._drain_lock = threading.Lock()
 
     # -- life cycle -------------------------------------------------------
     def available(self) -> str | None:
@@ -140,10 +124,14 @@ class Probe(ABC):
     def enable(self) -> None:
         if self._bpf is not None:
             return
-        self._bpf = compile_program(self.source, [*self.cflags(), *self.filter_cflags()])
+        self._bpf = compile_program(self.source, [*self.cflags(), *self.filter_cflags()], self.load_as)
         self._filter_word = self._epoch = 0  # a new map holds a zero word
         try:
             self._check_layouts()
+            try:
+                self._bpf.attach_tracepoints()  # events flow from here on
+            except loader.LoadError as exc:
+                raise ProbeError(str(exc)) from None
             self.attach()
             self._apply_filter()
         except Exception:
@@ -151,26 +139,26 @@ class Probe(ABC):
             raise
 
     def disable(self) -> None:
+        with self._drain_lock:
+            self._disable()
+
+    def _disable(self) -> None:
         bpf, self._bpf = self._bpf, None
         if bpf is None:
             return
         try:
             self.detach(bpf)
         finally:
-            bpf.cleanup()
-            # bcc registers every BPF object's cleanup with atexit, which keeps
-            # the object (its tables, ctypes key/leaf classes, callbacks) alive
-            # for the life of the process: measured 15-150 Python objects and
-            # 50-75 KiB per probe toggle, for ever. It is cleaned up now.
-            atexit.unregister(bpf.cleanup)
+            bpf.close()
 
     @property
     def enabled(self) -> bool:
         return self._bpf is not None
 
-    def table(self, name: str) -> Any:
-        """One of this probe's maps (bcc wants bytes names)."""
-        return self._bpf[name.encode()]
+    def table(self, name: str) -> Map:
+        """One of this probe's maps."""
+        assert self._bpf is not None
+        return self._bpf[name]
 
     # -- hooks for subclasses ---------------------------------------------
     def cflags(self) -> list[str]:
@@ -185,12 +173,9 @@ class Probe(ABC):
         return {}
 
     def _check_layouts(self) -> None:
-        import ctypes
-
         for name, sizes in self.layouts().items():
             table = self.table(name)
-            # bcc's per-CPU tables keep one CPU's value type as sLeaf.
-            compiled = (ctypes.sizeof(table.Key), ctypes.sizeof(getattr(table, "sLeaf", table.Leaf)))
+            compiled = (table.key_size, table.value_size)  # the kernel's; per-CPU: one CPU's value
             for what, want, got in zip(("key", "value"), sizes, compiled, strict=False):
                 if want is not None and want != got:
                     raise ProbeError(
@@ -198,8 +183,8 @@ class Probe(ABC):
                         f"decodes {want}: the C and Python layouts differ"
                     )
 
-    def attach(self) -> None:  # noqa: B027 - optional hook: tracepoint probes attach on load
-        """Attach what bcc did not auto-attach on load (tracepoint probes attach themselves)."""
+    def attach(self) -> None:  # noqa: B027 - optional hook: tracepoint programs are attached before it
+        """Set up what the probe reads with, and attach what is not a tracepoint (enable() attached those)."""
 
     def detach(self, bpf: Any) -> None:  # noqa: B027 - optional hook, the pair of attach()
         """Undo attach(); bpf.cleanup() then unloads everything bcc knows of."""
@@ -212,18 +197,28 @@ class Probe(ABC):
         """Cumulative events this probe could not record (map full, ring buffer full)."""
         return 0
 
+    def finish(self) -> None:  # noqa: B027 - optional hook
+        """The run ends: the next read() is the last, and must return everything drained so far."""
+
     def wake_fd(self) -> int | None:
-        """An fd the sampler watches (edge-triggered); when it fires, collect() runs before the interval ends."""
+        """An fd the sampler's drain thread watches (edge-triggered); when it fires, collect() runs there."""
         return None
 
-    def collect(self) -> None:  # noqa: B027 - optional hook, the pair of wake_fd()
-        """Drain the kernel's maps early into what the next read() returns (a burst past a fill mark)."""
+    def collect(self) -> bool:
+        """Drain the kernel's maps early into what the next read() returns (a burst past a fill mark).
+
+        Runs on the sampler's drain thread, beside read() on the sampler
+        thread: it must only copy what the kernel holds, under _drain_lock,
+        and leave the decoding to read(). False when it drained nothing
+        (nothing to drain, or no room: the drain thread then backs off).
+        """
+        return False
 
     # -- cost ---------------------------------------------------------------
     def prog_fds(self) -> list[int]:
         if self._bpf is None:
             return []
-        return [fn.fd for fn in self._bpf.funcs.values()]
+        return [prog.fd for prog in self._bpf.progs.values()]
 
     def stats(self) -> ProbeCost:
         cnt = ns = 0
@@ -261,12 +256,16 @@ class Probe(ABC):
         self._filter_word = word
         self._write_ctl()
 
-    def _write_ctl(self) -> None:
-        import ctypes
-
+    def _write_ctl(self, flip: bool = False) -> int:
+        """Write the control word (after flipping the epoch, with flip); returns the epoch before."""
         assert self.filter_maps is not None
-        word = self._filter_word | (CTL_EPOCH if self._epoch else 0)
-        self.table(self.filter_maps[0])[ctypes.c_int(0)] = ctypes.c_uint32(word)
+        with self._ctl_lock:
+            before = self._epoch
+            if flip:
+                self._epoch ^= 1
+            word = self._filter_word | (CTL_EPOCH if self._epoch else 0)
+            self.table(self.filter_maps[0]).update(_U32.pack(0), _U32.pack(word))
+        return before
 
     def flip_epoch(self) -> int:
         """Point the programs at the other half of their double-buffered maps (ebpftop_epoch() in
@@ -276,17 +275,13 @@ class Probe(ABC):
         incrementing a value in the old half; programs run inside an RCU
         read-side section, so once a grace period has passed none is.
         """
-        done = self._epoch
-        self._epoch ^= 1
-        self._write_ctl()
+        done = self._write_ctl(flip=True)
         libbpf.wait_for_programs()
         return done
 
     def _apply_filter(self) -> None:
         if self._bpf is None or self.filter_maps is None:
             return
-        import ctypes
-
         flt = self._pids
         pids_t = self.table(self.filter_maps[1])
         names_t = self.table("filter_names")
@@ -303,7 +298,7 @@ class Probe(ABC):
         if flt.cgroups:
             for cgroup in flt.cgroups:
                 if cgroups_t is not None:
-                    cgroups_t[ctypes.c_uint64(cgroup)] = ctypes.c_uint8(1)
+                    cgroups_t.update(struct.pack("<Q", cgroup), b"\1")
             cgroup_bit = FILTER_CGROUP
         if not flt.procs and not flt.names:
             # Only cgroups (or a probe that cannot check them: FILTER_ON with no PID keeps nothing).
@@ -312,18 +307,16 @@ class Probe(ABC):
         starts = dict(flt.procs) if self._has_start else {pid: 0 for pid, start in flt.procs if start != GONE}
         if flt.names:
             for name in flt.names:
-                key = names_t.Key()
-                key.comm = os.fsencode(name)[: COMM_LEN - 1]
-                names_t[key] = ctypes.c_uint8(1)
+                # struct filter_name: the comm, NUL-padded
+                names_t.update(os.fsencode(name)[: COMM_LEN - 1].ljust(COMM_LEN, b"\0"), b"\1")
             # Joins first (the kernel adds whoever takes a name from here
             # on), then whoever has a name now, then filter: nothing that
             # has or takes a name meanwhile is missed.
             self._write_filter_word(FILTER_NAMES)
             starts.update(self._named_now(flt))
         for pid, start in starts.items():
-            leaf = pids_t.Leaf()  # struct filter_proc: seen stays 0 until the kernel checks start
-            leaf.start = start
-            pids_t[ctypes.c_uint32(pid)] = leaf
+            # struct filter_proc {start, seen}: seen stays 0 until the kernel checks start
+            pids_t.update(_U32.pack(pid), struct.pack("<QQ", start, 0))
         self._write_filter_word(FILTER_ON | (FILTER_NAMES if flt.names else 0) | cgroup_bit)
 
     def _named_now(self, flt: PidFilter) -> dict[int, int]:

@@ -7,7 +7,7 @@ import dataclasses
 import mmap
 import os
 import struct
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from typing import Any
 
 from ebpftop.model.files import ANON, PIPE, SOCKET, FileIO, FilesSample
@@ -16,6 +16,7 @@ from ebpftop.probes import fdnames, libbpf
 from ebpftop.probes.base import Probe
 from ebpftop.probes.btf import VMLINUX_BTF, pt_regs_cflags
 from ebpftop.probes.fdnames import FdName
+from ebpftop.probes.loader import Ring, ring_of
 
 # Burst capacity. A burst of new files (make -j, rsync, git checkout: tens of
 # thousands a second) creates a stats key and a name per file; the program
@@ -28,7 +29,11 @@ _HTAB_ELEM = 48  # the kernel's per-element header of a hash map (struct htab_el
 RING_PAGES = 1024  # FL_RING_PAGES: 4 MiB of names, ~28 000 records of a 60-byte path
 MAX_NAMES = 16384  # FL_MAX_NAMES: keys whose name the kernel sent (LRU); the cache below is twice that
 CACHE_SIZE = 2 * MAX_NAMES  # names of open files remembered after their record was read
-INTERVAL_KEYS = 1 << 17  # keys one interval holds in user space; past it their I/O is counted lost
+INTERVAL_KEYS = 1 << 16  # keys one read() decodes; past it, drained keys wait for the next read
+# Drained bytes waiting for read() at most: past it collect() leaves the rest in the kernel's maps,
+# where what does not fit is counted lost. A key and its name take ~230 bytes here (2 CPUs): ~140 000
+# keys of a burst wait while the sampler decodes (~20 000 a second on this box).
+PENDING_BUDGET = 32 * 2**20
 # Passed to bpf/files.h with -D (contract_cflags). lost[] slots: FL_LOST_<define> -> cause, in slot order.
 LOST = {"STATS": "stats_full", "PATH": "name_not_stored", "FDS": "fds_full"}
 LOST_SLOTS = len(LOST)
@@ -47,7 +52,6 @@ _KEY = struct.Struct("<IiQ")  # struct fl_key {u32 tgid; s32 fd; u64 gen;}
 _COUNTS = struct.Struct("<QQQQ")  # struct fl_val {reads, writes, read_bytes, write_bytes; comm[16]; cgroup}
 _VALUE_SIZE = 56
 _COMM = (32, 48)  # fl_val.comm
-_HEADER = struct.Struct("<I")  # a ring record's length and flags
 _SLOT = struct.Struct("<QQQQ16sQ")  # one CPU's struct fl_val (56 bytes: 8-aligned, so also the per-CPU stride)
 
 
@@ -75,60 +79,6 @@ def contract_cflags() -> list[str]:
     ]
 
 
-class NameRing:
-    """The consumer side of a BPF ring buffer, read through its own mapping (no callback per record).
-
-    Page 0 is the consumer position (ours to write), page 1 the producer
-    position, then the data, mapped twice by the kernel so a record that wraps
-    reads as one piece. A record is an 8-byte header (length, busy and discard
-    bits) then its bytes, padded to 8. x86-64 only (the probe is): its loads
-    are ordered, so plain reads of the positions and headers are enough.
-    """
-
-    BUSY, DISCARD = 1 << 31, 1 << 30
-
-    def __init__(self, map_fd: int, size: int) -> None:
-        page = mmap.PAGESIZE
-        self.size = size
-        self._mask = size - 1
-        self._cons_map = mmap.mmap(map_fd, page, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE, offset=0)
-        self._data_map = mmap.mmap(map_fd, page + 2 * size, mmap.MAP_SHARED, mmap.PROT_READ, offset=page)
-        self._cons = memoryview(self._cons_map).cast("Q")
-        self._prod = memoryview(self._data_map)[:8].cast("Q")
-        self._data = memoryview(self._data_map)[page:]
-        self.consumed = 0  # bytes of records read (what the program adds to fill[FL_FILL_PRODUCED])
-
-    def read(self) -> list[bytes]:
-        """Every committed record, oldest first; their space goes back to the kernel."""
-        cons, prod = self._cons[0], self._prod[0]
-        if cons >= prod:
-            return []
-        # One copy of everything written so far (the double mapping makes it
-        # contiguous), then parsing in it. A header is read before its data,
-        # so data behind a committed header is complete.
-        start = cons & self._mask
-        chunk = bytes(self._data[start : start + (prod - cons)])
-        pos, end, out = 0, prod - cons, []
-        unpack, busy, discard = _HEADER.unpack_from, self.BUSY, self.DISCARD
-        while pos + 8 <= end:
-            (head,) = unpack(chunk, pos)
-            if head & busy:
-                break  # reserved, not committed yet: read next time
-            length = head & (discard - 1)
-            if not head & discard:
-                out.append(chunk[pos + 8 : pos + 8 + length])
-                self.consumed += length
-            pos += (length + 8 + 7) & ~7
-        self._cons[0] = cons + pos
-        return out
-
-    def close(self) -> None:
-        for view in (self._cons, self._prod, self._data):
-            view.release()
-        self._cons_map.close()
-        self._data_map.close()
-
-
 class FilesProbe(Probe):
     name = "files"
     source = "files.bpf.c"
@@ -140,12 +90,14 @@ class FilesProbe(Probe):
         ring_pages: int = RING_PAGES,
         max_names: int = MAX_NAMES,
         interval_keys: int = INTERVAL_KEYS,
+        pending_budget: int = PENDING_BUDGET,
     ) -> None:
         super().__init__()
         self.max_entries = max_entries or stats_entries(libbpf.possible_cpus())
         self.ring_pages = ring_pages
         self.max_names = max_names
         self.interval_keys = interval_keys
+        self.pending_budget = pending_budget
         # Marks past which the program wakes the sampler to drain now: a
         # quarter of a stats half, a quarter of the ring. The three quarters
         # left are what the sampler may lag (writing a frame of a burst's
@@ -154,7 +106,7 @@ class FilesProbe(Probe):
         self.ring_mark = ring_pages * mmap.PAGESIZE // 4
         # One reader per stats buffer (epoch half); the kernel counts into the other.
         self._readers: tuple[libbpf.BatchReader, libbpf.BatchReader] | None = None
-        self._ring: NameRing | None = None
+        self._ring: Ring | None = None
         self._fill_fd = self._ring_fd = -1
         # Key bytes -> name: names read from the ring and not yet asked for
         # (this drain's, and the previous one's), and the LRU cache of names
@@ -162,12 +114,17 @@ class FilesProbe(Probe):
         self._fresh: dict[bytes, bytes] = {}
         self._older: dict[bytes, bytes] = {}
         self._names: OrderedDict[bytes, FdName] = OrderedDict()
+        # Drains copied by collect() (the drain thread) and not decoded yet:
+        # (name records, keys, per-CPU values, count), oldest first. Appended
+        # under _drain_lock; only read() takes them off.
+        self._pending: deque[tuple[list[bytes], bytes, bytes, int]] = deque()
+        self._pending_bytes = 0
+        self._last = False  # finish() was called: the next read decodes every pending drain
         # This interval's keys so far, by key bytes.
         self._interval: dict[bytes, FileIO] = {}
         self._comms: dict[bytes, str] = {}
         self._ncpus = 1
         self._evicted = 0
-        self._dropped = 0  # I/O of keys past interval_keys
 
     def available(self) -> str | None:
         if os.uname().machine != "x86_64":
@@ -203,21 +160,25 @@ class FilesProbe(Probe):
             libbpf.BatchReader(self.table(name).map_fd, _KEY.size, _VALUE_SIZE, self.max_entries, ncpus)
             for name in ("stats", "stats_b")
         )
-        self._ring_fd = self.table("name_ring").map_fd
-        self._ring = NameRing(self._ring_fd, self.ring_pages * mmap.PAGESIZE)
+        ring = self.table("name_ring")
+        self._ring_fd = ring.map_fd
+        self._ring = ring_of(ring)
         self._fill_fd = self.table("fill").map_fd
 
     def detach(self, bpf: Any) -> None:
+        # Under _drain_lock (Probe.disable): no collect() is running.
         self._readers = None
         if self._ring is not None:
             self._ring.close()
             self._ring = None
         self._fill_fd = -1
         self._fresh, self._older, self._interval = {}, {}, {}
+        self._pending.clear()
+        self._pending_bytes = 0
         self._names.clear()
         # lost() was added to the sampler's base as the probe went off: a new
         # enable counts its own evictions from zero (it counted them twice).
-        self._evicted = self._dropped = 0
+        self._evicted = 0
 
     def wake_fd(self) -> int | None:
         """The name ring: readable (edge) when the program asks for an early drain."""
@@ -248,41 +209,42 @@ class FilesProbe(Probe):
                 self._names.popitem(last=False)
         return named
 
-    def resolve(self, tgid: int, fd: int, gen: int) -> FdName:
-        """The name of key (tgid, fd, gen), as read() gives it."""
-        self._take_ring()
-        return self._name(_KEY.pack(tgid, fd, gen), fd, gen)
-
-    def _take_ring(self) -> None:
-        if self._ring is None:
-            return
-        fresh = self._fresh
-        for rec in self._ring.read():
-            if len(rec) > _KEY.size:  # a key alone only woke us
-                fresh[rec[: _KEY.size]] = rec[_KEY.size :]
-        self._fill_write(FILL["CONSUMED"], self._ring.consumed)
-
     def _fill_write(self, slot: int, value: int) -> None:
         libbpf.map_update_elem(
             self._fill_fd, ctypes.byref(ctypes.c_uint32(slot)), ctypes.byref(ctypes.c_uint64(value)), "files fill"
         )
 
     # -- reading --------------------------------------------------------------
-    def collect(self) -> None:
-        """Drain now into this interval's keys: the program woke us, a map or the ring passed its mark.
+    def collect(self) -> bool:
+        """Copy what the kernel holds (the written stats half, the ring's records) for read() to decode.
 
-        At a burst's rate (tens of thousands of new keys a second) this loop
-        is what keeps up with the kernel, so it is written for speed: one
-        iter_unpack over every CPU's slot, names decoded once per key.
+        The drain thread calls this when the program asks (a stats half or the
+        ring passed its mark), and read() before decoding. Only copies: at a
+        burst's rate the decoding lags by seconds, and the kernel's maps must
+        not wait for it. False when nothing was copied (off, or no room left
+        under pending_budget: the kernel's maps then hold the rest).
         """
-        if self._readers is None:
-            return
-        half = self.flip_epoch()  # the stats buffer no program writes any more
-        # After the flip's grace period every name of a key in that half is on the ring.
-        self._take_ring()
-        keys_v, values_v, n = self._readers[half].drain()
-        keys_b = keys_v.tobytes()
-        slots = _SLOT.iter_unpack(values_v)
+        with self._drain_lock:
+            if self._readers is None or self._ring is None or self._pending_bytes >= self.pending_budget:
+                return False
+            half = self.flip_epoch()  # the stats buffer no program writes any more
+            # After the flip's grace period every name of a key in that half is on the ring.
+            records = self._ring.read()
+            self._fill_write(FILL["CONSUMED"], self._ring.consumed)
+            keys_v, values_v, n = self._readers[half].drain()
+            keys, values = keys_v.tobytes(), values_v.tobytes()
+            self._fill_write(half, 0)
+            self._pending.append((records, keys, values, n))
+            self._pending_bytes += len(keys) + len(values) + sum(map(len, records))
+            return True
+
+    def _decode(self, records: list[bytes], keys_b: bytes, values: bytes, n: int) -> None:
+        """One drain into this interval's keys; written for speed (a burst is tens of thousands of keys)."""
+        fresh = self._fresh
+        for rec in records:
+            if len(rec) > _KEY.size:  # a key alone only woke us
+                fresh[rec[: _KEY.size]] = rec[_KEY.size :]
+        slots = _SLOT.iter_unpack(values)
         ncpus, ks, interval, comms = self._ncpus, _KEY.size, self._interval, self._comms
         for i in range(n):
             reads = writes = rbytes = wbytes = cgroup = 0
@@ -305,9 +267,6 @@ class FilesProbe(Probe):
                     read_bytes=have.read_bytes + rbytes, write_bytes=have.write_bytes + wbytes,
                 )
                 continue
-            if len(interval) >= self.interval_keys:
-                self._dropped += reads + writes
-                continue
             tgid, fd, gen = _KEY.unpack(key)
             name = comms.get(comm)
             if name is None:
@@ -319,36 +278,50 @@ class FilesProbe(Probe):
                 tgid, fd, gen, f.path, f.type, name, reads, writes, rbytes, wbytes,
                 f.dev, f.ino, f.deleted, f.truncated, cgroup,
             )
-        self._fill_write(half, 0)
         # A record's key is drained within two drains of its reading; older ones were lost with their key.
         self._older, self._fresh = self._fresh, {}
 
+    def finish(self) -> None:
+        self._last = True
+
     def read(self) -> FilesSample:
+        """Everything drained so far, decoded; past interval_keys keys the rest waits for the next read
+        (the last read, after finish(), takes it all).
+
+        So a burst's frame never holds more than about interval_keys files,
+        and memory is bounded by that and pending_budget: nothing is dropped
+        in user space, a frame may come late and count what happened before it.
+        """
         if self._readers is None:
             return FilesSample(())
         self.collect()
+        pending = self._pending
+        while pending and (self._last or not self._interval or len(self._interval) < self.interval_keys):
+            with self._drain_lock:
+                chunk = pending.popleft()
+                self._pending_bytes -= len(chunk[1]) + len(chunk[2]) + sum(map(len, chunk[0]))
+            self._decode(*chunk)
         out = tuple(self._interval.values())
         self._interval = {}
         return FilesSample(out, self.lost())
 
     def lost(self) -> int:
-        """I/O not counted (stats or fds map full, past interval_keys) and keys left unnamed, each once.
+        """I/O not counted (stats or fds map full) and keys left unnamed, each once.
 
         A name the ring had no room for (name_not_stored) is not added: its
         key is drained without a name and counted then, as name_evicted.
         """
         if self._bpf is None:
-            return self._evicted + self._dropped
+            return self._evicted
         table = self.table("lost")
-        kernel = sum(int(table.sum(i).value) for i in range(LOST_SLOTS) if i != _LOST_PATH)
-        return self._evicted + self._dropped + kernel
+        kernel = sum(table.sum(i) for i in range(LOST_SLOTS) if i != _LOST_PATH)
+        return self._evicted + kernel
 
     def lost_by_cause(self) -> dict[str, int]:
         """The kernel's lost counters by cause plus the names found evicted and the I/O past an interval's keys."""
         if self._bpf is None:
             return {}
         table = self.table("lost")
-        out = {cause: int(table.sum(i).value) for i, cause in enumerate(LOST.values())}
+        out = {cause: table.sum(i) for i, cause in enumerate(LOST.values())}
         out["name_evicted"] = self._evicted
-        out["interval_full"] = self._dropped
         return out

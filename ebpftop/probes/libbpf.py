@@ -71,6 +71,9 @@ def _lib() -> ctypes.CDLL:
     _declare(lib, "bpf_map_update_batch", _INT, _INT, _VP, _VP, _U32P, _VP)
     _declare(lib, "bpf_map_lookup_elem", _INT, _INT, _VP, _VP)
     _declare(lib, "bpf_map_update_elem", _INT, _INT, _VP, _VP, ctypes.c_uint64)
+    _declare(lib, "bpf_map_delete_elem", _INT, _INT, _VP)
+    _declare(lib, "bpf_map_get_next_key", _INT, _INT, _VP, _VP)
+    _declare(lib, "bpf_raw_tracepoint_open", _INT, ctypes.c_char_p, _INT)
     _declare(lib, "bpf_map_create", _INT, _INT, ctypes.c_char_p, _U32, _U32, _U32, _VP)
     _declare(lib, "libbpf_probe_bpf_prog_type", _INT, _INT, _VP)
     _declare(lib, "libbpf_probe_bpf_map_type", _INT, _INT, _VP)
@@ -317,6 +320,44 @@ def map_update_batch(map_fd: int, keys: Any, values: Any, count: Any) -> int:
 def map_lookup_elem(map_fd: int, key: Any, value: Any) -> bool:
     """Copy one element's value (every CPU's, for a per-CPU map) into value; False when there is none."""
     return _lib().bpf_map_lookup_elem(map_fd, key, value) == 0
+
+
+def map_delete_elem(map_fd: int, key: Any) -> bool:
+    """Delete one element; False when it was not there."""
+    return _lib().bpf_map_delete_elem(map_fd, key) == 0
+
+
+def map_get_next_key(map_fd: int, key: Any, next_key: Any) -> bool:
+    """The key after key (the first with key None) into next_key; False at the end."""
+    return _lib().bpf_map_get_next_key(map_fd, key, next_key) == 0
+
+
+def raw_tracepoint_open(name: str, prog_fd: int) -> int:
+    """Attach a raw tracepoint program; the attachment's fd, or -errno."""
+    ret = _lib().bpf_raw_tracepoint_open(name.encode(), prog_fd)
+    return ret if ret >= 0 else -(errno_of(ret) or errno.EIO)
+
+
+@dataclass(frozen=True, slots=True)
+class MapInfo:
+    type: int
+    key_size: int
+    value_size: int
+    max_entries: int
+
+
+# struct bpf_map_info (uapi, append-only ABI): type, id, key_size, value_size, max_entries first.
+_MAP_INFO = struct.Struct("<IIIII")
+_MAP_INFO_SIZE = 88
+
+
+def map_info(fd: int) -> MapInfo:
+    """A map's type and shape as the kernel has them (BPF_OBJ_GET_INFO_BY_FD)."""
+    buf = ctypes.create_string_buffer(_MAP_INFO_SIZE)
+    size = ctypes.c_uint32(_MAP_INFO_SIZE)
+    _check(_lib().bpf_obj_get_info_by_fd(fd, buf, ctypes.byref(size)), "bpf_obj_get_info_by_fd")
+    kind, _id, key_size, value_size, max_entries = _MAP_INFO.unpack_from(buf.raw)
+    return MapInfo(kind, key_size, value_size, max_entries)
 
 
 def map_update_elem(map_fd: int, key: Any, value: Any, what: str) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ctypes
 import dataclasses
 import os
 import struct
@@ -14,6 +13,7 @@ from ebpftop.model.proctree import EXEC, EXIT, FORK, RENAME, ProcEvent, ProcSamp
 from ebpftop.model.sanitize import decode
 from ebpftop.probes.base import Probe, ProbeError
 from ebpftop.probes.btf import VMLINUX_BTF, offset_defines, struct_offsets, struct_size
+from ebpftop.probes.loader import Ring, ring_of
 from ebpftop.procscan import ProcScanner
 
 EXIT_FORMAT = Path("/sys/kernel/tracing/events/sched/sched_process_exit/format")
@@ -202,11 +202,10 @@ class ProcTreeProbe(Probe):
         super().__init__()
         self.ringbuf_pages = ringbuf_pages
         self.selfcheck = selfcheck
-        self._raw: list[bytes] = []
+        self._ring: Ring | None = None  # the events ring buffer, read in place (probes/loader.py)
         self._seed: tuple[ProcSeed, ...] | None = None
         self._scan_time = 0.0
         self._clock = _BootClock()
-        self._cb: Any = None
         self._orphans = _Orphans(())
         self._comms: dict[bytes, str] = {}
         # Reads of other processes' /proc files, in a helper process that may
@@ -245,17 +244,10 @@ class ProcTreeProbe(Probe):
         return flags
 
     def attach(self) -> None:
-        # The tracepoints attached as bcc loaded them: events flow from here
-        # on, so the /proc scan below cannot miss a process (the model merges
-        # the overlap).
-        raw = self._raw
-
-        def on_event(_ctx: Any, data: Any, size: int) -> int:
-            raw.append(ctypes.string_at(data, size))
-            return 0
-
-        self._cb = on_event
-        self.table("events").open_ring_buffer(on_event)
+        # The tracepoints are attached (enable()): events flow from here on,
+        # so the /proc scan below cannot miss a process (the model merges the
+        # overlap).
+        self._ring = ring_of(self.table("events"))
         self._clock.sync()
         seed, self._scan_time = scan_processes(self._clock, self._scanner)
         self._seed = self._with_ticks(seed)
@@ -274,9 +266,10 @@ class ProcTreeProbe(Probe):
 
     def detach(self, bpf: Any) -> None:
         self._scanner.close()
-        self._raw.clear()
+        if self._ring is not None:
+            self._ring.close()
+            self._ring = None
         self._seed = None
-        self._cb = None
 
     def _comm(self, raw: bytes) -> str:
         """decode() of a comm, remembered: a flood repeats a handful of names thousands of times."""
@@ -324,10 +317,9 @@ class ProcTreeProbe(Probe):
         return None
 
     def read(self) -> ProcSample:
-        if self._bpf is None:
+        if self._bpf is None or self._ring is None:
             return ProcSample((), 0, time.time())
-        self._bpf.ring_buffer_consume()
-        raw, self._raw[:] = list(self._raw), []
+        raw = self._ring.read()
         self._clock.sync()
         events = tuple(e for e in map(self._parse, raw) if e is not None)
         seed, self._seed = self._seed, None
@@ -342,7 +334,7 @@ class ProcTreeProbe(Probe):
     def _sum(self, name: str) -> int:
         if self._bpf is None:
             return 0
-        return int(self.table(name).sum(0).value)
+        return self.table(name).sum(0)
 
     def lost(self) -> int:
         return self._sum("lost")

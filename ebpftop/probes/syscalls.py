@@ -25,6 +25,8 @@ from ebpftop.model.syscalls import SyscallCount, SyscallSample
 from ebpftop.probes import libbpf
 from ebpftop.probes.base import COMM_LEN, Probe
 
+_TGID = struct.Struct("<I")  # the names map's key
+
 # Keys are (tgid, syscall) seen in one interval; a busy box with a thousand
 # short-lived processes reaches ~30k. Values are per CPU and preallocated, so
 # the size is capped by a memory budget (~24 MiB of values for the two
@@ -101,8 +103,6 @@ def _table() -> dict[int, str]:
     bcc 0.26's table stops at rseq (334); linux-libc-dev's asm/unistd_64.h
     names the newer ones (clone3, openat2, close_range, ...).
     """
-    from bcc.syscall import syscalls  # bcc's maintained per-arch table
-
     table: dict[int, str] = {}
     for path in sorted(glob.glob(_UAPI_GLOB)):
         try:
@@ -110,8 +110,32 @@ def _table() -> dict[int, str]:
         except OSError:
             continue
         table.update((int(nr), name) for name, nr in _NR_DEFINE.findall(text))
-    table.update((nr, name.decode(errors="replace")) for nr, name in syscalls.items())
+    table.update((nr, name.decode(errors="replace")) for nr, name in _bcc_syscalls().items())
     return table
+
+
+def _bcc_syscalls() -> dict[int, bytes]:
+    """bcc's maintained per-arch table (bcc/syscall.py), read without importing the bcc package.
+
+    `import bcc` loads libbcc and with it clang and LLVM: +62 MiB of RSS for
+    the life of the process, which never compiles (see probes/loader.py).
+    The module itself needs only the standard library.
+    """
+    import importlib.util
+
+    spec = importlib.util.find_spec("bcc")
+    if spec is None or not spec.submodule_search_locations:
+        return {}
+    path = Path(next(iter(spec.submodule_search_locations)), "syscall.py")
+    module_spec = importlib.util.spec_from_file_location("_ebpftop_bcc_syscall", path)
+    if module_spec is None or module_spec.loader is None:
+        return {}
+    module = importlib.util.module_from_spec(module_spec)
+    try:
+        module_spec.loader.exec_module(module)
+    except Exception:  # noqa: BLE001 - the uapi header's names stand alone
+        return {}
+    return dict(getattr(module, "syscalls", {}))
 
 
 class SyscallsProbe(Probe):
@@ -187,10 +211,9 @@ class SyscallsProbe(Probe):
         table = self.table("names")
         out = {}
         for tgid in tgids:
-            try:
-                out[tgid] = bytes(table[ctypes.c_uint32(tgid)].comm)
-            except KeyError:
-                pass
+            comm = table.lookup(_TGID.pack(tgid))  # struct filter_name: the comm
+            if comm is not None:
+                out[tgid] = comm[:COMM_LEN]
         return out
 
     def _read_cache(self, half: int, found: dict[int, list[Any]]) -> None:
@@ -232,4 +255,4 @@ class SyscallsProbe(Probe):
     def lost(self) -> int:
         if self._bpf is None:
             return 0
-        return int(self.table("drops").sum(0).value)
+        return self.table("drops").sum(0)

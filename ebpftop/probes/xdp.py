@@ -7,7 +7,7 @@ import errno
 import os
 import struct
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from ebpftop.model.sanitize import decode
 from ebpftop.model.xdp import (
@@ -123,6 +123,8 @@ class XdpProbe(Probe):
             return "this kernel refuses XDP programs"
         return None
 
+    load_as: ClassVar[dict[str, str]] = {"xdp_count": "xdp"}
+
     def cflags(self) -> list[str]:
         return [
             f"-DXDP_MAX_IFACES={MAX_IFACES}",
@@ -134,9 +136,8 @@ class XdpProbe(Probe):
         return {"counts": (4, _VALUE.size)}
 
     def attach(self) -> None:
-        from bcc import BPF
-
-        self._fn = self._bpf.load_func(b"xdp_count", BPF.XDP)
+        assert self._bpf is not None
+        self._fn = self._bpf.progs["xdp_count"]  # loaded as load_as says; attached per interface below
         self._prog_id = libbpf.prog_info(self._fn.fd).prog_id
         self._map_fd = self.table("counts").map_fd
         self._ncpus = libbpf.possible_cpus()
@@ -356,7 +357,7 @@ class XdpProbe(Probe):
     def lost(self) -> int:
         if self._bpf is None:
             return 0
-        return int(self.table("drops").sum(0).value)
+        return self.table("drops").sum(0)
 
 
 __all__ = ["ProbeError", "XdpProbe"]

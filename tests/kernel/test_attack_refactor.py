@@ -108,21 +108,22 @@ def test_files_lost_is_not_counted_twice_across_a_toggle(tmp_path: Path) -> None
         return probe_status(frame, "files")
 
     # Long intervals: the flood below does its first I/Os within one of them. Since issue 17 the
-    # kernel's maps are drained as a burst goes and lose nothing here; the user-space bound on an
-    # interval's keys (interval_keys, _dropped: lost() counted on the probe object like _evicted)
-    # is set low so the flood overflows it.
+    # kernel's maps are drained as a burst goes and lose nothing here: so the stats map is small
+    # (1024 keys), the early drain may hold one drain only (pending_budget), and the flood
+    # overflows the kernel's map, which counts what it lost.
     base = BY_NAME["files"]
     spec = ProbeSpec(base.name, base.pane_key, base.key, base.title, base.probe, base.model,
-                     settings_args=(("interval_keys", "interval_keys"),))
+                     settings_args=(("max_entries", "max_entries"), ("pending_budget", "pending_budget")))
     # Only the flood (it names itself, and the live name filter takes it in): other processes' files
     # past the bound would add losses of their own after the toggle.
-    sampler = Sampler([spec], ["files"], 4.0, seen.on_frame, stats="off", settings=SimpleNamespace(interval_keys=8000),
+    sampler = Sampler([spec], ["files"], 4.0, seen.on_frame, stats="off",
+                      settings=SimpleNamespace(max_entries=1024, pending_budget=1),
                       pids=PidFilter(frozenset(), frozenset({"ebtmanyfiles"})))
     sampler.start()
     try:
         live = wait_for(lambda f: files(f).state == "live")
         wait_for(lambda f: f.time > live.time)  # just read: the interval starts now
-        # More files doing their first I/O than two intervals keep (8000 each): the rest is lost. (The
+        # More files doing their first I/O than the tiny map keeps: the rest is lost. (The
         # bound is far above what other processes do in the moment a re-enabled probe runs unfiltered.)
         subprocess.run(
             [sys.executable, "-c", _MANY_FILES, str(tmp_path), "20000"], check=True, timeout=scaled(300)

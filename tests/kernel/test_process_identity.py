@@ -131,7 +131,11 @@ def test_1100_processes_by_one_name_are_all_held(tmp_path: Path, monkeypatch: py
             for probe in probes:
                 probe.enable()
                 probe.set_pid_filter(flt)
-                held = {int(k.value): int(v.start) for k, v in probe.table("filter_pids").items()}
+                # key u32 pid -> struct filter_proc {u64 start; u64 seen}
+                held = {
+                    int.from_bytes(k, "little"): int.from_bytes(v[:8], "little")
+                    for k, v in probe.table("filter_pids").items()
+                }
                 assert held == {p.pid: _start_ticks(p.pid) for p in procs}
         finally:
             for probe in probes:

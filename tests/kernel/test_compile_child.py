@@ -1,0 +1,110 @@
+"""Compiles run in a child process (probes/compiler.py): ebpftop never maps clang or LLVM, and a compile
+that dies, hangs or outlives ebpftop leaves nothing behind."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.kernel.helpers import ROOT, batch, ebpftop_cmd, loaded_prog_ids, orphaned, prog_ids_of, prog_names, scaled
+
+COMPILER_LIBS = ("libbcc", "libLLVM", "libclang")
+
+
+def _marked(mark: str) -> list[int]:
+    """PIDs of live processes whose environment carries mark (ebpftop and its compiler children)."""
+    out = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                if mark.encode() in (proc / "environ").read_bytes():
+                    out.append(int(proc.name))
+            except OSError:
+                continue
+    return out
+
+
+def _compilers(mark: str) -> list[int]:
+    out = []
+    for pid in _marked(mark):
+        try:
+            if b"compiler.py" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                out.append(pid)
+        except OSError:
+            continue
+    return out
+
+
+@pytest.fixture(scope="module")
+def our_names() -> set[str]:
+    """The kernel names of every program ebpftop loads (all probes), as test_signals takes them."""
+    with batch("--interval", "0.3") as run:
+        run.wait_frames(1)
+        names = set(prog_names(set(prog_ids_of(run.proc.pid))).values())
+        run.stop()
+    assert len(names) >= 4
+    return names
+
+
+def test_ebpftop_with_every_probe_live_maps_no_compiler_and_holds_its_programs() -> None:
+    with batch("--interval", "0.5") as run:
+        run.wait_frames(2)
+        for probe in ("files", "syscalls", "proctree", "xdp"):
+            run.wait_live(probe)
+        maps = Path(f"/proc/{run.proc.pid}/maps").read_text()
+        held = set(prog_ids_of(run.proc.pid))
+        names = set(prog_names(held).values())
+        frames = run.stop()
+    assert not [lib for lib in COMPILER_LIBS if lib in maps], "ebpftop mapped a compiler library"
+    # Every program of the four probes is held by ebpftop itself (the compiler has exited).
+    assert len(names) >= 8 and "xdp_count" in names, names
+    assert all(f["probes"][p]["state"] == "live" for f in frames[-1:] for p in ("files", "syscalls", "proctree"))
+
+
+def test_a_compile_past_its_time_fails_with_one_line_and_leaves_nothing(our_names: set[str]) -> None:
+    mark = f"EBPFTOP_TEST_MARK={uuid.uuid4().hex}"
+    before = loaded_prog_ids()
+    proc = subprocess.run(
+        ebpftop_cmd("--batch", "-n", "1", "--probes", "syscalls,files"),
+        capture_output=True, text=True, cwd=ROOT, timeout=scaled(120),
+        env={**os.environ, "EBPFTOP_COMPILE_TIMEOUT": "0.05", mark.split("=")[0]: mark.split("=")[1]},
+    )
+    assert proc.returncode == 3, proc.stderr
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert any("compile took longer than 0.05 s (EBPFTOP_COMPILE_TIMEOUT)" in ln for ln in lines), lines
+    assert "Traceback" not in proc.stderr
+    assert _marked(mark.split("=")[1]) == []  # the killed compilers are reaped
+    assert orphaned(before, our_names) == {}
+
+
+def test_sigkill_of_ebpftop_mid_compile_takes_the_compiler_with_it(our_names: set[str]) -> None:
+    """The compiler dies with ebpftop (PR_SET_PDEATHSIG): nothing it loaded outlives them both."""
+    mark = uuid.uuid4().hex
+    before = loaded_prog_ids()
+    proc = subprocess.Popen(
+        ebpftop_cmd("--batch", "--interval", "1"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=ROOT, env={**os.environ, "EBPFTOP_TEST_MARK": mark},
+    )
+    try:
+        deadline = time.monotonic() + scaled(60)
+        while not _compilers(mark):
+            assert time.monotonic() < deadline, "no compiler process seen"
+            assert proc.poll() is None
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(scaled(10))
+        deadline = time.monotonic() + scaled(10)
+        while _marked(mark):
+            assert time.monotonic() < deadline, f"left running: {_marked(mark)}"
+            time.sleep(0.02)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    assert orphaned(before, our_names) == {}
