@@ -151,15 +151,18 @@ def section(n: int, bare: float, runs: list[dict[str, Any]]) -> list[str]:
         "",
         "- Before (issue 17, same workload, all probes, a quieter box at ~65 000 files/s): 1 734 of 200 000 files"
         " seen, 384 721 operations lost: the per-interval maps held 16 384 keys and 8 192 names.",
-        "- Now names stream on a ring buffer and the files program wakes the sampler when a stats half or the ring"
-        " passes a fill mark, so the probe drains as the burst goes, not once a second. What bounds the rate"
-        " ebpftop keeps up with is its own CPU per file (the column above: draining, naming, the model and the JSON"
-        " line); past the bounds (keys a half holds, ring bytes, 131 072 keys an interval keeps in user space) I/O"
-        " is counted lost, never dropped silently.",
-        "- lost is the files probe's counter for the whole machine (ebpftop runs unfiltered): other processes' keys"
-        " too, by causes --batch does not break down. One a burst can cause: a long-lived file whose name"
-        " ebpftop's cache (32 768) let go while the"
-        " kernel still remembered sending it (16 384) shows as unknown and counts here.",
+        "- Now names stream on a ring buffer; the files program wakes ebpftop's drain thread when a stats half or"
+        " the ring passes a fill mark, and that thread only copies the maps (flip, batch drain, ring read) while"
+        " the sampler decodes the last copy beside it: a frame of a burst may come seconds late, with every file"
+        " in it. Bounds: 65 536 keys decoded per frame (the rest in the next), 32 MiB of copies waiting; past"
+        " them the kernel's maps keep the rest and count what does not fit as lost, never silently.",
+        "- CPU per file is ebpftop's (drain, naming, the model, the JSON line), on the other CPU than the"
+        " workload; the workload's own slowdown under ebpftop is the programs' cost per syscall plus that"
+        " competition on a 2-CPU box.",
+        "- lost is the files probe's counter for the whole machine (ebpftop runs unfiltered): other processes'"
+        " keys too. Names ebpftop remembers are a segmented LRU (a name is kept once its file does I/O in a"
+        " second drain), so a burst's names no longer push out a long-lived file's, which the kernel sends once:"
+        " that was the 9-13 lost of the first run of this design.",
         "",
     ]
     return rows

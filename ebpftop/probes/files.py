@@ -28,7 +28,12 @@ MIN_ENTRIES, MAX_ENTRIES_CAP = 16384, 65536  # FL_MAX_ENTRIES bounds, whatever t
 _HTAB_ELEM = 48  # the kernel's per-element header of a hash map (struct htab_elem), about
 RING_PAGES = 1024  # FL_RING_PAGES: 4 MiB of names, ~28 000 records of a 60-byte path
 MAX_NAMES = 16384  # FL_MAX_NAMES: keys whose name the kernel sent (LRU); the cache below is twice that
-CACHE_SIZE = 2 * MAX_NAMES  # names of open files remembered after their record was read
+# Names of open files remembered after their record was read, in two segments (a segmented LRU):
+# a name enters on probation and is kept once its key does I/O in a later drain. A burst's files
+# (named once, closed at once) pass through probation and never push out a long-lived file's
+# name, which the kernel will not send again (the 200 000-file burst cost 9-13 such names).
+CACHE_SIZE = 2 * MAX_NAMES  # on probation
+KEPT_SIZE = 2 * MAX_NAMES  # kept
 INTERVAL_KEYS = 1 << 16  # keys one read() decodes; past it, drained keys wait for the next read
 # Drained bytes waiting for read() at most: past it collect() leaves the rest in the kernel's maps,
 # where what does not fit is counted lost. A key and its name take ~230 bytes here (2 CPUs): ~140 000
@@ -113,7 +118,8 @@ class FilesProbe(Probe):
         # asked for (a key's file never changes while it is in use).
         self._fresh: dict[bytes, bytes] = {}
         self._older: dict[bytes, bytes] = {}
-        self._names: OrderedDict[bytes, FdName] = OrderedDict()
+        self._names: OrderedDict[bytes, FdName] = OrderedDict()  # on probation
+        self._kept: OrderedDict[bytes, FdName] = OrderedDict()
         # Drains copied by collect() (the drain thread) and not decoded yet:
         # (name records, keys, per-CPU values, count), oldest first. Appended
         # under _drain_lock; only read() takes them off.
@@ -176,6 +182,7 @@ class FilesProbe(Probe):
         self._pending.clear()
         self._pending_bytes = 0
         self._names.clear()
+        self._kept.clear()
         # lost() was added to the sampler's base as the probe went off: a new
         # enable counts its own evictions from zero (it counted them twice).
         self._evicted = 0
@@ -190,9 +197,16 @@ class FilesProbe(Probe):
 
         No filesystem call here, on purpose: see probes/fdnames.py.
         """
-        hit = self._names.get(key)
+        hit = self._kept.get(key)
         if hit is not None:
-            self._names.move_to_end(key)
+            self._kept.move_to_end(key)
+            return hit
+        hit = self._names.pop(key, None)
+        if hit is not None:  # its second drain: a file in use, kept
+            self._kept[key] = hit
+            if len(self._kept) > KEPT_SIZE:
+                old, name = self._kept.popitem(last=False)
+                self._remember(old, name)  # back on probation, newest there
             return hit
         raw = self._fresh.pop(key, None) or self._older.pop(key, None)
         if raw is None:
@@ -204,10 +218,13 @@ class FilesProbe(Probe):
             return FdName(made, f"fd:{fd}") if made else fdnames.unknown(fd)
         named = fdnames.describe(raw)
         if gen:  # generation 0 (fds map full) may be another file next time
-            self._names[key] = named
-            if len(self._names) > CACHE_SIZE:
-                self._names.popitem(last=False)
+            self._remember(key, named)
         return named
+
+    def _remember(self, key: bytes, name: FdName) -> None:
+        self._names[key] = name
+        if len(self._names) > CACHE_SIZE:
+            self._names.popitem(last=False)
 
     def _fill_write(self, slot: int, value: int) -> None:
         libbpf.map_update_elem(
