@@ -45,11 +45,11 @@ from tests.kernel.floods import (
 )
 from tests.kernel.helpers import BatchRun, batch, prog_ids_of, scaled, wait_progs_gone
 
-# RSS cap for ebpftop under any flood. Measured here: `import bcc` + LLVM is
-# ~70 MB, the idle TUI with all four probes ~180-210 MiB (the header shows
-# it), `--batch` ~110-150 MiB under these floods. 400 MiB is about twice the
-# idle TUI: room for Textual's caches and a full map's worth of rows (16384
-# file keys, 2000 lingering exited processes), while a leak of even one small
+# RSS cap for ebpftop under any flood. Measured here: the idle TUI with all
+# four probes ~95 MiB since compiles run in a child process (180-210 MiB when
+# bcc and LLVM were in the process), `--batch` 65 MiB idle. 400 MiB leaves room
+# for Textual's caches, a burst's backlog (32 MiB of copies, 65 536 file keys a
+# frame) and 2000 lingering exited processes, while a leak of even one small
 # object per event (millions of events here) would cross it.
 RSS_CAP = 400 * 2**20
 # Growth allowed over the second half of a flood: allocator noise, not a leak.

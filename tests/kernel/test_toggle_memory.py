@@ -1,7 +1,7 @@
 """Toggling does not leak: the real TUI in a pty, every probe switched off and on 20 times, RSS slope ~0.
 
 Driven with the real keys (1-4), as a user would. Each cycle recompiles and
-reloads all four probes (LLVM, bcc modules, maps, Python objects, the panes).
+reloads all four probes (a compile in a child process each, maps, Python objects, the panes).
 RSS is read from /proc/PID/status after each cycle; the first WARMUP cycles
 are left out (allocator arenas and caches fill up to a plateau: measured
 +17 MiB over the first 5 cycles, then flat), and the least-squares slope of
