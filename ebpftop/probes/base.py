@@ -69,7 +69,7 @@ def compile_program(source: str, cflags: list[str] | None = None, load_as: dict[
 
     Raises ProbeError with the compiler's first error line.
     """
-    directory = bpf_dir()
+    directory = Path(os.path.abspath(bpf_dir()))  # the compiler runs in / (see loader.load)
     flags = [f"-I{directory}", *(cflags or [])]
     with _compile_lock:
         loaded, error, stderr = loader.load(directory / source, flags, load_as)

@@ -198,6 +198,7 @@ def load(src: Path, cflags: list[str], load_as: dict[str, str] | None = None) ->
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=err,
+                cwd="/",  # never a user's directory, which may sit on a stalled mount
             )
         try:
             parent.send(json.dumps(
