@@ -18,7 +18,7 @@ from ebpftop.cgroups import Cgroup, Cgroups
 from ebpftop.model.frame import ERROR, LIVE, LOADING, OFF, UNAVAILABLE, Frame, ProbeState, ProbeStatus
 from ebpftop.model.rates import average, counter_delta, rate
 from ebpftop.pids import PidFilter, of_pids
-from ebpftop.probes.base import Probe, ProbeCost, ProbeError
+from ebpftop.probes.base import Cancelled, Probe, ProbeCost, ProbeError
 from ebpftop.registry import SPECS, ProbeSpec
 from ebpftop.settings import Settings, StatsMode
 
@@ -193,6 +193,7 @@ class Sampler(threading.Thread):
         self._poll.register(self._wake_r, select.EPOLLIN)
         self._drainer: _Drainer | None = None
         self._stopping = False
+        self._stop_asked = False  # set by command("stop") from any thread, read by a compile's wait
         self._flush = False
         # BPF run-time stats cost every BPF program on the box two clock reads
         # per run (~50 ns/event measured on this VM, more than the syscall
@@ -206,6 +207,8 @@ class Sampler(threading.Thread):
 
     # -- any thread ---------------------------------------------------------
     def command(self, *cmd: Any) -> None:
+        if cmd[0] == "stop":
+            self._stop_asked = True  # a compile in progress gives up (a plain store: signal-safe)
         self._commands.put(cmd)
         try:
             os.write(self._wake_w, b"\0")  # a plain write: safe from a signal handler
@@ -242,7 +245,7 @@ class Sampler(threading.Thread):
                     slot.state = LOADING
             self._publish_status()
             for slot in self._slots.values():
-                if slot.wanted:
+                if slot.wanted and not self._stop_asked:
                     self._enable(slot)
             clock = _Clock()
             self._deadline = clock.mono + self.interval
@@ -420,9 +423,14 @@ class Sampler(threading.Thread):
         slot.state, slot.reason = LOADING, None
         self._publish_status()
         try:
-            slot.probe.enable()
+            slot.probe.enable(cancel=lambda: self._stop_asked)
             slot.probe.set_pid_filter(self._pids)
-        except Exception as exc:  # noqa: BLE001 - bcc raises bare Exception (ProbeError, OSError included)
+        except Cancelled:  # a stop came during the compile: not a failure, the probe is just not on
+            slot.probe.disable()
+            slot.state, slot.reason = OFF, None
+            self._publish_status()
+            return
+        except Exception as exc:  # noqa: BLE001 - ProbeError, OSError and whatever a map operation raises
             slot.probe.disable()
             slot.state, slot.reason = ERROR, str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             self._publish_status()

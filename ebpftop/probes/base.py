@@ -6,6 +6,7 @@ import os
 import struct
 import threading
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -25,6 +26,10 @@ _U32 = struct.Struct("<I")
 
 class ProbeError(Exception):
     """A probe could not be enabled or read; str() is the one-line reason shown to the user."""
+
+
+class Cancelled(ProbeError):
+    """enable() gave up because ebpftop is stopping (its cancel() said so): nothing failed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +69,12 @@ def _last_error_line(text: str) -> str:
     return lines[-1] if lines else ""
 
 
-def compile_program(source: str, cflags: list[str] | None = None, load_as: dict[str, str] | None = None) -> Loaded:
+def compile_program(
+    source: str,
+    cflags: list[str] | None = None,
+    load_as: dict[str, str] | None = None,
+    cancel: Callable[[], bool] | None = None,
+) -> Loaded:
     """Compile and load bpf/<source> with bcc, in a child process; nothing is attached yet.
 
     Raises ProbeError with the compiler's first error line.
@@ -72,7 +82,10 @@ def compile_program(source: str, cflags: list[str] | None = None, load_as: dict[
     directory = Path(os.path.abspath(bpf_dir()))  # the compiler runs in / (see loader.load)
     flags = [f"-I{directory}", *(cflags or [])]
     with _compile_lock:
-        loaded, error, stderr = loader.load(directory / source, flags, load_as)
+        try:
+            loaded, error, stderr = loader.load(directory / source, flags, load_as, cancel)
+        except loader.LoadCancelled:
+            raise Cancelled(f"{source}: compile cancelled: ebpftop is stopping") from None
     if loaded is None:
         detail = _last_error_line(stderr)
         raise ProbeError(f"{source}: {error}" + (f" ({detail})" if detail and detail not in error else ""))
@@ -121,10 +134,11 @@ class Probe(ABC):
         """None when this probe can run here, else the reason it cannot."""
         return None
 
-    def enable(self) -> None:
+    def enable(self, cancel: Callable[[], bool] | None = None) -> None:
+        """Compile, load and attach; cancel() true (checked during the compile) gives up with ProbeError."""
         if self._bpf is not None:
             return
-        self._bpf = compile_program(self.source, [*self.cflags(), *self.filter_cflags()], self.load_as)
+        self._bpf = compile_program(self.source, [*self.cflags(), *self.filter_cflags()], self.load_as, cancel)
         self._filter_word = self._epoch = 0  # a new map holds a zero word
         try:
             self._check_layouts()

@@ -18,6 +18,8 @@ import socket
 import struct
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,6 +45,10 @@ _PERCPU_TYPES = {5, 6, 10}  # BPF_MAP_TYPE_PERCPU_HASH, PERCPU_ARRAY, LRU_PERCPU
 
 class LoadError(Exception):
     """A compile, load or attach failed; str() is one line for the user."""
+
+
+class LoadCancelled(Exception):
+    """cancel() said ebpftop is stopping: the compile was killed, nothing is loaded."""
 
 
 class Map:
@@ -182,11 +188,15 @@ def _attach_tracepoint(prog: Program) -> int:
     return fd
 
 
-def load(src: Path, cflags: list[str], load_as: dict[str, str] | None = None) -> tuple[Loaded | None, str, str]:
+def load(
+    src: Path, cflags: list[str], load_as: dict[str, str] | None = None, cancel: Callable[[], bool] | None = None
+) -> tuple[Loaded | None, str, str]:
     """Compile and load src in a child process: (what it loaded, or None; the error; the compiler's stderr).
 
     load_as names functions to load beyond the tracepoint ones, with their
-    kind ("xdp"). Waits at most COMPILE_TIMEOUT for the child, then kills it.
+    kind ("xdp"). Waits at most COMPILE_TIMEOUT for the child, or until
+    cancel() says ebpftop is stopping (checked every 50 ms), then kills it:
+    a quit during a compile (minutes under emulation) is answered at once.
     """
     parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET | socket.SOCK_CLOEXEC)
     err = os.fdopen(os.memfd_create("ebpftop-cc-stderr", os.MFD_CLOEXEC), "w+b")
@@ -204,7 +214,18 @@ def load(src: Path, cflags: list[str], load_as: dict[str, str] | None = None) ->
             parent.send(json.dumps(
                 {"parent": os.getpid(), "src": str(src), "cflags": cflags, "load": load_as or {}}
             ).encode())
-            proc.wait(COMPILE_TIMEOUT)
+            deadline = time.monotonic() + COMPILE_TIMEOUT
+            while True:
+                try:
+                    proc.wait(max(0.0, min(0.05, deadline - time.monotonic())))
+                    break
+                except subprocess.TimeoutExpired:
+                    if cancel is not None and cancel():
+                        proc.kill()
+                        proc.wait()
+                        raise LoadCancelled(src.name) from None
+                    if time.monotonic() >= deadline:
+                        raise
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()

@@ -108,3 +108,31 @@ def test_sigkill_of_ebpftop_mid_compile_takes_the_compiler_with_it(our_names: se
             proc.kill()
             proc.wait(10)
     assert orphaned(before, our_names) == {}
+
+
+def test_sigterm_during_a_stuck_compile_ends_at_once_without_the_emergency_exit(our_names: set[str]) -> None:
+    """The compiler is stopped (SIGSTOP: a compile that takes minutes, as under emulation); SIGTERM to
+    ebpftop kills it and ends the run the normal way, exit 0, not through the 5 s emergency exit."""
+    mark = uuid.uuid4().hex
+    before = loaded_prog_ids()
+    proc = subprocess.Popen(
+        ebpftop_cmd("--batch", "--interval", "1"), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        cwd=ROOT, env={**os.environ, "EBPFTOP_TEST_MARK": mark},
+    )
+    try:
+        deadline = time.monotonic() + scaled(60)
+        while not (children := _compilers(mark)):
+            assert time.monotonic() < deadline, "no compiler process seen"
+            time.sleep(0.01)
+        for pid in children:
+            os.kill(pid, signal.SIGSTOP)
+        proc.send_signal(signal.SIGTERM)
+        _out, err = proc.communicate(timeout=scaled(30))
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    assert proc.returncode == 0, err
+    assert "without waiting" not in err and "Traceback" not in err and "error" not in err, err
+    assert _marked(mark) == []
+    assert orphaned(before, our_names) == {}
