@@ -455,6 +455,13 @@ def main(argv: list[str] | None = None) -> int:
         if (problem := check_path(settings.record)) is not None:
             print(f"ebpftop: cannot record to {settings.record!a}: it {problem}", file=sys.stderr)
             return EXIT_USAGE
+    from ebpftop.probes.loader import compile_timeout
+
+    try:
+        compile_timeout()  # read at each compile: a typo must stop here, not as a traceback or four failed probes
+    except ValueError as exc:
+        print(f"ebpftop: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     try:
         checks.preflight(settings)
     except checks.EnvError as exc:

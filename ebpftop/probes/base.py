@@ -66,6 +66,10 @@ def _last_error_line(text: str) -> str:
     for ln in lines:
         if "error:" in ln:
             return ln
+    # A verifier rejection ends with its statistics ("processed 78 insns (limit 1000000) ..."):
+    # the reason ("R1 invalid mem access 'scalar'") is the line before them.
+    while len(lines) > 1 and lines[-1].startswith("processed ") and " insns" in lines[-1]:
+        lines.pop()
     return lines[-1] if lines else ""
 
 

@@ -14,6 +14,7 @@ import ctypes
 import json
 import mmap
 import os
+import re
 import socket
 import struct
 import subprocess
@@ -27,7 +28,9 @@ from ebpftop.probes import libbpf
 
 COMPILER = Path(__file__).with_name("compiler.py")
 # A compile under emulation (TCG) took minutes; past this the child is killed and the probe fails.
-COMPILE_TIMEOUT = float(os.environ.get("EBPFTOP_COMPILE_TIMEOUT") or 900)
+COMPILE_TIMEOUT_ENV = "EBPFTOP_COMPILE_TIMEOUT"
+COMPILE_TIMEOUT_DEFAULT, COMPILE_TIMEOUT_MAX = 900.0, 86400.0
+_SECONDS = re.compile(r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)", re.ASCII)
 _TRACEFS = ("/sys/kernel/tracing", "/sys/kernel/debug/tracing")
 
 # perf_event_open for a tracepoint, as bcc's bpf_attach_tracepoint does it.
@@ -49,6 +52,25 @@ class LoadError(Exception):
 
 class LoadCancelled(Exception):
     """cancel() said ebpftop is stopping: the compile was killed, nothing is loaded."""
+
+
+def compile_timeout() -> float:
+    """Seconds one compile may take: $EBPFTOP_COMPILE_TIMEOUT, else 900.
+
+    ValueError (one line for the user) when it is set to anything but a
+    number of seconds above 0: ebpftop checks it at startup (cli.main), so a
+    typo is one line and exit 2, not a traceback or every probe failing.
+    """
+    text = os.environ.get(COMPILE_TIMEOUT_ENV, "").strip()
+    if not text:
+        return COMPILE_TIMEOUT_DEFAULT
+    value = float(text) if _SECONDS.fullmatch(text) and len(text) <= 30 else -1.0
+    if not 0 < value <= COMPILE_TIMEOUT_MAX:
+        raise ValueError(
+            f"{COMPILE_TIMEOUT_ENV} must be a number of seconds above 0 and at most {COMPILE_TIMEOUT_MAX:.0f} "
+            f"in ASCII digits (default {COMPILE_TIMEOUT_DEFAULT:.0f}), not {text[:24]!a}"
+        )
+    return value
 
 
 class Map:
@@ -194,10 +216,11 @@ def load(
     """Compile and load src in a child process: (what it loaded, or None; the error; the compiler's stderr).
 
     load_as names functions to load beyond the tracepoint ones, with their
-    kind ("xdp"). Waits at most COMPILE_TIMEOUT for the child, or until
+    kind ("xdp"). Waits at most compile_timeout() for the child, or until
     cancel() says ebpftop is stopping (checked every 50 ms), then kills it:
     a quit during a compile (minutes under emulation) is answered at once.
     """
+    timeout = compile_timeout()
     parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET | socket.SOCK_CLOEXEC)
     err = os.fdopen(os.memfd_create("ebpftop-cc-stderr", os.MFD_CLOEXEC), "w+b")
     with parent, err:
@@ -214,7 +237,7 @@ def load(
             parent.send(json.dumps(
                 {"parent": os.getpid(), "src": str(src), "cflags": cflags, "load": load_as or {}}
             ).encode())
-            deadline = time.monotonic() + COMPILE_TIMEOUT
+            deadline = time.monotonic() + timeout
             while True:
                 try:
                     proc.wait(max(0.0, min(0.05, deadline - time.monotonic())))
@@ -229,7 +252,7 @@ def load(
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-            return None, f"compile took longer than {COMPILE_TIMEOUT:g} s (EBPFTOP_COMPILE_TIMEOUT)", ""
+            return None, f"compile took longer than {timeout:g} s ({COMPILE_TIMEOUT_ENV})", ""
         except BaseException:
             proc.kill()
             proc.wait()

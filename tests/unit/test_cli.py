@@ -142,3 +142,20 @@ def test_replay_refuses_cgroup(monkeypatch: pytest.MonkeyPatch, capsys: pytest.C
         parse(["--replay", "rec.gz", "--batch", "--cgroup", "nuweb.service"])
     assert exc.value.code == 2
     assert "--cgroup does not apply to --replay" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("value", ["abc", "0", "-5", "nan", "inf", "1e3", "\uff15", "86401"])
+def test_bad_compile_timeout_one_line_exit_2(value: str) -> None:
+    """EBPFTOP_COMPILE_TIMEOUT is checked at startup: one line, exit 2, before anything is loaded.
+
+    It was parsed with float() when the probes were imported: 'abc' ended in a
+    traceback (exit 1), '0' or '-5' failed every probe with "compile took
+    longer than -5 s", 'nan' was taken as no limit at all.
+    """
+    result = run("--batch", "-n", "1", env={**os.environ, "EBPFTOP_COMPILE_TIMEOUT": value})
+    assert result.returncode == 2, result.stderr
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("ebpftop: EBPFTOP_COMPILE_TIMEOUT must be a number of seconds above 0"), lines
+    assert lines[0].endswith(f"not {value!a}"), lines
