@@ -32,7 +32,7 @@ EXIT_OK, EXIT_FAILED, EXIT_NO_PROBE = 0, 1, 3
 GRACE = 5.0  # seconds from the first signal to the emergency exit
 DRAIN_AFTER_SIGNAL = 1.0  # seconds a signalled run waits for queued frames to reach a slow reader
 # Frames waiting for stdout at most; beyond this they are dropped (and counted). A burst of files
-# makes frames of up to ~130 000 rows (~25 MB of JSON each) one to two seconds apart: the queue
+# makes frames of up to 65 536 rows (~25 MB of JSON each) seconds apart: the queue
 # holds a couple of them while a reader parses the last.
 QUEUE_BYTES = 64 << 20
 RECORD_DRAIN = 5.0  # seconds a run that ended by itself waits for the recorder's queued frames
