@@ -338,7 +338,19 @@ class Sampler(threading.Thread):
             pass
 
     def _drain_commands(self) -> None:
+        first = True
         while True:
+            # One command at least, then a frame that is due goes out before
+            # the next: a toggle compiles for seconds, and toggles that came in
+            # faster (a held key) kept this loop from returning, every pane frozen.
+            if not first and time.monotonic() >= self._deadline and not self._stopping:
+                if not self._commands.empty():
+                    try:
+                        os.write(self._wake_w, b"\0")  # the rest right after the frame, not an interval later
+                    except BlockingIOError:
+                        pass
+                return
+            first = False
             try:
                 cmd = self._commands.get_nowait()
             except queue.Empty:

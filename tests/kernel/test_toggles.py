@@ -77,3 +77,43 @@ def test_stopping_the_sampler_unloads_everything() -> None:
     s.stop()
     s.join(30)
     assert wait_progs_gone(ids) == set()
+
+
+def test_toggles_that_come_faster_than_a_compile_do_not_stop_the_frames() -> None:
+    """A probe toggled off and on again each time it starts compiling (a held key: toggles faster than a
+    compile): frames still come between the compiles. The command loop took every queued command before
+    a frame, and a toggle queued during each compile kept it there: no frame at all, every pane frozen."""
+    chain = 4  # compiles of proctree queued back to back
+    compiles = 0
+    frames: list[fr.Frame] = []
+    done = threading.Event()
+    sampler: Sampler
+
+    def on_status(statuses: tuple[ProbeStatus, ...]) -> None:
+        nonlocal compiles
+        states = {s.name: s.state for s in statuses}
+        if states.get("syscalls") == fr.LIVE and states.get("proctree") == fr.LOADING and not done.is_set():
+            compiles += 1
+            if compiles <= chain:
+                sampler.toggle("proctree")  # queued while it compiles: off, then on again (another compile)
+                sampler.toggle("proctree")
+            else:
+                done.set()
+
+    sampler = Sampler(SPECS, ["syscalls"], 0.2, frames.append, on_status=on_status, stats="off", settings=Settings())
+    sampler.start()
+    try:
+        deadline = time.monotonic() + 60
+        while not frames:
+            assert time.monotonic() < deadline, "no first frame"
+            time.sleep(0.02)
+        first = len(frames)
+        sampler.toggle("proctree")  # the first compile: the chain starts from its LOADING
+        assert done.wait(300), f"the chain of compiles did not end ({compiles})"
+        during = len(frames) - first
+    finally:
+        sampler.stop()
+        sampler.join(60)
+    assert sampler.error is None
+    # Each compile outlasts the 0.2 s interval: a frame is due after every one of them.
+    assert during >= chain - 1, f"{during} frames during {chain} back-to-back compiles"
