@@ -182,6 +182,9 @@ def _tracepoint_id(target: str) -> int:
             return int(Path(root, "events", category, event, "id").read_text())
         except (OSError, ValueError):
             continue
+    mounted = [root for root in _TRACEFS if Path(root, "events").is_dir()]
+    if mounted:  # tracefs is there: this kernel has no such event (a program for another kernel)
+        raise LoadError(f"tracepoint {target}: this kernel has no such tracepoint (not in {mounted[0]}/events)")
     raise LoadError(f"tracepoint {target}: no id under {' or '.join(_TRACEFS)} (is tracefs mounted?)")
 
 

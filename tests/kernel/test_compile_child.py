@@ -136,3 +136,36 @@ def test_sigterm_during_a_stuck_compile_ends_at_once_without_the_emergency_exit(
     assert "without waiting" not in err and "Traceback" not in err and "error" not in err, err
     assert _marked(mark) == []
     assert orphaned(before, our_names) == {}
+
+
+def test_a_tracepoint_this_kernel_lacks_is_named_as_such_not_as_tracefs_missing(tmp_path: Path) -> None:
+    """A source whose TRACEPOINT_PROBE names an event the kernel does not have: one line saying so, and
+    nothing loaded. It said '(is tracefs mounted?)' with tracefs mounted, sending the user the wrong way."""
+    from ebpftop.env import headers
+    from ebpftop.probes.files import FilesProbe
+
+    found = headers.find()
+    if found is not None:
+        headers.apply(found)
+    for src in (ROOT / "bpf").iterdir():
+        (tmp_path / src.name).write_bytes(src.read_bytes())
+    with (tmp_path / "files.bpf.c").open("a") as f:
+        f.write("\nTRACEPOINT_PROBE(nosuchcat, nosuchevent) { return 0; }\n")
+    probe = FilesProbe()
+    old = os.environ.get("EBPFTOP_BPF_DIR")
+    os.environ["EBPFTOP_BPF_DIR"] = str(tmp_path)
+    try:
+        with pytest.raises(Exception) as info:
+            probe.enable()
+    finally:
+        if old is None:
+            del os.environ["EBPFTOP_BPF_DIR"]
+        else:
+            os.environ["EBPFTOP_BPF_DIR"] = old
+    assert str(info.value) == (
+        "tracepoint nosuchcat:nosuchevent: this kernel has no such tracepoint (not in /sys/kernel/tracing/events)"
+    )
+    assert not probe.enabled
+    # The programs that did load are closed: this process holds none of the probe's programs.
+    held = set(prog_names(set(prog_ids_of(os.getpid()))).values())
+    assert not [n for n in held if n.startswith("tracepoint__")], held
