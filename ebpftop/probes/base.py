@@ -43,8 +43,15 @@ class ProbeCost:
 def bpf_dir() -> Path:
     """Where the .bpf.c sources are: $EBPFTOP_BPF_DIR, the source tree, or the installed share dir."""
     candidates = []
-    if os.environ.get(_BPF_DIR_ENV):
-        candidates.append(Path(os.environ[_BPF_DIR_ENV]))
+    if env := os.environ.get(_BPF_DIR_ENV):
+        # Absolute now: the compiler runs in /. A relative one needs the cwd, which may be gone (deleted).
+        try:
+            candidates.append(Path(os.path.abspath(env)))
+        except OSError as exc:
+            raise ProbeError(
+                f"{_BPF_DIR_ENV}={env!a} is relative and the current directory is unreadable ({exc.strerror}): "
+                "give an absolute path"
+            ) from None
     here = Path(__file__).resolve()
     candidates.append(here.parents[2] / "bpf")
     import sys

@@ -169,3 +169,25 @@ def test_a_tracepoint_this_kernel_lacks_is_named_as_such_not_as_tracefs_missing(
     # The programs that did load are closed: this process holds none of the probe's programs.
     held = set(prog_names(set(prog_ids_of(os.getpid()))).values())
     assert not [n for n in held if n.startswith("tracepoint__")], held
+
+
+def test_a_relative_bpf_dir_in_a_deleted_cwd_is_named(tmp_path: Path) -> None:
+    """EBPFTOP_BPF_DIR relative, cwd deleted: the reason names the variable (it was '[Errno 2] No such file
+    or directory', from a getcwd nobody could place)."""
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    (tmp_path / "bpf").mkdir()  # what ../bpf names from gone: found (.. of a deleted directory resolves)
+    for src in (ROOT / "bpf").iterdir():
+        (tmp_path / "bpf" / src.name).write_bytes(src.read_bytes())
+    proc = subprocess.Popen(
+        ["sh", "-c", f'cd "{gone}" && rmdir "{gone}" && exec "$0" "$@"', *ebpftop_cmd("--batch", "-n", "1",
+                                                                                      "--probes", "syscalls")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "EBPFTOP_BPF_DIR": "../bpf", "PYTHONPATH": str(ROOT)},
+    )
+    _out, err = proc.communicate(timeout=scaled(120))
+    assert proc.returncode == 3, err
+    assert err.splitlines()[0] == (
+        "ebpftop: probe syscalls error: EBPFTOP_BPF_DIR='../bpf' is relative and the current directory is "
+        "unreadable (No such file or directory): give an absolute path"
+    ), err
