@@ -121,9 +121,9 @@ class FilesProbe(Probe):
         self._names: OrderedDict[bytes, FdName] = OrderedDict()  # on probation
         self._kept: OrderedDict[bytes, FdName] = OrderedDict()
         # Drains copied by collect() (the drain thread) and not decoded yet:
-        # (name records, keys, per-CPU values, count), oldest first. Appended
+        # (name records, keys, per-CPU values, count, bytes held), oldest first. Appended
         # under _drain_lock; only read() takes them off.
-        self._pending: deque[tuple[list[bytes], bytes, bytes, int]] = deque()
+        self._pending: deque[tuple[list[bytes], bytes, bytes, int, int]] = deque()
         self._pending_bytes = 0
         self._last = False  # finish() was called: the next read decodes every pending drain
         # This interval's keys so far, by key bytes.
@@ -251,8 +251,9 @@ class FilesProbe(Probe):
             keys_v, values_v, n = self._readers[half].drain()
             keys, values = keys_v.tobytes(), values_v.tobytes()
             self._fill_write(half, 0)
-            self._pending.append((records, keys, values, n))
-            self._pending_bytes += len(keys) + len(values) + sum(map(len, records))
+            size = len(keys) + len(values) + sum(map(len, records))
+            self._pending.append((records, keys, values, n, size))
+            self._pending_bytes += size
             return True
 
     def _decode(self, records: list[bytes], keys_b: bytes, values: bytes, n: int) -> None:
@@ -315,9 +316,9 @@ class FilesProbe(Probe):
         pending = self._pending
         while pending and (self._last or not self._interval or len(self._interval) < self.interval_keys):
             with self._drain_lock:
-                chunk = pending.popleft()
-                self._pending_bytes -= len(chunk[1]) + len(chunk[2]) + sum(map(len, chunk[0]))
-            self._decode(*chunk)
+                records, keys, values, n, size = pending.popleft()
+                self._pending_bytes -= size
+            self._decode(records, keys, values, n)
         out = tuple(self._interval.values())
         self._interval = {}
         return FilesSample(out, self.lost())
