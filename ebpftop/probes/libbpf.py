@@ -114,14 +114,6 @@ def possible_cpus() -> int:
     return count
 
 
-def malloc_trim() -> None:
-    """Give freed heap back to the kernel (glibc); other libcs have no malloc_trim and skip it."""
-    try:
-        _load(None).malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
-
-
 def enable_stats() -> int:
     """Turn on BPF run-time stats for as long as the returned fd stays open.
 
@@ -320,6 +312,43 @@ def map_update_batch(map_fd: int, keys: Any, values: Any, count: Any) -> int:
 def map_lookup_elem(map_fd: int, key: Any, value: Any) -> bool:
     """Copy one element's value (every CPU's, for a per-CPU map) into value; False when there is none."""
     return _lib().bpf_map_lookup_elem(map_fd, key, value) == 0
+
+
+# perf_event_open for a tracepoint, as bcc's bpf_attach_tracepoint does it.
+_NR_PERF_EVENT_OPEN = {"x86_64": 298, "aarch64": 241}
+_PERF_TYPE_TRACEPOINT = 2
+_PERF_SAMPLE_RAW = 1 << 10
+_PERF_FLAG_FD_CLOEXEC = 1 << 3
+_PERF_ATTR = struct.Struct("<IIQQQQQII")  # type, size, config, sample_period, sample_type, read_format, flags,
+_PERF_ATTR_SIZE = 112  # wakeup_events, bp_type; then zeros (PERF_ATTR_SIZE_VER5)
+_PERF_EVENT_IOC_ENABLE = 0x2400
+_PERF_EVENT_IOC_SET_BPF = 0x40042408
+
+
+
+def attach_tracepoint(tp_id: int, prog_fd: int) -> int:
+    """Attach a tracepoint program (the tracepoint's tracefs id), as bcc's bpf_attach_tracepoint does:
+    a perf event on CPU 0 for every process, the program set on it, enabled. Its fd; OSError on failure."""
+    import fcntl
+
+    nr = _NR_PERF_EVENT_OPEN.get(platform.machine())
+    if nr is None:
+        raise OSError(errno.ENOSYS, f"perf_event_open: unknown syscall number on {platform.machine()}")
+    attr = ctypes.create_string_buffer(
+        _PERF_ATTR.pack(_PERF_TYPE_TRACEPOINT, _PERF_ATTR_SIZE, tp_id, 1, _PERF_SAMPLE_RAW, 0, 0, 1, 0),
+        _PERF_ATTR_SIZE,
+    )
+    fd = _load(None).syscall(nr, attr, -1, 0, -1, _PERF_FLAG_FD_CLOEXEC)
+    if fd < 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"perf_event_open: {os.strerror(err)}")
+    try:
+        fcntl.ioctl(fd, _PERF_EVENT_IOC_SET_BPF, prog_fd)
+        fcntl.ioctl(fd, _PERF_EVENT_IOC_ENABLE, 0)
+    except OSError as exc:
+        os.close(fd)
+        raise OSError(exc.errno, f"attach: {exc.strerror}") from None
+    return fd
 
 
 def map_delete_elem(map_fd: int, key: Any) -> bool:

@@ -33,16 +33,6 @@ COMPILE_TIMEOUT_DEFAULT, COMPILE_TIMEOUT_MAX = 900.0, 86400.0
 _SECONDS = re.compile(r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)", re.ASCII)
 _TRACEFS = ("/sys/kernel/tracing", "/sys/kernel/debug/tracing")
 
-# perf_event_open for a tracepoint, as bcc's bpf_attach_tracepoint does it.
-_NR_PERF_EVENT_OPEN = {"x86_64": 298, "aarch64": 241}
-_PERF_TYPE_TRACEPOINT = 2
-_PERF_SAMPLE_RAW = 1 << 10
-_PERF_FLAG_FD_CLOEXEC = 1 << 3
-_PERF_ATTR = struct.Struct("<IIQQQQQII")  # type, size, config, sample_period, sample_type, read_format, flags,
-_PERF_ATTR_SIZE = 112  # wakeup_events, bp_type; then zeros (PERF_ATTR_SIZE_VER5)
-_PERF_EVENT_IOC_ENABLE = 0x2400
-_PERF_EVENT_IOC_SET_BPF = 0x40042408
-
 _PERCPU_TYPES = {5, 6, 10}  # BPF_MAP_TYPE_PERCPU_HASH, PERCPU_ARRAY, LRU_PERCPU_HASH
 
 
@@ -189,28 +179,10 @@ def _tracepoint_id(target: str) -> int:
 
 
 def _attach_tracepoint(prog: Program) -> int:
-    import fcntl
-    import platform
-
-    nr = _NR_PERF_EVENT_OPEN.get(platform.machine())
-    if nr is None:
-        raise LoadError(f"perf_event_open: unknown syscall number on {platform.machine()}")
-    attr = ctypes.create_string_buffer(
-        _PERF_ATTR.pack(_PERF_TYPE_TRACEPOINT, _PERF_ATTR_SIZE, _tracepoint_id(prog.target), 1, _PERF_SAMPLE_RAW,
-                        0, 0, 1, 0),
-        _PERF_ATTR_SIZE,
-    )
-    libc = ctypes.CDLL(None, use_errno=True)
-    fd = libc.syscall(nr, attr, -1, 0, -1, _PERF_FLAG_FD_CLOEXEC)
-    if fd < 0:
-        raise LoadError(f"tracepoint {prog.target}: perf_event_open: {os.strerror(ctypes.get_errno())}")
     try:
-        fcntl.ioctl(fd, _PERF_EVENT_IOC_SET_BPF, prog.fd)
-        fcntl.ioctl(fd, _PERF_EVENT_IOC_ENABLE, 0)
+        return libbpf.attach_tracepoint(_tracepoint_id(prog.target), prog.fd)
     except OSError as exc:
-        os.close(fd)
-        raise LoadError(f"tracepoint {prog.target}: attach: {exc.strerror}") from None
-    return fd
+        raise LoadError(f"tracepoint {prog.target}: {exc.strerror}") from None
 
 
 def load(
