@@ -22,7 +22,7 @@ from textual.message import Message
 from textual.reactive import var
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Footer, Input, TabbedContent, TabPane
+from textual.widgets import Input, TabbedContent, TabPane
 
 from ebpftop.model.frame import LIVE, LOADING, Frame, ProbeStatus
 from ebpftop.model.sanitize import sanitize
@@ -37,10 +37,12 @@ from ebpftop.ui.panes import PANES
 from ebpftop.ui.probebar import ONE_LINE, ProbeBar
 from ebpftop.ui.procview import ProcessScreen
 from ebpftop.ui.source import FrameSource
+from ebpftop.ui.watchers import Footer, live_nodes, prune_watchers
 
 DASHBOARD_MIN = (180, 45)  # columns, rows from which every pane is shown at once (btop-style boxes)
 INTERVAL_STEPS = (0.25, 0.5, 1.0, 2.0, 5.0, 10.0)
 HUNG_GRACE = 5.0  # seconds an ending app may take before the emergency exit (see _install_signal_handlers)
+WATCHER_SWEEP_S = 10.0  # seconds between sweeps of watchers left by removed widgets (ebpftop.ui.watchers)
 
 
 class EbpftopApp(HtopKeys, App[int]):
@@ -212,6 +214,9 @@ class EbpftopApp(HtopKeys, App[int]):
         # Frames stop while the sampler compiles a probe (seconds each): say so rather than show
         # the last figures as if they were current.
         self.set_interval(1.0, self.show_self)
+        # Watchers left by removed widgets hold them and their caches until the watched value changes
+        # (Textualize/textual#6666): swept here for any widget, the Footer's at each recompose.
+        self.set_interval(WATCHER_SWEEP_S, lambda: prune_watchers(live_nodes(self)))
         self.focus_active_pane()
         self.source.start(self.post_frame, self.post_status, self.post_notice)
 
