@@ -171,3 +171,36 @@ async def test_sweep_over_150_live_watchers_drops_none_and_its_cost(monkeypatch)
         app.set_pids(app.parse_filter("1"))
         await settle(pilot)
         assert all(w.calls == 1 for w in extra)
+
+
+async def test_replay_app_footer_and_its_jump_prompt_leave_no_footer_keys(monkeypatch) -> None:
+    """The ReplayApp (--replay) draws the same Footer: steps, speed changes, the jump prompt, tab
+    switches in one read; only the drawn FooterKeys stay alive and bound."""
+    from tests.ui.test_replay import make_app as make_replay_app
+
+    monkeypatch.setattr(app_module, "WATCHER_SWEEP_S", 3600.0)  # the Footer's own prune only
+    app, _source = make_replay_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        seen: weakref.WeakSet[FooterKey] = weakref.WeakSet()
+        drawn_total = 0
+        for keys in (
+            ("full_stop", "right_square_bracket", "greater_than_sign", "right_square_bracket") * 3,
+            ("j", "escape", "left_square_bracket", "question_mark", "escape", "space", "space") * 2,
+        ):
+            burst(app, *keys)
+            for _ in range(20):
+                await pilot.pause()
+                for key in app.screen.query(FooterKey):
+                    if key not in seen:
+                        seen.add(key)
+                        drawn_total += 1
+            await settle(pilot)
+            assert app.screen is app.screen_stack[0], keys
+            assert footer_shown(app) == expected_footer(app), keys
+        footer = app.screen.query_one(app_module.Footer)
+        drawn = list(footer.query(FooterKey))
+        gc.collect()
+        assert drawn_total > 2 * len(drawn)
+        assert sorted(map(id, owners(footer, "compact"))) == sorted(map(id, drawn))
+        assert {id(k) for k in seen} == {id(k) for k in drawn}
