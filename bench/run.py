@@ -252,8 +252,9 @@ def summarize(section: Section) -> list[str]:
         rows += [
             f"**Noisy run**: bare ran from {min(bare):,.1f} to {max(bare):,.1f} {unit} ({spread:.0%} of its median)"
             + ("; the empty hook measured at or below bare" if floor is not None and floor_cost <= 0 else "")
-            + ". The box was busy (other load, or other BPF programs on the same hooks, which every scenario"
-            " including bare pays): these figures do not compare with a quiet run's; re-run when it is quiet.",
+            + ". Either the box was busy (other load, or other BPF programs on the same hooks, which every scenario"
+            " including bare pays) or the VM's own jitter is this large: compare this run's ratios, not its"
+            " nanoseconds, with other runs.",
             "",
         ]
     ours = [n for n in own if n.startswith("ebpftop")]
@@ -262,7 +263,7 @@ def summarize(section: Section) -> list[str]:
         hook = floor.split(" (")[0]
         rows += [
             f"**Own cost beyond the hook's floor** (median added cost less the {hook}'s, {floor_cost:+.1f} {unit},"
-            " measured in the same run; this figure carries across hosts, totals move with the floor):",
+            " measured in the same run; totals move with the floor, and the ratios of these own costs move less):",
             "",
             f"| tool | own cost beyond the floor, {unit} | ebpftop's own cost as a share of it |",
             "| --- | ---: | ---: |",
@@ -355,8 +356,9 @@ def sections(env: dict[str, str], only: set[str] | None) -> list[Section]:
                 ],
                 target="ebpftop adds at most 0.5x what syscount adds.",
                 notes=[
-                    "The floor is the hook: the empty raw tracepoint alone is ~0.4x of syscount's whole cost. ebpftop's"
-                    " program body is ~3 ns: bpf_get_current_pid_tgid (a real call on 6.18, ~1.3 ns), one inlined"
+                    "The floor is the hook: the empty raw tracepoint alone was ~0.4x of syscount's whole cost on"
+                    " 2026-11-23 (0.48x on 2026-12-02). ebpftop's program body measured ~3 ns beyond the floor"
+                    " that day (+2.6): bpf_get_current_pid_tgid (a real call on 6.18, ~1.3 ns), one inlined"
                     " array lookup for the filter/epoch word, a multiplicative hash into a per-CPU direct-mapped"
                     " cache (an inlined per-CPU array lookup), a compare and an increment. Keys whose cache slot is"
                     " taken fall back to a per-CPU hash (not inlined here: jhash and a bucket walk, ~5-6 ns), which"
