@@ -24,7 +24,7 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Input, TabbedContent, TabPane
 
-from ebpftop.model.frame import LIVE, LOADING, Frame, ProbeStatus
+from ebpftop.model.frame import ERROR, LIVE, LOADING, UNAVAILABLE, Frame, ProbeStatus
 from ebpftop.model.sanitize import sanitize
 from ebpftop.pids import GONE, PidFilter, describe, of_pids, parse_pids
 from ebpftop.registry import SPECS, ProbeSpec
@@ -304,10 +304,22 @@ class EbpftopApp(HtopKeys, App[int]):
         self._note_states(message.statuses)
 
     def _note_states(self, statuses: tuple[ProbeStatus, ...]) -> None:
+        for status in statuses:
+            if status.state in (ERROR, UNAVAILABLE) and status.state != self.states.get(status.name):
+                self._say_failed(status)
         states = {s.name: s.state for s in statuses}
         if any(self.states.get(name) != state for name, state in states.items()):
             self.states.update(states)
             self._title_boxes()
+
+    def _say_failed(self, status: ProbeStatus) -> None:
+        """Why a probe failed or cannot run, once as it happens: the badge only says "error", and its tooltip
+        (the whole reason) needs a mouse."""
+        lines = (status.reason or "").strip().splitlines()
+        why = sanitize(lines[0]) if lines else "no reason given"
+        more = " (the rest on its badge's tooltip)" if len(lines) > 1 else ""
+        verb = "failed" if status.state == ERROR else "cannot run here"
+        self.notify(f"{status.name} probe {verb}: {why}{more}", severity="error", timeout=10)
 
     def on_ebpftop_app_notice(self, message: Notice) -> None:
         self.notify(sanitize(message.text), timeout=4)
