@@ -12,6 +12,7 @@ import gc
 import sys
 import time
 import weakref
+from typing import Any
 
 from textual.containers import Vertical
 from textual.widgets import Static
@@ -50,6 +51,18 @@ def expected_footer(app: EbpftopApp) -> list[tuple[str, str]]:
 
 def footer_shown(app: EbpftopApp) -> list[tuple[str, str]]:
     return [(key.key, key.description) for key in app.screen.query(FooterKey)]
+
+
+async def collect_drawn(pilot: Any, app: EbpftopApp, seen: weakref.WeakSet[FooterKey]) -> int:
+    """Over 20 pauses, add every FooterKey drawn on the current screen to ``seen``; how many were new."""
+    new = 0
+    for _ in range(20):
+        await pilot.pause()
+        for key in app.screen.query(FooterKey):
+            if key not in seen:
+                seen.add(key)
+                new += 1
+    return new
 
 
 async def test_xdp_pane_still_follows_the_filter_after_dialogs_and_sweeps(monkeypatch) -> None:
@@ -94,12 +107,7 @@ async def test_footer_is_right_after_bursts_of_switches_toggles_and_dialogs(monk
         )
         for keys in bursts:
             burst(app, *keys)
-            for _ in range(20):
-                await pilot.pause()
-                for key in app.screen.query(FooterKey):
-                    if key not in seen:
-                        seen.add(key)
-                        drawn_total += 1
+            drawn_total += await collect_drawn(pilot, app, seen)
             await pilot.pause(3 * SWEEP)
             await settle(pilot)
             assert app.screen is app.screen_stack[0], keys
@@ -189,12 +197,7 @@ async def test_replay_app_footer_and_its_jump_prompt_leave_no_footer_keys(monkey
             ("j", "escape", "left_square_bracket", "question_mark", "escape", "space", "space") * 2,
         ):
             burst(app, *keys)
-            for _ in range(20):
-                await pilot.pause()
-                for key in app.screen.query(FooterKey):
-                    if key not in seen:
-                        seen.add(key)
-                        drawn_total += 1
+            drawn_total += await collect_drawn(pilot, app, seen)
             await settle(pilot)
             assert app.screen is app.screen_stack[0], keys
             assert footer_shown(app) == expected_footer(app), keys
