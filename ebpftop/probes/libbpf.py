@@ -8,6 +8,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import errno
+import fcntl
 import os
 import platform
 import struct
@@ -325,12 +326,9 @@ _PERF_EVENT_IOC_ENABLE = 0x2400
 _PERF_EVENT_IOC_SET_BPF = 0x40042408
 
 
-
 def attach_tracepoint(tp_id: int, prog_fd: int) -> int:
     """Attach a tracepoint program (the tracepoint's tracefs id), as bcc's bpf_attach_tracepoint does:
     a perf event on CPU 0 for every process, the program set on it, enabled. Its fd; OSError on failure."""
-    import fcntl
-
     nr = _NR_PERF_EVENT_OPEN.get(platform.machine())
     if nr is None:
         raise OSError(errno.ENOSYS, f"perf_event_open: unknown syscall number on {platform.machine()}")
