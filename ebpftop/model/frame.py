@@ -84,7 +84,7 @@ class ProbeStatus:
             "cpu_pct": _round(self.cpu_pct, 3),
             "cost_age_s": _round(self.cost_age_s, 3),
             "window_start": _round(self.window_start, 6),
-            "window_s": _round(self.window_s, 6),
+            "window_s": _round(self.window_s, 9),  # ns: round(events_per_s * window_s) is the count
             "lost": self.lost_total,
             "lost_since": round(self.lost_since, 6) if self.lost_since is not None else None,
         }
