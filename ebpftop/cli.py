@@ -11,7 +11,7 @@ import sys
 import threading
 from typing import Any, NoReturn
 
-from ebpftop import __version__
+from ebpftop import __version__, exit_on_signal
 from ebpftop.pids import PidFilter, combine, is_cgroup_spec, parse_pids
 from ebpftop.registry import NAMES
 from ebpftop.settings import Settings
@@ -419,13 +419,8 @@ def _ending_signals(handler: object) -> None:
             signal.signal(sig, handler)  # type: ignore[arg-type]
 
 
-def _quiet_exit(_signum: int, _frame: object) -> None:
-    """Until a mode installs its own handler: nothing is attached yet, so a signal just ends it."""
-    raise SystemExit(EXIT_OK)
-
-
 def main(argv: list[str] | None = None) -> int:
-    _ending_signals(_quiet_exit)
+    _ending_signals(exit_on_signal)  # until a mode installs its own: nothing is attached yet
     from ebpftop.env import streams
 
     closed = streams.plug_closed()

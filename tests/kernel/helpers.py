@@ -162,6 +162,31 @@ def batch(*args: str, env: dict[str, str] | None = None, prefix: tuple[str, ...]
             proc.wait(10)
 
 
+ENDING_MASK = sum(1 << (s - 1) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT))
+
+
+def wait_handling(pid: int, timeout: float = 60.0) -> None:
+    """Until ebpftop in process pid catches INT, TERM, HUP and QUIT (its __main__ installs them first thing).
+
+    Before that the process is a Python interpreter starting (or `ip netns exec` about to exec
+    it): a signal takes its default action there, with nothing loaded. Under load that window
+    lasts seconds, so a test that times its signal from the spawn must time it from here.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            return  # it ended: the caller sees how
+        caught = int(next(line for line in status.splitlines() if line.startswith("SigCgt:")).split()[1], 16)
+        # SIGINT alone is no sign: the interpreter catches it before any of ebpftop runs.
+        if b"ebpftop" in cmdline and b"netns" not in cmdline and caught & ENDING_MASK == ENDING_MASK:
+            return
+        time.sleep(0.005)
+    raise AssertionError(f"pid {pid} did not catch INT, TERM, HUP and QUIT within {timeout} s")
+
+
 def prog_ids_of(pid: int) -> list[int]:
     """BPF program ids a process holds fds to (from /proc/PID/fdinfo)."""
     ids = []

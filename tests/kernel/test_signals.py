@@ -9,10 +9,20 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
-from tests.kernel.helpers import ROOT, batch, fresh_netns, loaded_prog_ids, orphaned, prog_ids_of, prog_names
+from tests.kernel.helpers import (
+    ROOT,
+    batch,
+    fresh_netns,
+    loaded_prog_ids,
+    orphaned,
+    prog_ids_of,
+    prog_names,
+    wait_handling,
+)
 
 NETNS = f"ebpftop-test-signals-{os.getpid()}"  # one per test run: runs may overlap
 SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGKILL)
@@ -56,6 +66,8 @@ def test_signal_at_any_moment_leaves_nothing(netns: str, our_names: set[str], in
         stderr=subprocess.PIPE,
         cwd=ROOT,
     )
+    if sig != signal.SIGKILL:  # SIGKILL is timed from the spawn: no moment may leave anything
+        wait_handling(proc.pid)
     time.sleep(delay)
     proc.send_signal(sig)
     proc.wait(30)
@@ -67,6 +79,31 @@ def test_signal_at_any_moment_leaves_nothing(netns: str, our_names: set[str], in
     # holding it: orphaned() finds exactly that.
     assert orphaned(progs, our_names) == {}
     assert not xdp_on_lo()
+
+
+START_UP = [(0.025 * i, SIGNALS[i % 4]) for i in range(16)]  # INT, TERM, HUP, QUIT: 0-0.375 s into the imports
+
+
+@pytest.mark.parametrize(("delay", "sig"), START_UP, ids=[f"{s.name}-{d:g}s" for d, s in START_UP])
+def test_signal_during_start_up_imports_ends_quietly(our_names: set[str], delay: float, sig: signal.Signals) -> None:
+    """Timed from the moment ebpftop.entry() has its handlers: the CLI's imports, the checks, the first compile.
+
+    Every other moment goes through the `ebpftop` command, the rest through `python -m ebpftop`.
+    """
+    progs = loaded_prog_ids()
+    script = str(Path(sys.executable).with_name("ebpftop"))
+    argv = [script] if START_UP.index((delay, sig)) % 2 else [sys.executable, "-m", "ebpftop"]
+    proc = subprocess.Popen(
+        [*argv, "--batch", "--interval", "0.2"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT
+    )
+    wait_handling(proc.pid)
+    time.sleep(delay)
+    proc.send_signal(sig)
+    proc.wait(30)
+    err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err, err
+    assert orphaned(progs, our_names) == {}
 
 
 def test_signal_during_toggles_leaves_nothing(our_names: set[str]) -> None:
@@ -113,6 +150,8 @@ def test_signal_to_the_tui_leaves_nothing_and_restores_the_terminal(
             assert xdp_on_lo()
             t.press(b"2", b"2 syscalls off")
             os.write(t.master, b"24")  # syscalls recompiling, XDP detaching
+        elif sig != signal.SIGKILL:
+            wait_handling(t.proc.pid)
         t.drain(delay)
         t.proc.send_signal(sig)
         deadline = time.monotonic() + 30
