@@ -204,9 +204,18 @@ class EbpftopApp(HtopKeys, App[int]):
             pane = self.query_one(f"#tab-{key}", TabPane)
             spec = self._spec_of(key)
             state = self.states.get(spec.name, "") if spec else ""
-            pane.border_title = f"{self._tab_label(key, title)} · {state}" if state else self._tab_label(key, title)
-            pane.border_subtitle = f"{spec.key}: probe and box on/off" if spec else ""
+            label = self._tab_label(key, title)
+            pane.border_title = self.box_title(label, spec.name, state) if spec and state else label
+            pane.border_subtitle = self.box_subtitle(spec.key) if spec else ""
             pane.set_class(state == LIVE, "-probe-live")
+
+    def box_title(self, label: str, probe: str, state: str) -> str:
+        """A box's title in the dashboard: the pane and its probe's state now (ReplayApp: as recorded)."""
+        return f"{label} · {state}"
+
+    def box_subtitle(self, key: str) -> str:
+        """What the probe's key does to the box (ReplayApp: nothing is loaded there)."""
+        return f"{key}: probe and box on/off"
 
     def on_mount(self) -> None:
         self._install_signal_handlers()

@@ -154,6 +154,15 @@ class ReplayApp(EbpftopApp):
     def render_frame(self, frame: Any) -> None:
         super().render_frame(frame)  # show_self there: the position moves with the frame
 
+    # -- the dashboard's boxes: a recorded state, and keys that only hide data --------------------
+    def box_title(self, label: str, probe: str, state: str) -> str:
+        if probe in self.source.hidden:  # its frames come with the probe off: the viewer's doing
+            return f"{label} · hidden"
+        return f"{label} · {state} when recorded"
+
+    def box_subtitle(self, key: str) -> str:
+        return f"{key}: show / hide recorded data"
+
     # -- the help screen: what each key and header field means on a recording ----------------
     def key_bindings(self) -> list[tuple[str, str]]:
         """The live keys, told as they act on a recording: the player's keys first, probe keys that

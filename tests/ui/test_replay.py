@@ -253,3 +253,26 @@ async def test_the_header_counts_the_cgroups_of_a_filter() -> None:
         app.set_pids(PidFilter(frozenset(), frozenset(), frozenset(), frozenset({7, 8}), specs, frozenset(), 1 << 64))
         await pilot.pause()
         assert "PID docker:3ef8 +1  self" in str(app.query_one("#selfcpu", Static).content)
+
+
+async def test_the_dashboard_boxes_say_the_state_was_recorded_and_what_the_keys_do() -> None:
+    """The boxes said '· live' and '1: probe and box on/off' on a recording, where nothing is live or loaded."""
+    from textual.widgets import TabPane
+
+    app, source = make_app()
+    async with app.run_test(size=(200, 60)) as pilot:
+        await settle(pilot, lambda: shows(app, source, 0))
+        assert app.dashboard
+        states = {name: p["state"] for name, p in recorded(0)["probes"].items()}
+        panes = {str(p.id).removeprefix("tab-"): p for p in app.query(TabPane)}
+        keys = {"files": "1", "syscalls": "2", "procs": "3", "xdp": "4"}
+        probe_of = {"files": "files", "syscalls": "syscalls", "procs": "proctree", "xdp": "xdp"}
+        for pane, box in panes.items():
+            state = states[probe_of[pane]]
+            assert str(box.border_title).endswith(f" · {state} when recorded"), box.border_title
+            assert str(box.border_subtitle) == f"{keys[pane]}: show / hide recorded data"
+        await pilot.press("2")  # hides the recorded syscalls: the viewer's doing, not an "off when recorded"
+        await settle(pilot, lambda: str(panes["syscalls"].border_title).endswith(" · hidden"))
+        await pilot.press("2")
+        again = f" · {states['syscalls']} when recorded"
+        await settle(pilot, lambda: str(panes["syscalls"].border_title).endswith(again))
