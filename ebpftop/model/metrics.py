@@ -423,7 +423,13 @@ class MetricsAccumulator:
         families = [Family(f.spec, dict(f.values)) for f in self._families.values()]
         families += [
             Family(
-                Spec(PROBE_LIVE, GAUGE, "1 while the probe is live (attached and counting), else 0", ("probe",)),
+                Spec(
+                    PROBE_LIVE,
+                    GAUGE,
+                    "1 while the probe's programs are loaded and counting, else 0 (xdp: counting only where "
+                    "ebpftop_xdp_attached is 1, which may be nowhere)",
+                    ("probe",),
+                ),
                 {(k,): v for k, v in self._probe_live.items()},
             ),
             Family(
