@@ -50,6 +50,7 @@ FILE_READS = "ebpftop_file_reads"
 FILE_WRITES = "ebpftop_file_writes"
 SYSCALLS = "ebpftop_syscalls"
 CGROUP_SYSCALLS = "ebpftop_cgroup_syscalls"
+CGROUP_LABELS = ("cgroup", "cgroup_path")  # the readable name, and the v2 path that makes it unique
 CGROUP_EXECS = "ebpftop_cgroup_execs"
 CGROUP_READ_BYTES = "ebpftop_cgroup_file_read_bytes"
 CGROUP_WRITE_BYTES = "ebpftop_cgroup_file_write_bytes"
@@ -181,13 +182,13 @@ def _specs(opts: MetricsOptions) -> list[tuple[Spec, bool]]:
                 CGROUP_SYSCALLS,
                 COUNTER,
                 "System calls, by the cgroup the kernel saw (a systemd unit, a container, a pod, else the v2 path)",
-                ("cgroup",),
+                CGROUP_LABELS,
             ),
             True,
         ),
-        (Spec(CGROUP_EXECS, COUNTER, "Successful execs, by the cgroup the kernel saw", ("cgroup",)), True),
-        (Spec(CGROUP_READ_BYTES, COUNTER, "Bytes read, by the cgroup the kernel saw", ("cgroup",)), True),
-        (Spec(CGROUP_WRITE_BYTES, COUNTER, "Bytes written, by the cgroup the kernel saw", ("cgroup",)), True),
+        (Spec(CGROUP_EXECS, COUNTER, "Successful execs, by the cgroup the kernel saw", CGROUP_LABELS), True),
+        (Spec(CGROUP_READ_BYTES, COUNTER, "Bytes read, by the cgroup the kernel saw", CGROUP_LABELS), True),
+        (Spec(CGROUP_WRITE_BYTES, COUNTER, "Bytes written, by the cgroup the kernel saw", CGROUP_LABELS), True),
     ]
     if opts.top_paths > 0:
         out += [
@@ -305,10 +306,14 @@ class MetricsAccumulator:
         for key, inc in new:
             values[key] = inc
 
-    def _cgroup(self, cgroup: int) -> str:
-        """A cgroup id as a label value: its readable name as the frame named it, else 'unknown'."""
+    def _cgroup(self, cgroup: int) -> tuple[str, str]:
+        """A cgroup id as label values: its readable name as the frame named it, and its v2 path, which
+        tells apart two groups of one name (dbus.service under system.slice and under a user's
+        manager); ('unknown', 'unknown') where the kernel gave none or the frame could not name it."""
         known = self._cgroups.get(cgroup) if cgroup else None
-        return self._label(known.name) if known is not None else "unknown"
+        if known is None:
+            return ("unknown", "unknown")
+        return (self._label(known.name), self._label(known.path) if known.path is not None else "unknown")
 
     def _add_xdp(self, table: Any) -> None:
         packets: dict[tuple[str, ...], int] = {}
@@ -338,7 +343,7 @@ class MetricsAccumulator:
             elif kind == "exec":
                 comm = (self._label(ev.comm),)
                 execs[comm] = execs.get(comm, 0) + 1
-                group = (self._cgroup(getattr(ev, "cgroup", 0)),)
+                group = self._cgroup(getattr(ev, "cgroup", 0))
                 by_cgroup[group] = by_cgroup.get(group, 0) + 1
             elif kind == "exit":
                 ended = (self._label(ev.comm), exit_status(ev.exit_code, ev.signal))
@@ -363,7 +368,7 @@ class MetricsAccumulator:
         for io in table.io:
             if pids is not None and io.tgid not in pids:
                 continue
-            group = (self._cgroup(getattr(io, "cgroup", 0)),)
+            group = self._cgroup(getattr(io, "cgroup", 0))
             cg_rb[group] = cg_rb.get(group, 0) + io.read_bytes
             cg_wb[group] = cg_wb.get(group, 0) + io.write_bytes
             key: tuple[str, ...] = (self._label(io.comm), io.type)
@@ -414,7 +419,7 @@ class MetricsAccumulator:
             for top in row.top:  # every syscall the process made this interval, with its exact count
                 key: tuple[str, ...] = (comm, top.name, str(row.pid)) if pid_label else (comm, top.name)
                 counts[key] = counts.get(key, 0) + top.count
-            group = (self._cgroup(getattr(row, "cgroup", 0)),)
+            group = self._cgroup(getattr(row, "cgroup", 0))
             by_cgroup[group] = by_cgroup.get(group, 0) + row.count
         self._bump(SYSCALLS, counts)
         self._bump(CGROUP_SYSCALLS, by_cgroup)

@@ -214,8 +214,10 @@ def test_tree_events_carry_the_cgroup_and_the_pid_in_its_namespace(slice_dir: Pa
 
 
 def test_exporter_counts_per_cgroup_as_the_frames_do(slice_dir: Path) -> None:
-    """--metrics next to --batch: ebpftop_cgroup_syscalls_total{cgroup="a.service"} is exactly the sum
-    of the frames' syscall counts under a.service's id (and includes the worker's N getppid calls)."""
+    """--metrics next to --batch: ebpftop_cgroup_syscalls_total{cgroup="a.service",cgroup_path=...} is exactly
+    the sum of the frames' syscall counts under that group's id (and includes its worker's getppid calls).
+    Two groups share the name a.service (as dbus.service does under system.slice and under a user's
+    manager): each keeps its own series, told apart by cgroup_path. They shared one before."""
     import socket
     import urllib.request
 
@@ -224,27 +226,32 @@ def test_exporter_counts_per_cgroup_as_the_frames_do(slice_dir: Path) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
+    (slice_dir / "other.slice" / "a.service").mkdir(parents=True)
     a = Worker(slice_dir / "a.service", 1111)
+    twin = Worker(slice_dir / "other.slice" / "a.service", 2222)
     with batch("--probes", "syscalls", "--interval", "0.5", "--metrics", f"127.0.0.1:{port}") as run:
         run.wait_live("syscalls")
-        a.go()
-        a.wait()
+        for w in (a, twin):
+            w.go()
+            w.wait()
         run.wait_frames(len(run.frames) + 2)
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30) as r:
             body = r.read().decode()
         frames = run.stop()
     served = {
-        s.labels["cgroup"]: s.value
+        (s.labels["cgroup"], s.labels["cgroup_path"]): s.value
         for fam in text_string_to_metric_families(body)
         for s in fam.samples
         if s.name == "ebpftop_cgroup_syscalls_total"
     }
-    # Frames after the scrape may add more: count only what was served against the frames up to it.
-    in_unit = [sum(r["count"] for r in f.get("syscalls", []) if r["cgroup"] == a.cgroup_id) for f in frames]
-    sums = {sum(in_unit[:i]) for i in range(len(in_unit) + 1)}
-    assert served["a.service"] in sums, (served["a.service"], in_unit)
-    assert served["a.service"] >= 1111
-    assert _getppid_by_cgroup(frames, a.pid) == {a.cgroup_id: 1111}
+    root = "/" + slice_dir.relative_to(MOUNT).as_posix()
+    for worker, path, calls in ((a, f"{root}/a.service", 1111), (twin, f"{root}/other.slice/a.service", 2222)):
+        # Frames after the scrape may add more: count only what was served against the frames up to it.
+        in_unit = [sum(r["count"] for r in f.get("syscalls", []) if r["cgroup"] == worker.cgroup_id) for f in frames]
+        sums = {sum(in_unit[:i]) for i in range(len(in_unit) + 1)}
+        assert served[("a.service", path)] in sums, (served, path, in_unit)
+        assert served[("a.service", path)] >= calls
+        assert _getppid_by_cgroup(frames, worker.pid) == {worker.cgroup_id: calls}
 
 
 # Moves itself into argv[1], says so, waits for a line, then writes argv[3] bytes to argv[2] in N writes.

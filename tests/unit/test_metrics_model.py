@@ -281,5 +281,23 @@ def test_syscalls_and_execs_per_cgroup_by_name() -> None:
     acc = MetricsAccumulator()
     f = dataclasses.replace(frame(1, {"syscalls": table, "procs": tree}), cgroups=named)
     t = totals(acc.add(f))
-    assert t[CGROUP_SYSCALLS] == {("nginx.service",): 50, ("/evil\nname",): 7, ("unknown",): 5}
-    assert t[CGROUP_EXECS] == {("/evil\nname",): 1}
+    nginx, evil = ("nginx.service", "/system.slice/nginx.service"), ("/evil\nname", "/evil\nname")
+    assert t[CGROUP_SYSCALLS] == {nginx: 50, evil: 7, ("unknown", "unknown"): 5}
+    assert t[CGROUP_EXECS] == {evil: 1}
+
+
+def test_two_cgroups_of_one_name_keep_two_series() -> None:
+    """dbus.service under system.slice and under a user's manager: one name, two groups, two series."""
+    import dataclasses
+
+    from ebpftop.cgroups import describe
+    from ebpftop.model.metrics import CGROUP_SYSCALLS
+    from ebpftop.model.syscalls import SyscallCount, SyscallSample
+
+    system, user = "/system.slice/dbus.service", "/user.slice/user-1000.slice/user@1000.service/app.slice/dbus.service"
+    named = {40: describe(40, system), 41: describe(41, user)}
+    assert named[40].name == named[41].name == "dbus.service"
+    counts = (SyscallCount(1, 39, "getpid", 30, "dbus-daemon", 40), SyscallCount(2, 39, "getpid", 7, "dbus-daemon", 41))
+    table = SyscallsModel().update(SyscallSample(counts), 1.0)
+    t = totals(MetricsAccumulator().add(dataclasses.replace(frame(1, {"syscalls": table}), cgroups=named)))
+    assert t[CGROUP_SYSCALLS] == {("dbus.service", system): 30, ("dbus.service", user): 7}
