@@ -186,6 +186,7 @@ class Sampler(threading.Thread):
         self._cgroups: Cgroups | None = None  # made on the first frame that names a cgroup
         self._commands: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
         self._deadline = float("inf")  # the next frame's (monotonic); set when the loop starts
+        self._clock: _Clock | None = None  # where the frame being counted began; set when the loop starts
         # The loop sleeps in epoll on a pipe command() writes to; the fds
         # probes give (wake_fd) to be drained early are the drain thread's.
         self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
@@ -247,8 +248,8 @@ class Sampler(threading.Thread):
             for slot in self._slots.values():
                 if slot.wanted and not self._stop_asked:
                     self._enable(slot)
-            clock = _Clock()
-            self._deadline = clock.mono + self.interval
+            self._clock = _Clock()
+            self._deadline = self._clock.mono + self.interval
             while not self._stopping:
                 timeout = self._deadline - time.monotonic()
                 self._wait(max(0.0, timeout))
@@ -256,10 +257,10 @@ class Sampler(threading.Thread):
                 now = time.monotonic()
                 if self._stopping:
                     if self._flush:
-                        self._emit(clock, final=True)
+                        self._emit(self._clock, final=True)
                     break
                 if now >= self._deadline:
-                    clock = self._emit(clock)
+                    self._clock = self._emit(self._clock)
                     self._deadline += self.interval
                     if self._deadline <= now:  # fell behind (suspend, slow read): do not burst
                         self._deadline = now + self.interval
@@ -363,6 +364,10 @@ class Sampler(threading.Thread):
                     slot = self._slots[name]
                     if slot.probe is not None and slot.probe.enabled:
                         slot.wanted = False
+                        if slot.state == LIVE and self._clock is not None:
+                            # What it counted since its last read goes out now, in a frame of its
+                            # own (the other live probes are read too), not away with its maps.
+                            self._clock = self._emit(self._clock, parting=slot)
                         self._disable(slot, state=OFF)
                     else:
                         slot.wanted = True
@@ -530,14 +535,16 @@ class Sampler(threading.Thread):
         slot.measured = (average(ns, runs) if runs else None, rate(ns, window) / 1e7, now)
         slot.cost, slot.cost_since = cost, now
 
-    def _emit(self, clock: _Clock, final: bool = False) -> _Clock:
+    def _emit(self, clock: _Clock, final: bool = False, parting: _Slot | None = None) -> _Clock:
+        """One frame: every live probe read; final (the run ends) or parting (that probe is being
+        switched off) first tells the probe its next read is its last, which must return everything."""
         now = _Clock()
         work_start = time.monotonic()
         panes: dict[str, Any] = {}
         statuses = []
         for slot in self._slots.values():
             if slot.state == LIVE and slot.probe is not None:
-                if final:
+                if final or slot is parting:
                     self._guard(slot, slot.probe.finish)
                 sample = _with_lost_base(self._guard(slot, slot.probe.read), slot.lost_base)
                 read_at = time.monotonic()

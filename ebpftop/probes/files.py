@@ -181,6 +181,7 @@ class FilesProbe(Probe):
         self._fresh, self._older, self._interval = {}, {}, {}
         self._pending.clear()
         self._pending_bytes = 0
+        self._last = False  # a toggle's last read is over: once on again, reads are capped again
         self._names.clear()
         self._kept.clear()
         # lost() was added to the sampler's base as the probe went off: a new

@@ -129,11 +129,16 @@ def test_files_lost_is_not_counted_twice_across_a_toggle(tmp_path: Path) -> None
             [sys.executable, "-c", _MANY_FILES, str(tmp_path), "20000"], check=True, timeout=scaled(300)
         )
         before = wait_for(lambda f: files(f).state == "live" and files(f).lost_total > 0)
-        lost = files(before).lost_total
         sampler.toggle("files")
-        wait_for(lambda f: files(f).state == "off")
+        off = wait_for(lambda f: files(f).state == "off")
+        # The toggle's own frame: the probe's last read (every drain still pending decoded, so
+        # evictions found there are counted in it), emitted while it is still live.
+        parting = [f for f in seen.frames if f.time < off.time][-1]
+        assert files(parting).state == "live" and parting.time > before.time
+        lost = files(parting).lost_total
+        assert lost >= files(before).lost_total
         sampler.toggle("files")
-        after = wait_for(lambda f: files(f).state == "live" and f.time > before.time)
+        after = wait_for(lambda f: files(f).state == "live" and f.time > off.time)
         assert files(after).lost_total == lost
     finally:
         sampler.stop()
