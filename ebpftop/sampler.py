@@ -259,17 +259,37 @@ class Sampler(threading.Thread):
                     if self._flush:
                         self._emit(self._clock, final=True)
                     break
-                if now >= self._deadline:
-                    self._clock = self._emit(self._clock)
-                    self._deadline += self.interval
-                    if self._deadline <= now:  # fell behind (suspend, slow read): do not burst
-                        self._deadline = now + self.interval
-                    if self._count is not None and self.frames >= self._count:
-                        break
+                if now >= self._deadline and self._emit_due(now):
+                    break
         except BaseException as exc:  # noqa: BLE001 - reported to the owner, never lost
             self.error = exc
         finally:
             self._shutdown()
+
+    def _emit_due(self, now: float) -> bool:
+        """The frame that fell due; True once --count frames are out (the run ends)."""
+        assert self._clock is not None
+        self._clock = self._emit(self._clock)
+        self._deadline += self.interval
+        if self._deadline <= now:  # fell behind (suspend, slow read): do not burst
+            self._deadline = now + self.interval
+        return self._count is not None and self.frames >= self._count
+
+    def _while_compiling(self) -> bool:
+        """enable()'s cancel hook, called every 50 ms of a compile (seconds; minutes under emulation).
+
+        True gives the compile up: ebpftop is stopping, or --count frames are out. Meanwhile the
+        frames that fall due go out, the live probes read as always, so the other panes do not
+        pause for a toggle's compile. (Commands wait for the compile: a nested toggle is not run.)
+        Before the loop starts (the first compiles) there is no frame to make yet.
+        """
+        if self._stop_asked or self._stopping:
+            return True
+        now = time.monotonic()
+        if self._clock is not None and not self._stopping and now >= self._deadline and self._emit_due(now):
+            self._stopping = True
+            return True
+        return False
 
     def _wait(self, timeout: float) -> None:
         """Sleep until a command or the timeout."""
@@ -440,7 +460,7 @@ class Sampler(threading.Thread):
         slot.state, slot.reason = LOADING, None
         self._publish_status()
         try:
-            slot.probe.enable(cancel=lambda: self._stop_asked)
+            slot.probe.enable(cancel=self._while_compiling)
             slot.probe.set_pid_filter(self._pids)
         except Cancelled:  # a stop came during the compile: not a failure, the probe is just not on
             slot.probe.disable()

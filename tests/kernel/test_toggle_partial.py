@@ -128,3 +128,38 @@ def test_a_toggled_files_probe_caps_its_reads_again_once_back_on(tmp_path: Path)
         probe.disable()
     assert sum(reads) == 100, reads  # every file, each once
     assert reads[0] < 100, reads  # but not in one read: the cap holds again
+
+
+def test_frames_keep_coming_while_a_toggled_probe_compiles() -> None:
+    """A probe switched on compiles for seconds (minutes under emulation) in a child process; the
+    other probes' frames fell due meanwhile and waited, every pane paused. Now they go out on time,
+    and the syscalls counted during the compile are in them, exactly."""
+    got, watcher = Frames(), Watcher()
+    sampler = Sampler(
+        SPECS, ("syscalls",), 0.1, on_frame=got.on_frame, on_status=watcher.on_status, settings=Settings()
+    )
+    sampler.start()
+    try:
+        watcher.wait("syscalls", fr.LIVE, timeout=120)
+        sampler.toggle("files")
+        watcher.wait("files", fr.LOADING)
+        loop_pid = getppid_loop("compile-loop", CALLS)  # runs to its end during the compile
+        watcher.wait("files", fr.LIVE, timeout=120)
+    finally:
+        sampler.stop(flush=True)
+        sampler.join(30)
+    frames = got.taken()
+    state = {f.time: {p.name: p.state for p in f.probes} for f in frames}
+    during = [f for f in frames if state[f.time]["files"] == fr.LOADING]
+    assert len(during) >= 2, [state[f.time]["files"] for f in frames]  # the compile takes > 0.2 s
+    assert all(state[f.time]["syscalls"] == fr.LIVE and "syscalls" in f.panes for f in during)
+    getppid = sum(
+        t.count
+        for f in frames
+        if "syscalls" in f.panes
+        for row in f.panes["syscalls"].rows
+        if row.pid == loop_pid
+        for t in row.top
+        if t.name == "getppid"
+    )
+    assert getppid == CALLS
