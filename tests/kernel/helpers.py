@@ -127,6 +127,24 @@ class BatchRun:
                 self._cond.wait(min(left, 0.5))
             return list(self.frames)
 
+    def wait_read_after(self, when: float, timeout: float = 30.0) -> dict[str, Any]:
+        """The first frame read wholly after wall-clock time ``when`` (its "time" is taken before its reads).
+
+        What happened before ``when`` is in the frames up to it, and in what --metrics serves once
+        it is printed (the exporter gets each frame first). Counting frames after ``when`` instead
+        bets that this collector is less than an interval behind ebpftop's output.
+        """
+        deadline = time.monotonic() + scaled(timeout)
+        seen = 0
+        while True:
+            frames = self._wait_frames_until(seen + 1, deadline)
+            for f in frames[seen:]:
+                if f["time"] > when:
+                    return f
+            if len(frames) == seen:  # ebpftop ended
+                raise AssertionError(f"no frame read after {when}: ebpftop ended")
+            seen = len(frames)
+
     def wait_live(self, probe: str, timeout: float = STARTUP) -> None:
         """Block until a frame reports the probe live (events counted from here on are in later frames)."""
         deadline = time.monotonic() + scaled(timeout)
