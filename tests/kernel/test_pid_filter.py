@@ -82,12 +82,20 @@ def test_kernel_maps_hold_only_the_filtered_pid() -> None:
 
 
 def test_pid_flag_end_to_end_only_that_pid() -> None:
-    procs = start_busy(51, 60.0)
+    procs = start_busy(51, 600.0)  # killed at the end
     target = procs[0].pid
     try:
         with batch("--probes", "files,syscalls", "--interval", "0.5", "--pid", str(target)) as run:
             run.wait_live("syscalls")
-            frames = run.wait_frames(len(run.frames) + 4)
+            # Four frames at least, and on until the target's syscalls and writes were both in one:
+            # four frames alone bet that its interpreter had started by then, 51 start-ups on 2 cores.
+            start = len(run.frames)
+            deadline = time.monotonic() + scaled(60)
+            while True:
+                later = run.wait_frames(len(run.frames) + 1)[start:]
+                if len(later) >= 4 and any(f["syscalls"] for f in later) and any(f.get("files") for f in later):
+                    break
+                assert time.monotonic() < deadline, "no frame with the target's syscalls and writes"
             frames = run.stop()
         live = [f for f in frames if f["probes"]["syscalls"]["state"] == "live"]
         assert any(f["syscalls"] for f in live)
