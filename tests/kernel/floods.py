@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from itertools import count
 from pathlib import Path
 
-from tests.kernel.helpers import ROOT
+from tests.kernel.helpers import ROOT, scaled
 
 SOURCE = Path(__file__).with_name("floods.c")
 
@@ -218,12 +218,14 @@ class Tui:
         self.out = bytearray()
 
     def wait_for(self, marker: bytes | re.Pattern[bytes], since: int = 0, timeout: float = LIVENESS) -> None:
-        """Read until marker (bytes or a regex) is drawn in the text after ``since``; fail after timeout."""
-        end = time.monotonic() + timeout
+        """Read until marker (bytes or a regex) is drawn in the text after ``since``; fail after timeout (scaled)."""
+        end = time.monotonic() + scaled(timeout)
         while not self.drawn(marker, since):
             if time.monotonic() > end or self.proc.poll() is not None:
                 tail = screen_text(bytes(self.out[-3000:]))
-                raise AssertionError(f"{marker!r} not drawn within {timeout}s (rc {self.proc.poll()}): {tail!r}")
+                raise AssertionError(
+                    f"{marker!r} not drawn within {scaled(timeout):g}s (rc {self.proc.poll()}): {tail!r}"
+                )
             read_until(self.master, self.out, 0.2)
 
     def drawn(self, marker: bytes | re.Pattern[bytes], since: int = 0) -> bool:

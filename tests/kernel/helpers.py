@@ -23,6 +23,13 @@ ROOT = Path(__file__).resolve().parents[2]
 TIMESCALE = max(1.0, float(os.environ.get("EBPFTOP_TEST_TIMESCALE", "1") or 1))
 
 
+# How long a test may wait for ebpftop to compile and attach its probes before its first frame: a
+# bound for the wait only, never a timing assert. One bcc compile takes ~0.4 s on an idle box but
+# 5-30 s on a busy 2-core one (the first of a run loads clang cold), and a run compiles up to four
+# probes one after another: 30 s was not enough for two slow compiles.
+STARTUP = 120.0
+
+
 def scaled(seconds: float) -> float:
     """A wait of ``seconds`` on the host, stretched by EBPFTOP_TEST_TIMESCALE."""
     return seconds * TIMESCALE
@@ -100,8 +107,12 @@ class BatchRun:
         with self._cond:
             self._cond.notify_all()
 
-    def wait_frames(self, n: int, timeout: float = 30.0) -> list[dict[str, Any]]:
-        """Block until at least n frames arrived in total (timeout scaled by EBPFTOP_TEST_TIMESCALE)."""
+    def wait_frames(self, n: int, timeout: float = STARTUP) -> list[dict[str, Any]]:
+        """Block until at least n frames arrived in total (timeout scaled by EBPFTOP_TEST_TIMESCALE).
+
+        --batch prints its first frame once every probe asked for is live, so the first frame's
+        wait holds all their compiles: the default is the start-up bound.
+        """
         return self._wait_frames_until(n, time.monotonic() + scaled(timeout))
 
     def _wait_frames_until(self, n: int, deadline: float) -> list[dict[str, Any]]:
@@ -116,7 +127,25 @@ class BatchRun:
                 self._cond.wait(min(left, 0.5))
             return list(self.frames)
 
-    def wait_live(self, probe: str, timeout: float = 30.0) -> None:
+    def wait_read_after(self, when: float, timeout: float = 30.0) -> dict[str, Any]:
+        """The first frame read wholly after wall-clock time ``when`` (its "time" is taken before its reads).
+
+        What happened before ``when`` is in the frames up to it, and in what --metrics serves once
+        it is printed (the exporter gets each frame first). Counting frames after ``when`` instead
+        bets that this collector is less than an interval behind ebpftop's output.
+        """
+        deadline = time.monotonic() + scaled(timeout)
+        seen = 0
+        while True:
+            frames = self._wait_frames_until(seen + 1, deadline)
+            for f in frames[seen:]:
+                if f["time"] > when:
+                    return f
+            if len(frames) == seen:  # ebpftop ended
+                raise AssertionError(f"no frame read after {when}: ebpftop ended")
+            seen = len(frames)
+
+    def wait_live(self, probe: str, timeout: float = STARTUP) -> None:
         """Block until a frame reports the probe live (events counted from here on are in later frames)."""
         deadline = time.monotonic() + scaled(timeout)
         seen = 0

@@ -202,12 +202,14 @@ def test_relative_name_made_absolute_with_cwd(tmp_path: Path) -> None:
     probe.enable()
     try:
         probe.read()
+        # It says when it has written (a fixed 0.5 s bet on its start-up, which a loaded box stretches),
+        # then stays alive until told.
+        script = RELATIVE + "\nprint('written', flush=True)\nsys.stdin.readline()\n"
         proc = subprocess.Popen(
-            [sys.executable, "-c", RELATIVE + "\nimport sys; sys.stdin.readline()\n", str(tmp_path), "rel.txt"],
-            stdin=subprocess.PIPE,
+            [sys.executable, "-c", script, str(tmp_path), "rel.txt"], stdin=subprocess.PIPE, stdout=subprocess.PIPE
         )
         try:
-            time.sleep(0.5)
+            assert proc.stdout is not None and proc.stdout.readline() == b"written\n"
             sample = probe.read()  # the process is alive: its cwd is readable
         finally:
             proc.communicate(b"\n", timeout=scaled(30))

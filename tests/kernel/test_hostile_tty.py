@@ -52,8 +52,10 @@ RAW_PAYLOADS = (
 def test_hostile_strings_never_reach_the_terminal_raw(how: str) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = str(Path(tmp, HOSTILE_FILE))
+        # The workers outlive the run (killed below): with 30 s they could end before three compiles
+        # on a busy box did (the wait for them allows 120 s), and no hostile name was drawn at all.
         workers = [
-            subprocess.Popen([sys.executable, "-c", WORKLOAD, comm.decode("latin-1"), path, "30"])
+            subprocess.Popen([sys.executable, "-c", WORKLOAD, comm.decode("latin-1"), path, "600"])
             for comm in HOSTILE_COMMS
         ]
         spawner = subprocess.Popen(

@@ -27,7 +27,17 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.kernel.floods import LIVE, tui
-from tests.kernel.helpers import ROOT, batch, fresh_netns, loaded_prog_ids, orphaned, prog_ids_of, prog_names, scaled
+from tests.kernel.helpers import (
+    ROOT,
+    STARTUP,
+    batch,
+    fresh_netns,
+    loaded_prog_ids,
+    orphaned,
+    prog_ids_of,
+    prog_names,
+    scaled,
+)
 from tests.kernel.test_xdp_probe import UDP_ON_LO
 from tests.kernel.workloads import getppid_loop
 
@@ -176,12 +186,14 @@ def workload_and_check(client: Client, netns: str, tmp: Path, tag: str) -> dict[
     assert out.strip() == str(N)
     spawn_exit_3(tmp, exit_comm, K)
 
-    # ebpftop's own count of frames now (asked directly); once Prometheus has scraped a later
-    # one, every event above is in what it holds (each frame reads what happened before it).
+    # ebpftop's own count of frames now (asked directly). The next frame may have begun its reads
+    # before the workload ended (it was being built while we asked), so the one after it is the
+    # first known to have read everything above: once Prometheus has scraped it, every event is in
+    # what it holds.
     status, body = client.get(f"http://127.0.0.1:{EBPFTOP_PORT}/metrics")
     assert status == 200
     frames_now = next(float(line.split()[-1]) for line in body.splitlines() if line.startswith("ebpftop_frames_total "))
-    wait_until("a scrape after the workload", lambda: (client.value("ebpftop_frames_total") or 0) > frames_now)
+    wait_until("a scrape after the workload", lambda: (client.value("ebpftop_frames_total") or 0) > frames_now + 1)
     lost_after = lost(client)
     if lost_after != lost_before:
         return {p: lost_after[p] - lost_before.get(p, 0) for p in lost_after if lost_after[p] != lost_before.get(p)}
@@ -232,7 +244,7 @@ def test_prometheus_sees_exact_counts(netns: str, tmp_path: Path) -> None:
     try:
         # Prometheus scrapes ebpftop, and ebpftop has every probe live and its counter on lo.
         wait_until("prometheus scraping ebpftop", lambda: client.value('up{job="ebpftop"}') == 1)
-        wait_until("every probe live", lambda: client.value("min(ebpftop_probe_live)") == 1, timeout=90)
+        wait_until("every probe live", lambda: client.value("min(ebpftop_probe_live)") == 1, timeout=STARTUP)
         assert client.value("count(ebpftop_probe_live)") == 4
         wait_until("xdp on lo", lambda: client.value('ebpftop_xdp_attached{ifname="lo"}') == 1)
         names = set(prog_names(set(prog_ids_of(ebpftop.pid))).values())

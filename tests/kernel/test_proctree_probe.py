@@ -127,22 +127,28 @@ def test_threads_are_not_nodes_in_the_model() -> None:
             [
                 sys.executable,
                 "-c",
-                "import sys, threading, time\n"
-                "ts = [threading.Thread(target=time.sleep, args=(1,)) for _ in range(20)]\n"
+                # The threads live until told (they slept 1 s: a read later than that saw the process gone).
+                "import sys, threading\n"
+                "go = threading.Event()\n"
+                "ts = [threading.Thread(target=go.wait) for _ in range(20)]\n"
                 "[t.start() for t in ts]\n"
                 "sys.stdout.write('up\\n'); sys.stdout.flush()\n"
+                "sys.stdin.readline(); go.set()\n"
                 "[t.join() for t in ts]",
             ],
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
         )
-        assert proc.stdout is not None and proc.stdout.readline() == b"up\n"
-        tree = model.update(probe.read(), 0.1)
+        try:
+            assert proc.stdout is not None and proc.stdout.readline() == b"up\n"
+            tree = model.update(probe.read(), 0.1)
+        finally:
+            proc.communicate(b"\n", timeout=scaled(30))
         node = tree.find(proc.pid)
         assert node is not None and not node.exited
         assert node.children == ()
         assert sum(1 for v in tree.walk() if v.pid == proc.pid) == 1
         assert os.getpid() in {v.pid for v in tree.walk()}  # the seed has us
-        proc.wait(scaled(30))
     finally:
         probe.disable()
 
@@ -325,11 +331,14 @@ def test_lost_count_is_exact_when_the_ring_buffer_overflows() -> None:
         delivered = len(probe.read().events)
         subprocess.run(["sh", "-c", "i=0; while [ $i -lt 300 ]; do /bin/true; i=$((i+1)); done"], check=True)
         # Other processes may add records while we count: drain until the
-        # books balance at a quiet moment (they must, exactly).
-        for _ in range(50):
+        # books balance at a quiet moment (they must, exactly). On a box busy
+        # forking, a quiet moment can take longer than the 1 s (50 x 0.02 s)
+        # this once waited: the bound is a deadline now.
+        deadline = time.monotonic() + scaled(30)
+        while True:
             delivered += len(probe.read().events)
             attempts, lost = probe.attempts(), probe.lost()
-            if delivered + lost == attempts:
+            if delivered + lost == attempts or time.monotonic() > deadline:
                 break
             time.sleep(0.02)
     finally:

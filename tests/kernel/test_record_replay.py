@@ -89,16 +89,23 @@ def replay_batch(path: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
 def test_replay_prints_exactly_the_live_lines_with_the_workloads_counts(tmp_path: Path) -> None:
     name, calls, spawns = f"rr{os.getpid() % 100000}", 20_000, 4
     rec = tmp_path / "rec.gz"
+    # The workloads start first and wait for a line: once the probes are live, their work takes a
+    # moment. Two Python start-ups inside the 25 frames (7.5 s) bet on the box's speed: a run that
+    # was not done by the 25th frame had its counts cut off.
+    gate = "import sys; sys.stdin.readline()\n"
+    looper = subprocess.Popen([sys.executable, "-c", gate + GETPPID_LOOP, name, str(calls)], stdin=subprocess.PIPE)
+    spawner = subprocess.Popen([sys.executable, "-c", gate + SPAWNER, name, str(spawns)], stdin=subprocess.PIPE)
     proc, out = start("--interval", "0.3", "-n", "25", "--probes", "syscalls,proctree", "--record", str(rec))
     try:
         out.wait(lambda lines: any(live(line, "syscalls", "proctree") for line in lines))
-        subprocess.run([sys.executable, "-c", GETPPID_LOOP, name, str(calls)], check=True, timeout=60)
-        spawner = subprocess.Popen([sys.executable, "-c", SPAWNER, name, str(spawns)])
-        assert spawner.wait(60) == 0
+        for worker in (looper, spawner):
+            worker.communicate(b"go\n", timeout=scaled(60))
+            assert worker.returncode == 0
         assert proc.wait(scaled(120)) == 0, proc.stderr.read() if proc.stderr else ""
     finally:
-        if proc.poll() is None:
-            proc.kill()
+        for p in (proc, looper, spawner):
+            if p.poll() is None:
+                p.kill()
     out.thread.join(10)
     assert len(out.lines) == 25
     replayed = replay_batch(rec)

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from tests.kernel.helpers import batch, prog_ids_of, scaled, wait_progs_gone
+from tests.kernel.helpers import STARTUP, batch, prog_ids_of, scaled, wait_progs_gone
 from tests.kernel.workloads import cpu_hop, getppid_loop
 
 CALLS = 200_000
@@ -116,7 +116,7 @@ def test_sigkill_leaves_nothing_loaded() -> None:
 
 def test_count_ends_after_n_frames() -> None:
     with batch("--probes", "syscalls", "--interval", "0.2", "--count", "3") as run:
-        run.proc.wait(scaled(30))
+        run.proc.wait(scaled(STARTUP))  # the compile, then 0.6 s of frames
         frames = run.stop()
     assert run.proc.returncode == 0
     assert len(frames) == 3

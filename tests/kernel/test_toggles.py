@@ -12,7 +12,7 @@ from ebpftop.model.frame import ProbeStatus
 from ebpftop.registry import NAMES, SPECS
 from ebpftop.sampler import Sampler
 from ebpftop.settings import Settings
-from tests.kernel.helpers import loaded_prog_ids, wait_progs_gone
+from tests.kernel.helpers import STARTUP, loaded_prog_ids, scaled, wait_progs_gone
 
 
 class Watcher:
@@ -25,8 +25,9 @@ class Watcher:
             self.states = {s.name: s.state for s in statuses}
             self.changed.notify_all()
 
-    def wait(self, name: str, state: str, timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
+    def wait(self, name: str, state: str, timeout: float = STARTUP) -> None:
+        """Until the probe is in state; going live waits for its compile (seconds each on a busy box)."""
+        deadline = time.monotonic() + scaled(timeout)
         with self.changed:
             while self.states.get(name) != state:
                 left = deadline - time.monotonic()

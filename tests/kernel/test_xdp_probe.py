@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from tests.kernel.helpers import ROOT, BatchRun, batch, loaded_prog_ids, prog_ids_of, wait_progs_gone
+from tests.kernel.helpers import ROOT, BatchRun, batch, loaded_prog_ids, prog_ids_of, scaled, wait_progs_gone
 
 DATAGRAMS = 1000
 PAYLOAD = 100
@@ -78,9 +78,14 @@ def rows(frames: list[dict[str, Any]], ifname: str) -> list[dict[str, Any]]:
     return [r for f in frames for r in f.get("xdp", []) if r["ifname"] == ifname]
 
 
+def udp_on(frames: list[dict[str, Any]], ifname: str) -> int:
+    """UDP packets XDP counted on ifname over these frames."""
+    return sum(r["by_proto"]["udp"]["packets"] for r in rows(frames, ifname))
+
+
 def wait_for(run_: BatchRun, pred: Any, timeout: float = 20.0) -> dict[str, Any]:
-    """The first frame (from now on) for which pred(frame) holds."""
-    deadline = time.monotonic() + timeout
+    """The first frame (from now on) for which pred(frame) holds; the timeout is scaled."""
+    deadline = time.monotonic() + scaled(timeout)
     seen = len(run_.frames)
     while time.monotonic() < deadline:
         frames = run_.wait_frames(seen + 1, timeout=deadline - time.monotonic())
@@ -238,7 +243,9 @@ def test_deleted_interface_row_goes_and_probe_keeps_running() -> None:
             wait_for(b, lambda f: any(r["ifname"] == "vxa" and r["state"] == "attached" for r in f.get("xdp", [])))
             out = run(sys.executable, "-c", ACROSS_VETH, ns_a, ns_b, "30").stdout
             assert out.strip() == "30"
-            time.sleep(0.4)
+            # A read after the datagrams, before the delete: what vxa counted since the last read is
+            # gone with it. A fixed 0.4 s (one 0.3 s interval and a bit) bet on the sampler's timing.
+            wait_for(b, lambda f: udp_on(list(b.frames), "vxa") >= 30)
             run("ip", "-n", ns_b, "link", "del", "vxb")  # takes its peer vxa with it
             gone = wait_for(b, lambda f: not any(r["ifname"] == "vxa" for r in f.get("xdp", [])))
             assert gone["probes"]["xdp"]["state"] == "live"
@@ -250,7 +257,7 @@ def test_deleted_interface_row_goes_and_probe_keeps_running() -> None:
         assert b.proc.returncode == 0, b.proc.stderr.read()
         vxa = rows(frames, "vxa")
         # Each datagram crossed vxa once; whatever else arrived there (ARP, IPv6 ND) is IP-other or ARP.
-        assert sum(r["by_proto"]["udp"]["packets"] for r in vxa) == 30
+        assert udp_on(frames, "vxa") == 30
         assert sum(r["by_proto"]["udp"]["bytes"] for r in vxa) == 30 * WIRE_BYTES
         assert link_xdp(ns_a, "lo") is None
 
