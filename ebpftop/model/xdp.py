@@ -28,9 +28,11 @@ class IfaceState(StrEnum):
     BUSY = "busy"  # another XDP program is attached; we leave it alone
     ERROR = "error"  # our last attach failed; reason says why
     MISSING = "missing"  # asked for by name, no such interface in this network namespace
+    # Deleted while our counter ran on it: its counts since the last read, once, then the row goes.
+    GONE = "gone"
 
 
-OFF, ATTACHED, BUSY, ERROR, MISSING = IfaceState
+OFF, ATTACHED, BUSY, ERROR, MISSING, GONE = IfaceState
 
 GENERIC = "generic"
 NATIVE = "native"

@@ -15,6 +15,7 @@ from ebpftop.model.xdp import (
     BUSY,
     ERROR,
     GENERIC,
+    GONE,
     MISSING,
     MODES,
     NATIVE,
@@ -292,10 +293,26 @@ class XdpProbe(Probe):
             return XdpSample(())
         links = list_links()
         # An interface deleted while attached: the kernel already detached the
-        # link; close our end and forget it (a new one with the name is new).
+        # link; its counters are still in our map: read them one last time (what
+        # it counted since the last read), then close our end and forget it (a
+        # new one with the name is new).
+        gone: list[IfaceSample] = []
         for link in list(self._links.values()):
             info = links.get(link.ifindex)
             if info is None:
+                gone.append(
+                    IfaceSample(
+                        ifname=link.ifname,
+                        ifindex=link.ifindex,
+                        state=GONE,
+                        mode=link.mode,
+                        xdp=self._counters(link.ifindex),
+                        attach_id=link.attach_id,
+                        prog_id=self._prog_id,
+                        prog_name=self._prog_name(self._prog_id),
+                        reason="the interface was deleted: its last counts",
+                    )
+                )
                 self._close(link)
                 self._wanted.pop(link.ifname, None)
             elif info.ifname != link.ifname:  # renamed: the link stays
@@ -315,7 +332,7 @@ class XdpProbe(Probe):
             stats = read_proc_net_dev()
         except OSError:
             stats = {}
-        ifaces = []
+        ifaces = gone
         for ifindex, info in sorted(links.items()):
             base: dict[str, Any] = dict(
                 ifname=info.ifname, ifindex=ifindex, up=info.up, link=stats.get(info.ifname, LinkCounters())

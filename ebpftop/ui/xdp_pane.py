@@ -18,7 +18,14 @@ from ebpftop.ui.table import Column
 
 PROTOS_SHOWN = 3
 
-_STATE_STYLE = {xdp.ATTACHED: "bold", xdp.BUSY: "italic", xdp.ERROR: "reverse", xdp.MISSING: "dim", xdp.OFF: "dim"}
+_STATE_STYLE = {
+    xdp.ATTACHED: "bold",
+    xdp.BUSY: "italic",
+    xdp.ERROR: "reverse",
+    xdp.MISSING: "dim",
+    xdp.OFF: "dim",
+    xdp.GONE: "dim",
+}
 
 
 COLUMNS = (
@@ -167,7 +174,7 @@ class XdpPane(TablePane):
 
     def action_attach_toggle(self) -> None:
         row = self.selected_row()
-        if row is None or row.state == xdp.MISSING:
+        if row is None or row.state in (xdp.MISSING, xdp.GONE):
             return
         if row.state == xdp.BUSY:
             # Never touch someone else's program; say why nothing happens.

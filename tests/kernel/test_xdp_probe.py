@@ -235,18 +235,31 @@ def test_interface_with_another_program_is_left_alone_and_reported_busy() -> Non
         assert out.strip() == "20"
 
 
-def test_deleted_interface_row_goes_and_probe_keeps_running() -> None:
+@pytest.mark.parametrize("interval", ["0.3", "30"])
+def test_deleted_interface_row_goes_and_probe_keeps_running(interval: str) -> None:
+    """Its counts since the last read come in one last row (state gone), then the row goes. With a 30 s
+    interval the delete always comes before the next read: the old code never reported those packets."""
     with netns(2) as (ns_a, ns_b):
         veth(ns_a, ns_b)
-        with batch_in(ns_a, "--interval", "0.3", env={"EBPFTOP_XDP": "vxa,lo"}) as b:
+        with batch_in(ns_a, "--interval", interval, env={"EBPFTOP_XDP": "vxa,lo"}) as b:
             b.wait_live("xdp")
-            wait_for(b, lambda f: any(r["ifname"] == "vxa" and r["state"] == "attached" for r in f.get("xdp", [])))
+            if interval == "0.3":
+                wait_for(b, lambda f: any(r["ifname"] == "vxa" and r["state"] == "attached" for r in f.get("xdp", [])))
+            else:  # the first frame is 30 s away: ask the kernel
+                deadline = time.monotonic() + scaled(20)
+                while (link_xdp(ns_a, "vxa") or {}).get("prog", {}).get("id") not in prog_ids_of(b.proc.pid):
+                    assert time.monotonic() < deadline, "XDP never attached to vxa"
+                    time.sleep(0.05)
             out = run(sys.executable, "-c", ACROSS_VETH, ns_a, ns_b, "30").stdout
             assert out.strip() == "30"
-            # A read after the datagrams, before the delete: what vxa counted since the last read is
-            # gone with it. A fixed 0.4 s (one 0.3 s interval and a bit) bet on the sampler's timing.
-            wait_for(b, lambda f: udp_on(list(b.frames), "vxa") >= 30)
-            run("ip", "-n", ns_b, "link", "del", "vxb")  # takes its peer vxa with it
+            run("ip", "-n", ns_b, "link", "del", "vxb")  # at once; takes its peer vxa with it
+            if interval == "30":
+                frames = b.stop(signal.SIGINT)  # the final frame is the first read after the delete
+                last = rows(frames, "vxa")[-1]  # (wait_live took the first frame, before the datagrams)
+                assert last["state"] == "gone" and frames[-1]["final"] and last in frames[-1]["xdp"]
+                assert last["by_proto"]["udp"] == {"packets": 30, "bytes": 30 * WIRE_BYTES}
+                assert udp_on(frames, "vxa") == 30
+                return
             gone = wait_for(b, lambda f: not any(r["ifname"] == "vxa" for r in f.get("xdp", [])))
             assert gone["probes"]["xdp"]["state"] == "live"
             later = wait_for(b, lambda f: True)
@@ -256,6 +269,7 @@ def test_deleted_interface_row_goes_and_probe_keeps_running() -> None:
             frames = b.stop(signal.SIGINT)
         assert b.proc.returncode == 0, b.proc.stderr.read()
         vxa = rows(frames, "vxa")
+        assert vxa[-1]["state"] == "gone" and {r["state"] for r in vxa[:-1]} == {"attached"}
         # Each datagram crossed vxa once; whatever else arrived there (ARP, IPv6 ND) is IP-other or ARP.
         assert udp_on(frames, "vxa") == 30
         assert sum(r["by_proto"]["udp"]["bytes"] for r in vxa) == 30 * WIRE_BYTES
