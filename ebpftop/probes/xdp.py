@@ -22,6 +22,7 @@ from ebpftop.model.xdp import (
     OFF,
     PROTOS,
     IfaceSample,
+    IfaceState,
     LinkCounters,
     XdpSample,
 )
@@ -106,6 +107,9 @@ class XdpProbe(Probe):
         self._missing: dict[str, str] = {}  # asked-for names that do not exist -> reason
         self._links: dict[int, _Link] = {}  # by ifindex: a rename keeps the link
         self._errors: dict[int, str] = {}  # ifindex -> why our last attach there failed
+        # Detached by the key since the last read: the link and its counters read at the detach,
+        # reported at the next read (what it counted since the previous one), then forgotten.
+        self._detached: dict[int, tuple[_Link, tuple[int, ...] | None]] = {}
         self._attach_seq = 0
         self._fn: Any = None
         self._prog_id = 0
@@ -155,6 +159,7 @@ class XdpProbe(Probe):
                 self._wanted.pop(name, None)  # failed: the user asks again with the key
 
     def detach(self, bpf: Any) -> None:
+        self._detached = {}
         for link in list(self._links.values()):
             self._close(link)
         self._fn = None
@@ -249,6 +254,7 @@ class XdpProbe(Probe):
         self._missing.pop(name, None)
         for link in list(self._links.values()):
             if link.ifname == name:
+                self._detached[link.ifindex] = (link, self._counters(link.ifindex))
                 self._close(link)
                 return None
         return f"xdp is not attached to {name!r}"
@@ -300,25 +306,17 @@ class XdpProbe(Probe):
         for link in list(self._links.values()):
             info = links.get(link.ifindex)
             if info is None:
-                gone.append(
-                    IfaceSample(
-                        ifname=link.ifname,
-                        ifindex=link.ifindex,
-                        state=GONE,
-                        mode=link.mode,
-                        xdp=self._counters(link.ifindex),
-                        attach_id=link.attach_id,
-                        prog_id=self._prog_id,
-                        prog_name=self._prog_name(self._prog_id),
-                        reason="the interface was deleted: its last counts",
-                    )
-                )
+                gone.append(self._last_counts(link, self._counters(link.ifindex), GONE))
                 self._close(link)
                 self._wanted.pop(link.ifname, None)
             elif info.ifname != link.ifname:  # renamed: the link stays
                 self._wanted.pop(link.ifname, None)
                 link.ifname = info.ifname
                 self._wanted[link.ifname] = None
+        detached, self._detached = self._detached, {}
+        for ifindex, (link, counters) in detached.items():
+            if ifindex not in links:  # detached, then deleted
+                gone.append(self._last_counts(link, counters, GONE))
         for ifindex in list(self._errors):
             if ifindex not in links:
                 del self._errors[ifindex]
@@ -365,11 +363,37 @@ class XdpProbe(Probe):
                 )
             elif ifindex in self._errors:
                 ifaces.append(IfaceSample(**base, state=ERROR, reason=self._errors[ifindex]))
+            elif ifindex in detached:  # off now; its counts up to the detach, once
+                link, counters = detached[ifindex]
+                ifaces.append(
+                    IfaceSample(
+                        **base,
+                        state=OFF,
+                        mode=link.mode,
+                        xdp=counters,
+                        attach_id=link.attach_id,
+                        reason="detached: its counts up to the detach",
+                    )
+                )
             else:
                 ifaces.append(IfaceSample(**base, state=OFF))
         for name, reason in self._missing.items():
             ifaces.append(IfaceSample(ifname=name, ifindex=0, state=MISSING, reason=reason))
         return XdpSample(tuple(ifaces), self.lost(), _netns())
+
+    def _last_counts(self, link: _Link, counters: tuple[int, ...] | None, state: IfaceState) -> IfaceSample:
+        """The row of an interface deleted under the counter: its counts since the last read."""
+        return IfaceSample(
+            ifname=link.ifname,
+            ifindex=link.ifindex,
+            state=state,
+            mode=link.mode,
+            xdp=counters,
+            attach_id=link.attach_id,
+            prog_id=self._prog_id,
+            prog_name=self._prog_name(self._prog_id),
+            reason="the interface was deleted: its last counts",
+        )
 
     def lost(self) -> int:
         if self._bpf is None:

@@ -331,6 +331,44 @@ def test_probe_api_attach_detach_and_reasons() -> None:
     assert "unknown XDP mode 'turbo'" in out["bad_mode"]
 
 
+# Datagrams on lo, then the interface's counter detached (the pane's key) before the next read.
+DETACH = r"""
+import json, socket, sys
+sys.path.insert(0, ".")
+from ebpftop.model.xdp import XdpModel
+from ebpftop.probes.xdp import XdpProbe
+p = XdpProbe(ifaces=("lo",))
+p.enable()
+model, out = XdpModel(), {}
+model.update(p.read(), 1.0)
+rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+rx.bind(("127.0.0.1", 0))
+tx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for _ in range(int(sys.argv[1])):
+    tx.sendto(b"x" * 100, rx.getsockname())
+out["detach"] = p.detach_iface("lo")
+for step in ("next", "after"):
+    (row,) = [r for r in model.update(p.read(), 1.0).rows if r.ifname == "lo"]
+    out[step] = [row.state, row.by_proto["udp"].packets, row.by_proto["udp"].bytes]
+p.disable()
+print(json.dumps(out))
+"""
+
+
+def test_a_detached_interface_reports_its_counts_up_to_the_detach() -> None:
+    """The pane's detach key closed the link and zeroed its counter slot: packets since the last read
+    were never reported. Now the next read has them, once, on the row (state off); then nothing."""
+    with netns() as (ns,):
+        proc = subprocess.run(
+            ["ip", "netns", "exec", ns, sys.executable, "-c", DETACH, "40"], capture_output=True, text=True, cwd=ROOT
+        )
+        assert proc.returncode == 0, proc.stderr
+        out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["detach"] is None
+    assert out["next"] == ["off", 40, 40 * WIRE_BYTES]
+    assert out["after"] == ["off", 0, 0]
+
+
 def test_name_asked_for_before_it_exists_is_attached_when_it_appears() -> None:
     with netns(2) as (ns_a, ns_b):
         with batch_in(ns_a, "--interval", "0.3", env={"EBPFTOP_XDP": "vxa"}) as b:
