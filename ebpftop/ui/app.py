@@ -263,7 +263,10 @@ class EbpftopApp(HtopKeys, App[int]):
         loop = asyncio.get_running_loop()
 
         def handler(signum: int, _frame: Any) -> None:
-            loop.call_soon_threadsafe(self.exit)
+            # This stays the handler after app.run() returns, while run_tui detaches the probes and
+            # closes the recording: the loop is closed by then, and the app has ended anyway.
+            if not loop.is_closed():
+                loop.call_soon_threadsafe(self.exit)
             if self._on_hung is not None and self._hung_timer is None:
                 self._hung_timer = threading.Timer(HUNG_GRACE, self._on_hung, args=(signum,))
                 self._hung_timer.daemon = True
