@@ -11,6 +11,7 @@ burst just covers every moment of the stretch under test.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import signal
 import subprocess
@@ -244,3 +245,86 @@ def test_a_signal_to_the_process_group_mid_compile_is_a_stop_not_a_failed_probe(
         time.sleep(0.01)
     assert all(_gone(c) for c in compiler), "a compile child outlived ebpftop"
     assert orphaned(progs, our_names) == {}
+
+
+# -- stdout a full pipe nobody reads, while the process leaves -----------------------------
+#
+# Regression guards for the fix above (ignoring the ending signals once main() returned): the
+# output still to be flushed is flushed first, with the mode's handler in place, so a process
+# stuck in that flush on a pipe nobody reads is still ended by a signal. --doctor writes through
+# sys.stdout's buffer, all of it at the end; --replay --batch writes frames with os.write under
+# the start-up handler. Both passed before the fix and must still pass.
+
+F_SETPIPE_SZ = 1031
+
+
+def _full_pipe() -> tuple[int, int]:
+    """A pipe of one page, already full: whoever writes to its write end blocks."""
+    read_end, write_end = os.pipe()
+    fcntl.fcntl(write_end, F_SETPIPE_SZ, 4096)
+    os.set_blocking(write_end, False)
+    try:
+        while True:
+            os.write(write_end, b"x" * 4096)
+    except BlockingIOError:
+        pass
+    os.set_blocking(write_end, True)
+    return read_end, write_end
+
+
+def _blocked_in_write(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/syscall") as f:
+            return f.read().split()[0] == "1"  # write(2) on x86-64, as the main thread's syscall
+    except (OSError, IndexError):
+        return False
+
+
+@pytest.mark.parametrize(
+    ("args", "sig", "expected"),
+    [
+        (("--doctor",), signal.SIGTERM, (1, "ebpftop: doctor interrupted by SIGTERM\n")),
+        (("--version",), signal.SIGINT, (0, "")),
+        (("--replay", "RECORDING", "--batch"), signal.SIGHUP, (0, "")),
+    ],
+    ids=["doctor", "version", "replay-batch"],
+)
+def test_a_signal_ends_a_process_stuck_writing_its_output_to_a_full_pipe(
+    recording: str, args: tuple[str, ...], sig: signal.Signals, expected: tuple[int, str]
+) -> None:
+    """Regression guard (passes before and after): stuck in the last write, a signal still ends it."""
+    if os.uname().machine != "x86_64":
+        pytest.skip("reads the write(2) syscall number of x86-64 from /proc/PID/syscall")
+    read_end, write_end = _full_pipe()
+    argv = _ebpftop(*(recording if a == "RECORDING" else a for a in args))
+    # Block-buffered stdout, as Python has on a pipe: the doctor's lines all wait for the last flush.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    proc = subprocess.Popen(argv, stdout=write_end, stderr=subprocess.PIPE, cwd=ROOT, env=env)
+    os.close(write_end)
+    try:
+        end = time.monotonic() + scaled(LIVENESS)
+        while not _blocked_in_write(proc.pid) and proc.poll() is None and time.monotonic() < end:
+            time.sleep(0.01)
+        assert proc.poll() is None and _blocked_in_write(proc.pid), "not blocked writing to its stdout"
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=scaled(LIVENESS))
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+        os.close(read_end)
+    assert (proc.returncode, err.decode(errors="replace")) == expected
+
+
+@pytest.fixture(scope="module")
+def recording(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A real recording: 3 frames of --batch --record."""
+    path = tmp_path_factory.mktemp("rec") / "rec.gz"
+    done = subprocess.run(
+        _ebpftop("--batch", "-n", "3", "--interval", "0.2", "--record", str(path)),
+        capture_output=True,
+        cwd=ROOT,
+        timeout=scaled(LIVENESS),
+    )
+    assert done.returncode == 0, done.stderr
+    return str(path)
