@@ -321,10 +321,28 @@ def recording(tmp_path_factory: pytest.TempPathFactory) -> str:
     """A real recording: 3 frames of --batch --record."""
     path = tmp_path_factory.mktemp("rec") / "rec.gz"
     done = subprocess.run(
-        _ebpftop("--batch", "-n", "3", "--interval", "0.2", "--record", str(path)),
+        _ebpftop("--batch", "-n", "3", "--interval", "0.2", "--probes", "syscalls,proctree", "--record", str(path)),
         capture_output=True,
         cwd=ROOT,
         timeout=scaled(LIVENESS),
     )
     assert done.returncode == 0, done.stderr
     return str(path)
+
+
+def test_signals_while_the_replay_tui_ends_leave_status_0(recording: str) -> None:
+    """Bug (fixed by ignoring the signals once main() returned): the replay TUI, q, then TERMs; it ended -15."""
+    from tests.kernel.floods import tui
+
+    with tui(["--replay", recording]) as t:
+        t.wait_for(b"replay", timeout=LIVENESS)
+        os.write(t.master, b"q")
+        end = time.monotonic() + scaled(LIVENESS)
+        while t.proc.poll() is None and time.monotonic() < end:
+            try:
+                t.proc.send_signal(signal.SIGTERM)
+            except ProcessLookupError:
+                break
+            t.drain(0.002)
+        t.drain(0.3)
+        _tui_ends_quietly(t, t.proc.wait(10))
