@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -346,3 +347,39 @@ def test_signals_while_the_replay_tui_ends_leave_status_0(recording: str) -> Non
             t.drain(0.002)
         t.drain(0.3)
         _tui_ends_quietly(t, t.proc.wait(10))
+
+
+# -- a signal while the TUI's recording drains ----------------------------------------------
+#
+# After q the TUI gave its recorder 5 s, also when a signal came meanwhile (the README says 1 s
+# after a signal, as --batch does). With the FIFO nobody reads, a TERM right after q started the
+# app's 5 s emergency timer, which fired inside those 5 s: `the UI did not end after signal 15`,
+# exit 1, the recording abandoned. Found here: 1 of 1 (exit 1 at 5.0 s after the TERM).
+
+
+def test_a_signal_after_q_shortens_the_recordings_drain_instead_of_the_emergency_exit(
+    our_names: set[str], tmp_path
+) -> None:
+    """Bug (fixed with this test): q, then TERM, with --record to a FIFO nobody reads."""
+    from tests.kernel.floods import LIVE, screen_text, tui
+
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    progs = loaded_prog_ids()
+    with tui(["--interval", "0.2", "--probes", "syscalls", "--record", str(fifo)]) as t:
+        t.wait_for(LIVE["syscalls"], timeout=LIVENESS)
+        t.wait_for(LIVE["syscalls"], len(t.out), timeout=LIVENESS)
+        os.write(t.master, b"q")
+        end = time.monotonic() + scaled(LIVENESS)
+        while b"\x1b[?1049l" not in t.out and t.proc.poll() is None and time.monotonic() < end:
+            t.drain(0.01)  # the app has given the screen back: run_tui is detaching, then draining
+        t.proc.send_signal(signal.SIGTERM)
+        while t.proc.poll() is None and time.monotonic() < end:
+            t.drain(0.05)
+        t.drain(0.3)
+        rc = t.proc.wait(10)
+        _tui_ends_quietly(t, rc)
+        text = screen_text(bytes(t.out))
+    assert b"did not end" not in text
+    assert re.search(rb"ebpftop: \d+ frames not recorded to ", text), text[-500:]
+    assert orphaned(progs, our_names) == {}
