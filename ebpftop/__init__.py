@@ -18,6 +18,28 @@ def exit_on_signal(_signum: int, _frame: object) -> None:
     os._exit(0)
 
 
+def _ignore_ending_signals() -> None:
+    """The run is over (every probe detached): a signal from here on must not change how it ends.
+
+    Python's own shutdown puts every signal it handles back to the default action, so a
+    TERM/INT/HUP landing there killed ebpftop by that signal (status -15, 130, ...; QUIT dumped
+    a core) after a clean run. Ignored ones stay ignored. stdout and stderr are flushed first,
+    with the mode's handler still in place: a flush blocked on a reader that is gone can still
+    be ended by a signal. All of ebpftop's threads are daemons, so nothing is left to wait for.
+    """
+    import signal
+    import sys
+
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            if stream is not None:
+                stream.flush()
+        except (OSError, ValueError):
+            pass  # the interpreter's own flush at exit meets it again and reports it as before
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
+        signal.signal(sig, signal.SIG_IGN)
+
+
 def entry() -> int:
     """The `ebpftop` command and `python -m ebpftop`: the start-up handlers first, then the CLI.
 
@@ -29,4 +51,10 @@ def entry() -> int:
         signal.signal(sig, exit_on_signal)
     from ebpftop.cli import main
 
-    return main()
+    try:
+        code = main()
+    except SystemExit:  # argparse's exit 2, --help, --version
+        _ignore_ending_signals()
+        raise
+    _ignore_ending_signals()
+    return code

@@ -547,7 +547,9 @@ def run_tui(settings: Settings, source: Any = None, app_class: Any = None) -> in
         for line in capture.close():
             print(line, file=sys.stderr)
         if recorder is not None:
-            unrecorded = recorder.close(5.0)
+            from ebpftop.output.batch import DRAIN_AFTER_SIGNAL, RECORD_DRAIN
+
+            unrecorded = recorder.close(RECORD_DRAIN if app.pending_signal is None else DRAIN_AFTER_SIGNAL)
             if unrecorded:
                 print(f"ebpftop: {unrecorded} frames not recorded to {recorder.path!a}", file=sys.stderr)
         signal.pthread_sigmask(signal.SIG_SETMASK, saved_mask)  # type: ignore[arg-type]

@@ -15,6 +15,7 @@ import json
 import mmap
 import os
 import re
+import signal
 import socket
 import struct
 import subprocess
@@ -32,6 +33,8 @@ COMPILE_TIMEOUT_ENV = "EBPFTOP_COMPILE_TIMEOUT"
 COMPILE_TIMEOUT_DEFAULT, COMPILE_TIMEOUT_MAX = 900.0, 86400.0
 _SECONDS = re.compile(r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)", re.ASCII)
 _TRACEFS = ("/sys/kernel/tracing", "/sys/kernel/debug/tracing")
+
+ENDING_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT}  # blocked in the compiler (load)
 
 _PERCPU_TYPES = {5, 6, 10}  # BPF_MAP_TYPE_PERCPU_HASH, PERCPU_ARRAY, LRU_PERCPU_HASH
 
@@ -199,15 +202,24 @@ def load(
     parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET | socket.SOCK_CLOEXEC)
     err = os.fdopen(os.memfd_create("ebpftop-cc-stderr", os.MFD_CLOEXEC), "w+b")
     with parent, err:
-        with child:
-            proc = subprocess.Popen(
-                [sys.executable, str(COMPILER), str(child.fileno())],
-                pass_fds=(child.fileno(),),
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=err,
-                cwd="/",  # never a user's directory, which may sit on a stalled mount
-            )
+        # The compiler starts with INT/TERM/HUP/QUIT blocked (a mask survives exec; compiler.py never
+        # unblocks them): Ctrl-C at a terminal, a hangup, `kill -- -PGID` or a service's stop reach
+        # the whole group or cgroup, and a compiler dead of it was reported as a failed probe (exit 3)
+        # before ebpftop's own handler could cancel the compile. ebpftop decides: cancel() kills the
+        # child, PR_SET_PDEATHSIG kills it if ebpftop dies.
+        saved = signal.pthread_sigmask(signal.SIG_BLOCK, ENDING_SIGNALS)
+        try:
+            with child:
+                proc = subprocess.Popen(
+                    [sys.executable, str(COMPILER), str(child.fileno())],
+                    pass_fds=(child.fileno(),),
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    stderr=err,
+                    cwd="/",  # never a user's directory, which may sit on a stalled mount
+                )
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, saved)
         try:
             parent.send(json.dumps(
                 {"parent": os.getpid(), "src": str(src), "cflags": cflags, "load": load_as or {}}

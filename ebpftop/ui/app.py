@@ -134,7 +134,7 @@ class EbpftopApp(HtopKeys, App[int]):
         if initial_pane is None and settings.probes:
             # Open on the first pane whose probe is on (`--probes xdp` opens on XDP, not on an empty Files).
             initial_pane = next((s.pane_key for s in specs if s.name in settings.probes), None)
-        self.pending_signal: int | None = None  # an ending signal that came before the handlers were in place
+        self.pending_signal: int | None = None  # the last ending signal (one may come before the handlers)
         self.initial_pane = initial_pane
         self.settings = settings
         self.source = source
@@ -272,7 +272,11 @@ class EbpftopApp(HtopKeys, App[int]):
         loop = asyncio.get_running_loop()
 
         def handler(signum: int, _frame: Any) -> None:
-            loop.call_soon_threadsafe(self.exit)
+            self.pending_signal = signum  # run_tui gives the recorder 1 s after a signal, not 5
+            # Still the handler after app.run() returns, while run_tui detaches the probes and closes
+            # the recording: the loop is closed then (the app has ended); the timer still guards that.
+            if not loop.is_closed():
+                loop.call_soon_threadsafe(self.exit)
             if self._on_hung is not None and self._hung_timer is None:
                 self._hung_timer = threading.Timer(HUNG_GRACE, self._on_hung, args=(signum,))
                 self._hung_timer.daemon = True
