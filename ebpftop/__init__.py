@@ -18,7 +18,7 @@ def exit_on_signal(_signum: int, _frame: object) -> None:
     os._exit(0)
 
 
-def _ignore_ending_signals() -> None:
+def _ignore_ending_signals() -> int:
     """The run is over (every probe detached): a signal from here on must not change how it ends.
 
     Python's own shutdown puts every signal it handles back to the default action, so a
@@ -26,18 +26,31 @@ def _ignore_ending_signals() -> None:
     a core) after a clean run. Ignored ones stay ignored. stdout and stderr are flushed first,
     with the mode's handler still in place: a flush blocked on a reader that is gone can still
     be ended by a signal. All of ebpftop's threads are daemons, so nothing is left to wait for.
+
+    Returns 1 when stdout could not take what was still buffered (said on stderr; 0 for a reader
+    that went away, as --batch ends), else 0.
     """
     import signal
     import sys
 
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            if stream is not None:
-                stream.flush()
-        except (OSError, ValueError):
-            pass  # the interpreter's own flush at exit meets it again and reports it as before
+    failed = 0
+    try:
+        if sys.stdout is not None:
+            sys.stdout.flush()
+    except OSError as exc:  # what --help or --version printed met a full disk or a reader gone
+        from ebpftop.env.streams import stdout_failed
+
+        failed = stdout_failed(exc)
+    except ValueError:
+        pass  # closed
+    try:
+        if sys.stderr is not None:
+            sys.stderr.flush()
+    except (OSError, ValueError):
+        pass  # nothing left to tell it with
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
         signal.signal(sig, signal.SIG_IGN)
+    return failed
 
 
 def entry() -> int:
@@ -53,8 +66,9 @@ def entry() -> int:
 
     try:
         code = main()
-    except SystemExit:  # argparse's exit 2, --help, --version
-        _ignore_ending_signals()
+    except SystemExit as exc:  # argparse's exit 2, --help, --version
+        if _ignore_ending_signals() and not exc.code:
+            raise SystemExit(1) from None
         raise
-    _ignore_ending_signals()
-    return code
+    failed = _ignore_ending_signals()
+    return code or failed

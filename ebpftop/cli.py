@@ -372,7 +372,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def parse(argv: list[str] | None = None) -> tuple[Settings, argparse.Namespace]:
     parser = build_parser()
-    ns = parser.parse_args(argv)
+    try:
+        ns = parser.parse_args(argv)
+    except OSError as exc:  # --help or --version into a full disk or a closed pipe (argparse lets it out)
+        from ebpftop.env import streams
+
+        raise SystemExit(streams.stdout_failed(exc)) from None
     if ns.count is not None and not ns.batch and not (ns.metrics is not None and not ns.tui):
         parser.error("--count only applies with --batch or a headless --metrics")
     if ns.top is not None and not ns.batch:
@@ -431,7 +436,13 @@ def main(argv: list[str] | None = None) -> int:
         from ebpftop.env import doctor
 
         _ending_signals(doctor.on_signal)
-        return doctor.run()
+        report = streams.Checked()
+        try:
+            code = doctor.run(report)  # type: ignore[arg-type]
+            report.flush()
+        except streams.StdoutError as exc:  # `--doctor | head -1`, `--doctor > /dev/full`
+            return streams.stdout_failed(exc.error)
+        return code
     # The TUI reads keys from stdin and draws through stdout/stderr: without a
     # terminal it can neither be seen nor quit (stdin at EOF spun at 80% CPU).
     if not settings.batch and not _metrics_headless(settings) and (problems := streams.not_terminals(closed)):

@@ -81,3 +81,55 @@ def exit_now(note: str, code: int) -> NoReturn:
         pass
     finally:
         os._exit(code)
+
+
+class StdoutError(Exception):
+    """A write of a report to stdout failed (its reader went away, a full disk): not a check's own OSError."""
+
+    def __init__(self, error: OSError) -> None:
+        super().__init__(error.strerror or str(error))
+        self.error = error
+
+
+class Checked:
+    """stdout for a report (--doctor): a failed write or flush raises StdoutError."""
+
+    def __init__(self, stream: io.TextIOBase | None = None) -> None:
+        self._stream = stream if stream is not None else sys.stdout
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except OSError as exc:
+            raise StdoutError(exc) from None
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except OSError as exc:
+            raise StdoutError(exc) from None
+
+
+def silence_stdout() -> None:
+    """Point fd 1 at /dev/null: what is still buffered goes there, and the interpreter's last flush
+    cannot fail a second time (a traceback, or "Exception ignored" and exit 120)."""
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, 1)
+    finally:
+        os.close(null)
+
+
+def stdout_failed(error: OSError) -> int:
+    """Told once, on stderr: a reader that went away (EPIPE) ended the run normally (0); any other
+    write error is one line and exit 1."""
+    import errno
+
+    silence_stdout()
+    if error.errno == errno.EPIPE:
+        return 0
+    try:
+        print(f"ebpftop: cannot write to stdout: {error.strerror or error}", file=sys.stderr, flush=True)
+    except OSError:
+        pass  # stderr is gone too: nothing left to tell
+    return 1
