@@ -150,7 +150,12 @@ def to_png(paths: list[Path]) -> None:
     import cairosvg
 
     for svg in paths:
-        cairosvg.svg2png(url=str(svg), write_to=str(svg.with_suffix(".png")), output_width=1600)
+        # Textual's SVG asks for Fira Code. Where it is not installed, fontconfig hands cairosvg its
+        # default sans (proportional): wide letters ran into the next cell ('mmap 21' drew as
+        # 'mmap21'). The PNG is drawn with a monospace font that is here; the SVG stays as written.
+        text = svg.read_text().replace("Fira Code, monospace", '"DejaVu Sans Mono", monospace')
+        text = text.replace('"Fira Code"', '"DejaVu Sans Mono"')
+        cairosvg.svg2png(bytestring=text.encode(), write_to=str(svg.with_suffix(".png")), output_width=1600)
 
 
 def main() -> int:
