@@ -79,12 +79,14 @@ class ProbeStatus:
         return {
             "state": self.state,
             "reason": self.reason,
-            "events_per_s": _round(self.events_per_s, 3),
+            # Not rounded: with window_s to the ns, round(events_per_s * window_s) is the count at any
+            # interval (kept to 0.001, 2 events over 3600 s came back as 4).
+            "events_per_s": self.events_per_s,
             "avg_ns": _round(self.avg_ns, 1),
             "cpu_pct": _round(self.cpu_pct, 3),
             "cost_age_s": _round(self.cost_age_s, 3),
             "window_start": _round(self.window_start, 6),
-            "window_s": _round(self.window_s, 9),  # ns: round(events_per_s * window_s) is the count
+            "window_s": _round(self.window_s, 9),  # to the ns
             "lost": self.lost_total,
             "lost_since": round(self.lost_since, 6) if self.lost_since is not None else None,
         }

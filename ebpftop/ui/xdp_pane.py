@@ -88,7 +88,7 @@ def breakdown(row: XdpRow) -> Text:
     if row.reason:
         text.append("\n")
         text.append_text(safe(row.reason, 200, style="italic"))
-    if row.state == xdp.ATTACHED:
+    if row.state == xdp.ATTACHED or row.packets:
         for title, names in (("L3", xdp.L3_PROTOS), ("L4", xdp.L4_PROTOS)):
             text.append(f"\n{title}  ", style="bold")
             for i, name in enumerate(names):
@@ -142,6 +142,7 @@ class XdpPane(TablePane):
         self.sort_index = _DEFAULT_SORT
         self.reverse = False
         self.expanded = False
+        self._placed = False  # the cursor (and so the graph) was put on a counted interface once
         self.data: XdpTable | None = None
         self._shown: list[XdpRow] = []
 
@@ -253,7 +254,8 @@ class XdpPane(TablePane):
         return list(self.data.rows) if self.data else []
 
     def cells(self, row: XdpRow) -> tuple[Text, ...]:
-        counting = row.state == xdp.ATTACHED
+        # A row detached with `a` (off) or deleted (gone) carries, once, its counts since the last read.
+        counting = row.state == xdp.ATTACHED or row.packets > 0
         return (
             safe(row.ifname, 32),
             Text(row.state, style=_STATE_STYLE.get(row.state, ""), no_wrap=True),
@@ -273,5 +275,12 @@ class XdpPane(TablePane):
         return row.ifname
 
     def after_rows(self) -> None:
+        if not self._placed and self.data is not None:
+            # Start on the first interface XDP counts on (--xdp v6c), not on the first listed
+            # (lo, uncounted): the graph follows the cursor.
+            first = next((r for r in self._shown if r.state == xdp.ATTACHED), None)
+            if first is not None:
+                self._placed = True
+                self.table.move_cursor(row=self.table.get_row_index(self.row_key(first)), animate=False)
         self.refresh_spark()
         self.refresh_detail()

@@ -169,3 +169,59 @@ async def test_a_asks_to_attach_or_detach_selected_interface_never_a_busy_one() 
         await pilot.press("down", "a")  # nope: missing, nothing to do
         await pilot.pause()
         assert app.requests == [("lo", False), ("veth0", True)]
+
+
+def _frame(model: XdpModel, rows: tuple[IfaceSample, ...]) -> Frame:
+    table = model.update(XdpSample(rows), 1.0)
+    statuses = tuple(ProbeStatus(s.name, LIVE) for s in SPECS)
+    return Frame(time=1_700_000_000.0, elapsed=1.0, probes=statuses, panes={"xdp": table})
+
+
+async def test_the_cursor_and_graph_start_on_the_first_counted_interface() -> None:
+    """`--xdp v6c`: lo is listed first and not counted; the graph started on lo ('now 0')."""
+    source = ScriptedSource()
+    app, model = EbpftopApp(Settings(), source, initial_pane="xdp"), XdpModel()
+    rows = (
+        IfaceSample("lo", 1, OFF, up=True, link=LinkCounters(5, 500)),
+        IfaceSample("v6c", 7, ATTACHED, up=True, mode="generic", xdp=counters(ipv4=(3, 300)), attach_id=1),
+    )
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        source.emit(_frame(model, rows))
+        await pilot.pause()
+        pane = app.query_one(XdpPane)
+        assert pane.selected_iface() == "v6c"
+        assert "XDP pkt/s on v6c" in str(app.query_one("#xdp-spark-label").render())
+        await pilot.press("up")  # the user's choice holds from then on
+        source.emit(_frame(model, rows))
+        await pilot.pause()
+        assert pane.selected_iface() == "lo"
+
+
+async def test_detached_and_gone_rows_show_their_last_counts() -> None:
+    """The row detached with `a` (off) and the deleted one (gone) carry, for one frame, the packets
+    counted since the previous read: the JSON had them, the pane drew '-'."""
+    from ebpftop.model.xdp import GONE
+
+    source = ScriptedSource()
+    app, model = EbpftopApp(Settings(), source, initial_pane="xdp"), XdpModel()
+    before = (
+        IfaceSample("v6a", 5, ATTACHED, up=True, mode="generic", xdp=counters(ipv4=(10, 1000)), attach_id=1),
+        IfaceSample("v6c", 7, ATTACHED, up=True, mode="generic", xdp=counters(ipv4=(10, 1000)), attach_id=2),
+    )
+    last = (
+        IfaceSample("v6a", 5, GONE, mode="generic", xdp=counters(ipv4=(41, 4100), udp=(31, 3100)), attach_id=1),
+        IfaceSample("v6c", 7, OFF, up=True, mode="generic", xdp=counters(ipv4=(50, 5000)), attach_id=2),
+    )
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.pause()
+        source.emit(_frame(model, before))
+        await pilot.pause()
+        source.emit(_frame(model, last))
+        await pilot.pause()
+        table = app.query_one(XdpPane).table
+        assert cell_texts(table, 1) == ["gone", "off"]
+        assert cell_texts(table, 3) == ["31", "40"]  # XDP PKT/s over the 1 s frame
+        source.emit(_frame(model, (IfaceSample("v6c", 7, OFF, up=True),)))
+        await pilot.pause()
+        assert cell_texts(table, 3) == ["-"]
