@@ -32,6 +32,9 @@ if TYPE_CHECKING:
 
 MAX_DEPTH = 200  # as the live tree (model.proctree.MAX_DEPTH): deeper nodes are not recorded
 
+# The reason of a probe hidden with its key in a replay: the badge says "hidden", not "off".
+HIDDEN = "hidden in this replay (its key shows it again)"
+
 
 class DecodeError(ValueError):
     """A recorded value is not what ebpftop writes (a corrupt or forged recording)."""
@@ -503,7 +506,7 @@ def frame_from_json(
 
     ``pids`` filters every pane as the live model would (in user space);
     ``hidden`` names probes switched off in the replay (their status says
-    off) and ``hidden_panes`` their panes' keys (left out).
+    off, with the reason HIDDEN) and ``hidden_panes`` their panes' keys (left out).
     """
     if not isinstance(view, dict):
         raise DecodeError("view data is not an object")
@@ -511,7 +514,7 @@ def frame_from_json(
     if not isinstance(probes_obj, dict):
         raise DecodeError("'probes' is not an object")
     probes = tuple(
-        ProbeStatus(name, ProbeState.OFF) if name in hidden else status_from_json(name, value)
+        ProbeStatus(name, ProbeState.OFF, HIDDEN) if name in hidden else status_from_json(name, value)
         for name, value in probes_obj.items()
     )
     panes: dict[str, Any] = {}

@@ -261,9 +261,22 @@ class FastTable(ScrollView, can_focus=True):
         self.virtual_size = Size(total, len(self._keys) + 1)
         self._widths_valid = True
 
+    def _available_width(self) -> int:
+        """The columns' width: the content's, less the vertical scrollbar whenever the rows need one.
+
+        Measured from the scrollbars on screen, the rows that would bring the vertical scrollbar
+        were laid out before it came: 2 cells too wide, so a horizontal scrollbar appeared and hid
+        the last column (WRITE B/s at 80x24 once the files outgrew the pane).
+        """
+        region = self.content_region
+        width = region.width
+        if self.styles.overflow_y != "hidden" and len(self._keys) + 1 > region.height:
+            width -= self.styles.scrollbar_size_vertical
+        return width
+
     def _fit(self, columns: list[TableColumn]) -> None:
         """Hide the lowest-priority columns until the rest fit; a flex column takes what is left."""
-        available = self.scrollable_content_region.width
+        available = self._available_width()
         for column in columns:
             column.hidden = False
         if available <= 0:

@@ -182,7 +182,11 @@ class FilesPane(TablePane):
         else:
             self.sort_index = None
         self.reverse = False
-        self.refresh_rows()
+        self.show(self.data)  # the summary says when the order is hottest first
+
+    def sort_reverse(self) -> None:
+        self.reverse = not self.reverse
+        self.show(self.data)
 
     def toggle_grouping(self) -> None:
         self.grouping = GROUPINGS[(GROUPINGS.index(self.grouping) + 1) % len(GROUPINGS)]
@@ -206,7 +210,7 @@ class FilesPane(TablePane):
 
     def set_sort(self, index: int) -> None:
         self.sort_index, self.reverse = (None if index == 0 else index - 1), False
-        self.refresh_rows()
+        self.show(self.data)
 
     def search_lines(self) -> list[str]:
         return [f"{r.path} {r.type} {r.comm} {r.pid}" for r in self._shown]
@@ -236,10 +240,12 @@ class FilesPane(TablePane):
             noun = {BY_PATH: "files", BY_PROCESS: "processes", BY_CGROUP: "cgroups"}[self.grouping]
             line = f"{len(rows)} {noun}  ·  read {decimal(int(data.read_bps))}/s"
             line += f"  write {decimal(int(data.write_bps))}/s"
-            other = {BY_PATH: "per process", BY_PROCESS: "per cgroup", BY_CGROUP: "per path"}[self.grouping]
-            line += f"  ·  g: {other}"
             if data.lost_total:
                 line += f"  ·  {data.lost_total:,} lost (map full or name evicted)"
+            if self.sort_index is None:  # read + write B/s is no column: no header carries the arrow
+                line += "  ·  sort: hottest" + (" last" if self.reverse else "")
+            other = {BY_PATH: "per process", BY_PROCESS: "per cgroup", BY_CGROUP: "per path"}[self.grouping]
+            line += f"  ·  g: {other}"
             summary.update(Text(line, no_wrap=True, overflow="ellipsis"), layout=False)  # one fixed line
         self.refresh_rows()
 

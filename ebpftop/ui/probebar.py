@@ -17,6 +17,7 @@ from textual.containers import Horizontal
 from textual.css.query import NoMatches
 from textual.widgets import Static
 
+from ebpftop.model.decode import HIDDEN
 from ebpftop.model.frame import ERROR, LIVE, LOADING, OFF, UNAVAILABLE, ProbeStatus
 from ebpftop.registry import ProbeSpec
 from ebpftop.ui.format import nanos, si
@@ -48,7 +49,8 @@ def badge_text(spec: ProbeSpec, status: ProbeStatus, full: bool, budget: int = 0
     Losses are never the part that is cut: a narrow badge drops its cost, then its rate, then its name.
     """
     if status.state != LIVE:
-        return Text(f"{spec.key} {spec.name} {status.state}", no_wrap=True, overflow="ellipsis")
+        state = "hidden" if status.state == OFF and status.reason == HIDDEN else status.state
+        return Text(f"{spec.key} {spec.name} {state}", no_wrap=True, overflow="ellipsis")
     tiers = ((True, True, True), (False, True, True), (False, False, True), (False, False, False))
     text = Text()
     for cost, rate, name in tiers if full else tiers[1:]:

@@ -172,3 +172,22 @@ async def test_probe_off_and_empty() -> None:
         assert pane.selected_pid() is None
         pane.show(None)
         assert "off" in str(app.query_one("#files-summary", Static).render())
+
+
+async def test_the_summary_names_the_hottest_order_no_header_carries() -> None:
+    """Hottest first is read + write B/s, a sum no column shows: no header had the arrow, and the rows
+    looked unsorted (11.2 + 11.2 kB/s above a 22.1 kB/s read). The summary says it, and follows s and r."""
+    app, source = make_app()
+    async with app.run_test(size=(160, 30)) as pilot:
+        pane, _table = await _open(pilot, app, source)
+
+        def summary() -> str:
+            return str(app.query_one("#files-summary", Static).render())
+
+        assert "sort: hottest  ·" in summary()
+        await pilot.press("r")
+        await pilot.pause()
+        assert "sort: hottest last" in summary()
+        await pilot.press("s")  # PATH: its header has the arrow now
+        await pilot.pause()
+        assert pane.sort_index == 0 and "sort:" not in summary()

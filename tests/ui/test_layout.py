@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from textual.widgets import TabbedContent, TabPane
 
@@ -356,3 +357,38 @@ async def test_self_line_timer_survives_no_main_screen() -> None:
         await pilot.press("question_mark")  # another screen on top: the main screen's bar is still found
         await pilot.pause()
         app.show_self()
+
+
+async def test_rows_outgrowing_the_pane_at_80x24_never_push_a_column_off_screen() -> None:
+    """The rows that brought the vertical scrollbar were laid out before it came: the table was 2
+    cells too wide, a horizontal scrollbar appeared and WRITE B/s (the last column) was cut. Each
+    table pane, from a few rows to more than fit and back."""
+    from ebpftop.model.files import FILE, FileIO, FilesModel, FilesSample
+    from ebpftop.model.syscalls import SyscallCount, SyscallSample, SyscallsModel
+    from ebpftop.model.xdp import ATTACHED, IfaceSample, XdpModel, XdpSample
+    from ebpftop.ui.fasttable import FastTable
+
+    def files(n: int) -> Any:
+        ios = tuple(FileIO(100 + i, 3, 9, f"/var/log/f{i}.log", FILE, "w", 1, 1, 10 * i, 10) for i in range(n))
+        return FilesModel().update(FilesSample(ios), 1.0)
+
+    def syscalls(n: int) -> Any:
+        counts = tuple(SyscallCount(100 + i, 39, "getpid", 10 + i, f"p{i}") for i in range(n))
+        return SyscallsModel().update(SyscallSample(counts), 1.0)
+
+    def xdp(n: int) -> Any:
+        rows = tuple(IfaceSample(f"veth{i}", i + 1, ATTACHED, up=True, mode="generic", attach_id=1) for i in range(n))
+        return XdpModel().update(XdpSample(rows), 1.0)
+
+    statuses = tuple(ProbeStatus(s.name, LIVE) for s in SPECS)
+    for pane, make in (("files", files), ("syscalls", syscalls), ("xdp", xdp)):
+        app, source = make_app(pane)
+        async with app.run_test(size=(80, 24)) as pilot:
+            for n in (3, 60, 3, 60):
+                source.emit(Frame(1_700_000_000.0 + n, 1.0, statuses, {pane: make(n)}))
+                await pilot.pause()
+                await pilot.pause()
+                table = app.query_one(f"#tab-{pane}").query_one(FastTable)
+                assert not table.show_horizontal_scrollbar, (pane, n)
+                assert table.virtual_size.width <= table.scrollable_content_region.width, (pane, n)
+                assert table.show_vertical_scrollbar == (n == 60), (pane, n)

@@ -273,6 +273,10 @@ async def test_the_dashboard_boxes_say_the_state_was_recorded_and_what_the_keys_
             assert str(box.border_subtitle) == f"{keys[pane]}: show / hide recorded data"
         await pilot.press("2")  # hides the recorded syscalls: the viewer's doing, not an "off when recorded"
         await settle(pilot, lambda: str(panes["syscalls"].border_title).endswith(" · hidden"))
+        from ebpftop.ui.probebar import ProbeBadge
+
+        badge = app.query_one("#badge-syscalls", ProbeBadge)
+        assert str(badge.render()) == "2 syscalls hidden"  # it said "off", like a probe off when recorded
         await pilot.press("2")
         again = f" · {states['syscalls']} when recorded"
         await settle(pilot, lambda: str(panes["syscalls"].border_title).endswith(again))
