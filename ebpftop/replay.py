@@ -68,6 +68,10 @@ class Entry:
     def line(self) -> str:
         return _unpack(self._line)
 
+    @line.setter
+    def line(self, text: str) -> None:
+        self._line = _pack(text)
+
     @property
     def view(self) -> str | None:
         return None if self._view is None else _unpack(self._view)
