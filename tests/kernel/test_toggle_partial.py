@@ -37,6 +37,19 @@ os.execv("/bin/true", ["/bin/true", "partial-marker"])
 """
 
 
+def getppid_calls(frames: list[Any], pid: int) -> int:
+    """The getppid calls of process pid over these frames' syscalls panes."""
+    return sum(
+        t.count
+        for f in frames
+        if "syscalls" in f.panes
+        for row in f.panes["syscalls"].rows
+        if row.pid == pid
+        for t in row.top
+        if t.name == "getppid"
+    )
+
+
 class Frames:
     def __init__(self) -> None:
         self.frames: list[Any] = []
@@ -74,16 +87,7 @@ def test_switching_each_probe_off_emits_what_it_counted_since_its_last_read(tmp_
     # One parting frame per toggle; in each, the probe being switched off is still live.
     assert [sum(p.state == fr.LIVE for p in f.probes) for f in frames] == [3, 2, 1]
 
-    getppid = sum(
-        t.count
-        for f in frames
-        if "syscalls" in f.panes
-        for row in f.panes["syscalls"].rows
-        if row.pid == loop_pid
-        for t in row.top
-        if t.name == "getppid"
-    )
-    assert getppid == CALLS
+    assert getppid_calls(frames, loop_pid) == CALLS
 
     path = str(target)
     io = [i for f in frames if "files" in f.panes for i in f.panes["files"].io if i.path == path]
@@ -153,13 +157,4 @@ def test_frames_keep_coming_while_a_toggled_probe_compiles() -> None:
     during = [f for f in frames if state[f.time]["files"] == fr.LOADING]
     assert len(during) >= 2, [state[f.time]["files"] for f in frames]  # the compile takes > 0.2 s
     assert all(state[f.time]["syscalls"] == fr.LIVE and "syscalls" in f.panes for f in during)
-    getppid = sum(
-        t.count
-        for f in frames
-        if "syscalls" in f.panes
-        for row in f.panes["syscalls"].rows
-        if row.pid == loop_pid
-        for t in row.top
-        if t.name == "getppid"
-    )
-    assert getppid == CALLS
+    assert getppid_calls(frames, loop_pid) == CALLS
