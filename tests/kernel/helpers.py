@@ -216,6 +216,16 @@ def wait_handling(pid: int, timeout: float = 60.0) -> None:
     raise AssertionError(f"pid {pid} did not catch INT, TERM, HUP and QUIT within {timeout} s")
 
 
+def our_prog_names() -> set[str]:
+    """The kernel names of every program ebpftop loads (all probes), from one real run."""
+    with batch("--interval", "0.3") as run:
+        run.wait_frames(1)
+        names = set(prog_names(set(prog_ids_of(run.proc.pid))).values())
+        run.stop()
+    assert len(names) >= 4
+    return names
+
+
 def prog_ids_of(pid: int) -> list[int]:
     """BPF program ids a process holds fds to (from /proc/PID/fdinfo)."""
     ids = []

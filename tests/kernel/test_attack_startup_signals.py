@@ -21,7 +21,7 @@ import time
 
 import pytest
 
-from tests.kernel.helpers import ROOT, batch, loaded_prog_ids, orphaned, prog_ids_of, prog_names, scaled
+from tests.kernel.helpers import ROOT, loaded_prog_ids, orphaned, our_prog_names, scaled
 
 LIVENESS = 60.0  # a bound for the test only (compiles on a busy 2-core box), never a timing assert
 ENDING = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
@@ -30,12 +30,7 @@ ENDING = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
 @pytest.fixture(scope="module")
 def our_names() -> set[str]:
     """The kernel names of the programs ebpftop loads (all probes)."""
-    with batch("--interval", "0.3") as run:
-        run.wait_frames(1)
-        names = set(prog_names(set(prog_ids_of(run.proc.pid))).values())
-        run.stop()
-    assert len(names) >= 4
-    return names
+    return our_prog_names()
 
 
 def _burst(proc: subprocess.Popen[bytes], sig: signal.Signals, timeout: float = LIVENESS) -> int:

@@ -12,7 +12,17 @@ from pathlib import Path
 
 import pytest
 
-from tests.kernel.helpers import ROOT, batch, ebpftop_cmd, loaded_prog_ids, orphaned, prog_ids_of, prog_names, scaled
+from tests.kernel.helpers import (
+    ROOT,
+    batch,
+    ebpftop_cmd,
+    loaded_prog_ids,
+    orphaned,
+    our_prog_names,
+    prog_ids_of,
+    prog_names,
+    scaled,
+)
 
 COMPILER_LIBS = ("libbcc", "libLLVM", "libclang")
 
@@ -44,12 +54,7 @@ def _compilers(mark: str) -> list[int]:
 @pytest.fixture(scope="module")
 def our_names() -> set[str]:
     """The kernel names of every program ebpftop loads (all probes), as test_signals takes them."""
-    with batch("--interval", "0.3") as run:
-        run.wait_frames(1)
-        names = set(prog_names(set(prog_ids_of(run.proc.pid))).values())
-        run.stop()
-    assert len(names) >= 4
-    return names
+    return our_prog_names()
 
 
 def test_ebpftop_with_every_probe_live_maps_no_compiler_and_holds_its_programs() -> None:

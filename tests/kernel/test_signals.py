@@ -15,12 +15,10 @@ import pytest
 
 from tests.kernel.helpers import (
     ROOT,
-    batch,
     fresh_netns,
     loaded_prog_ids,
     orphaned,
-    prog_ids_of,
-    prog_names,
+    our_prog_names,
     wait_handling,
 )
 
@@ -40,13 +38,7 @@ def xdp_on_lo() -> bool:
 @pytest.fixture(scope="module")
 def our_names() -> set[str]:
     """The kernel names of every program ebpftop loads (all probes)."""
-    with batch("--interval", "0.3") as run:
-        run.wait_frames(1)
-        ids = set(prog_ids_of(run.proc.pid))
-        names = set(prog_names(ids).values())
-        run.stop()
-    assert len(names) >= 4
-    return names
+    return our_prog_names()
 
 
 @pytest.fixture(scope="module")
