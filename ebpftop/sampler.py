@@ -286,7 +286,7 @@ class Sampler(threading.Thread):
         if self._stop_asked or self._stopping:
             return True
         now = time.monotonic()
-        if self._clock is not None and not self._stopping and now >= self._deadline and self._emit_due(now):
+        if self._clock is not None and now >= self._deadline and self._emit_due(now):
             self._stopping = True
             return True
         return False

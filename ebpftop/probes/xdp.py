@@ -22,7 +22,6 @@ from ebpftop.model.xdp import (
     OFF,
     PROTOS,
     IfaceSample,
-    IfaceState,
     LinkCounters,
     XdpSample,
 )
@@ -306,7 +305,7 @@ class XdpProbe(Probe):
         for link in list(self._links.values()):
             info = links.get(link.ifindex)
             if info is None:
-                gone.append(self._last_counts(link, self._counters(link.ifindex), GONE))
+                gone.append(self._last_counts(link, self._counters(link.ifindex)))
                 self._close(link)
                 self._wanted.pop(link.ifname, None)
             elif info.ifname != link.ifname:  # renamed: the link stays
@@ -316,7 +315,7 @@ class XdpProbe(Probe):
         detached, self._detached = self._detached, {}
         for ifindex, (link, counters) in detached.items():
             if ifindex not in links:  # detached, then deleted
-                gone.append(self._last_counts(link, counters, GONE))
+                gone.append(self._last_counts(link, counters))
         for ifindex in list(self._errors):
             if ifindex not in links:
                 del self._errors[ifindex]
@@ -381,12 +380,12 @@ class XdpProbe(Probe):
             ifaces.append(IfaceSample(ifname=name, ifindex=0, state=MISSING, reason=reason))
         return XdpSample(tuple(ifaces), self.lost(), _netns())
 
-    def _last_counts(self, link: _Link, counters: tuple[int, ...] | None, state: IfaceState) -> IfaceSample:
+    def _last_counts(self, link: _Link, counters: tuple[int, ...] | None) -> IfaceSample:
         """The row of an interface deleted under the counter: its counts since the last read."""
         return IfaceSample(
             ifname=link.ifname,
             ifindex=link.ifindex,
-            state=state,
+            state=GONE,
             mode=link.mode,
             xdp=counters,
             attach_id=link.attach_id,
